@@ -1,0 +1,1 @@
+"""mlkit: AutoML experiments with a SQL model registry."""

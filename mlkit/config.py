@@ -1,0 +1,36 @@
+"""Where mlkit keeps things. Everything defaults to the current directory, so a project is a folder.
+
+Environment variables override each location; command-line options override the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_ENDPOINT_PORT = 8765
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    registry_url: str
+    warehouse_path: Path
+    artifacts_dir: Path
+    runs_dir: Path
+    endpoint_url: str
+
+
+def load_settings(home: Path | str | None = None) -> Settings:
+    """Resolve locations from ``MLKIT_*`` environment variables, defaulting to ``home`` (cwd)."""
+    root = Path(home or os.environ.get("MLKIT_HOME") or Path.cwd()).resolve()
+    return Settings(
+        home=root,
+        registry_url=os.environ.get("MLKIT_REGISTRY_URL") or f"sqlite:///{root / 'registry.db'}",
+        warehouse_path=Path(os.environ.get("MLKIT_WAREHOUSE") or root / "warehouse.duckdb"),
+        artifacts_dir=Path(os.environ.get("MLKIT_ARTIFACTS") or root / "artifacts"),
+        runs_dir=Path(os.environ.get("MLKIT_RUNS") or root / "runs"),
+        endpoint_url=os.environ.get("MLKIT_ENDPOINT_URL")
+        or f"http://127.0.0.1:{DEFAULT_ENDPOINT_PORT}",
+    )
