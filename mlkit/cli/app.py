@@ -1,0 +1,74 @@
+"""The ``mlkit`` command: wiring and the one place where errors become exit codes."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+import click
+import typer
+
+from mlkit import __version__
+from mlkit.cli import data, deploy, models, predict, serve, train
+from mlkit.cli.output import error
+from mlkit.errors import MlkitError
+
+app = typer.Typer(
+    name="mlkit",
+    help="AutoML experiments (AdaNet), a SQL model registry and serverless endpoints.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(data.app, name="data")
+app.add_typer(models.app, name="models")
+app.command("train")(train.train)
+app.command("deploy")(deploy.deploy)
+app.command("serve")(serve.serve)
+app.command("predict")(predict.predict)
+
+_state = {"verbose": False}
+
+
+@app.callback()
+def _root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show tracebacks on errors."),
+    version: bool = typer.Option(False, "--version", help="Print mlkit's version and exit."),
+) -> None:
+    _state["verbose"] = verbose
+    if version:
+        print(f"mlkit {__version__}")
+        raise typer.Exit()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; map every error to one line on stderr and an exit code."""
+    command = typer.main.get_command(app)
+    _state["verbose"] = False
+    try:
+        command.main(args=argv, prog_name="mlkit", standalone_mode=False)
+        return 0
+    except MlkitError as exc:
+        _trace()
+        error(exc.message, exc.hint)
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        error("interrupted")
+        return 130
+    except Exception as exc:  # a bug: still one line, the traceback with --verbose
+        _trace()
+        error(
+            f"unexpected {type(exc).__name__}: {exc}",
+            hint=None if _state["verbose"] else "run with --verbose for the traceback",
+        )
+        return 1
+
+
+def _trace() -> None:
+    if _state["verbose"]:
+        traceback.print_exc(file=sys.stderr)

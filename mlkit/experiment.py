@@ -1,0 +1,185 @@
+"""The experiment file: a TOML spec, validated as a whole before anything runs.
+
+Every problem is reported at once, one line each, naming the key and what was expected::
+
+    experiments/digits.toml: search.iterations: must be at least 1 (got 0)
+    experiments/digits.toml: search.layer_sise: unknown key (did you mean 'layer_size'?)
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from mlkit.errors import SpecError
+
+NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ExperimentInfo(_Strict):
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    description: str = ""
+    model: Annotated[str | None, Field(pattern=NAME_PATTERN)] = None
+
+    @property
+    def model_name(self) -> str:
+        return self.model or self.name
+
+
+class FeatureSpec(_Strict):
+    name: Annotated[str, Field(min_length=1)]
+    shape: tuple[Annotated[int, Field(ge=1)], ...] = ()
+
+
+class SplitSpec(_Strict):
+    eval: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.1
+    test: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.2
+
+    @field_validator("test")
+    @classmethod
+    def _leaves_training_rows(cls, test: float, info: Any) -> float:
+        if info.data.get("eval", 0.0) + test >= 0.9:
+            raise ValueError("eval + test must leave at least 10% of rows for training")
+        return test
+
+
+class DataSpec(_Strict):
+    source: Annotated[str, Field(min_length=1)]
+    label: Annotated[str, Field(min_length=1)]
+    key: Annotated[str, Field(min_length=1)] = "id"
+    features: list[FeatureSpec] | None = None
+    split: SplitSpec = SplitSpec()
+
+
+class SearchSpec(_Strict):
+    task: Literal["classification", "regression"] = "classification"
+    generator: Literal["dnn"] = "dnn"
+    layer_size: Annotated[int, Field(ge=1, le=4096)] = 64
+    max_depth: Annotated[int, Field(ge=1, le=20)] = 5
+    dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    optimizer: Literal["adam", "sgd", "adagrad", "rmsprop"] = "adam"
+    learning_rate: Annotated[float, Field(gt=0.0, le=10.0)] = 0.003
+    batch_size: Annotated[int, Field(ge=1, le=65536)] = 64
+    iterations: Annotated[int, Field(ge=1, le=100)] = 3
+    steps_per_iteration: Annotated[int, Field(ge=1)] = 1000
+    complexity_lambda: Annotated[float, Field(ge=0.0)] = 0.0
+    complexity_beta: Annotated[float, Field(ge=0.0)] = 0.0
+    seed: int = 42
+
+
+class PromotionSpec(_Strict):
+    metric: Literal["accuracy", "loss"] = "accuracy"
+    min_improvement: Annotated[float, Field(ge=0.0)] = 0.0
+
+
+class Experiment(_Strict):
+    experiment: ExperimentInfo
+    data: DataSpec
+    search: SearchSpec = SearchSpec()
+    promotion: PromotionSpec = PromotionSpec()
+
+    def with_budget(self, *, iterations: int | None = None, steps: int | None = None) -> Experiment:
+        """A copy with the search budget overridden (from the command line)."""
+        changes = {
+            k: v
+            for k, v in {"iterations": iterations, "steps_per_iteration": steps}.items()
+            if v is not None
+        }
+        if not changes:
+            return self
+        merged = {**self.search.model_dump(), **changes}
+        try:
+            search = SearchSpec.model_validate(merged)
+        except ValidationError as exc:
+            raise SpecError(_format_errors("command line", exc, {})) from None
+        return self.model_copy(update={"search": search})
+
+
+def load_experiment(path: Path | str) -> tuple[Experiment, str]:
+    """Parse and validate an experiment file; return it with its source text."""
+    path = Path(path)
+    if not path.is_file():
+        hint = None
+        folder = path.parent if path.parent.is_dir() else None
+        if folder is not None:
+            known = sorted(p.name for p in folder.glob("*.toml"))
+            if known:
+                hint = f"experiments in {folder}: {', '.join(known)}"
+        raise SpecError(f"experiment file {path} does not exist", hint=hint)
+    try:
+        text = path.read_text(encoding="utf-8")
+        raw = tomllib.loads(text)
+    except UnicodeDecodeError:
+        raise SpecError(f"{path}: not a UTF-8 text file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{path}: invalid TOML: {exc}") from None
+    return parse_experiment(raw, origin=str(path)), text
+
+
+def parse_experiment(raw: dict[str, Any], origin: str = "experiment") -> Experiment:
+    try:
+        return Experiment.model_validate(raw)
+    except ValidationError as exc:
+        raise SpecError(_format_errors(origin, exc, raw)) from None
+
+
+def _format_errors(origin: str, exc: ValidationError, raw: dict[str, Any]) -> str:
+    lines = [f"{origin}: {_describe(error, raw)}" for error in exc.errors()]
+    return "\n".join(lines)
+
+
+def _describe(error: Any, raw: dict[str, Any]) -> str:
+    loc = ".".join(str(part) for part in error["loc"])
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        known = _known_keys(error["loc"][:-1])
+        close = difflib.get_close_matches(str(error["loc"][-1]), known, n=1)
+        suggestion = (
+            f" (did you mean '{close[0]}'?)" if close else f" (expected one of: {', '.join(known)})"
+        )
+        return f"{loc}: unknown key{suggestion}"
+    if kind == "missing":
+        return f"{loc}: required key is missing"
+    if kind == "string_pattern_mismatch":
+        return (
+            f"{loc}: must be lowercase letters, digits, '-' or '_', starting with a letter"
+            f" (got {error['input']!r})"
+        )
+    message = error["msg"]
+    for prefix in ("Value error, ", "Input should be "):
+        if message.startswith(prefix):
+            message = ("must be " if prefix == "Input should be " else "") + message[len(prefix) :]
+    message = message.replace("greater than or equal to", "at least").replace(
+        "less than or equal to", "at most"
+    )
+    got = error.get("input")
+    shown = f" (got {got!r})" if got is not None and not isinstance(got, dict | list) else ""
+    return f"{loc}: {message}{shown}"
+
+
+def _known_keys(parent: tuple[Any, ...]) -> list[str]:
+    model: Any = Experiment
+    for part in parent:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return []
+        annotation = field.annotation
+        candidates = [annotation, *getattr(annotation, "__args__", ())]
+        nested = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
+        if not nested:
+            inner = [a for c in candidates for a in getattr(c, "__args__", ())]
+            nested = [c for c in inner if isinstance(c, type) and issubclass(c, BaseModel)]
+        if not nested:
+            return []
+        model = nested[0]
+    return sorted(model.model_fields)

@@ -1,0 +1,1 @@
+"""The two workflows that compose the services: train and promote. Each reads top to bottom."""
