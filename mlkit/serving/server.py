@@ -350,9 +350,12 @@ def serve(
     deployed: Deployed,
     host: str = "127.0.0.1",
     port: int = DEFAULT_ENDPOINT_PORT,
-    on_ready: Callable[[str], None] | None = None,
+    on_ready: Callable[[tuple[str, int]], None] | None = None,
 ) -> None:
-    """Serve until Ctrl-C (or SIGTERM), then shut down cleanly. ``on_ready`` gets the URL."""
+    """Serve until Ctrl-C (or SIGTERM), then shut down cleanly.
+
+    ``on_ready`` is called once listening, with the bound ``(host, port)`` (port 0 resolved).
+    """
     server = make_server(resolve, deployed, host, port)
     previous = None
     if threading.current_thread() is threading.main_thread():
@@ -364,7 +367,7 @@ def serve(
     try:
         logger.info("endpoint listening at %s", server.url)
         if on_ready is not None:
-            on_ready(server.url)
+            on_ready(tuple(server.server_address[:2]))
         server.serve_forever()
     except KeyboardInterrupt:
         logger.info("endpoint stopping")

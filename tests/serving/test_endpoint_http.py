@@ -230,7 +230,7 @@ def test_serve_runs_until_interrupted_and_stops_cleanly(stop: int) -> None:
         "import sys\n"
         "from mlkit.serving.server import serve\n"
         "serve(lambda name: None, list, port=0,"
-        " on_ready=lambda url: print(url, flush=True))\n"
+        " on_ready=lambda address: print('http://%s:%d' % address, flush=True))\n"
         "print('stopped', flush=True)\n"
     )
     proc = subprocess.Popen(
