@@ -1,0 +1,82 @@
+"""Datasets that ship with scikit-learn, as Arrow tables ready for a warehouse.
+
+``digits``: ``id`` int64, ``label`` int64, ``pixels`` list<int64> of 64 values 0..16 (8x8,
+row-major).
+``breast_cancer``, ``wine``, ``iris``: ``id`` int64, one float64 column per feature (names in
+snake_case), ``label`` int64.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+
+from mlkit.errors import DataError
+
+if TYPE_CHECKING:
+    from mlkit.data.warehouse import Warehouse
+
+_LOADERS = {
+    "digits": "load_digits",
+    "breast_cancer": "load_breast_cancer",
+    "wine": "load_wine",
+    "iris": "load_iris",
+}
+
+
+@dataclass(frozen=True)
+class LoadSummary:
+    table: str
+    rows: int
+    columns: tuple[str, ...]
+    source: str
+
+
+def bundled_names() -> list[str]:
+    return sorted(_LOADERS)
+
+
+def snake_case(name: str) -> str:
+    """``'sepal length (cm)'`` → ``'sepal_length_cm'``; ``'a/b'`` → ``'a_b'``."""
+    text = re.sub(r"[^0-9a-z]+", "_", name.strip().lower()).strip("_")
+    if not text or text[0].isdigit():
+        text = "f_" + text
+    return text
+
+
+def bundled_table(name: str) -> pa.Table:
+    if name not in _LOADERS:
+        raise DataError(
+            f"unknown bundled dataset '{name}': known ones are {', '.join(bundled_names())}"
+        )
+    from sklearn import datasets  # imported here: it is slow and only loading needs it
+
+    bunch = getattr(datasets, _LOADERS[name])()
+    data = np.asarray(bunch.data)
+    labels = pa.array(np.asarray(bunch.target, dtype=np.int64))
+    ids = pa.array(np.arange(len(data), dtype=np.int64))
+    if name == "digits":
+        values = pa.array(data.astype(np.int64).reshape(-1))
+        pixels = pa.ListArray.from_arrays(
+            pa.array(np.arange(0, len(values) + 1, data.shape[1], dtype=np.int32)), values
+        )
+        return pa.table({"id": ids, "label": labels, "pixels": pixels})
+    columns = {"id": ids}
+    for i, feature in enumerate(bunch.feature_names):
+        columns[snake_case(feature)] = pa.array(data[:, i].astype(np.float64))
+    columns["label"] = labels
+    return pa.table(columns)
+
+
+def load_bundled(name: str, warehouse: Warehouse, table: str | None = None) -> LoadSummary:
+    """Write the bundled dataset ``name`` to ``warehouse`` as ``table`` (default ``name``)."""
+    data = bundled_table(name)
+    target = table or name
+    rows = warehouse.write_table(target, data, replace=True)
+    return LoadSummary(
+        table=target, rows=rows, columns=tuple(data.column_names), source=f"scikit-learn {name}"
+    )

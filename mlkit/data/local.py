@@ -1,0 +1,182 @@
+"""The local warehouse: one DuckDB file, opened per operation and closed straight after."""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from mlkit.data.bundled import bundled_names
+from mlkit.data.warehouse import TableInfo, Warehouse, check_columns, check_table_name
+from mlkit.errors import DataError, TableNotFound
+
+_LOCK_WAIT_S = 5.0
+_SOURCE_VIEW = "_mlkit_source"
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split())
+
+
+class LocalWarehouse(Warehouse):
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path).expanduser().resolve()
+
+    def describe(self) -> str:
+        return f"local warehouse {self.path}"
+
+    def __repr__(self) -> str:
+        return f"LocalWarehouse({str(self.path)!r})"
+
+    # -- connections -------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _connect(self, *, write: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+        if write:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + _LOCK_WAIT_S
+        while True:
+            try:
+                con = duckdb.connect(str(self.path), read_only=not write)
+                break
+            except duckdb.IOException as error:
+                # Another process holds the file; they use it one after another, so wait briefly.
+                if "lock" not in str(error).lower() or time.monotonic() > deadline:
+                    raise DataError(
+                        f"cannot open {self.describe()}: {_one_line(error)}",
+                        hint="another mlkit process may be using it; try again when it finishes",
+                    ) from error
+                time.sleep(0.1)
+            except duckdb.Error as error:
+                raise DataError(f"cannot open {self.describe()}: {_one_line(error)}") from error
+        try:
+            con.execute("SET enable_progress_bar = false")
+            yield con
+        finally:
+            con.close()
+
+    def _table_names(self, con: duckdb.DuckDBPyConnection) -> list[str]:
+        rows = con.execute(
+            "SELECT table_name FROM duckdb_tables() "
+            "WHERE database_name = current_database() AND schema_name = 'main' "
+            "ORDER BY table_name"
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def _not_found(self, name: str, existing: list[str]) -> TableNotFound:
+        hints = []
+        if name in bundled_names():
+            hints.append(f"load it with `mlkit data load {name}`")
+        if existing:
+            hints.append("tables here: " + ", ".join(existing))
+        elif not hints:
+            hints.append("the warehouse is empty; bundled datasets: " + ", ".join(bundled_names()))
+        return TableNotFound(
+            f"table '{name}' not found in {self.describe()}", hint="; ".join(hints)
+        )
+
+    def _existing(self, con: duckdb.DuckDBPyConnection, name: str) -> str:
+        """The stored spelling of ``name`` (DuckDB names are case-insensitive), or TableNotFound."""
+        existing = self._table_names(con)
+        for stored in existing:
+            if stored.lower() == name.lower():
+                return stored
+        raise self._not_found(name, existing)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def has_table(self, name: str) -> bool:
+        check_table_name(name)
+        if not self.path.exists():
+            return False
+        with self._connect(write=False) as con:
+            return any(t.lower() == name.lower() for t in self._table_names(con))
+
+    def list_tables(self) -> list[TableInfo]:
+        if not self.path.exists():
+            return []
+        infos = []
+        with self._connect(write=False) as con:
+            for name in self._table_names(con):
+                columns = [row[0] for row in con.execute(f"DESCRIBE {_quote(name)}").fetchall()]
+                (rows,) = con.execute(f"SELECT count(*) FROM {_quote(name)}").fetchone()
+                infos.append(TableInfo(name=name, rows=int(rows), columns=tuple(columns)))
+        return infos
+
+    def schema(self, name: str) -> pa.Schema:
+        check_table_name(name)
+        if not self.path.exists():
+            raise self._not_found(name, [])
+        with self._connect(write=False) as con:
+            stored = self._existing(con, name)
+            return con.sql(f"SELECT * FROM {_quote(stored)} LIMIT 0").to_arrow_table().schema
+
+    def read_table(self, name: str, columns: list[str] | None = None) -> pa.Table:
+        check_table_name(name)
+        if not self.path.exists():
+            raise self._not_found(name, [])
+        with self._connect(write=False) as con:
+            stored = self._existing(con, name)
+            select = "*"
+            if columns is not None:
+                available = [row[0] for row in con.execute(f"DESCRIBE {_quote(stored)}").fetchall()]
+                for column in columns:
+                    if column not in available:
+                        close = difflib.get_close_matches(column, available, n=1)
+                        maybe = f"; did you mean '{close[0]}'?" if close else ""
+                        raise DataError(
+                            f"column '{column}' not found in table '{name}' "
+                            f"(columns: {', '.join(available)}){maybe}"
+                        )
+                select = ", ".join(_quote(c) for c in columns) if columns else "*"
+            try:
+                return con.sql(f"SELECT {select} FROM {_quote(stored)}").to_arrow_table()
+            except duckdb.Error as error:
+                raise DataError(f"cannot read table '{name}': {_one_line(error)}") from error
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def write_table(self, name: str, table: pa.Table, *, replace: bool = True) -> int:
+        check_table_name(name)
+        check_columns(table, name)
+        with self._connect(write=True) as con:
+            con.register(_SOURCE_VIEW, table)
+            con.begin()
+            try:
+                target = _quote(name)
+                exists = any(t.lower() == name.lower() for t in self._table_names(con))
+                if replace or not exists:
+                    con.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM {_SOURCE_VIEW}")
+                else:
+                    self._check_append(con, name, table)
+                    con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM {_SOURCE_VIEW}")
+                con.commit()
+            except BaseException as error:
+                with contextlib.suppress(duckdb.Error):
+                    con.rollback()
+                if isinstance(error, duckdb.Error):
+                    raise DataError(
+                        f"cannot write table '{name}' to {self.describe()}: {_one_line(error)}",
+                        hint="the table was left as it was",
+                    ) from error
+                raise
+            finally:
+                con.unregister(_SOURCE_VIEW)
+        return table.num_rows
+
+    def _check_append(self, con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:
+        stored = [row[0] for row in con.execute(f"DESCRIBE {_quote(name)}").fetchall()]
+        if sorted(c.lower() for c in stored) != sorted(c.lower() for c in table.column_names):
+            raise DataError(
+                f"cannot append to table '{name}': it has columns {', '.join(stored)}, "
+                f"the new rows have {', '.join(table.column_names)}"
+            )
