@@ -60,7 +60,8 @@ class DataSpec(_Strict):
 
 
 class SearchSpec(_Strict):
-    task: Literal["classification", "regression"] = "classification"
+    # Regression heads exist in the search layer; the data layer reads integer class labels only.
+    task: Literal["classification"] = "classification"
     generator: Literal["dnn"] = "dnn"
     layer_size: Annotated[int, Field(ge=1, le=4096)] = 64
     max_depth: Annotated[int, Field(ge=1, le=20)] = 5

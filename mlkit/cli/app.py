@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 import traceback
 
-import click
 import typer
+from typer.exceptions import Abort, Exit, TyperException
 
 from mlkit import __version__
 from mlkit.cli import data, deploy, models, predict, serve, train
@@ -46,18 +46,18 @@ def main(argv: list[str] | None = None) -> int:
     command = typer.main.get_command(app)
     _state["verbose"] = False
     try:
-        command.main(args=argv, prog_name="mlkit", standalone_mode=False)
-        return 0
+        code = command.main(args=argv, prog_name="mlkit", standalone_mode=False)
+        return code if isinstance(code, int) else 0
     except MlkitError as exc:
         _trace()
         error(exc.message, exc.hint)
         return exc.exit_code
-    except click.exceptions.Exit as exc:
+    except Exit as exc:
         return exc.exit_code
-    except click.ClickException as exc:
+    except TyperException as exc:  # bad usage: typer's own message, exit 2
         exc.show()
         return exc.exit_code
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (Abort, KeyboardInterrupt):
         error("interrupted")
         return 130
     except Exception as exc:  # a bug: still one line, the traceback with --verbose

@@ -8,12 +8,17 @@ improves the ensemble's objective.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 
 from mlkit.search.compat import apply
 
 adanet = apply()
 import tensorflow as tf  # noqa: E402
+
+# tf.compat.v1.layers warns that it is deprecated on every call: it is what AdaNet's graph-mode
+# subnetworks are built with, so the warning tells a user nothing.
+warnings.filterwarnings("ignore", message=r"`tf.layers.\w+` is deprecated", category=UserWarning)
 
 OptimizerFn = Callable[[], tf.compat.v1.train.Optimizer]
 

@@ -56,9 +56,10 @@ def train(
     )
     run_dir = settings.runs_dir / str(run.id)
     try:
+        s = experiment.search
         stage(
-            f"run {run.id}: AdaNet search, {experiment.search.iterations} iterations of "
-            f"{experiment.search.steps_per_iteration} steps"
+            f"run {run.id}: AdaNet search, {_count(s.iterations, 'iteration')} of "
+            f"{_count(s.steps_per_iteration, 'step')}"
         )
         from mlkit.search.runner import run_search  # imports TensorFlow
 
@@ -118,3 +119,7 @@ def train(
         architecture=result.architecture,
         seconds=result.seconds,
     )
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"

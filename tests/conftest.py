@@ -1,0 +1,56 @@
+"""Shared fixtures: an isolated mlkit home and the real CLI, run in-process."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from mlkit.cli import main
+
+_ENV = (
+    "MLKIT_HOME",
+    "MLKIT_REGISTRY_URL",
+    "MLKIT_WAREHOUSE",
+    "MLKIT_ARTIFACTS",
+    "MLKIT_RUNS",
+    "MLKIT_ENDPOINT_URL",
+)
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def mlkit_home(tmp_path, monkeypatch) -> Path:
+    """A fresh project folder: warehouse, registry, artifacts and runs all live in it."""
+    for name in _ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MLKIT_HOME", str(tmp_path))
+    monkeypatch.setenv("COLUMNS", "200")
+    return tmp_path
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run ``mlkit ARGS...`` through the real entry point; return exit code, stdout, stderr."""
+
+    def run(*args: str) -> Result:
+        capsys.readouterr()
+        code = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return run
+
+
+def home_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _ENV}
+    env["MLKIT_HOME"] = str(home)
+    return env

@@ -1,0 +1,162 @@
+"""The main job end to end through the real CLI: load → train → list → deploy → serve → predict.
+
+A small step budget keeps it quick; everything else is the real path (DuckDB warehouse, AdaNet on
+TensorFlow, SQLite registry, the local endpoint over HTTP).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from mlkit.config import load_settings
+
+REPO = Path(__file__).resolve().parents[1]
+EXPERIMENT = REPO / "experiments" / "digits.toml"
+SAMPLE = REPO / "experiments" / "digits-sample.json"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """One project folder for the whole story, so the steps build on each other in order."""
+    home = tmp_path_factory.mktemp("project")
+    with pytest.MonkeyPatch.context() as patch:
+        for name in (
+            "MLKIT_REGISTRY_URL",
+            "MLKIT_WAREHOUSE",
+            "MLKIT_ARTIFACTS",
+            "MLKIT_RUNS",
+            "MLKIT_ENDPOINT_URL",
+        ):
+            patch.delenv(name, raising=False)
+        patch.setenv("MLKIT_HOME", str(home))
+        patch.setenv("COLUMNS", "200")
+        yield home
+
+
+@pytest.fixture(scope="module")
+def endpoint(project):
+    """The registry-driven local endpoint on a free port, as `mlkit serve` runs it."""
+    from mlkit.serving.server import make_server
+    from mlkit.workflows.serve import RegistryResolver
+
+    resolver = RegistryResolver(load_settings())
+    server = make_server(resolver.resolve, resolver.deployed, port=0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def versions_json(cli, name="digits"):
+    result = cli("models", "versions", name, "--json")
+    assert result.code == 0, result.err
+    return json.loads(result.out)
+
+
+def test_load_puts_bundled_digits_into_the_warehouse(project, cli):
+    result = cli("data", "load", "digits")
+    assert result.code == 0, result.err
+    assert "Loaded 1,797 rows of digits into table digits" in result.out
+    assert (project / "warehouse.duckdb").is_file()
+    tables = json.loads(cli("data", "tables", "--json").out)
+    assert [(t["name"], t["rows"]) for t in tables] == [("digits", 1797)]
+
+
+def test_train_runs_the_search_and_registers_version_1(project, cli):
+    result = cli("train", EXPERIMENT, "--iterations", "2", "--steps", "150", "--json")
+    assert result.code == 0, result.err
+    outcome = json.loads(result.out)
+    assert outcome["version"]["model"] == "digits"
+    assert outcome["version"]["version"] == 1
+    assert outcome["run"]["status"] == "finished"
+    assert outcome["rows"]["test"] + outcome["rows"]["train"] + outcome["rows"]["eval"] == 1797
+    assert outcome["metrics"]["accuracy"] > 0.85  # 300 steps already learn digits well
+    assert outcome["architecture"]["subnetworks"], "the final ensemble names its subnetworks"
+    assert (project / "registry.db").is_file()
+    artifact = Path(outcome["version"]["artifact_uri"].removeprefix("file://"))
+    assert (artifact / "saved_model.pb").is_file()
+    assert outcome["run"]["data_fingerprint"]["rows"] == 1797
+
+
+def test_models_list_and_versions_show_it(cli):
+    listed = cli("models", "list")
+    assert listed.code == 0 and "digits" in listed.out
+    models = json.loads(cli("models", "list", "--json").out)
+    assert [(m["name"], m["version_count"], m["latest_version"]) for m in models] == [
+        ("digits", 1, 1)
+    ]
+    table = cli("models", "versions", "digits")
+    assert table.code == 0 and "Versions of digits" in table.out
+    (v1,) = versions_json(cli)
+    assert v1["version"] == 1 and v1["run_id"] == 1 and v1["verdict"] is None
+
+
+def test_first_deploy_has_no_baseline_and_goes_live(cli):
+    result = cli("deploy", "digits")
+    assert result.code == 0, result.err
+    assert "Deployed digits version 1 to the local endpoint (nothing is deployed yet)" in result.out
+    (v1,) = versions_json(cli)
+    assert "champion" in v1["aliases"]
+    assert v1["verdict"]["passed"] is True
+    again = cli("deploy", "digits")
+    assert again.code == 0 and "already deployed" in again.out
+
+
+def test_predict_goes_over_http_to_the_deployed_version(cli, endpoint):
+    result = cli("predict", "digits", "--instances", SAMPLE, "--url", endpoint, "--json")
+    assert result.code == 0, result.err
+    answer = json.loads(result.out)
+    assert answer["version"] == 1
+    predictions = answer["predictions"]
+    assert len(predictions) == 5
+    assert all(len(p["probabilities"]) == 10 for p in predictions)
+    # The sample holds the dataset's first five images, digits 0 to 4.
+    assert sum(p["class_id"] == i for i, p in enumerate(predictions)) >= 4
+
+
+def test_a_losing_version_is_refused_with_both_metrics(cli, endpoint):
+    trained = cli("train", EXPERIMENT, "--iterations", "1", "--steps", "2", "--json")
+    assert trained.code == 0, trained.err
+    assert json.loads(trained.out)["version"]["version"] == 2
+
+    result = cli("deploy", "digits")
+    assert result.code == 6
+    assert "version 2 vs deployed version 1 on the same" in result.out
+    accuracy_row = next(line for line in result.out.splitlines() if "accuracy" in line)
+    candidate, deployed = (float(x) for x in accuracy_row.split("│")[2:4])
+    assert candidate < deployed
+    assert result.err.startswith("Error: digits version 2 was not deployed: accuracy ")
+    assert "Hint: deploy it anyway with --force" in result.err
+    assert "Traceback" not in result.err
+
+    v1, v2 = versions_json(cli)
+    assert v2["verdict"]["passed"] is False and "worse than" in v2["verdict"]["reason"]
+    assert "champion" in v1["aliases"]
+    served = cli("predict", "digits", "-i", SAMPLE, "--url", endpoint, "--json")
+    assert json.loads(served.out)["version"] == 1
+
+
+def test_force_deploys_and_the_endpoint_switches_without_restart(cli, endpoint):
+    result = cli("deploy", "digits", "--version", "2", "--force")
+    assert result.code == 0, result.err
+    assert "forced over a failed verdict" in result.out
+    v1, v2 = versions_json(cli)
+    assert "champion" in v2["aliases"] and v2["verdict"]["forced"] is True
+    served = cli("predict", "digits", "-i", SAMPLE, "--url", endpoint, "--json")
+    assert json.loads(served.out)["version"] == 2
+
+    back = cli("deploy", "digits", "--version", "1")
+    assert back.code == 0, "version 1 beats the forced version 2"
+    assert (
+        json.loads(cli("predict", "digits", "-i", SAMPLE, "--url", endpoint, "--json").out)[
+            "version"
+        ]
+        == 1
+    )
