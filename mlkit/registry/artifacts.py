@@ -1,0 +1,112 @@
+"""The artifact store: immutable version directories under a local root.
+
+Layout: ``<root>/<model>/<version>/`` holds a copy of the registered directory (a SavedModel;
+its contents are opaque here). Copies are written into ``<root>/.staging/`` and renamed into
+place, so a reader never sees half a version. URIs are ``file://`` URIs; a ``gs://`` store would
+implement the same four methods.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from mlkit.errors import ArtifactError
+
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class StoredArtifact:
+    uri: str
+    sha256: str
+    size_bytes: int
+
+
+def tree_digest(root: Path) -> tuple[str, int]:
+    """sha256 over every file (sorted relative POSIX path, NUL, length, contents) and total size."""
+    digest = hashlib.sha256()
+    total = 0
+    files = sorted(
+        (p for p in root.rglob("*") if p.is_file()), key=lambda p: p.relative_to(root).as_posix()
+    )
+    for path in files:
+        size = path.stat().st_size
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(size.to_bytes(8, "big"))
+        with path.open("rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                digest.update(chunk)
+        total += size
+    return digest.hexdigest(), total
+
+
+class ArtifactStore:
+    """Version directories on the local filesystem."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root).expanduser().resolve()
+
+    def put_dir(self, source_dir: Path, model: str, version: int) -> StoredArtifact:
+        """Copy ``source_dir`` to ``<root>/<model>/<version>/`` (staging dir + rename) and hash it.
+
+        A directory already at the destination is a leftover of a registration that never
+        committed (the caller holds the model's version lock), so it is replaced.
+        """
+        source = Path(source_dir)
+        if not source.is_dir():
+            raise ArtifactError(
+                f"cannot register {source}: not a directory",
+                hint="pass the exported SavedModel directory",
+            )
+        staging_root = self.root / ".staging"
+        staging_root.mkdir(parents=True, exist_ok=True)
+        staging = staging_root / f"{model}-{version}-{uuid.uuid4().hex}"
+        dest = self.root / model / str(version)
+        try:
+            shutil.copytree(source, staging)
+            sha256, size = tree_digest(staging)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if dest.exists():
+                shutil.rmtree(dest)
+            staging.rename(dest)
+        except OSError as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise ArtifactError(
+                f"cannot copy {source} into the artifact store {self.root}: {exc.strerror or exc}"
+            ) from exc
+        return StoredArtifact(uri=dest.as_uri(), sha256=sha256, size_bytes=size)
+
+    def local_path(self, uri: str) -> Path:
+        """The local directory behind ``uri``."""
+        parsed = urlparse(uri)
+        if parsed.scheme != "file":
+            raise ArtifactError(
+                f"artifact URI {uri} is not a file:// URI",
+                hint="this artifact store only reads local files",
+            )
+        return Path(unquote(parsed.path))
+
+    def verify(self, uri: str, sha256: str) -> Path:
+        """The local directory behind ``uri`` after checking it still hashes to ``sha256``."""
+        path = self.local_path(uri)
+        if not path.is_dir():
+            raise ArtifactError(
+                f"artifact {path} is missing",
+                hint="the artifact store was moved or cleaned; check MLKIT_ARTIFACTS",
+            )
+        actual, _ = tree_digest(path)
+        if actual != sha256:
+            raise ArtifactError(
+                f"artifact {path} was modified (sha256 {actual[:12]}, registered {sha256[:12]})",
+                hint="versions are immutable; register the changed model as a new version",
+            )
+        return path
+
+    def delete(self, uri: str) -> None:
+        """Remove the directory behind ``uri`` (used to undo a registration that failed)."""
+        shutil.rmtree(self.local_path(uri), ignore_errors=True)

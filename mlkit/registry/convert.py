@@ -1,0 +1,85 @@
+"""ORM rows → entities. Called inside the session, so no row escapes it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from mlkit.registry.entities import Deployment, Event, ModelVersion, Run, Verdict
+from mlkit.registry.schema import DeploymentRow, EventRow, ModelVersionRow, RunRow, VerdictRow
+
+
+def run(row: RunRow, experiment: str) -> Run:
+    return Run(
+        id=row.id,
+        experiment=experiment,
+        experiment_path=row.experiment_path,
+        spec_text=row.spec_text,
+        params=dict(row.params or {}),
+        status=row.status,
+        metrics=dict(row.metrics or {}),
+        data_fingerprint=dict(row.data_fingerprint or {}),
+        code_version=row.code_version,
+        run_dir=row.run_dir,
+        error=row.error,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+    )
+
+
+def model_version(row: ModelVersionRow, model: str, aliases: Iterable[str] = ()) -> ModelVersion:
+    return ModelVersion(
+        model=model,
+        version=row.version,
+        run_id=row.run_id,
+        artifact_uri=row.artifact_uri,
+        artifact_sha256=row.artifact_sha256,
+        size_bytes=row.size_bytes,
+        metrics=dict(row.metrics or {}),
+        signature=dict(row.signature or {}),
+        description=row.description,
+        tags=dict(row.tags or {}),
+        created_at=row.created_at,
+        aliases=tuple(sorted(aliases)),
+    )
+
+
+def verdict(row: VerdictRow, model: str) -> Verdict:
+    return Verdict(
+        id=row.id,
+        model=model,
+        candidate_version=row.candidate_version,
+        baseline_version=row.baseline_version,
+        metric=row.metric,
+        candidate_value=row.candidate_value,
+        baseline_value=row.baseline_value,
+        passed=bool(row.passed),
+        forced=bool(row.forced),
+        reason=row.reason,
+        details=dict(row.details or {}),
+        created_at=row.created_at,
+    )
+
+
+def deployment(row: DeploymentRow, model: str) -> Deployment:
+    return Deployment(
+        id=row.id,
+        model=model,
+        version=row.version,
+        endpoint=row.endpoint,
+        verdict_id=row.verdict_id,
+        active=bool(row.active),
+        deployed_at=row.deployed_at,
+        retired_at=row.retired_at,
+    )
+
+
+def event(row: EventRow) -> Event:
+    return Event(
+        id=row.id,
+        at=row.at,
+        kind=row.kind,
+        model=row.model,
+        version=row.version,
+        run_id=row.run_id,
+        payload=dict(row.payload or {}),
+    )

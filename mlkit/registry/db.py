@@ -1,0 +1,181 @@
+"""Engines, the schema revision check and ``upgrade``.
+
+Opening a registry costs one query (``SELECT version_num FROM alembic_version``) compared with
+``HEAD_REVISION``; Alembic is imported only to create a new schema or to upgrade an old one.
+
+SQLite connections get WAL mode, a 30 s busy timeout and foreign keys. The driver's own transaction
+handling is switched off so that SQLAlchemy emits ``BEGIN`` itself: writes use ``BEGIN IMMEDIATE``
+(``engine.execution_options(sqlite_begin="IMMEDIATE")``), which takes the write lock up front and
+serialises writers instead of failing them when two read-then-write transactions meet.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from mlkit.errors import RegistryError
+
+# The newest migration in migrations/versions/, and every one before it (oldest first).
+HEAD_REVISION = "0001"
+KNOWN_REVISIONS = ("0001",)
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+UPGRADE_HINT = "run `mlkit registry upgrade` to migrate it (back up registry.db first)"
+
+
+def describe_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<invalid URL>"
+
+
+def one_line(exc: BaseException) -> str:
+    """The driver's message without the SQL, parameters or background link SQLAlchemy appends."""
+    orig = getattr(exc, "orig", None) or exc
+    lines = str(orig).strip().splitlines()
+    return lines[0] if lines else type(orig).__name__
+
+
+def create_registry_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite file URLs get their parent directory created."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:
+        raise RegistryError(
+            f"invalid registry URL {url!r}",
+            hint="use an SQLAlchemy URL such as sqlite:///registry.db or postgresql://host/db",
+        ) from exc
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(parsed, pool_pre_ping=True)
+    database = parsed.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(parsed)
+    event.listen(engine, "connect", _sqlite_on_connect)
+    event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+    dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN (see _sqlite_on_begin)
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+
+
+def _sqlite_on_begin(conn: Any) -> None:
+    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def writer(engine: Engine) -> Engine:
+    """The same engine, starting its transactions with the write lock held on SQLite."""
+    return engine.execution_options(sqlite_begin="IMMEDIATE")
+
+
+def stored_revision(engine: Engine) -> str | None:
+    """The schema revision recorded in the database; None when it has no mlkit schema."""
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except SQLAlchemyError as first:
+        try:
+            has_table = inspect(engine).has_table("alembic_version")
+        except SQLAlchemyError as exc:
+            raise RegistryError(
+                f"cannot open the registry at {describe_url(str(engine.url))}: {one_line(exc)}",
+                hint="check MLKIT_REGISTRY_URL and that the database is reachable",
+            ) from exc
+        if has_table:
+            raise RegistryError(
+                f"cannot read the registry schema revision: {one_line(first)}"
+            ) from first
+        return None
+
+
+def check_revision(revision: str | None, url: str) -> None:
+    """Refuse a schema that is not exactly the one this code was written for."""
+    if revision == HEAD_REVISION:
+        return
+    where = describe_url(url)
+    if revision in KNOWN_REVISIONS:
+        raise RegistryError(
+            f"the registry at {where} has schema revision {revision}, this mlkit needs "
+            f"{HEAD_REVISION}",
+            hint=UPGRADE_HINT,
+        )
+    raise RegistryError(
+        f"the registry at {where} has unknown schema revision {revision!r} "
+        f"(this mlkit knows up to {HEAD_REVISION})",
+        hint="it was probably written by a newer mlkit; upgrade mlkit",
+    )
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Create the schema in an empty database, or check that an existing one is current."""
+    url = str(engine.url)
+    revision = stored_revision(engine)
+    if revision is None:
+        try:
+            run_upgrade(engine)
+        except Exception as exc:
+            # Another process may have created it at the same moment; that is fine.
+            try:
+                revision = stored_revision(engine)
+            except RegistryError:
+                revision = None
+            if revision != HEAD_REVISION:
+                raise RegistryError(
+                    f"cannot create the registry schema at {describe_url(url)}: {one_line(exc)}"
+                ) from exc
+            return
+        revision = stored_revision(engine)
+    check_revision(revision, url)
+
+
+def run_upgrade(engine: Engine) -> None:
+    """Alembic ``upgrade head`` on ``engine``, configured in code (no alembic.ini)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with writer(engine).begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+
+
+def upgrade(url: str) -> str:
+    """Bring the registry at ``url`` to the newest schema (creating it if empty).
+
+    Returns the revision the database is at afterwards. This is what ``mlkit registry upgrade``
+    calls.
+    """
+    engine = create_registry_engine(url)
+    try:
+        revision = stored_revision(engine)
+        if revision is not None and revision not in KNOWN_REVISIONS:
+            check_revision(revision, url)
+        try:
+            run_upgrade(engine)
+        except SQLAlchemyError as exc:
+            raise RegistryError(
+                f"upgrading the registry at {describe_url(url)} failed: {one_line(exc)}"
+            ) from exc
+        revision = stored_revision(engine)
+        check_revision(revision, url)
+        return HEAD_REVISION
+    finally:
+        engine.dispose()

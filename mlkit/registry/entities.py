@@ -1,0 +1,107 @@
+"""What the registry hands back: frozen dataclasses, never ORM rows.
+
+Timestamps are timezone-aware UTC. JSON fields are plain dicts (empty when nothing was stored).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+RUN_STATUSES = ("running", "finished", "failed")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One execution of an experiment."""
+
+    id: int
+    experiment: str
+    experiment_path: str | None
+    spec_text: str
+    params: dict[str, Any]
+    status: str
+    metrics: dict[str, Any]
+    data_fingerprint: dict[str, Any]
+    code_version: str | None
+    run_dir: str | None
+    error: str | None
+    started_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """A registered model name with its versions counted and its aliases resolved."""
+
+    name: str
+    description: str
+    version_count: int
+    latest_version: int | None
+    aliases: dict[str, int]
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """An immutable, numbered artifact (a SavedModel directory) of a model."""
+
+    model: str
+    version: int
+    run_id: int | None
+    artifact_uri: str
+    artifact_sha256: str
+    size_bytes: int
+    metrics: dict[str, Any]
+    signature: dict[str, Any]
+    description: str
+    tags: dict[str, Any]
+    created_at: datetime
+    aliases: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The stored result of comparing a candidate version with a baseline version."""
+
+    id: int
+    model: str
+    candidate_version: int
+    baseline_version: int | None
+    metric: str
+    candidate_value: float
+    baseline_value: float | None
+    passed: bool
+    forced: bool
+    reason: str
+    details: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A version of a model on an endpoint; at most one active per (model, endpoint)."""
+
+    id: int
+    model: str
+    version: int
+    endpoint: str
+    verdict_id: int | None
+    active: bool
+    deployed_at: datetime
+    retired_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Event:
+    """One entry of the append-only event log."""
+
+    id: int
+    at: datetime
+    kind: str
+    model: str | None
+    version: int | None
+    run_id: int | None
+    payload: dict[str, Any]
