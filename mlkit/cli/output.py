@@ -63,3 +63,46 @@ def error(message: str, hint: str | None = None) -> None:
         )
     if hint:
         err_console.print(f"[yellow]Hint:[/] {hint}", highlight=False, soft_wrap=True)
+
+
+class StepProgress:
+    """A progress bar that appears on the first update, so early errors print nothing else."""
+
+    def __init__(self, description: str, *, enabled: bool = True) -> None:
+        self._description = description
+        self._enabled = enabled
+        self._progress = None
+        self._task = None
+
+    def update(self, completed: int, total: int) -> None:
+        if not self._enabled:
+            return
+        if self._progress is None:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self._progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=console,
+                transient=True,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task(self._description, total=total)
+        self._progress.update(self._task, completed=completed, total=total)
+
+    def __enter__(self) -> StepProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from mlkit.cli.output import console, fmt_metric, print_json
+from mlkit.cli.output import StepProgress, console, fmt_metric, print_json
 from mlkit.config import load_settings
 
 
@@ -22,31 +21,18 @@ def train(
     """Train an experiment: load data, run the AdaNet search, export and register the model."""
     from mlkit.workflows.train import train as run_train
 
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=as_json,
-    ) as progress:
-        bar = progress.add_task("searching", total=None)
+    def on_stage(message: str) -> None:
+        if not as_json:
+            console.print(f"[dim]·[/] {message}")
 
-        def on_stage(message: str) -> None:
-            if not as_json:
-                console.print(f"[dim]·[/] {message}")
-
-        def on_progress(step: int, total: int) -> None:
-            progress.update(bar, completed=step, total=total, description="training steps")
-
+    with StepProgress("training steps", enabled=not as_json) as progress:
         outcome = run_train(
             experiment,
             load_settings(),
             iterations=iterations,
             steps=steps,
             on_stage=on_stage,
-            on_progress=on_progress,
+            on_progress=progress.update,
         )
     if as_json:
         print_json(outcome)

@@ -66,6 +66,8 @@ def run_search(
     )
     try:
         estimator.train(train_fn, max_steps=total, hooks=[_ProgressHook(total, on_progress)])
+        if on_progress:  # the hook sees the step before the last update lands
+            on_progress(total, total)
         eval_metrics = estimator.evaluate(_eval_fn(spec, eval), name="eval")
         test_metrics = estimator.evaluate(_eval_fn(spec, test), name="test")
         exported = estimator.export_saved_model(
