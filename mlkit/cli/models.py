@@ -48,7 +48,9 @@ def versions(
     """List the versions of a model, with their test metrics, aliases and last verdict."""
     store = _store()
     rows = store.list_versions(name)
-    verdicts = {v.version: store.latest_verdict(name, v.version) for v in rows}
+    verdicts = dict.fromkeys((v.version for v in rows), None)
+    for verdict in store.list_verdicts(name):  # oldest first: the last one per version wins
+        verdicts[verdict.candidate_version] = verdict
     if as_json:
         print_json([{**_asdict(v), "verdict": verdicts[v.version]} for v in rows])
         return
