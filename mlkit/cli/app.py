@@ -47,7 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     _state["verbose"] = False
     try:
         code = command.main(args=argv, prog_name="mlkit", standalone_mode=False)
-        return code if isinstance(code, int) else 0
+        code = code if isinstance(code, int) else 0
+        if code == 130:  # typer turns Ctrl-C into exit code 130
+            error("interrupted")
+        return code
     except MlkitError as exc:
         _trace()
         error(exc.message, exc.hint)

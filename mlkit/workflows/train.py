@@ -101,7 +101,12 @@ def train(
             run.id, status="finished", metrics=metrics, data_fingerprint=data.fingerprint
         )
     except BaseException as exc:
-        message = exc.message if isinstance(exc, MlkitError) else f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, KeyboardInterrupt):
+            message = "interrupted"
+        elif isinstance(exc, MlkitError):
+            message = exc.message
+        else:
+            message = f"{type(exc).__name__}: {exc}"
         store.finish_run(run.id, status="failed", error=message, data_fingerprint=data.fingerprint)
         raise
     finally:
