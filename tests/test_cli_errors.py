@@ -139,3 +139,13 @@ def test_registry_commands_do_not_import_tensorflow(mlkit_home):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_registry_upgrade_creates_and_reports_the_revision(mlkit_home, cli):
+    from mlkit.registry import HEAD_REVISION
+
+    result = cli("registry", "upgrade")
+    assert result.code == 0, result.err
+    assert f"schema revision {HEAD_REVISION}" in result.out
+    assert (mlkit_home / "registry.db").is_file()
+    assert cli("registry", "upgrade").code == 0
