@@ -37,7 +37,9 @@ def print_json(value: Any) -> None:
 
 
 def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    table = Table(title=title, title_justify="left", header_style="bold")
+    # The title goes on its own line: as a table title rich would wrap it to the table's width.
+    console.print(f"[bold]{title}[/]", highlight=False)
+    table = Table(header_style="bold")
     for column in columns:
         table.add_column(column)
     for row in rows:

@@ -76,11 +76,6 @@ def train(
             **{
                 k: v for k, v in result.metrics.items() if k in ("accuracy", "loss", "average_loss")
             },
-            **{
-                f"eval_{k}": v
-                for k, v in result.eval_metrics.items()
-                if k in ("accuracy", "average_loss")
-            },
             "train_seconds": round(result.seconds, 2),
         }
         stage("registering the exported SavedModel")

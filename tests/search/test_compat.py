@@ -54,7 +54,6 @@ def test_two_iteration_search_with_reports_trains_exports_and_evaluates(tmp_path
         on_progress=lambda s, t: steps.append((s, t)),
     )
     assert result.metrics["accuracy"] > 0.9
-    assert result.eval_metrics["accuracy"] > 0.9
     assert (result.export_dir / "saved_model.pb").is_file()
     # Iteration 1 restored iteration 0's checkpoint (graph_view) and reports were materialised
     # (np.float): both crash without the shim.
