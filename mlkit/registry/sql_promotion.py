@@ -1,0 +1,197 @@
+"""Verdicts, deployments (which move the champion and previous aliases) and the event log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mlkit.errors import RegistryError
+from mlkit.registry import convert
+from mlkit.registry.entities import Deployment, Event, Verdict
+from mlkit.registry.schema import (
+    DeploymentRow,
+    EventRow,
+    ModelRow,
+    VerdictRow,
+    utcnow,
+)
+from mlkit.registry.sql_base import CHAMPION, PREVIOUS, SqlBase
+from mlkit.registry.validation import (
+    validate_json,
+    validate_limit,
+    validate_number,
+    validate_version,
+)
+
+
+class PromotionMixin(SqlBase):
+    # -- verdicts ---------------------------------------------------------------------------------
+
+    def record_verdict(
+        self,
+        model: str,
+        candidate_version: int,
+        baseline_version: int | None,
+        *,
+        metric: str,
+        candidate_value: float,
+        baseline_value: float | None,
+        passed: bool,
+        reason: str,
+        details: dict[str, Any] | None = None,
+        forced: bool = False,
+    ) -> Verdict:
+        candidate = validate_number("candidate_value", candidate_value)
+        baseline = (
+            None if baseline_value is None else validate_number("baseline_value", baseline_value)
+        )
+        details_json = validate_json("details", details)
+
+        def fn(s: Session) -> Verdict:
+            m = self._model(s, model)
+            self._version(s, m, validate_version(candidate_version))
+            if baseline_version is not None:
+                self._version(s, m, validate_version(baseline_version))
+            row = VerdictRow(
+                model_id=m.id,
+                candidate_version=candidate_version,
+                baseline_version=baseline_version,
+                metric=metric,
+                candidate_value=candidate,
+                baseline_value=baseline,
+                passed=bool(passed),
+                forced=bool(forced),
+                reason=reason,
+                details=details_json,
+                created_at=utcnow(),
+            )
+            s.add(row)
+            s.flush()
+            self._event(
+                s,
+                "verdict_recorded",
+                model=model,
+                version=candidate_version,
+                verdict_id=row.id,
+                baseline_version=baseline_version,
+                metric=metric,
+                passed=bool(passed),
+                forced=bool(forced),
+            )
+            return convert.verdict(row, model)
+
+        return self._write(f"record a verdict for model {model!r}", fn)
+
+    def latest_verdict(self, model: str, version: int) -> Verdict | None:
+        with self._read(f"read verdicts of model {model!r}") as s:
+            m = self._model(s, model)
+            row = s.scalars(
+                select(VerdictRow)
+                .where(VerdictRow.model_id == m.id, VerdictRow.candidate_version == version)
+                .order_by(VerdictRow.id.desc())
+                .limit(1)
+            ).first()
+            return None if row is None else convert.verdict(row, m.name)
+
+    def list_verdicts(self, model: str) -> list[Verdict]:
+        with self._read(f"list verdicts of model {model!r}") as s:
+            m = self._model(s, model)
+            rows = s.scalars(
+                select(VerdictRow).where(VerdictRow.model_id == m.id).order_by(VerdictRow.id)
+            ).all()
+            return [convert.verdict(r, m.name) for r in rows]
+
+    # -- deployments ------------------------------------------------------------------------------
+
+    def deploy(
+        self, model: str, version: int, *, endpoint: str = "local", verdict_id: int | None = None
+    ) -> Deployment:
+        if not isinstance(endpoint, str) or not endpoint.strip():
+            raise RegistryError(f"invalid endpoint {endpoint!r}: expected a non-empty name")
+
+        def fn(s: Session) -> Deployment:
+            m = self._model(s, model, lock=True)
+            self._version(s, m, validate_version(version))
+            if verdict_id is not None:
+                verdict = s.get(VerdictRow, verdict_id)
+                if verdict is None or verdict.model_id != m.id:
+                    raise RegistryError(f"verdict {verdict_id} of model {model!r} not found")
+            now = utcnow()
+            old = s.scalars(
+                select(DeploymentRow).where(
+                    DeploymentRow.model_id == m.id,
+                    DeploymentRow.endpoint == endpoint,
+                    DeploymentRow.active.is_(True),
+                )
+            ).one_or_none()
+            if old is not None:
+                old.active, old.retired_at = False, now
+                s.flush()  # before the insert: one active deployment per (model, endpoint)
+            row = DeploymentRow(
+                model_id=m.id,
+                version=version,
+                endpoint=endpoint,
+                verdict_id=verdict_id,
+                active=True,
+                deployed_at=now,
+            )
+            s.add(row)
+            champion = self._aliases(s, m.id).get(CHAMPION)
+            if champion is not None and champion != version:
+                self._put_alias(s, m, PREVIOUS, champion)
+            self._put_alias(s, m, CHAMPION, version)
+            m.updated_at = now
+            s.flush()
+            self._event(
+                s,
+                "deployed",
+                model=model,
+                version=version,
+                endpoint=endpoint,
+                deployment_id=row.id,
+                verdict_id=verdict_id,
+                replaced_version=None if old is None else old.version,
+                previous_champion=champion,
+            )
+            return convert.deployment(row, model)
+
+        return self._write(f"deploy model {model!r} version {version}", fn)
+
+    def active_deployment(self, model: str, endpoint: str = "local") -> Deployment | None:
+        with self._read(f"read deployments of model {model!r}") as s:
+            row = s.scalars(
+                select(DeploymentRow)
+                .join(ModelRow, DeploymentRow.model_id == ModelRow.id)
+                .where(
+                    ModelRow.name == model,
+                    DeploymentRow.endpoint == endpoint,
+                    DeploymentRow.active.is_(True),
+                )
+            ).one_or_none()
+            return None if row is None else convert.deployment(row, model)
+
+    def list_deployments(
+        self, endpoint: str | None = None, active_only: bool = True
+    ) -> list[Deployment]:
+        query = (
+            select(DeploymentRow, ModelRow.name)
+            .join(ModelRow, DeploymentRow.model_id == ModelRow.id)
+            .order_by(DeploymentRow.id.desc())
+        )
+        if endpoint is not None:
+            query = query.where(DeploymentRow.endpoint == endpoint)
+        if active_only:
+            query = query.where(DeploymentRow.active.is_(True))
+        with self._read("list deployments") as s:
+            return [convert.deployment(row, name) for row, name in s.execute(query).all()]
+
+    # -- events -----------------------------------------------------------------------------------
+
+    def list_events(self, model: str | None = None, limit: int = 100) -> list[Event]:
+        query = select(EventRow).order_by(EventRow.id.desc()).limit(validate_limit(limit))
+        if model is not None:
+            query = query.where(EventRow.model == model)
+        with self._read("list events") as s:
+            return [convert.event(row) for row in s.scalars(query).all()]
