@@ -16,7 +16,8 @@ REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
-def test_interrupted_training_fails_its_run_and_registers_nothing(mlkit_home, cli):
+@pytest.mark.parametrize("delay", [0.2, 4.0], ids=["while-building-the-graph", "mid-training"])
+def test_interrupted_training_fails_its_run_and_registers_nothing(mlkit_home, cli, delay):
     assert cli("data", "load", "digits").code == 0
     env = {**home_env(mlkit_home), "PYTHONUNBUFFERED": "1"}
     mlkit = Path(sys.executable).with_name("mlkit")
@@ -41,7 +42,7 @@ def test_interrupted_training_fails_its_run_and_registers_nothing(mlkit_home, cl
         for line in process.stdout:
             if "AdaNet search" in line:
                 break
-        time.sleep(3)  # well inside the million-step search
+        time.sleep(delay)
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=120)
     finally:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -64,9 +66,12 @@ def run_search(
         seed=spec.seed,
     )
     try:
-        estimator.train(train_fn, max_steps=total, hooks=[_ProgressHook(total, on_progress)])
-        if on_progress:  # the hook sees the step before the last update lands
-            on_progress(total, total)
+        with _Interrupts() as interrupts:
+            hook = _ProgressHook(total, on_progress, should_stop=lambda: interrupts.requested)
+            estimator.train(train_fn, max_steps=total, hooks=[hook])
+            interrupts.check()
+            if on_progress:  # the hook sees the step before the last update lands
+                on_progress(total, total)
         # One evaluation, on the held-out test split: it also names the final ensemble. (Each
         # evaluate rebuilds AdaNet's graph, seconds apiece; the eval split's metrics per candidate
         # are in the iteration reports already.)
@@ -169,11 +174,14 @@ def _iteration_reports(model_dir: Path) -> list[dict[str, Any]]:
 
 
 class _ProgressHook(tf.compat.v1.train.SessionRunHook):
-    """Reports the global step (which counts across AdaNet iterations) to a callback."""
+    """Reports the global step (which counts across AdaNet iterations) and stops on request."""
 
-    def __init__(self, total: int, callback: Progress | None) -> None:
+    def __init__(
+        self, total: int, callback: Progress | None, should_stop: Callable[[], bool]
+    ) -> None:
         self._total = total
         self._callback = callback
+        self._should_stop = should_stop
 
     def begin(self):
         self._step = tf.compat.v1.train.get_global_step()
@@ -184,6 +192,38 @@ class _ProgressHook(tf.compat.v1.train.SessionRunHook):
     def after_run(self, run_context, run_values):
         if self._callback:
             self._callback(int(run_values.results), self._total)
+        if self._should_stop():
+            run_context.request_stop()  # AdaNet then checkpoints and returns from train()
+
+
+class _Interrupts:
+    """Ctrl-C during training: the first stops cleanly after the current step, the second at once.
+
+    A KeyboardInterrupt raised at an arbitrary point inside TensorFlow can surface as an unrelated
+    error from its clean-up code; stopping between steps always ends as an interruption.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self) -> _Interrupts:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def check(self) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
 
 
 def discard(model_dir: Path) -> None:

@@ -56,13 +56,13 @@ def train(
     )
     run_dir = settings.runs_dir / str(run.id)
     try:
+        from mlkit.search.runner import run_search  # imports TensorFlow
+
         s = experiment.search
         stage(
             f"run {run.id}: AdaNet search, {_count(s.iterations, 'iteration')} of "
             f"{_count(s.steps_per_iteration, 'step')}"
         )
-        from mlkit.search.runner import run_search  # imports TensorFlow
-
         result = run_search(
             experiment.search,
             data.train,
