@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from mlkit.cli.output import fmt_metric, fmt_size, fmt_time, print_json, print_table
+from mlkit.cli.output import (
+    fmt_metric,
+    fmt_size,
+    fmt_time,
+    print_json,
+    print_table,
+    to_jsonable,
+)
 from mlkit.config import load_settings
 
 app = typer.Typer(help="Registered models and their versions.", no_args_is_help=True)
@@ -52,7 +59,7 @@ def versions(
     for verdict in store.list_verdicts(name):  # oldest first: the last one per version wins
         verdicts[verdict.candidate_version] = verdict
     if as_json:
-        print_json([{**_asdict(v), "verdict": verdicts[v.version]} for v in rows])
+        print_json([{**to_jsonable(v), "verdict": verdicts[v.version]} for v in rows])
         return
     print_table(
         f"Versions of {name}",
@@ -71,12 +78,6 @@ def versions(
             for v in rows
         ),
     )
-
-
-def _asdict(value):
-    from mlkit.cli.output import to_jsonable
-
-    return to_jsonable(value)
 
 
 def _verdict_cell(verdict) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import threading
 import time
@@ -224,7 +223,3 @@ class _Interrupts:
     def check(self) -> None:
         if self.requested:
             raise KeyboardInterrupt
-
-
-def discard(model_dir: Path) -> None:
-    shutil.rmtree(model_dir, ignore_errors=True)
