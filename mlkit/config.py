@@ -12,6 +12,13 @@ from pathlib import Path
 DEFAULT_ENDPOINT_PORT = 8765
 
 
+def quiet_tensorflow() -> None:
+    """Hide TensorFlow's C++ start-up chatter (CUDA probing on CPU machines); must run before
+    TensorFlow is imported. Real failures still surface as Python exceptions. A user's own
+    ``TF_CPP_MIN_LOG_LEVEL`` wins."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path

@@ -47,12 +47,9 @@ def test_invalid_experiment_names_the_field(mlkit_home, cli):
 
 
 def test_missing_table(mlkit_home, cli):
-    line = one_error(cli("train", REPO / "experiments" / "digits.toml"), 3)
-    assert "table 'digits' not found in local warehouse" in line
-    assert (
-        "Hint: load it with `mlkit data load digits`"
-        in cli("train", REPO / "experiments" / "digits.toml").err
-    )
+    result = cli("train", REPO / "experiments" / "digits.toml")
+    assert "table 'digits' not found in local warehouse" in one_error(result, 3)
+    assert "Hint: load it with `mlkit data load digits`" in result.err
 
 
 def test_unknown_bundled_dataset(mlkit_home, cli):

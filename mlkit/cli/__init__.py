@@ -1,11 +1,10 @@
 """Command-line interface. Importing it must not import TensorFlow."""
 
-import os
 import sys
 
-# TensorFlow's C++ start-up chatter (CUDA probing on CPU machines) is noise to a user; real
-# failures still surface as Python exceptions. Set before any command imports TensorFlow.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from mlkit.config import quiet_tensorflow
+
+quiet_tensorflow()  # before any command imports TensorFlow
 
 from mlkit.cli.app import app, main  # noqa: E402
 

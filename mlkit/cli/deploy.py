@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mlkit.cli.output import console, fmt_metric, print_json, print_table
+from mlkit.cli.output import console, fmt_metric, print_json, print_table, stage_printer
 from mlkit.config import load_settings
 from mlkit.errors import PromotionRefused
 
@@ -22,10 +22,7 @@ def deploy(
     """Deploy a version to the local endpoint if it beats the deployed one on the same test data."""
     from mlkit.workflows.promote import deploy as run_deploy
 
-    def on_stage(message: str) -> None:
-        if not as_json:
-            console.print(f"[dim]·[/] {message}")
-
+    on_stage = stage_printer(enabled=not as_json)
     outcome = run_deploy(name, load_settings(), version=version, force=force, on_stage=on_stage)
     if as_json:
         print_json(outcome)

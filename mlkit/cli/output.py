@@ -63,6 +63,16 @@ def fmt_size(size: int) -> str:
     return str(size)
 
 
+def stage_printer(enabled: bool):
+    """A callback printing a workflow's stages as dim bullet lines (silent under ``--json``)."""
+
+    def on_stage(message: str) -> None:
+        if enabled:
+            console.print(f"[dim]·[/] {message}")
+
+    return on_stage
+
+
 def error(message: str, hint: str | None = None) -> None:
     for line in message.splitlines() or [""]:
         err_console.print(

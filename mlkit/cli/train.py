@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from mlkit.cli.output import StepProgress, console, fmt_metric, print_json
+from mlkit.cli.output import StepProgress, console, fmt_metric, print_json, stage_printer
 from mlkit.config import load_settings
 
 
@@ -21,10 +21,7 @@ def train(
     """Train an experiment: load data, run the AdaNet search, export and register the model."""
     from mlkit.workflows.train import train as run_train
 
-    def on_stage(message: str) -> None:
-        if not as_json:
-            console.print(f"[dim]·[/] {message}")
-
+    on_stage = stage_printer(enabled=not as_json)
     with StepProgress("training steps", enabled=not as_json) as progress:
         outcome = run_train(
             experiment,

@@ -11,9 +11,10 @@ AdaNet's last release predates two moves:
 
 from __future__ import annotations
 
-import os
 import sys
 import types
+
+from mlkit.config import quiet_tensorflow
 
 _OLD_PACKAGE = "tensorflow.python.training.tracking"
 
@@ -28,11 +29,6 @@ class _NumpyWithFloat(types.ModuleType):
 
     def __getattr__(self, name: str):
         return getattr(self._numpy, name)
-
-
-def quiet_tensorflow() -> None:
-    """Silence TensorFlow's C++ start-up chatter; must run before TensorFlow is imported."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def apply():
