@@ -1,34 +1,45 @@
 """The model registry: runs, models, versions, aliases, verdicts, deployments and events in SQL,
-artifacts in a directory.
+artifacts in a directory or a ``gs://`` bucket.
 
     store = open_store(settings.registry_url, settings.artifacts_dir)
     mv = store.register_version("digits", export_dir, run_id=run.id, metrics={"accuracy": 0.97})
 
-Imports neither TensorFlow nor (on the normal path) Alembic.
+Imports neither TensorFlow nor (on the normal path) Alembic; SQLAlchemy is imported when a store
+is opened (``SqlRegistryStore`` is loaded on first use), so ``listing.open_reader`` can list a
+SQLite registry without it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from mlkit.registry.artifacts import ArtifactStore
-from mlkit.registry.db import HEAD_REVISION, create_registry_engine, ensure_schema, upgrade
+from mlkit.registry.artifacts import ArtifactStore, open_artifacts
+from mlkit.registry.db import HEAD_REVISION, upgrade
 from mlkit.registry.entities import (
     Deployment,
     Event,
+    Lineage,
+    MetricPoint,
     ModelSummary,
     ModelVersion,
     Run,
     Verdict,
 )
-from mlkit.registry.sql_store import SqlRegistryStore
 from mlkit.registry.store import RegistryStore
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from mlkit.registry.sql_store import SqlRegistryStore
 
 __all__ = [
     "HEAD_REVISION",
     "ArtifactStore",
     "Deployment",
     "Event",
+    "Lineage",
+    "MetricPoint",
     "ModelSummary",
     "ModelVersion",
     "RegistryStore",
@@ -39,17 +50,38 @@ __all__ = [
     "upgrade",
 ]
 
+_AUTO = object()
 
-def open_store(url: str, artifacts_dir: Path) -> RegistryStore:
-    """Open the registry at ``url`` (an SQLAlchemy URL) with artifacts under ``artifacts_dir``.
 
-    An empty database gets the schema; an existing one must be at ``HEAD_REVISION``, otherwise
-    RegistryError with the hint to run ``mlkit registry upgrade``.
+def __getattr__(name: str) -> Any:
+    if name == "SqlRegistryStore":
+        from mlkit.registry.sql_store import SqlRegistryStore
+
+        return SqlRegistryStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def open_store(
+    url: str,
+    artifacts: Path | str,
+    on_upgrade: Callable[[str, str, str], None] | None | object = _AUTO,
+) -> RegistryStore:
+    """Open the registry at ``url`` (an SQLAlchemy URL) with artifacts under ``artifacts`` (a
+    local directory or a ``gs://bucket/prefix`` URI).
+
+    An empty database gets the schema. A SQLite registry at an older schema is upgraded with a
+    one-line message on stderr (``on_upgrade`` replaces the message; None refuses instead); any
+    other database must be at ``HEAD_REVISION``, otherwise RegistryError with the hint to run
+    ``mlkit registry upgrade``.
     """
+    from mlkit.registry.db import create_registry_engine, ensure_schema, print_upgrade
+    from mlkit.registry.sql_store import SqlRegistryStore
+
+    artifact_store = open_artifacts(artifacts)
     engine = create_registry_engine(url)
     try:
-        ensure_schema(engine)
+        ensure_schema(engine, print_upgrade if on_upgrade is _AUTO else on_upgrade)  # type: ignore[arg-type]
     except BaseException:
         engine.dispose()
         raise
-    return SqlRegistryStore(engine, ArtifactStore(artifacts_dir))
+    return SqlRegistryStore(engine, artifact_store)

@@ -1,9 +1,15 @@
-"""The artifact store: immutable version directories under a local root.
+"""The artifact store: immutable version directories, behind one interface.
 
-Layout: ``<root>/<model>/<version>/`` holds a copy of the registered directory (a SavedModel;
-its contents are opaque here). Copies are written into ``<root>/.staging/`` and renamed into
-place, so a reader never sees half a version. URIs are ``file://`` URIs; a ``gs://`` store would
-implement the same four methods.
+``ArtifactStore`` has four operations: ``put_dir`` (copy and hash a directory as a version),
+``verify`` (the local directory of a URI after checking its hash), ``local_path`` (the same
+without the check) and ``delete``. ``open_artifacts`` picks the implementation from the location:
+
+- a local directory (default ``artifacts/``): ``<root>/<model>/<version>/`` holds a copy of the
+  registered directory (a SavedModel; its contents are opaque here). Copies are written into
+  ``<root>/.staging/`` and renamed into place, so a reader never sees half a version. URIs are
+  ``file://`` URIs.
+- ``gs://bucket/prefix``: ``artifacts_gcs.GcsArtifactStore``, objects in Cloud Storage, downloaded
+  into a local cache to be read.
 """
 
 from __future__ import annotations
@@ -11,11 +17,13 @@ from __future__ import annotations
 import hashlib
 import shutil
 import uuid
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from mlkit.errors import ArtifactError
+from mlkit.registry.hooks import pause_point
 
 _CHUNK = 1 << 20
 
@@ -45,7 +53,54 @@ def tree_digest(root: Path) -> tuple[str, int]:
     return digest.hexdigest(), total
 
 
-class ArtifactStore:
+class ArtifactStore(ABC):
+    """Where versions' directories are kept; URIs identify them."""
+
+    @abstractmethod
+    def put_dir(self, source_dir: Path, model: str, version: int) -> StoredArtifact:
+        """Copy ``source_dir`` as ``model`` version ``version``; only a complete copy gets a URI."""
+
+    @abstractmethod
+    def local_path(self, uri: str) -> Path:
+        """A local directory with the artifact's files (not checked)."""
+
+    @abstractmethod
+    def verify(self, uri: str, sha256: str) -> Path:
+        """``local_path`` after checking the files hash to ``sha256``; ArtifactError if not."""
+
+    @abstractmethod
+    def delete(self, uri: str) -> None:
+        """Remove the artifact (undoing a failed registration, or deleting a version)."""
+
+
+def open_artifacts(location: Path | str | ArtifactStore) -> ArtifactStore:
+    """The artifact store for ``location``: a ``gs://bucket/prefix`` URI or a local directory."""
+    if isinstance(location, ArtifactStore):
+        return location
+    text = str(location)
+    if text.startswith("gs://"):
+        from mlkit.registry.artifacts_gcs import GcsArtifactStore
+
+        return GcsArtifactStore(text)
+    if "://" in text:
+        raise ArtifactError(
+            f"unsupported artifact location {text!r}",
+            hint="use a local directory or a gs://bucket/prefix URI (MLKIT_ARTIFACTS)",
+        )
+    return LocalArtifactStore(Path(text))
+
+
+def check_digest(path: Path, sha256: str, label: str) -> Path:
+    actual, _ = tree_digest(path)
+    if actual != sha256:
+        raise ArtifactError(
+            f"artifact {label} was modified (sha256 {actual[:12]}, registered {sha256[:12]})",
+            hint="versions are immutable; register the changed model as a new version",
+        )
+    return path
+
+
+class LocalArtifactStore(ArtifactStore):
     """Version directories on the local filesystem."""
 
     def __init__(self, root: Path | str) -> None:
@@ -69,6 +124,7 @@ class ArtifactStore:
         dest = self.root / model / str(version)
         try:
             shutil.copytree(source, staging)
+            pause_point("artifact:copied")
             sha256, size = tree_digest(staging)
             dest.parent.mkdir(parents=True, exist_ok=True)
             if dest.exists():
@@ -99,13 +155,7 @@ class ArtifactStore:
                 f"artifact {path} is missing",
                 hint="the artifact store was moved or cleaned; check MLKIT_ARTIFACTS",
             )
-        actual, _ = tree_digest(path)
-        if actual != sha256:
-            raise ArtifactError(
-                f"artifact {path} was modified (sha256 {actual[:12]}, registered {sha256[:12]})",
-                hint="versions are immutable; register the changed model as a new version",
-            )
-        return path
+        return check_digest(path, sha256, str(path))
 
     def delete(self, uri: str) -> None:
         """Remove the directory behind ``uri`` (used to undo a registration that failed)."""

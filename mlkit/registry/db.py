@@ -11,18 +11,22 @@ serialises writers instead of failing them when two read-then-write transactions
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import Engine, create_engine, event, inspect, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from typing import TYPE_CHECKING, Any
 
 from mlkit.errors import RegistryError
 
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+# SQLAlchemy is imported inside the functions: the lean read path (``listing``) needs only these
+# constants, and ``import sqlalchemy`` costs a noticeable part of a command's start-up.
+
 # The newest migration in migrations/versions/, and every one before it (oldest first).
-HEAD_REVISION = "0001"
-KNOWN_REVISIONS = ("0001",)
+HEAD_REVISION = "0002"
+KNOWN_REVISIONS = ("0001", "0002")
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -31,6 +35,8 @@ UPGRADE_HINT = "run `mlkit registry upgrade` to migrate it (back up registry.db 
 
 def describe_url(url: str) -> str:
     """The URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+
     try:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:
@@ -46,6 +52,9 @@ def one_line(exc: BaseException) -> str:
 
 def create_registry_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite file URLs get their parent directory created."""
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.engine import make_url
+
     try:
         parsed = make_url(url)
     except Exception as exc:
@@ -87,6 +96,9 @@ def writer(engine: Engine) -> Engine:
 
 def stored_revision(engine: Engine) -> str | None:
     """The schema revision recorded in the database; None when it has no mlkit schema."""
+    from sqlalchemy import inspect, text
+    from sqlalchemy.exc import SQLAlchemyError
+
     try:
         with engine.connect() as conn:
             return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
@@ -123,10 +135,31 @@ def check_revision(revision: str | None, url: str) -> None:
     )
 
 
-def ensure_schema(engine: Engine) -> None:
-    """Create the schema in an empty database, or check that an existing one is current."""
+def print_upgrade(old: str, new: str, where: str) -> None:
+    """The default message of an automatic upgrade: one line on stderr."""
+    print(f"Upgrading the registry at {where} from schema {old} to {new}.", file=sys.stderr)
+
+
+def ensure_schema(
+    engine: Engine, on_upgrade: Callable[[str, str, str], None] | None = print_upgrade
+) -> None:
+    """Create the schema in an empty database, or check that an existing one is current.
+
+    A SQLite registry at an older known revision is upgraded on the spot (``on_upgrade`` tells
+    the user; None refuses instead). Other databases are shared by a team, so their upgrade is
+    an explicit ``mlkit registry upgrade``.
+    """
     url = str(engine.url)
     revision = stored_revision(engine)
+    if (
+        on_upgrade is not None
+        and revision in KNOWN_REVISIONS
+        and revision != HEAD_REVISION
+        and engine.dialect.name == "sqlite"
+    ):
+        on_upgrade(revision, HEAD_REVISION, describe_url(url))
+        _upgrade_engine(engine, url)
+        revision = stored_revision(engine)
     if revision is None:
         try:
             run_upgrade(engine)
@@ -168,14 +201,20 @@ def upgrade(url: str) -> str:
         revision = stored_revision(engine)
         if revision is not None and revision not in KNOWN_REVISIONS:
             check_revision(revision, url)
-        try:
-            run_upgrade(engine)
-        except SQLAlchemyError as exc:
-            raise RegistryError(
-                f"upgrading the registry at {describe_url(url)} failed: {one_line(exc)}"
-            ) from exc
+        _upgrade_engine(engine, url)
         revision = stored_revision(engine)
         check_revision(revision, url)
         return HEAD_REVISION
     finally:
         engine.dispose()
+
+
+def _upgrade_engine(engine: Engine, url: str) -> None:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        run_upgrade(engine)
+    except SQLAlchemyError as exc:
+        raise RegistryError(
+            f"upgrading the registry at {describe_url(url)} failed: {one_line(exc)}"
+        ) from exc

@@ -29,6 +29,8 @@ class Run:
     error: str | None
     started_at: datetime
     finished_at: datetime | None
+    environment: dict[str, Any] = field(default_factory=dict)
+    tags: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -105,3 +107,23 @@ class Event:
     version: int | None
     run_id: int | None
     payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    """One value of a run's metric at a training step."""
+
+    key: str
+    step: int
+    value: float
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """Where a version came from and where it went: version → run → experiment file and data
+    fingerprint → deployments (newest first, retired ones included)."""
+
+    version: ModelVersion
+    run: Run | None
+    deployments: tuple[Deployment, ...]

@@ -100,6 +100,8 @@ class RunRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
+    environment: Mapped[dict[str, Any] | None]  # 0002
+    tags: Mapped[dict[str, Any] | None]  # 0002
 
 
 class ModelRow(Base):
@@ -111,6 +113,8 @@ class ModelRow(Base):
     description: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # 0002: the last number handed out; deleted versions' numbers are never reused.
+    last_version: Mapped[int | None] = mapped_column(Integer)
 
 
 class ModelVersionRow(Base):
@@ -207,3 +211,17 @@ class EventRow(Base):
     version: Mapped[int | None] = mapped_column(Integer)
     run_id: Mapped[int | None] = mapped_column(Integer)
     payload: Mapped[dict[str, Any] | None]
+
+
+class RunMetricRow(Base):
+    """0002: a run's metrics by step (one row per run, metric and step)."""
+
+    __tablename__ = "run_metrics"
+    __table_args__ = (UniqueConstraint("run_id", "key", "step"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    key: Mapped[str] = mapped_column(String(255))
+    step: Mapped[int] = mapped_column(Integer)
+    value: Mapped[float] = mapped_column(Float)
+    at: Mapped[datetime]

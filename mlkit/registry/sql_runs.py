@@ -9,9 +9,11 @@ from sqlalchemy.orm import Session
 
 from mlkit.errors import RegistryError
 from mlkit.registry import convert
-from mlkit.registry.entities import Run
+from mlkit.registry import query as q
+from mlkit.registry.entities import MetricPoint, Run
 from mlkit.registry.schema import (
     ExperimentRow,
+    RunMetricRow,
     RunRow,
     utcnow,
 )
@@ -19,6 +21,8 @@ from mlkit.registry.sql_base import SqlBase
 from mlkit.registry.validation import (
     validate_json,
     validate_limit,
+    validate_metric_key,
+    validate_number,
 )
 
 
@@ -34,12 +38,16 @@ class RunsMixin(SqlBase):
         experiment_path: str | None = None,
         code_version: str | None = None,
         run_dir: str | None = None,
+        environment: dict[str, Any] | None = None,
+        tags: dict[str, Any] | None = None,
     ) -> Run:
         if not isinstance(experiment, str) or not experiment.strip():
             raise RegistryError(
                 f"invalid experiment name {experiment!r}: expected a non-empty name"
             )
         params_json = validate_json("params", params)
+        environment_json = validate_json("environment", environment)
+        tags_json = validate_json("tags", tags)
 
         def fn(s: Session) -> Run:
             exp = s.scalars(
@@ -58,6 +66,8 @@ class RunsMixin(SqlBase):
                 code_version=code_version,
                 run_dir=run_dir,
                 started_at=utcnow(),
+                environment=environment_json,
+                tags=tags_json,
             )
             s.add(row)
             s.flush()
@@ -100,14 +110,66 @@ class RunsMixin(SqlBase):
             row = self._run(s, run_id)
             return convert.run(row, s.get_one(ExperimentRow, row.experiment_id).name)
 
-    def list_runs(self, experiment: str | None = None, limit: int = 50) -> list[Run]:
+    def log_metrics(self, run_id: int, metrics: dict[str, float], step: int) -> None:
+        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+            raise RegistryError(f"invalid step {step!r}: expected an integer from 0")
+        values = {
+            validate_metric_key(k): validate_number(f"metric {k!r}", v) for k, v in metrics.items()
+        }
+
+        def fn(s: Session) -> None:
+            self._run(s, run_id)
+            existing = {
+                row.key: row
+                for row in s.scalars(
+                    select(RunMetricRow).where(
+                        RunMetricRow.run_id == run_id,
+                        RunMetricRow.step == step,
+                        RunMetricRow.key.in_(list(values)),
+                    )
+                )
+            }
+            now = utcnow()
+            for key, value in values.items():
+                if key in existing:
+                    existing[key].value, existing[key].at = value, now
+                else:
+                    s.add(RunMetricRow(run_id=run_id, key=key, step=step, value=value, at=now))
+
+        self._write(f"log metrics of run {run_id}", fn)
+
+    def metric_history(self, run_id: int) -> list[MetricPoint]:
+        with self._read(f"read metrics of run {run_id}") as s:
+            self._run(s, run_id)
+            rows = s.scalars(
+                select(RunMetricRow)
+                .where(RunMetricRow.run_id == run_id)
+                .order_by(RunMetricRow.key, RunMetricRow.step)
+            ).all()
+            return [MetricPoint(r.key, r.step, r.value, r.at) for r in rows]
+
+    def list_runs(
+        self,
+        experiment: str | None = None,
+        limit: int = 50,
+        *,
+        where: str | None = None,
+        sort: str | None = None,
+    ) -> list[Run]:
+        validate_limit(limit)
+        predicate = None if where is None else q.parse_where(where, q.RUN_FIELDS, q.RUN_MAPS)
+        key = None if sort is None else q.parse_sort(sort, q.RUN_FIELDS, q.RUN_MAPS)
         query = (
             select(RunRow, ExperimentRow.name)
             .join(ExperimentRow, RunRow.experiment_id == ExperimentRow.id)
             .order_by(RunRow.id.desc())
-            .limit(validate_limit(limit))
         )
+        if predicate is None and key is None:
+            query = query.limit(limit)
         if experiment is not None:
             query = query.where(ExperimentRow.name == experiment)
         with self._read("list runs") as s:
-            return [convert.run(row, name) for row, name in s.execute(query).all()]
+            runs = [convert.run(row, name) for row, name in s.execute(query).all()]
+        if predicate is None and key is None:
+            return runs
+        return q.apply(runs, vars, predicate, key)[:limit]

@@ -6,24 +6,32 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from mlkit.errors import RegistryError
-from mlkit.registry import convert
-from mlkit.registry.entities import ModelSummary, ModelVersion
+from mlkit.registry import convert, listing
+from mlkit.registry import query as q
+from mlkit.registry.entities import Lineage, ModelSummary, ModelVersion
+from mlkit.registry.hooks import pause_point
 from mlkit.registry.schema import (
     AliasRow,
+    DeploymentRow,
     ModelRow,
     ModelVersionRow,
     utcnow,
 )
 from mlkit.registry.sql_base import SqlBase
 from mlkit.registry.validation import (
+    parse_ref,
     validate_json,
     validate_name,
     validate_version,
 )
+
+
+def _query(s: Session) -> listing.Query:
+    return lambda sql, params: s.execute(text(sql), params).all()
 
 
 class VersionsMixin(SqlBase):
@@ -38,10 +46,12 @@ class VersionsMixin(SqlBase):
         metrics: dict[str, Any] | None = None,
         signature: dict[str, Any] | None = None,
         description: str = "",
+        tags: dict[str, Any] | None = None,
     ) -> ModelVersion:
         validate_name("model", model)
         metrics_json = validate_json("metrics", metrics)
         signature_json = validate_json("signature", signature)
+        tags_json = validate_json("tags", tags)
         if not Path(source_dir).is_dir():
             raise RegistryError(
                 f"cannot register {source_dir}: not a directory",
@@ -68,7 +78,8 @@ class VersionsMixin(SqlBase):
             latest = s.scalar(
                 select(func.max(ModelVersionRow.version)).where(ModelVersionRow.model_id == row.id)
             )
-            number = (latest or 0) + 1
+            number = max(latest or 0, row.last_version or 0) + 1
+            row.last_version = number
             stored = self.artifacts.put_dir(Path(source_dir), model, number)
             written.append(stored.uri)
             mv = ModelVersionRow(
@@ -81,7 +92,7 @@ class VersionsMixin(SqlBase):
                 metrics=metrics_json,
                 signature=signature_json,
                 description=description,
-                tags={},
+                tags=tags_json,
                 created_at=now,
             )
             s.add(mv)
@@ -96,6 +107,7 @@ class VersionsMixin(SqlBase):
                 size_bytes=stored.size_bytes,
             )
             s.flush()
+            pause_point("register:before_commit")
             return convert.model_version(mv, model)
 
         result = self._write(f"register a version of model {model!r}", fn, on_fail=undo)
@@ -103,46 +115,56 @@ class VersionsMixin(SqlBase):
 
     def list_models(self) -> list[ModelSummary]:
         with self._read("list models") as s:
-            stats = {
-                model_id: (count, latest)
-                for model_id, count, latest in s.execute(
-                    select(
-                        ModelVersionRow.model_id,
-                        func.count(ModelVersionRow.id),
-                        func.max(ModelVersionRow.version),
-                    ).group_by(ModelVersionRow.model_id)
-                ).all()
-            }
-            aliases: dict[int, dict[str, int]] = {}
-            for model_id, alias, version in s.execute(
-                select(AliasRow.model_id, AliasRow.alias, AliasRow.version).order_by(AliasRow.alias)
-            ).all():
-                aliases.setdefault(model_id, {})[alias] = version
-            return [
-                ModelSummary(
-                    name=m.name,
-                    description=m.description,
-                    version_count=stats.get(m.id, (0, None))[0],
-                    latest_version=stats.get(m.id, (0, None))[1],
-                    aliases=aliases.get(m.id, {}),
-                    created_at=m.created_at,
-                    updated_at=m.updated_at,
-                )
-                for m in s.scalars(select(ModelRow).order_by(ModelRow.name)).all()
-            ]
+            return listing.list_models(_query(s))
 
     def list_versions(self, model: str) -> list[ModelVersion]:
         with self._read(f"list versions of model {model!r}") as s:
-            m = self._model(s, model)
-            by_version: dict[int, list[str]] = {}
-            for alias, version in self._aliases(s, m.id).items():
-                by_version.setdefault(version, []).append(alias)
-            rows = s.scalars(
-                select(ModelVersionRow)
-                .where(ModelVersionRow.model_id == m.id)
-                .order_by(ModelVersionRow.version)
+            return listing.list_versions(_query(s), model)
+
+    def search_versions(
+        self,
+        model: str,
+        *,
+        where: str | None = None,
+        sort: str | None = None,
+        limit: int | None = None,
+    ) -> list[ModelVersion]:
+        return search(self.list_versions(model), where=where, sort=sort, limit=limit)
+
+    def versions_of_run(self, run_id: int) -> list[ModelVersion]:
+        with self._read(f"read versions of run {run_id}") as s:
+            self._run(s, run_id)
+            rows = s.execute(
+                select(ModelVersionRow, ModelRow)
+                .join(ModelRow, ModelVersionRow.model_id == ModelRow.id)
+                .where(ModelVersionRow.run_id == run_id)
+                .order_by(ModelRow.name, ModelVersionRow.version)
             ).all()
-            return [convert.model_version(r, m.name, by_version.get(r.version, ())) for r in rows]
+            return [self._mv(s, row, m) for row, m in rows]
+
+    def lineage(self, model: str, version: int) -> Lineage:
+        mv = self.get_version(model, version)
+        run = None if mv.run_id is None else self.get_run(mv.run_id)
+        deployments = tuple(
+            d
+            for d in self.list_deployments(active_only=False)  # type: ignore[attr-defined]
+            if d.model == model and d.version == mv.version
+        )
+        return Lineage(version=mv, run=run, deployments=deployments)
+
+    def resolve(self, ref: str) -> ModelVersion:
+        name, version, alias = parse_ref(ref)
+        if alias is None:
+            return self.get_version(name, version)
+        with self._read(f"read model {name!r}") as s:
+            m = self._model(s, name)
+            aliases = self._aliases(s, m.id)
+            if alias not in aliases:
+                known = ", ".join(aliases) or "none"
+                raise RegistryError(
+                    f"model {name!r} has no alias {alias!r}", hint=f"its aliases: {known}"
+                )
+            return self._mv(s, self._version(s, m, aliases[alias]), m)
 
     def get_version(self, model: str, version: int | None = None) -> ModelVersion:
         with self._read(f"read model {model!r}") as s:
@@ -176,3 +198,116 @@ class VersionsMixin(SqlBase):
     def get_alias(self, model: str, alias: str) -> int | None:
         with self._read(f"read alias {alias!r} of model {model!r}") as s:
             return self._aliases(s, self._model(s, model).id).get(alias)
+
+    def delete_alias(self, model: str, alias: str) -> None:
+        def fn(s: Session) -> None:
+            m = self._model(s, model, lock=True)
+            row = s.scalars(
+                select(AliasRow).where(AliasRow.model_id == m.id, AliasRow.alias == alias)
+            ).one_or_none()
+            if row is None:
+                known = ", ".join(self._aliases(s, m.id)) or "none"
+                raise RegistryError(
+                    f"model {model!r} has no alias {alias!r}", hint=f"its aliases: {known}"
+                )
+            s.delete(row)
+            m.updated_at = utcnow()
+            self._event(s, "alias_deleted", model=model, version=row.version, alias=alias)
+
+        self._write(f"delete alias {alias!r} of model {model!r}", fn)
+
+    # -- tags, descriptions, deletion -------------------------------------------------------------
+
+    def set_tags(
+        self, model: str, version: int, tags: dict[str, str], remove: tuple[str, ...] = ()
+    ) -> ModelVersion:
+        tags_json = validate_json("tags", tags)
+        for key in [*tags_json, *remove]:
+            if not isinstance(key, str) or not key or len(key) > 255:
+                raise RegistryError(f"invalid tag name {key!r}: expected 1 to 255 characters")
+
+        def fn(s: Session) -> ModelVersion:
+            m = self._model(s, model, lock=True)
+            row = self._version(s, m, validate_version(version))
+            current = dict(row.tags or {})
+            for key in remove:
+                current.pop(key, None)
+            current.update(tags_json)
+            row.tags = current
+            self._event(
+                s, "tags_set", model=model, version=version, tags=tags_json, removed=list(remove)
+            )
+            s.flush()
+            return self._mv(s, row, m)
+
+        return self._write(f"tag model {model!r} version {version}", fn)
+
+    def describe(self, model: str, description: str, version: int | None = None) -> None:
+        if not isinstance(description, str):
+            raise RegistryError("invalid description: expected text")
+
+        def fn(s: Session) -> None:
+            m = self._model(s, model, lock=True)
+            if version is None:
+                m.description = description
+            else:
+                self._version(s, m, validate_version(version)).description = description
+            m.updated_at = utcnow()
+            self._event(s, "described", model=model, version=version, description=description)
+
+        self._write(f"describe model {model!r}", fn)
+
+    def delete_version(self, model: str, version: int) -> None:
+        deleted: list[str] = []
+
+        def fn(s: Session) -> None:
+            m = self._model(s, model, lock=True)
+            row = self._version(s, m, validate_version(version))
+            endpoints = s.scalars(
+                select(DeploymentRow.endpoint).where(
+                    DeploymentRow.model_id == m.id,
+                    DeploymentRow.version == version,
+                    DeploymentRow.active.is_(True),
+                )
+            ).all()
+            if endpoints:
+                raise RegistryError(
+                    f"cannot delete model {model!r} version {version}: it is deployed on "
+                    f"{', '.join(sorted(endpoints))}",
+                    hint="deploy another version there first",
+                )
+            aliases = [a for a, v in self._aliases(s, m.id).items() if v == version]
+            s.execute(
+                delete(AliasRow).where(AliasRow.model_id == m.id, AliasRow.version == version)
+            )
+            m.last_version = max(m.last_version or 0, version)
+            s.delete(row)
+            m.updated_at = utcnow()
+            self._event(
+                s,
+                "version_deleted",
+                model=model,
+                version=version,
+                sha256=row.artifact_sha256,
+                artifact_uri=row.artifact_uri,
+                aliases=aliases,
+            )
+            deleted.append(row.artifact_uri)
+
+        self._write(f"delete model {model!r} version {version}", fn)
+        # After the commit: a crash here leaves an unreferenced directory, never a dangling row.
+        for uri in deleted:
+            self.artifacts.delete(uri)
+
+
+def search(
+    versions: list[ModelVersion],
+    *,
+    where: str | None = None,
+    sort: str | None = None,
+    limit: int | None = None,
+) -> list[ModelVersion]:
+    """Filter and order listed versions (shared by the store and the lean CLI reader)."""
+    predicate = None if where is None else q.parse_where(where, q.VERSION_FIELDS, q.VERSION_MAPS)
+    key = None if sort is None else q.parse_sort(sort, q.VERSION_FIELDS, q.VERSION_MAPS)
+    return q.apply(versions, vars, predicate, key, limit)

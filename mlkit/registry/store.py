@@ -15,6 +15,8 @@ from typing import Any
 from mlkit.registry.entities import (
     Deployment,
     Event,
+    Lineage,
+    MetricPoint,
     ModelSummary,
     ModelVersion,
     Run,
@@ -35,8 +37,22 @@ class RegistryStore(ABC):
         experiment_path: str | None = None,
         code_version: str | None = None,
         run_dir: str | None = None,
+        environment: dict[str, Any] | None = None,
+        tags: dict[str, Any] | None = None,
     ) -> Run:
-        """Start a run of ``experiment`` (created on first use) with status ``running``."""
+        """Start a run of ``experiment`` (created on first use) with status ``running``.
+
+        ``environment`` says where it runs (``mlkit.registry.environment.capture()``).
+        """
+
+    @abstractmethod
+    def log_metrics(self, run_id: int, metrics: dict[str, float], step: int) -> None:
+        """Record ``metrics`` of a run at training ``step`` (a value per key and step; logging
+        the same key and step again replaces it)."""
+
+    @abstractmethod
+    def metric_history(self, run_id: int) -> list[MetricPoint]:
+        """Every metric value logged for the run, by key then step."""
 
     @abstractmethod
     def finish_run(
@@ -59,8 +75,16 @@ class RegistryStore(ABC):
         """The run ``run_id``; RegistryError ``run 12 not found`` when there is none."""
 
     @abstractmethod
-    def list_runs(self, experiment: str | None = None, limit: int = 50) -> list[Run]:
-        """Runs, newest first, optionally of one experiment only."""
+    def list_runs(
+        self,
+        experiment: str | None = None,
+        limit: int = 50,
+        *,
+        where: str | None = None,
+        sort: str | None = None,
+    ) -> list[Run]:
+        """Runs, newest first (or by ``sort``, ``FIELD[:desc]``), optionally of one experiment
+        and matching ``where`` (see ``mlkit.registry.query``); at most ``limit``."""
 
     # -- models and versions ----------------------------------------------------------------------
 
@@ -74,12 +98,14 @@ class RegistryStore(ABC):
         metrics: dict[str, Any] | None = None,
         signature: dict[str, Any] | None = None,
         description: str = "",
+        tags: dict[str, Any] | None = None,
     ) -> ModelVersion:
         """Register ``source_dir`` as the next version of ``model`` (created if new).
 
-        The name must match ``^[a-z][a-z0-9_-]{0,62}$``. Version numbers are gapless per model,
-        also with several processes registering at once. The directory is copied into the
-        artifact store and hashed before the row is committed; on failure nothing is left.
+        The name must match ``^[a-z][a-z0-9_-]{0,62}$``. Version numbers are consecutive per
+        model, also with several processes registering at once, and a deleted version's number
+        is not handed out again. The directory is copied into the artifact store and hashed
+        before the row is committed; on failure nothing is left.
         """
 
     @abstractmethod
@@ -93,6 +119,45 @@ class RegistryStore(ABC):
     @abstractmethod
     def get_version(self, model: str, version: int | None = None) -> ModelVersion:
         """One version (``None``: the latest); ModelNotFound or VersionNotFound otherwise."""
+
+    @abstractmethod
+    def resolve(self, ref: str) -> ModelVersion:
+        """The version named by ``NAME`` (latest), ``NAME:VERSION`` or ``NAME@ALIAS``."""
+
+    @abstractmethod
+    def search_versions(
+        self,
+        model: str,
+        *,
+        where: str | None = None,
+        sort: str | None = None,
+        limit: int | None = None,
+    ) -> list[ModelVersion]:
+        """``model``'s versions matching ``where``, oldest first or by ``sort`` (``FIELD[:desc]``);
+        with ``limit``, the newest ``limit`` (or the first ``limit`` in ``sort`` order)."""
+
+    @abstractmethod
+    def versions_of_run(self, run_id: int) -> list[ModelVersion]:
+        """The versions a run produced (any model)."""
+
+    @abstractmethod
+    def lineage(self, model: str, version: int) -> Lineage:
+        """Version → run (experiment file, data fingerprint) → deployments."""
+
+    @abstractmethod
+    def set_tags(
+        self, model: str, version: int, tags: dict[str, str], remove: tuple[str, ...] = ()
+    ) -> ModelVersion:
+        """Set (and remove) tags of a version; tags are the only mutable part of a version."""
+
+    @abstractmethod
+    def describe(self, model: str, description: str, version: int | None = None) -> None:
+        """Set the description of ``model`` (``version`` None) or of one version."""
+
+    @abstractmethod
+    def delete_version(self, model: str, version: int) -> None:
+        """Delete a version, its aliases and its artifact. Refused (RegistryError) while the
+        version is deployed on an endpoint; its number is never reused."""
 
     @abstractmethod
     def artifact_path(self, mv: ModelVersion, verify: bool = True) -> Path:
@@ -110,6 +175,10 @@ class RegistryStore(ABC):
     @abstractmethod
     def get_alias(self, model: str, alias: str) -> int | None:
         """The version ``alias`` points at, or None; ModelNotFound when the model is unknown."""
+
+    @abstractmethod
+    def delete_alias(self, model: str, alias: str) -> None:
+        """Remove ``alias`` of ``model``; RegistryError when there is no such alias."""
 
     # -- verdicts ---------------------------------------------------------------------------------
 

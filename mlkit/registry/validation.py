@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mlkit.errors import ModelNotFound, RegistryError, VersionNotFound
+from mlkit.errors import ModelNotFound, RegistryError, UsageError, VersionNotFound
 
 NAME_RULE = "^[a-z][a-z0-9_-]{0,62}$"
 _NAME = re.compile(NAME_RULE)
@@ -95,3 +95,29 @@ def version_not_found(name: str, version: int | None, versions: Sequence[int]) -
         f"model {name!r} has no version {version}",
         hint=f"versions: {', '.join(str(v) for v in versions)}",
     )
+
+
+def validate_metric_key(key: object) -> str:
+    if not isinstance(key, str) or not key.strip() or len(key) > 255:
+        raise RegistryError(f"invalid metric name {key!r}: expected 1 to 255 characters")
+    return key
+
+
+def parse_ref(ref: object) -> tuple[str, int | None, str | None]:
+    """``NAME``, ``NAME:VERSION`` or ``NAME@ALIAS`` → (name, version, alias)."""
+    text = ref if isinstance(ref, str) else ""
+    name, version, alias = text, None, None
+    try:
+        if "@" in text:
+            name, alias = text.split("@", 1)
+            validate_name("alias", alias)
+        elif ":" in text:
+            name, number = text.split(":", 1)
+            version = validate_version(int(number) if number.isdigit() else number)
+        validate_name("model", name)
+    except RegistryError as exc:
+        raise UsageError(
+            f"invalid model reference {ref!r}: {exc.message}",
+            hint="expected NAME, NAME:VERSION (digits:3) or NAME@ALIAS (digits@champion)",
+        ) from exc
+    return name, version, alias

@@ -95,7 +95,7 @@ def test_an_older_revision_is_refused_with_the_upgrade_hint(
     # Pretend 0000 is a revision this code knows (an older one).
     monkeypatch.setattr(mlkit.registry.db, "KNOWN_REVISIONS", ("0000", *KNOWN_REVISIONS))
     with pytest.raises(RegistryError) as info:
-        open_store(registry_url, artifacts_dir)
+        open_store(registry_url, artifacts_dir, on_upgrade=None)
     assert "schema revision 0000" in info.value.message
     assert "mlkit registry upgrade" in (info.value.hint or "")
     assert "\n" not in info.value.message
@@ -142,6 +142,8 @@ def test_public_api():
         "Deployment",
         "Event",
         "HEAD_REVISION",
+        "Lineage",
+        "MetricPoint",
         "ModelSummary",
         "ModelVersion",
         "RegistryStore",
