@@ -19,6 +19,17 @@ def quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+_overrides: dict[str, str] = {}
+
+
+def set_registry_url(url: str | None) -> None:
+    """The registry URL given on the command line (``mlkit --registry URL``); None clears it."""
+    if url:
+        _overrides["registry_url"] = url
+    else:
+        _overrides.pop("registry_url", None)
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -34,7 +45,9 @@ def load_settings(home: Path | str | None = None) -> Settings:
     root = Path(home or os.environ.get("MLKIT_HOME") or Path.cwd()).resolve()
     return Settings(
         home=root,
-        registry_url=os.environ.get("MLKIT_REGISTRY_URL") or f"sqlite:///{root / 'registry.db'}",
+        registry_url=_overrides.get("registry_url")
+        or os.environ.get("MLKIT_REGISTRY_URL")
+        or f"sqlite:///{root / 'registry.db'}",
         warehouse_path=Path(os.environ.get("MLKIT_WAREHOUSE") or root / "warehouse.duckdb"),
         artifacts_dir=Path(os.environ.get("MLKIT_ARTIFACTS") or root / "artifacts"),
         runs_dir=Path(os.environ.get("MLKIT_RUNS") or root / "runs"),

@@ -9,8 +9,9 @@ import typer
 from typer.exceptions import Abort, Exit, TyperException
 
 from mlkit import __version__
-from mlkit.cli import data, deploy, models, predict, registry, serve, train
+from mlkit.cli import data, deploy, models, predict, registry, runs, serve, train
 from mlkit.cli.output import error
+from mlkit.config import set_registry_url
 from mlkit.errors import MlkitError
 
 app = typer.Typer(
@@ -23,6 +24,7 @@ app = typer.Typer(
 app.add_typer(data.app, name="data")
 app.add_typer(models.app, name="models")
 app.add_typer(registry.app, name="registry")
+app.add_typer(runs.app, name="runs")
 app.command("train")(train.train)
 app.command("deploy")(deploy.deploy)
 app.command("serve")(serve.serve)
@@ -35,8 +37,12 @@ _state = {"verbose": False}
 def _root(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show tracebacks on errors."),
     version: bool = typer.Option(False, "--version", help="Print mlkit's version and exit."),
+    registry_url: str = typer.Option(
+        None, "--registry", help="The registry's SQLAlchemy URL (overrides MLKIT_REGISTRY_URL)."
+    ),
 ) -> None:
     _state["verbose"] = verbose
+    set_registry_url(registry_url)
     if version:
         print(f"mlkit {__version__}")
         raise typer.Exit()
@@ -46,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; map every error to one line on stderr and an exit code."""
     command = typer.main.get_command(app)
     _state["verbose"] = False
+    set_registry_url(None)
     try:
         code = command.main(args=argv, prog_name="mlkit", standalone_mode=False)
         code = code if isinstance(code, int) else 0

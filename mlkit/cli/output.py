@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 # Piped or captured output is not a terminal, and rich would wrap tables at 80 columns; logs and
@@ -76,10 +77,10 @@ def stage_printer(enabled: bool):
 def error(message: str, hint: str | None = None) -> None:
     for line in message.splitlines() or [""]:
         err_console.print(
-            f"[bold red]Error:[/] {line}", highlight=False, markup=True, soft_wrap=True
+            f"[bold red]Error:[/] {escape(line)}", highlight=False, markup=True, soft_wrap=True
         )
     if hint:
-        err_console.print(f"[yellow]Hint:[/] {hint}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]Hint:[/] {escape(hint)}", highlight=False, soft_wrap=True)
 
 
 class StepProgress:

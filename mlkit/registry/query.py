@@ -334,3 +334,30 @@ def _sort_value(value: Any) -> tuple[int, Any]:
     if isinstance(value, datetime):
         return (1, value.isoformat())
     return (1, str(value))
+
+
+def filter_versions(
+    versions: Iterable[Any],
+    *,
+    where: str | None = None,
+    sort: str | None = None,
+    limit: int | None = None,
+) -> list[Any]:
+    """Model versions matching ``where``, ordered by ``sort``, cut to ``limit`` (see ``apply``)."""
+    predicate = None if where is None else parse_where(where, VERSION_FIELDS, VERSION_MAPS)
+    key = None if sort is None else parse_sort(sort, VERSION_FIELDS, VERSION_MAPS)
+    return apply(versions, vars, predicate, key, limit)
+
+
+def filter_runs(
+    runs: Iterable[Any],
+    *,
+    where: str | None = None,
+    sort: str | None = None,
+    limit: int | None = None,
+) -> list[Any]:
+    """Runs (newest first) matching ``where``, ordered by ``sort``, the first ``limit``."""
+    predicate = None if where is None else parse_where(where, RUN_FIELDS, RUN_MAPS)
+    key = None if sort is None else parse_sort(sort, RUN_FIELDS, RUN_MAPS)
+    out = apply(runs, vars, predicate, key)
+    return out if limit is None else out[:limit]

@@ -157,19 +157,18 @@ class RunsMixin(SqlBase):
         sort: str | None = None,
     ) -> list[Run]:
         validate_limit(limit)
-        predicate = None if where is None else q.parse_where(where, q.RUN_FIELDS, q.RUN_MAPS)
-        key = None if sort is None else q.parse_sort(sort, q.RUN_FIELDS, q.RUN_MAPS)
+        filtered = where is not None or sort is not None
+        if filtered:  # check the filter before reading anything
+            q.filter_runs([], where=where, sort=sort)
         query = (
             select(RunRow, ExperimentRow.name)
             .join(ExperimentRow, RunRow.experiment_id == ExperimentRow.id)
             .order_by(RunRow.id.desc())
         )
-        if predicate is None and key is None:
+        if not filtered:
             query = query.limit(limit)
         if experiment is not None:
             query = query.where(ExperimentRow.name == experiment)
         with self._read("list runs") as s:
             runs = [convert.run(row, name) for row, name in s.execute(query).all()]
-        if predicate is None and key is None:
-            return runs
-        return q.apply(runs, vars, predicate, key)[:limit]
+        return q.filter_runs(runs, where=where, sort=sort, limit=limit)

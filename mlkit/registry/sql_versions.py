@@ -129,7 +129,7 @@ class VersionsMixin(SqlBase):
         sort: str | None = None,
         limit: int | None = None,
     ) -> list[ModelVersion]:
-        return search(self.list_versions(model), where=where, sort=sort, limit=limit)
+        return q.filter_versions(self.list_versions(model), where=where, sort=sort, limit=limit)
 
     def versions_of_run(self, run_id: int) -> list[ModelVersion]:
         with self._read(f"read versions of run {run_id}") as s:
@@ -298,16 +298,3 @@ class VersionsMixin(SqlBase):
         # After the commit: a crash here leaves an unreferenced directory, never a dangling row.
         for uri in deleted:
             self.artifacts.delete(uri)
-
-
-def search(
-    versions: list[ModelVersion],
-    *,
-    where: str | None = None,
-    sort: str | None = None,
-    limit: int | None = None,
-) -> list[ModelVersion]:
-    """Filter and order listed versions (shared by the store and the lean CLI reader)."""
-    predicate = None if where is None else q.parse_where(where, q.VERSION_FIELDS, q.VERSION_MAPS)
-    key = None if sort is None else q.parse_sort(sort, q.VERSION_FIELDS, q.VERSION_MAPS)
-    return q.apply(versions, vars, predicate, key, limit)

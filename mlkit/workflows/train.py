@@ -13,6 +13,7 @@ from mlkit.config import Settings
 from mlkit.errors import MlkitError
 from mlkit.experiment import load_experiment
 from mlkit.registry import ModelVersion, Run, open_store
+from mlkit.registry.environment import capture as capture_environment
 from mlkit.workflows.dataset import load_experiment_data
 
 Progress = Callable[[int, int], None]
@@ -53,6 +54,7 @@ def train(
         params=experiment.model_dump(mode="json"),
         experiment_path=str(experiment_path),
         code_version=f"mlkit {__version__}",
+        environment=capture_environment(),
     )
     run_dir = settings.runs_dir / str(run.id)
     try:
@@ -92,6 +94,7 @@ def train(
             },
             description=experiment.experiment.description,
         )
+        store.log_metrics(run.id, metrics, step=result_step(experiment.search))
         run = store.finish_run(
             run.id, status="finished", metrics=metrics, data_fingerprint=data.fingerprint
         )
@@ -123,3 +126,8 @@ def train(
 
 def _count(n: int, word: str) -> str:
     return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+
+
+def result_step(search) -> int:
+    """The global step the final metrics belong to: every iteration's steps."""
+    return int(search.iterations * search.steps_per_iteration)

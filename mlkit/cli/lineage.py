@@ -1,0 +1,110 @@
+"""Rendering of a version's lineage and of a run: field lists and small tables (no logic)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from mlkit.cli.output import console, fmt_size, fmt_time, print_table
+
+
+def _value(value: Any) -> str:
+    if value is None or value == {} or value == []:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True)
+    return str(value)
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
+    """``{"a": {"b": 1}}`` → ``("a.b", 1)``: nested parameters as dotted keys."""
+    for key, value in sorted(data.items()):
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            yield from flatten(value, f"{name}.")
+        else:
+            yield name, value
+
+
+def print_fields(title: str, fields: Iterable[tuple[str, Any]]) -> None:
+    rows = [(k, _value(v)) for k, v in fields]
+    rows = [(k, v) for k, v in rows if v != ""]
+    if rows:
+        print_table(title, ["field", "value"], rows)
+
+
+def render_version(mv) -> None:
+    print_fields(
+        f"{mv.model} version {mv.version}",
+        [
+            ("aliases", ", ".join(mv.aliases)),
+            ("created", fmt_time(mv.created_at)),
+            ("description", mv.description),
+            ("artifact", mv.artifact_uri),
+            ("sha256", mv.artifact_sha256),
+            ("size", fmt_size(mv.size_bytes)),
+            *((f"tags.{k}", v) for k, v in sorted(mv.tags.items())),
+            *((f"metrics.{k}", v) for k, v in sorted(mv.metrics.items())),
+            *((f"signature.{k}", v) for k, v in sorted(mv.signature.items())),
+        ],
+    )
+
+
+def run_fields(run) -> list[tuple[str, Any]]:
+    return [
+        ("experiment", run.experiment),
+        ("experiment file", run.experiment_path),
+        ("status", run.status),
+        ("started", fmt_time(run.started_at)),
+        ("finished", fmt_time(run.finished_at)),
+        ("code version", run.code_version),
+        ("run dir", run.run_dir),
+        ("error", run.error),
+        *((f"tags.{k}", v) for k, v in sorted(run.tags.items())),
+    ]
+
+
+def render_deployments(deployments) -> None:
+    if not deployments:
+        console.print("[dim]Never deployed.[/]", highlight=False)
+        return
+    print_table(
+        "Deployments",
+        ["model", "version", "endpoint", "state", "deployed", "retired", "verdict"],
+        (
+            [
+                d.model,
+                d.version,
+                d.endpoint,
+                "active" if d.active else "retired",
+                fmt_time(d.deployed_at),
+                fmt_time(d.retired_at),
+                d.verdict_id,
+            ]
+            for d in deployments
+        ),
+    )
+
+
+def render_lineage(lineage) -> None:
+    mv, run = lineage.version, lineage.run
+    render_version(mv)
+    chain = [f"{mv.model}:{mv.version}"]
+    if run is None:
+        chain.append("no run recorded")
+    else:
+        chain.append(f"run {run.id} ({run.status})")
+        chain.append(f"experiment {run.experiment} ({run.experiment_path or 'no file'})")
+        fp = run.data_fingerprint
+        digest = str(fp.get("content_sha256") or "")[:12]
+        chain.append(f"data {fp.get('table', '?')} sha256 {digest}" if digest else "no data record")
+    active = [d.endpoint for d in lineage.deployments if d.active]
+    chain.append(f"deployed on {', '.join(active)}" if active else "not deployed")
+    console.print("[bold]Lineage[/] " + " → ".join(chain), highlight=False)
+    if run is not None:
+        print_fields(f"Run {run.id}", run_fields(run))
+        print_fields("Data fingerprint", flatten(run.data_fingerprint))
+    render_deployments(lineage.deployments)
