@@ -1,0 +1,170 @@
+"""The models and runs commands end to end, on the registry under test (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from mlkit.registry import open_store
+
+
+@pytest.fixture
+def home(mlkit_home, registry_url, artifacts_dir, monkeypatch, saved_model):
+    """A registry with digits versions 1-3 from one run, version 2 deployed and tagged."""
+    monkeypatch.setenv("MLKIT_REGISTRY_URL", registry_url)
+    monkeypatch.setenv("MLKIT_ARTIFACTS", str(artifacts_dir))
+    with open_store(registry_url, artifacts_dir) as store:
+        run = store.create_run(
+            "digits",
+            spec_text="[experiment]",
+            params={"search": {"iterations": 2}},
+            experiment_path="experiments/digits.toml",
+            environment={"python": "3.11.7"},
+        )
+        store.log_metrics(run.id, {"accuracy": 0.6}, step=50)
+        store.log_metrics(run.id, {"accuracy": 0.95}, step=100)
+        store.finish_run(
+            run.id,
+            status="finished",
+            metrics={"accuracy": 0.95},
+            data_fingerprint={"table": "digits", "content_sha256": "f00d" * 16},
+        )
+        for i, team in enumerate(["vision", "ml", "ops"]):
+            store.register_version(
+                "digits",
+                saved_model(team),
+                run_id=run.id,
+                metrics={"accuracy": 0.97 + i / 100},
+                tags={"team": team},
+            )
+        store.deploy("digits", 2)
+    return mlkit_home
+
+
+def test_models_list_and_versions_json(home, cli):
+    out = cli("models", "list", "--json")
+    assert out.code == 0, out.err
+    [model] = json.loads(out.out)
+    assert (model["name"], model["version_count"], model["aliases"]) == (
+        "digits",
+        3,
+        {"champion": 2},
+    )
+    out = cli("models", "versions", "digits", "--json")
+    assert [v["version"] for v in json.loads(out.out)] == [1, 2, 3]
+
+
+def test_versions_where_sort_limit(home, cli):
+    where = "metrics.accuracy > 0.975 and (tags.team = 'vision' or tags.team = 'ml')"
+    out = cli("models", "versions", "digits", "--where", where, "--json")
+    assert [v["version"] for v in json.loads(out.out)] == [2]
+    ranked = ("models", "versions", "digits", "--sort", "metrics.accuracy:desc", "--limit", "2")
+    assert [v["version"] for v in json.loads(cli(*ranked, "--json").out)] == [3, 2]
+    out = cli(*ranked)
+    assert out.code == 0
+    assert out.out.index("team=ops") < out.out.index("team=ml")
+    assert "team=vision" not in out.out
+    assert "2 of 3 versions shown; --limit 0 shows all." in out.out
+    out = cli("models", "versions", "digits", "--where", "tags.team =")
+    assert out.code == 2
+    assert out.err.startswith("Error: invalid --where 'tags.team =' at position 12")
+
+
+def test_show_by_alias_with_lineage(home, cli):
+    out = cli("models", "show", "digits@champion")
+    assert out.code == 0, out.err
+    assert "digits version 2" in out.out
+    assert (
+        "Lineage digits:2 → run 1 (finished) → experiment digits (experiments/digits.toml) → "
+        "data digits sha256 f00df00df00d → deployed on local"
+    ) in out.out
+    data = json.loads(cli("models", "show", "digits:1", "--json").out)
+    assert data["version"]["version"] == 1
+    assert data["run"]["data_fingerprint"]["table"] == "digits"
+    assert data["deployments"] == []
+
+
+def test_show_errors(home, cli):
+    out = cli("models", "show", "digits:9")
+    assert (out.code, out.err.splitlines()[0]) == (5, "Error: model 'digits' has no version 9")
+    out = cli("models", "show", "Digits@x")
+    assert out.code == 2
+    assert "must match ^[a-z][a-z0-9_-]{0,62}$" in out.err  # not eaten as rich markup
+    out = cli("models", "show", "digts")
+    assert "did you mean 'digits'?" in out.err
+
+
+def test_tag_alias_describe_delete(home, cli):
+    assert cli("models", "tag", "digits:3", "owner=ana", "--remove", "team").code == 0
+    out = cli("models", "alias", "digits", "challenger", "3")
+    assert (out.code, out.out.strip()) == (0, "digits@challenger → version 3.")
+    assert cli("models", "describe", "digits", "Digit classifier").code == 0
+    assert cli("models", "describe", "digits@challenger", "candidate").code == 0
+    shown = json.loads(cli("models", "show", "digits@challenger", "--json").out)["version"]
+    assert (shown["tags"], shown["description"]) == ({"owner": "ana"}, "candidate")
+    assert json.loads(cli("models", "list", "--json").out)[0]["description"] == "Digit classifier"
+
+    refused = cli("models", "delete", "digits@champion")
+    assert refused.code == 5
+    assert refused.err.splitlines()[0] == (
+        "Error: cannot delete model 'digits' version 2: it is deployed on local"
+    )
+    out = cli("models", "delete", "digits:3")
+    assert (out.code, out.out.strip()) == (0, "Deleted digits version 3.")
+    versions = json.loads(cli("models", "versions", "digits", "--json").out)
+    assert [v["version"] for v in versions] == [1, 2]
+    out = cli("models", "delete", "digits")
+    assert (out.code, out.err.splitlines()[0]) == (
+        2,
+        "Error: name the version to delete: digits:VERSION or digits@ALIAS",
+    )
+    assert cli("models", "tag", "digits:1", "oops").err.startswith("Error: invalid tag 'oops'")
+    assert cli("models", "alias", "digits", "x").code == 2
+
+
+def test_runs_list_and_show(home, cli):
+    out = cli("runs", "list", "--where", "metrics.accuracy > 0.9", "--json")
+    assert [r["id"] for r in json.loads(out.out)] == [1]
+    assert json.loads(cli("runs", "list", "--where", "status = 'failed'", "--json").out) == []
+    out = cli("runs", "show", "1")
+    assert out.code == 0, out.err
+    for text in (
+        "experiments/digits.toml",
+        "search.iterations",
+        "Metrics by step",
+        "0.6000",
+        "content_sha256",
+        "3.11.7",
+        "Versions produced",
+        "Deployments",
+    ):
+        assert text in out.out
+    data = json.loads(cli("runs", "show", "1", "--json").out)
+    assert data["metrics_by_step"] == {"accuracy": [[50, 0.6], [100, 0.95]]}
+    assert [v["version"] for v in data["versions"]] == [1, 2, 3]
+    assert [d["version"] for d in data["deployments"]] == [2]
+    out = cli("runs", "show", "7")
+    assert (out.code, out.err.strip()) == (5, "Error: run 7 not found")
+
+
+def test_registry_option_overrides_the_environment(home, cli, monkeypatch, tmp_path):
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    out = cli("--registry", other, "models", "list", "--json")
+    assert (out.code, json.loads(out.out)) == (0, [])
+    assert len(json.loads(cli("models", "list", "--json").out)) == 1  # not sticky
+
+
+def test_listings_on_sqlite_import_neither_sqlalchemy_nor_tensorflow(home, is_sqlite):
+    if not is_sqlite:
+        pytest.skip("the lean reader is for SQLite registries")
+    code = (
+        "import sys; from mlkit.cli import main; main(['models', 'versions', 'digits']); "
+        "main(['models', 'list']); "
+        "print([m for m in ('sqlalchemy', 'alembic', 'tensorflow') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+    assert "champion" in out.stdout
