@@ -7,7 +7,7 @@ UV := .tools/bin/uv
 VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: setup demo test lint fmt clean
+.PHONY: setup demo test lint fmt clean test-postgres bench-registry
 
 setup: $(VENV)/.synced
 
@@ -26,6 +26,14 @@ test: setup
 	$(VENV)/bin/ruff check mlkit tests
 	$(VENV)/bin/ruff format --check mlkit tests
 	$(VENV)/bin/python -m pytest -q
+	# The registry's suite again, on a throw-away PostgreSQL server (installed with apt if missing).
+	bash scripts/with-postgres.sh $(VENV)/bin/python -m pytest -q tests/registry
+
+test-postgres: setup
+	bash scripts/with-postgres.sh $(VENV)/bin/python -m pytest -q tests/registry
+
+bench-registry: setup
+	$(VENV)/bin/python bench/registry.py
 
 lint: setup
 	$(VENV)/bin/ruff check mlkit tests
