@@ -34,11 +34,11 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["run_id"], ["runs.id"], name="fk_run_metrics_run_id_runs"),
         sa.UniqueConstraint("run_id", "key", "step", name="uq_run_metrics_run_id_key_step"),
     )
-    with op.batch_alter_table("runs") as batch:
-        batch.add_column(sa.Column("environment", sa.JSON(), nullable=True))
-        batch.add_column(sa.Column("tags", sa.JSON(), nullable=True))
-    with op.batch_alter_table("models") as batch:
-        batch.add_column(sa.Column("last_version", sa.Integer(), nullable=True))
+    # Plain ADD/DROP COLUMN (SQLite has both since 3.35): batch mode would copy the tables, which
+    # the foreign keys pointing at them refuse.
+    op.add_column("runs", sa.Column("environment", sa.JSON(), nullable=True))
+    op.add_column("runs", sa.Column("tags", sa.JSON(), nullable=True))
+    op.add_column("models", sa.Column("last_version", sa.Integer(), nullable=True))
     op.execute(
         "UPDATE models SET last_version = "
         "(SELECT MAX(version) FROM model_versions WHERE model_versions.model_id = models.id)"
@@ -46,9 +46,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("models") as batch:
-        batch.drop_column("last_version")
-    with op.batch_alter_table("runs") as batch:
-        batch.drop_column("tags")
-        batch.drop_column("environment")
+    op.drop_column("models", "last_version")
+    op.drop_column("runs", "tags")
+    op.drop_column("runs", "environment")
     op.drop_table("run_metrics")
