@@ -9,7 +9,7 @@ import typer
 from typer.exceptions import Abort, Exit, TyperException
 
 from mlkit import __version__
-from mlkit.cli import data, deploy, models, predict, registry, runs, serve, train
+from mlkit.cli import data, deploy, fast, models, predict, registry, runs, serve, train
 from mlkit.cli.output import error
 from mlkit.config import set_registry_url
 from mlkit.errors import MlkitError
@@ -50,11 +50,13 @@ def _root(
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; map every error to one line on stderr and an exit code."""
-    command = typer.main.get_command(app)
     _state["verbose"] = False
     set_registry_url(None)
     try:
-        code = command.main(args=argv, prog_name="mlkit", standalone_mode=False)
+        code = fast.dispatch(sys.argv[1:] if argv is None else argv)
+        if code is None:
+            command = typer.main.get_command(app)
+            code = command.main(args=argv, prog_name="mlkit", standalone_mode=False)
         code = code if isinstance(code, int) else 0
         if code == 130:  # typer turns Ctrl-C into exit code 130
             error("interrupted")

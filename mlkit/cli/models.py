@@ -85,8 +85,13 @@ def versions(
 
     reader = _reader()
     try:
-        every = reader.list_versions(name)
-        rows = filter_versions(every, where=where, sort=sort, limit=limit or None)
+        if where is None and sort is None and limit:
+            rows = reader.list_versions(name, newest=limit)  # the newest N straight from SQL
+            total = reader.count_versions(name) if len(rows) == limit else len(rows)
+        else:
+            every = reader.list_versions(name)
+            rows = filter_versions(every, where=where, sort=sort, limit=limit or None)
+            total = len(every)
         verdicts = dict.fromkeys((v.version for v in rows), None)
         if rows:
             for verdict in reader.list_verdicts(name):  # oldest first: the last one wins
@@ -116,14 +121,12 @@ def versions(
             for v in rows
         ),
     )
-    matched = len(rows) if not limit else None
-    if limit and len(rows) == limit and len(every) > limit:
+    if limit and len(rows) == limit and total > limit:
         console.print(
-            f"[dim]{limit} of {len(every)} versions shown; --limit 0 shows all.[/]",
-            highlight=False,
+            f"[dim]{limit} of {total} versions shown; --limit 0 shows all.[/]", highlight=False
         )
-    elif matched is not None and where:
-        console.print(f"[dim]{matched} of {len(every)} versions match.[/]", highlight=False)
+    elif where:
+        console.print(f"[dim]{len(rows)} of {total} versions match.[/]", highlight=False)
 
 
 @app.command("show")

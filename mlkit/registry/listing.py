@@ -41,6 +41,12 @@ SELECT version, run_id, artifact_uri, artifact_sha256, size_bytes, metrics, sign
        description, tags, created_at
 FROM model_versions WHERE model_id = :model_id ORDER BY version
 """
+NEWEST_VERSIONS_SQL = """
+SELECT version, run_id, artifact_uri, artifact_sha256, size_bytes, metrics, signature,
+       description, tags, created_at
+FROM model_versions WHERE model_id = :model_id ORDER BY version DESC LIMIT :newest
+"""
+COUNT_VERSIONS_SQL = "SELECT COUNT(*) FROM model_versions WHERE model_id = :model_id"
 VERDICTS_SQL = """
 SELECT id, candidate_version, baseline_version, metric, candidate_value, baseline_value, passed,
        forced, reason, details, created_at
@@ -88,8 +94,17 @@ def model_id(query: Query, model: str) -> int:
     return rows[0][0]
 
 
-def list_versions(query: Query, model: str) -> list[ModelVersion]:
+def count_versions(query: Query, model: str) -> int:
+    return query(COUNT_VERSIONS_SQL, {"model_id": model_id(query, model)})[0][0]
+
+
+def list_versions(query: Query, model: str, newest: int | None = None) -> list[ModelVersion]:
+    """The versions of ``model``, oldest first; with ``newest``, only the newest that many."""
     mid = model_id(query, model)
+    if newest is None:
+        rows = query(VERSIONS_SQL, {"model_id": mid})
+    else:
+        rows = list(reversed(query(NEWEST_VERSIONS_SQL, {"model_id": mid, "newest": newest})))
     by_version: dict[int, list[str]] = {}
     for alias, version in query(MODEL_ALIASES_SQL, {"model_id": mid}):
         by_version.setdefault(version, []).append(alias)
@@ -119,7 +134,7 @@ def list_versions(query: Query, model: str) -> list[ModelVersion]:
             description,
             tags,
             created,
-        ) in query(VERSIONS_SQL, {"model_id": mid})
+        ) in rows
     ]
 
 
@@ -173,8 +188,11 @@ class SqliteReader:
     def list_models(self) -> list[ModelSummary]:
         return list_models(self._query)
 
-    def list_versions(self, model: str) -> list[ModelVersion]:
-        return list_versions(self._query, model)
+    def list_versions(self, model: str, newest: int | None = None) -> list[ModelVersion]:
+        return list_versions(self._query, model, newest)
+
+    def count_versions(self, model: str) -> int:
+        return count_versions(self._query, model)
 
     def list_verdicts(self, model: str) -> list[Verdict]:
         return list_verdicts(self._query, model)

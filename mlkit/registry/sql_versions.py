@@ -25,6 +25,7 @@ from mlkit.registry.sql_base import SqlBase
 from mlkit.registry.validation import (
     parse_ref,
     validate_json,
+    validate_limit,
     validate_name,
     validate_version,
 )
@@ -117,9 +118,15 @@ class VersionsMixin(SqlBase):
         with self._read("list models") as s:
             return listing.list_models(_query(s))
 
-    def list_versions(self, model: str) -> list[ModelVersion]:
+    def list_versions(self, model: str, newest: int | None = None) -> list[ModelVersion]:
+        if newest is not None:
+            validate_limit(newest)
         with self._read(f"list versions of model {model!r}") as s:
-            return listing.list_versions(_query(s), model)
+            return listing.list_versions(_query(s), model, newest)
+
+    def count_versions(self, model: str) -> int:
+        with self._read(f"count versions of model {model!r}") as s:
+            return listing.count_versions(_query(s), model)
 
     def search_versions(
         self,

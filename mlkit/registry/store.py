@@ -113,8 +113,13 @@ class RegistryStore(ABC):
         """Every model, by name."""
 
     @abstractmethod
-    def list_versions(self, model: str) -> list[ModelVersion]:
-        """The versions of ``model``, oldest first; ModelNotFound when the model is unknown."""
+    def list_versions(self, model: str, newest: int | None = None) -> list[ModelVersion]:
+        """The versions of ``model``, oldest first (only the ``newest`` that many, if given);
+        ModelNotFound when the model is unknown."""
+
+    @abstractmethod
+    def count_versions(self, model: str) -> int:
+        """How many versions ``model`` has; ModelNotFound when the model is unknown."""
 
     @abstractmethod
     def get_version(self, model: str, version: int | None = None) -> ModelVersion:

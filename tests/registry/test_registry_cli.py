@@ -168,3 +168,18 @@ def test_listings_on_sqlite_import_neither_sqlalchemy_nor_tensorflow(home, is_sq
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
     assert "champion" in out.stdout
+
+
+def test_listing_options_outside_the_fast_path_still_go_through_typer(home, cli):
+    out = cli("models", "versions", "digits", "--limit", "-1")
+    assert out.code == 2
+    assert "--limit" in out.err
+    out = cli("models", "versions", "digits", "--help")
+    assert out.code == 0
+    assert "--where" in out.out
+    out = cli("models", "list", "--bogus")
+    assert (out.code, "No such option: --bogus" in out.err) == (2, True)
+    # Root options before the command (not the fast path) give the same answer as without.
+    assert json.loads(cli("-v", "models", "versions", "digits", "--json").out) == json.loads(
+        cli("models", "versions", "digits", "--json").out
+    )

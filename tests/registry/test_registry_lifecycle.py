@@ -146,3 +146,13 @@ def test_lineage_and_versions_of_run(store, saved_model):
     assert [(d.version, d.active) for d in lineage.deployments] == [(1, False)]
     assert [v.version for v in store.versions_of_run(run.id)] == [1, 2]
     assert store.lineage("digits", 3).run is None
+
+
+def test_newest_versions_and_count(store, saved_model):
+    for _ in range(5):
+        store.register_version("digits", saved_model())
+    store.delete_version("digits", 5)
+    assert [v.version for v in store.list_versions("digits", newest=2)] == [3, 4]
+    assert store.count_versions("digits") == 4
+    with pytest.raises(RegistryError, match="invalid limit 0"):
+        store.list_versions("digits", newest=0)

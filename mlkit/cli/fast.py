@@ -1,0 +1,48 @@
+"""The two listings people run most, ``mlkit models list`` and ``mlkit models versions NAME``,
+dispatched without building typer's parameter machinery.
+
+typer (0.29) turns every parameter into a pydantic ``TypeAdapter`` when a command line is parsed:
+about a quarter of a second of start-up here, as much as the whole rest of these commands. So
+``main`` first offers the arguments to ``dispatch``, which accepts exactly the documented options
+of these two commands and calls the same command functions; anything else (``--help``, an unknown
+or invalid option, other commands) returns None and goes through typer as usual, which also
+produces the usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+
+def _parser(with_name: bool) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(add_help=False, exit_on_error=False, allow_abbrev=False)
+    if with_name:
+        parser.add_argument("name")
+        parser.add_argument("--where", "-w")
+        parser.add_argument("--sort")
+        parser.add_argument("--limit", type=int, default=50)
+    parser.add_argument("--json", action="store_true", dest="as_json")
+    return parser
+
+
+def dispatch(argv: Sequence[str]) -> int | None:
+    """Run ``models list`` / ``models versions`` and return 0, or None to leave it to typer."""
+    args = list(argv)
+    if len(args) < 2 or args[0] != "models" or args[1] not in ("list", "versions"):
+        return None
+    if any(a in ("--help", "-h") or a.startswith("--help") for a in args):
+        return None
+    try:
+        ns, rest = _parser(args[1] == "versions").parse_known_args(args[2:])
+    except (argparse.ArgumentError, SystemExit):
+        return None
+    if rest or (args[1] == "versions" and (ns.limit < 0 or ns.name.startswith("-"))):
+        return None
+    from mlkit.cli import models
+
+    if args[1] == "list":
+        models.list_models(as_json=ns.as_json)
+    else:
+        models.versions(ns.name, where=ns.where, sort=ns.sort, limit=ns.limit, as_json=ns.as_json)
+    return 0
