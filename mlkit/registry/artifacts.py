@@ -15,6 +15,7 @@ without the check) and ``delete``. ``open_artifacts`` picks the implementation f
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import uuid
 from abc import ABC, abstractmethod
@@ -49,6 +50,43 @@ def tree_digest(root: Path) -> tuple[str, int]:
         with path.open("rb") as fh:
             while chunk := fh.read(_CHUNK):
                 digest.update(chunk)
+        total += size
+    return digest.hexdigest(), total
+
+
+def copy_digest(source: Path, dest: Path) -> tuple[str, int]:
+    """Copy the tree ``source`` to a new directory ``dest`` and return ``tree_digest(dest)``,
+    reading each file once (the digest is of the bytes written)."""
+    digest = hashlib.sha256()
+    total = 0
+    dest.mkdir(parents=True)
+    made = {dest}
+    entries = sorted(source.rglob("*"), key=lambda p: p.relative_to(source).as_posix())
+    for path in entries:
+        rel = path.relative_to(source)
+        target = dest / rel
+        if path.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+            made.add(target)
+            continue
+        if not path.is_file():
+            continue
+        if target.parent not in made:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            made.add(target.parent)
+        with path.open("rb") as src, target.open("wb") as out:
+            size = os.fstat(src.fileno()).st_size
+            digest.update(rel.as_posix().encode() + b"\0")
+            digest.update(size.to_bytes(8, "big"))
+            copied = 0
+            while chunk := src.read(_CHUNK):
+                digest.update(chunk)
+                out.write(chunk)
+                copied += len(chunk)
+        if copied != size:
+            raise ArtifactError(
+                f"{path} changed while it was being copied", hint="register it again"
+            )
         total += size
     return digest.hexdigest(), total
 
@@ -119,19 +157,20 @@ class LocalArtifactStore(ArtifactStore):
                 hint="pass the exported SavedModel directory",
             )
         staging_root = self.root / ".staging"
-        staging_root.mkdir(parents=True, exist_ok=True)
         staging = staging_root / f"{model}-{version}-{uuid.uuid4().hex}"
         dest = self.root / model / str(version)
         try:
-            shutil.copytree(source, staging)
+            sha256, size = copy_digest(source, staging)  # creates the staging root if needed
             pause_point("artifact:copied")
-            sha256, size = tree_digest(staging)
-            dest.parent.mkdir(parents=True, exist_ok=True)
+            if not dest.parent.is_dir():
+                dest.parent.mkdir(parents=True, exist_ok=True)
             if dest.exists():
                 shutil.rmtree(dest)
             staging.rename(dest)
-        except OSError as exc:
+        except (OSError, ArtifactError) as exc:
             shutil.rmtree(staging, ignore_errors=True)
+            if isinstance(exc, ArtifactError):
+                raise
             raise ArtifactError(
                 f"cannot copy {source} into the artifact store {self.root}: {exc.strerror or exc}"
             ) from exc

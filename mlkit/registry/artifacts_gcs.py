@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from mlkit.errors import ArtifactError
-from mlkit.registry.artifacts import ArtifactStore, StoredArtifact, check_digest, tree_digest
+from mlkit.registry.artifacts import ArtifactStore, StoredArtifact, check_digest, copy_digest
 
 
 def _split(uri: str) -> tuple[str, str]:
@@ -72,8 +72,7 @@ class GcsArtifactStore(ArtifactStore):
         name = "/".join(p for p in (self.prefix, model, f"{version}-{uuid.uuid4().hex[:12]}") if p)
         with tempfile.TemporaryDirectory(prefix="mlkit-upload-") as tmp:
             staging = Path(tmp) / "a"
-            shutil.copytree(source, staging)
-            sha256, size = tree_digest(staging)
+            sha256, size = copy_digest(source, staging)
             try:
                 for path in sorted(p for p in staging.rglob("*") if p.is_file()):
                     blob = self.bucket.blob(f"{name}/{path.relative_to(staging).as_posix()}")

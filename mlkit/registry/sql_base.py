@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -140,6 +141,23 @@ class SqlBase:
             s.add(AliasRow(model_id=model.id, alias=alias, version=version, updated_at=utcnow()))
         else:
             row.version, row.updated_at = version, utcnow()
+
+    @staticmethod
+    def _log(
+        s: Session,
+        at: datetime,
+        kind: str,
+        model: str | None = None,
+        version: int | None = None,
+        run_id: int | None = None,
+        **payload: Any,
+    ) -> None:
+        """``_event`` as one Core INSERT (no ORM unit of work), for hot paths."""
+        s.execute(
+            insert(EventRow).values(
+                at=at, kind=kind, model=model, version=version, run_id=run_id, payload=payload
+            )
+        )
 
     @staticmethod
     def _event(

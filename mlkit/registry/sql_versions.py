@@ -6,17 +6,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from mlkit.errors import RegistryError
-from mlkit.registry import convert, listing
+from mlkit.registry import listing
 from mlkit.registry import query as q
 from mlkit.registry.entities import Lineage, ModelSummary, ModelVersion
 from mlkit.registry.hooks import pause_point
 from mlkit.registry.schema import (
     AliasRow,
     DeploymentRow,
+    EventRow,
     ModelRow,
     ModelVersionRow,
     utcnow,
@@ -29,6 +30,21 @@ from mlkit.registry.validation import (
     validate_name,
     validate_version,
 )
+
+# Registration's statements, built once (Core on the tables: no ORM unit of work per call).
+_MODELS = ModelRow.__table__
+_LOCK_MODEL = (
+    select(_MODELS.c.id, _MODELS.c.last_version)
+    .where(_MODELS.c.name == bindparam("name"))
+    .with_for_update()
+)
+_INSERT_VERSION = insert(ModelVersionRow.__table__)
+_BUMP_MODEL = (
+    update(_MODELS)
+    .where(_MODELS.c.id == bindparam("id_"))
+    .values(last_version=bindparam("last_version"), updated_at=bindparam("updated_at"))
+)
+_INSERT_EVENT = insert(EventRow.__table__)
 
 
 def _query(s: Session) -> listing.Query:
@@ -65,26 +81,26 @@ class VersionsMixin(SqlBase):
                 self.artifacts.delete(written.pop())
 
         def fn(s: Session) -> ModelVersion:
+            # SQLAlchemy Core rather than the ORM's unit of work: registration is the hot write.
             now = utcnow()
             if run_id is not None:
                 self._run(s, run_id)
-            row = s.scalars(
-                select(ModelRow).where(ModelRow.name == model).with_for_update()
-            ).one_or_none()
-            if row is None:
-                row = ModelRow(name=model, description="", created_at=now, updated_at=now)
-                s.add(row)
-                s.flush()
-                self._event(s, "model_created", model=model)
-            latest = s.scalar(
-                select(func.max(ModelVersionRow.version)).where(ModelVersionRow.model_id == row.id)
-            )
-            number = max(latest or 0, row.last_version or 0) + 1
-            row.last_version = number
+            conn = s.connection()
+            found = conn.execute(_LOCK_MODEL, {"name": model}).first()
+            if found is None:
+                model_id = conn.execute(
+                    insert(_MODELS).values(
+                        name=model, description="", created_at=now, updated_at=now
+                    )
+                ).inserted_primary_key[0]
+                last = 0
+                self._log(s, now, "model_created", model)
+            else:
+                model_id, last = found[0], found[1] or 0
+            number = last + 1
             stored = self.artifacts.put_dir(Path(source_dir), model, number)
             written.append(stored.uri)
-            mv = ModelVersionRow(
-                model_id=row.id,
+            values = dict(
                 version=number,
                 run_id=run_id,
                 artifact_uri=stored.uri,
@@ -96,20 +112,22 @@ class VersionsMixin(SqlBase):
                 tags=tags_json,
                 created_at=now,
             )
-            s.add(mv)
-            row.updated_at = now
-            self._event(
-                s,
-                "version_registered",
-                model=model,
-                version=number,
-                run_id=run_id,
-                sha256=stored.sha256,
-                size_bytes=stored.size_bytes,
+            conn.execute(_INSERT_VERSION, {"model_id": model_id, **values})
+            conn.execute(_BUMP_MODEL, {"id_": model_id, "last_version": number, "updated_at": now})
+            payload = {"sha256": stored.sha256, "size_bytes": stored.size_bytes}
+            conn.execute(
+                _INSERT_EVENT,
+                {
+                    "at": now,
+                    "kind": "version_registered",
+                    "model": model,
+                    "version": number,
+                    "run_id": run_id,
+                    "payload": payload,
+                },
             )
-            s.flush()
             pause_point("register:before_commit")
-            return convert.model_version(mv, model)
+            return ModelVersion(model=model, **values)
 
         result = self._write(f"register a version of model {model!r}", fn, on_fail=undo)
         return result

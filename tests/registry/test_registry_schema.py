@@ -59,6 +59,7 @@ def test_sqlite_file_gets_its_directory_wal_and_foreign_keys(tmp_path):
     with open_store(url, tmp_path / "artifacts") as store, store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 30_000
     assert (tmp_path / "deep" / "er" / "registry.db").is_file()
 
