@@ -4,9 +4,10 @@ Opening a registry costs one query (``SELECT version_num FROM alembic_version``)
 ``HEAD_REVISION``; Alembic is imported only to create a new schema or to upgrade an old one.
 
 SQLite connections get WAL mode (synchronous NORMAL), a 30 s busy timeout and foreign keys. The
-driver's own transaction handling is switched off so that SQLAlchemy emits ``BEGIN`` itself: writes use ``BEGIN IMMEDIATE``
-(``engine.execution_options(sqlite_begin="IMMEDIATE")``), which takes the write lock up front and
-serialises writers instead of failing them when two read-then-write transactions meet.
+driver's own transaction handling is switched off so that SQLAlchemy emits ``BEGIN`` itself:
+writes use ``BEGIN IMMEDIATE`` (``engine.execution_options(sqlite_begin="IMMEDIATE")``), which
+takes the write lock up front and serialises writers instead of failing them when two
+read-then-write transactions meet.
 """
 
 from __future__ import annotations
