@@ -15,6 +15,7 @@ MODULES = [
     "google.cloud.bigquery",
     "google.cloud.bigquery_storage",
     "google.cloud.aiplatform",
+    "google.cloud.storage",
     "sqlalchemy",
     "alembic",
     "typer",
