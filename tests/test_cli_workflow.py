@@ -109,6 +109,20 @@ def test_first_deploy_has_no_baseline_and_goes_live(cli):
     assert again.code == 0 and "already deployed" in again.out
 
 
+def test_lineage_links_the_version_to_its_run_data_and_deployment(cli):
+    shown = cli("models", "show", "digits@champion", "--json")
+    assert shown.code == 0, shown.err
+    lineage = json.loads(shown.out)
+    assert lineage["version"]["version"] == 1
+    assert lineage["run"]["experiment_path"].endswith("digits.toml")
+    assert len(lineage["run"]["data_fingerprint"]["content_sha256"]) == 64
+    assert [(d["endpoint"], d["active"]) for d in lineage["deployments"]] == [("local", True)]
+    run = json.loads(cli("runs", "show", "1", "--json").out)
+    assert run["run"]["environment"]["packages"]["tensorflow"].startswith("2.15.")
+    assert [step for step, _ in run["metrics_by_step"]["accuracy"]] == [300]  # 2 x 150 steps
+    assert [v["version"] for v in run["versions"]] == [1]
+
+
 def test_predict_goes_over_http_to_the_deployed_version(cli, endpoint):
     result = cli("predict", "digits", "--instances", SAMPLE, "--url", endpoint, "--json")
     assert result.code == 0, result.err

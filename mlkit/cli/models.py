@@ -203,6 +203,7 @@ def alias(
 def describe(
     ref: str = typer.Argument(..., help="NAME (the model) or NAME:VERSION / NAME@ALIAS."),
     text: str = typer.Argument(..., help="The new description."),
+    as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
 ) -> None:
     """Set the description of a model or of one version."""
     from mlkit.registry.validation import parse_ref
@@ -212,6 +213,9 @@ def describe(
         if alias_name is not None:
             version = store.resolve(ref).version
         store.describe(name, text, version)
+    if as_json:
+        print_json({"model": name, "version": version, "description": text})
+        return
     what = name if version is None else f"{name} version {version}"
     console.print(f"Described {what}.", highlight=False)
 
