@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -130,7 +131,8 @@ class ModelVersionRow(Base):
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
     artifact_uri: Mapped[str] = mapped_column(Text)
     artifact_sha256: Mapped[str] = mapped_column(String(64))
-    size_bytes: Mapped[int] = mapped_column(Integer)
+    # 0002: BIGINT (SQLite's INTEGER is 64-bit already).
+    size_bytes: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
     metrics: Mapped[dict[str, Any] | None]
     signature: Mapped[dict[str, Any] | None]
     description: Mapped[str] = mapped_column(Text)

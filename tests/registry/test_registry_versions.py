@@ -190,3 +190,16 @@ def test_artifacts_root_is_created(store, saved_model, artifacts_dir: Path):
     store.register_version("digits", saved_model())
     assert (artifacts_dir / "digits" / "1" / "saved_model.pb").is_file()
     assert not any((artifacts_dir / ".staging").iterdir())
+
+
+def test_sizes_over_2_gib_fit(store, saved_model, registry_url):
+    from sqlalchemy import text
+
+    from mlkit.registry.db import create_registry_engine
+
+    store.register_version("digits", saved_model())
+    engine = create_registry_engine(registry_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE model_versions SET size_bytes = :n"), {"n": 5 * 2**30})
+    engine.dispose()
+    assert store.get_version("digits", 1).size_bytes == 5 * 2**30

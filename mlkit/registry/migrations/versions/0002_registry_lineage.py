@@ -4,6 +4,8 @@
 - ``runs.environment``, ``runs.tags``: where a run ran (Python, platform, packages) and its labels.
 - ``models.last_version``: the last number handed out, so a deleted version's number is never
   handed out again (backfilled from the versions present).
+- ``model_versions.size_bytes`` as BIGINT on PostgreSQL (INTEGER stops at 2 GiB; SQLite's INTEGER
+  is already 64-bit).
 
 Revision ID: 0002
 Revises: 0001
@@ -39,6 +41,8 @@ def upgrade() -> None:
     op.add_column("runs", sa.Column("environment", sa.JSON(), nullable=True))
     op.add_column("runs", sa.Column("tags", sa.JSON(), nullable=True))
     op.add_column("models", sa.Column("last_version", sa.Integer(), nullable=True))
+    if op.get_bind().dialect.name != "sqlite":
+        op.alter_column("model_versions", "size_bytes", type_=sa.BigInteger())
     op.execute(
         "UPDATE models SET last_version = "
         "(SELECT MAX(version) FROM model_versions WHERE model_versions.model_id = models.id)"
@@ -46,6 +50,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        op.alter_column("model_versions", "size_bytes", type_=sa.Integer())
     op.drop_column("models", "last_version")
     op.drop_column("runs", "tags")
     op.drop_column("runs", "environment")
