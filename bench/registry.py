@@ -11,7 +11,8 @@
    listing through the full SQLAlchemy store, as baselines. Each listing is checked not to import
    TensorFlow (``python -X importtime``).
 
-The last line printed is one JSON object of figures. Timings on a shared machine are noisy.
+A bar chart of the figures goes to ``bench/results/registry.png``. The last line printed is one
+JSON object of figures. Timings on a shared machine are noisy.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ MLKIT = VENV_BIN / "mlkit"
 UV = ROOT / ".tools" / "bin" / "uv"
 MLFLOW_SPEC = "mlflow-skinny==3.17.2"
 TARGET_COLD_S = 0.3
+PLOT = ROOT / "bench" / "results" / "registry.png"
 
 
 def make_source(path: Path) -> Path:
@@ -108,6 +110,29 @@ def mlflow_register(workdir: Path, source: Path, count: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def plot(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    left.bar(["mlkit", "MLflow"], [result["register_1000_s"], result["mlflow_register_1000_s"]])
+    left.set_title("register 1,000 versions (SQLite)")
+    left.set_ylabel("seconds")
+    labels = ["python -c pass", "models list", "models versions", "versions via SQLAlchemy"]
+    keys = ["python_startup_s", "list_cold_s", "versions_cold_s", "store_versions_cold_s"]
+    right.bar(labels, [result[k] for k in keys])
+    right.axhline(TARGET_COLD_S, color="red", linestyle="--", label=f"target {TARGET_COLD_S} s")
+    right.set_title(f"cold process, {result['versions']:,} versions")
+    right.tick_params(axis="x", labelrotation=20)
+    right.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--versions", type=int, default=10_000)
@@ -180,6 +205,8 @@ def main() -> None:
             f"{figures['versions_cold_s']:.3f} s (python alone {figures['python_startup_s']:.3f} s,"
             f" the same listing through SQLAlchemy {figures['store_versions_cold_s']:.3f} s)"
         )
+        plot(result, PLOT)
+        print(f"plot: {PLOT.relative_to(ROOT)}")
         print(json.dumps(result))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
