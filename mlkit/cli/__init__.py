@@ -1,4 +1,8 @@
-"""Command-line interface. Importing it must not import TensorFlow."""
+"""Command-line interface. Importing it must not import TensorFlow.
+
+``app`` and ``main`` are loaded on first use: the installed script tries the two hot listings
+(``fast``) before typer and every command module are imported.
+"""
 
 import sys
 
@@ -6,10 +10,25 @@ from mlkit.config import quiet_tensorflow
 
 quiet_tensorflow()  # before any command imports TensorFlow
 
-from mlkit.cli.app import app, main  # noqa: E402
-
 __all__ = ["app", "main", "run"]
 
 
+def __getattr__(name: str):
+    if name in ("app", "main"):
+        import mlkit.cli.app as app_module
+
+        # As the eager ``from mlkit.cli.app import app, main`` did: the typer app, not the module.
+        globals().update(app=app_module.app, main=app_module.main)
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def run() -> None:
-    sys.exit(main())
+    from mlkit.cli.fast import run_fast
+
+    code = run_fast(sys.argv[1:])
+    if code is None:
+        from mlkit.cli.app import main
+
+        code = main()
+    sys.exit(code)

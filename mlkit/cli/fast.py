@@ -2,11 +2,12 @@
 dispatched without building typer's parameter machinery.
 
 typer (0.29) turns every parameter into a pydantic ``TypeAdapter`` when a command line is parsed:
-about a quarter of a second of start-up here, as much as the whole rest of these commands. So
-``main`` first offers the arguments to ``dispatch``, which accepts exactly the documented options
-of these two commands and calls the same command functions; anything else (``--help``, an unknown
-or invalid option, other commands) returns None and goes through typer as usual, which also
-produces the usage errors.
+about a quarter of a second of start-up here, as much as the whole rest of these commands; and
+importing typer with every command module costs another tenth. So the installed script (``run``)
+and ``main`` first offer the arguments to ``dispatch``, which accepts exactly the documented
+options of these two commands and calls the same command bodies (``listings``); anything else
+(``--help``, an unknown or invalid option, other commands) returns None and goes through typer as
+usual, which also produces the usage errors.
 """
 
 from __future__ import annotations
@@ -39,10 +40,26 @@ def dispatch(argv: Sequence[str]) -> int | None:
         return None
     if rest or (args[1] == "versions" and (ns.limit < 0 or ns.name.startswith("-"))):
         return None
-    from mlkit.cli import models
+    from mlkit.cli import listings
 
     if args[1] == "list":
-        models.list_models(as_json=ns.as_json)
+        listings.list_models(ns.as_json)
     else:
-        models.versions(ns.name, where=ns.where, sort=ns.sort, limit=ns.limit, as_json=ns.as_json)
+        listings.versions(ns.name, ns.where, ns.sort, ns.limit, ns.as_json)
     return 0
+
+
+def run_fast(argv: Sequence[str]) -> int | None:
+    """``dispatch`` with the CLI's error handling, for the installed script before typer loads:
+    errors become one line and an exit code, as in ``app.main``. None: not handled here."""
+    from mlkit.cli.output import error
+    from mlkit.errors import MlkitError
+
+    try:
+        return dispatch(argv)
+    except MlkitError as exc:
+        error(exc.message, exc.hint)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        error("interrupted")
+        return 130

@@ -1,22 +1,15 @@
 """mlkit models: what the registry holds, and the few things about a version that can change.
 
-``list`` and ``versions`` read through ``listing.open_reader`` (plain ``sqlite3`` on a current
-SQLite registry, so they start fast); everything else opens the full store.
+``list`` and ``versions`` live in ``listings`` (no typer there, see ``fast``); everything else
+opens the full store.
 """
 
 from __future__ import annotations
 
 import typer
 
-from mlkit.cli.output import (
-    console,
-    fmt_metric,
-    fmt_size,
-    fmt_time,
-    print_json,
-    print_table,
-    to_jsonable,
-)
+from mlkit.cli import listings
+from mlkit.cli.output import console, print_json
 from mlkit.config import load_settings
 from mlkit.errors import UsageError
 
@@ -35,39 +28,10 @@ def _store():
     return open_store(settings.registry_url, settings.artifacts_dir)
 
 
-def _reader():
-    from mlkit.registry.listing import open_reader
-
-    settings = load_settings()
-    return open_reader(settings.registry_url, settings.artifacts_dir)
-
-
 @app.command("list")
 def list_models(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
     """List registered models."""
-    reader = _reader()
-    try:
-        models = reader.list_models()
-    finally:
-        reader.close()
-    if as_json:
-        print_json(models)
-        return
-    print_table(
-        "Models",
-        ["model", "versions", "latest", "champion", "updated", "description"],
-        (
-            [
-                m.name,
-                m.version_count,
-                m.latest_version,
-                m.aliases.get("champion", ""),
-                fmt_time(m.updated_at),
-                m.description,
-            ]
-            for m in models
-        ),
-    )
+    listings.list_models(as_json)
 
 
 @app.command("versions")
@@ -81,52 +45,7 @@ def versions(
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """List the versions of a model, with their test metrics, aliases, tags and last verdict."""
-    from mlkit.registry.query import filter_versions
-
-    reader = _reader()
-    try:
-        if where is None and sort is None and limit:
-            rows = reader.list_versions(name, newest=limit)  # the newest N straight from SQL
-            total = reader.count_versions(name) if len(rows) == limit else len(rows)
-        else:
-            every = reader.list_versions(name)
-            rows = filter_versions(every, where=where, sort=sort, limit=limit or None)
-            total = len(every)
-        verdicts = dict.fromkeys((v.version for v in rows), None)
-        if rows:
-            for verdict in reader.list_verdicts(name):  # oldest first: the last one wins
-                if verdict.candidate_version in verdicts:
-                    verdicts[verdict.candidate_version] = verdict
-    finally:
-        reader.close()
-    if as_json:
-        print_json([{**to_jsonable(v), "verdict": verdicts[v.version]} for v in rows])
-        return
-    print_table(
-        f"Versions of {name}",
-        ["version", "created", "run", "test accuracy", "test loss", "aliases", "tags", "verdict"]
-        + ["size"],
-        (
-            [
-                v.version,
-                fmt_time(v.created_at),
-                v.run_id,
-                fmt_metric(v.metrics.get("accuracy")),
-                fmt_metric(v.metrics.get("average_loss", v.metrics.get("loss"))),
-                ", ".join(v.aliases),
-                ", ".join(f"{k}={val}" for k, val in sorted(v.tags.items())),
-                _verdict_cell(verdicts[v.version]),
-                fmt_size(v.size_bytes),
-            ]
-            for v in rows
-        ),
-    )
-    if limit and len(rows) == limit and total > limit:
-        console.print(
-            f"[dim]{limit} of {total} versions shown; --limit 0 shows all.[/]", highlight=False
-        )
-    elif where:
-        console.print(f"[dim]{len(rows)} of {total} versions match.[/]", highlight=False)
+    listings.versions(name, where, sort, limit, as_json)
 
 
 @app.command("show")
@@ -241,11 +160,3 @@ def delete(
         print_json({"model": mv.model, "deleted_version": mv.version})
     else:
         console.print(f"Deleted {mv.model} version {mv.version}.", highlight=False)
-
-
-def _verdict_cell(verdict) -> str:
-    if verdict is None:
-        return ""
-    if verdict.forced:
-        return "forced"
-    return "pass" if verdict.passed else "fail"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -168,6 +169,16 @@ def test_listings_on_sqlite_import_neither_sqlalchemy_nor_tensorflow(home, is_sq
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
     assert "champion" in out.stdout
+    # The installed script answers them before typer (and every other command) is even imported.
+    script = str(Path(sys.executable).with_name("mlkit"))
+    for args in (["models", "list"], ["models", "versions", "digits", "--where", "version > 1"]):
+        out = subprocess.run(
+            [sys.executable, "-X", "importtime", script, *args], capture_output=True, text=True
+        )
+        assert out.returncode == 0, out.stderr
+        loaded = {line.split("|")[-1].strip().split(".")[0] for line in out.stderr.splitlines()}
+        assert loaded & {"typer", "sqlalchemy", "alembic", "tensorflow", "pydantic"} == set()
+        assert "digits" in out.stdout
 
 
 def test_listing_options_outside_the_fast_path_still_go_through_typer(home, cli):
