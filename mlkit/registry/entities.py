@@ -78,6 +78,9 @@ class Verdict:
     reason: str
     details: dict[str, Any]
     created_at: datetime
+    forced_by: str | None = None
+    force_reason: str | None = None
+    data_fingerprint: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,12 @@ class Deployment:
     active: bool
     deployed_at: datetime
     retired_at: datetime | None
+    action: str | None = None
+    """``promote`` (won its verdict), ``forced`` (over a failed one) or ``rollback``."""
+    previous_version: int | None = None
+    """The champion this deployment replaced (what a rollback restores)."""
+    actor: str | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
