@@ -9,7 +9,7 @@ import typer
 from typer.exceptions import Abort, Exit, TyperException
 
 from mlkit import __version__
-from mlkit.cli import data, deploy, models, predict, registry, serve, train
+from mlkit.cli import compare, data, deploy, models, predict, registry, serve, train
 from mlkit.cli.output import error
 from mlkit.errors import MlkitError
 
@@ -27,6 +27,8 @@ app.command("train")(train.train)
 app.command("deploy")(deploy.deploy)
 app.command("serve")(serve.serve)
 app.command("predict")(predict.predict)
+app.command("compare")(compare.compare)
+app.command("rollback")(deploy.rollback)
 
 _state = {"verbose": False}
 

@@ -96,14 +96,14 @@ def smoke_test(
     result.max_latency_ms = max(result.latencies_ms)
     if result.max_latency_ms > max_latency_ms:
         result.reason = (
-            f"slowest of {requests} requests took {result.max_latency_ms:.0f} ms, over the "
+            f"slowest of {requests} requests took {result.max_latency_ms:.1f} ms, over the "
             f"{max_latency_ms:g} ms budget"
         )
         return result
     result.passed = True
     result.reason = (
         f"{requests} requests of {instances} instances through '{runner.signature_name}': "
-        f"shapes and ranges valid, slowest {result.max_latency_ms:.0f} ms "
+        f"shapes and ranges valid, slowest {result.max_latency_ms:.1f} ms "
         f"(budget {max_latency_ms:g} ms)"
     )
     return result
