@@ -28,16 +28,16 @@ TARGETS = np.random.default_rng(8).normal(50.0, 10.0, size=ROWS)
 
 POLICY = """
 [promotion]
-metric = "accuracy"
-significance = {{ alpha = 0.05, resamples = 400 }}
+{metric}significance = {{ alpha = 0.05, resamples = 400 }}
 smoke = {{ requests = 3, instances = 4, max_latency_ms = 60000 }}
 {extra}
 """
 
 
-def spec_text(table: str = "events", label: str = "label", extra: str = "") -> str:
-    return (
-        f"""
+def spec_text(
+    table: str = "events", label: str = "label", extra: str = "", metric: str | None = "accuracy"
+) -> str:
+    return f"""
 [experiment]
 name = "promo"
 
@@ -46,9 +46,7 @@ source = "{table}"
 label = "{label}"
 key = "id"
 split = {{ eval = 0.1, test = 0.5 }}
-"""
-        + POLICY.format(extra=extra)
-    )
+""" + POLICY.format(extra=extra, metric=f'metric = "{metric}"\n' if metric else "")
 
 
 def probabilities(correct: np.ndarray, labels: np.ndarray = LABELS, scale: float = 1.0):
@@ -110,7 +108,10 @@ class Project:
             save_classifier(folder, predictions)
         else:
             save_regressor(folder, predictions)
-        text = spec or spec_text("events" if task == "classification" else "houses")
+        if spec is None:
+            regression = task == "regression"
+            spec = spec_text("houses" if regression else "events", metric=None)
+        text = spec
         run = self.store.create_run("promo", spec_text=text, params={})
         self.store.finish_run(run.id, status="finished")
         signature = {"inputs": {"x": []}, "task": task}
