@@ -77,6 +77,7 @@ def deployment(row: DeploymentRow, model: str) -> Deployment:
         previous_version=row.previous_version,
         actor=row.actor,
         reason=row.reason,
+        rollback_to_id=row.rollback_to_id,
     )
 
 

@@ -101,6 +101,8 @@ class Deployment:
     """The champion this deployment replaced (what a rollback restores)."""
     actor: str | None = None
     reason: str | None = None
+    rollback_to_id: int | None = None
+    """The deployment a rollback of this one restores (None: nothing before it)."""
 
 
 @dataclass(frozen=True)

@@ -201,6 +201,7 @@ class DeploymentRow(Base):
     previous_version: Mapped[int | None] = mapped_column(Integer)
     actor: Mapped[str | None] = mapped_column(String(255))
     reason: Mapped[str | None] = mapped_column(Text)
+    rollback_to_id: Mapped[int | None] = mapped_column(Integer)  # what rolling this back restores
 
 
 class EventRow(Base):

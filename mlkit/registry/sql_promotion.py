@@ -161,6 +161,7 @@ class PromotionMixin(SqlBase):
                 previous_version=replaced,
                 actor=actor,
                 reason=reason,
+                rollback_to_id=None if old is None else old.id,
             )
             s.add(row)
             if champion is not None and champion != version:
@@ -208,27 +209,17 @@ class PromotionMixin(SqlBase):
                     f"model {model!r} has nothing deployed on endpoint {endpoint!r} to roll back",
                     hint=f"deploy a version first: mlkit deploy {model}",
                 )
-            target = active.previous_version
-            if target is None:
+            restore = (
+                None
+                if active.rollback_to_id is None
+                else s.get(DeploymentRow, active.rollback_to_id)
+            )
+            if restore is None:
                 raise RegistryError(
                     f"version {active.version} of model {model!r} on endpoint {endpoint!r} "
-                    "replaced no earlier champion; there is nothing to roll back to"
+                    "replaced no earlier deployment; there is nothing to roll back to"
                 )
-            self._version(s, m, target)
-            # The deployment that first brought ``target`` in knows what came before it, so
-            # rolling back again keeps walking back through the history.
-            earlier = s.scalars(
-                select(DeploymentRow)
-                .where(
-                    DeploymentRow.model_id == m.id,
-                    DeploymentRow.endpoint == endpoint,
-                    DeploymentRow.version == target,
-                    DeploymentRow.id < active.id,
-                )
-                .order_by(DeploymentRow.id.desc())
-                .limit(1)
-            ).first()
-            before = None if earlier is None else earlier.previous_version
+            target, before = restore.version, restore.previous_version
             now = utcnow()
             self._retire_active(s, m.id, endpoint, now)
             row = DeploymentRow(
@@ -242,6 +233,7 @@ class PromotionMixin(SqlBase):
                 previous_version=before,
                 actor=actor,
                 reason=reason,
+                rollback_to_id=restore.rollback_to_id,
             )
             s.add(row)
             self._put_alias(s, m, CHAMPION, target)

@@ -178,10 +178,11 @@ class RegistryStore(ABC):
         actor: str | None = None,
         reason: str | None = None,
     ) -> Deployment:
-        """Restore the champion that the active deployment on ``endpoint`` replaced, in one
-        transaction: a new deployment with action ``rollback``, ``champion`` moved back and
-        ``previous`` moved one further back (removed when history ends). Rolling back again
-        walks further back. RegistryError when nothing is deployed or nothing came before.
+        """Undo the active deployment on ``endpoint`` in one transaction: the deployment it
+        replaced (``rollback_to_id``) is restored as a new deployment with action ``rollback``,
+        ``champion`` moves back to its version and ``previous`` to the champion before that
+        (removed when history ends). Rolling back again walks further back. RegistryError when
+        nothing is deployed or nothing came before.
         """
 
     @abstractmethod

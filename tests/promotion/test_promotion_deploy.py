@@ -176,7 +176,7 @@ def test_rollback_restores_the_previous_champion_one_step_at_a_time(project, cli
     assert champion(project) == 1 and project.store.get_alias("promo", "previous") is None
     nothing = cli("rollback", "promo")
     assert nothing.code == 5
-    assert "replaced no earlier champion; there is nothing to roll back to" in nothing.err
+    assert "replaced no earlier deployment; there is nothing to roll back to" in nothing.err
     assert champion(project) == 1
 
 

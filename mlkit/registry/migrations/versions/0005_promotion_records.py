@@ -1,5 +1,6 @@
 """Promotion records: who forced a verdict and why, the verdict's data fingerprint, and on each
-deployment what it did (promote, forced, rollback), the champion it replaced, who and why.
+deployment what it did (promote, forced, rollback), the champion it replaced, who and why, and
+which deployment a rollback of it restores.
 
 Revision ID: 0005
 Revises: 0001
@@ -27,11 +28,12 @@ def upgrade() -> None:
         batch.add_column(sa.Column("previous_version", sa.Integer()))
         batch.add_column(sa.Column("actor", sa.String(255)))
         batch.add_column(sa.Column("reason", sa.Text()))
+        batch.add_column(sa.Column("rollback_to_id", sa.Integer()))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("deployments") as batch:
-        for column in ("reason", "actor", "previous_version", "action"):
+        for column in ("rollback_to_id", "reason", "actor", "previous_version", "action"):
             batch.drop_column(column)
     with op.batch_alter_table("verdicts") as batch:
         for column in ("data_fingerprint", "force_reason", "forced_by"):
