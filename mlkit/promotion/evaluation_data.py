@@ -52,9 +52,12 @@ def _is_number(dtype: pa.DataType) -> bool:
     return pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_boolean(dtype)
 
 
-def _feature(column: pa.ChunkedArray, name: str, shape: tuple, table: str) -> np.ndarray:
+def _no_nulls(column: pa.ChunkedArray, name: str, table: str) -> None:
     if column.null_count:
         raise DataError(f"feature column '{name}' in table '{table}' has {column.null_count} nulls")
+
+
+def _feature(column: pa.ChunkedArray, name: str, shape: tuple, table: str) -> np.ndarray:
     size = math.prod(d for d in shape if d is not None) if shape else 1
     if not _is_list(column.type):
         if not _is_number(column.type):
@@ -66,6 +69,7 @@ def _feature(column: pa.ChunkedArray, name: str, shape: tuple, table: str) -> np
                 f"feature column '{name}' in table '{table}' holds single numbers, but the "
                 f"model expects shape {tuple(shape)} per row"
             )
+        _no_nulls(column, name, table)
         values = column.to_numpy().astype(np.float32)
         return values.reshape(-1, *shape) if shape else values
     array = column.combine_chunks()
@@ -74,6 +78,7 @@ def _feature(column: pa.ChunkedArray, name: str, shape: tuple, table: str) -> np
             f"feature column '{name}' in table '{table}' is {column.type}; "
             "expected lists of numbers"
         )
+    _no_nulls(column, name, table)
     lengths = pc.list_value_length(array).to_numpy(zero_copy_only=False)
     bad = np.flatnonzero(lengths != size)
     if bad.size:
