@@ -151,3 +151,15 @@ def test_significance_can_be_reported_without_being_required():
     check, info = significance(p, "classification", "accuracy", cand, base)
     assert check.status == "skip" and "not required by the policy" in check.reason
     assert info["test"] == "mcnemar" and info["baseline_only"] == 70
+
+
+def test_the_guarded_example_uses_every_kind_of_rule():
+    from pathlib import Path
+
+    from mlkit.experiment import load_experiment
+
+    path = Path(__file__).resolve().parents[2] / "experiments" / "digits-guarded.toml"
+    p = load_experiment(path)[0].promotion
+    assert p.at_least["accuracy"] == 0.9 and p.at_most["latency_ms"] == 500
+    assert [c.metric for c in p.change] == ["loss", "latency_ms"]
+    assert p.slices.column == "label" and p.significance.required and p.smoke.enabled
