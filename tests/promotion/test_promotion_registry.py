@@ -6,17 +6,19 @@ from __future__ import annotations
 import pytest
 
 from mlkit.errors import RegistryError
-from tests.registry.conftest import make_saved_model
+from tests.registry.conftest import (  # noqa: F401 - fixtures: SQLite, or the PostgreSQL
+    artifacts_dir,  # database named by MLKIT_TEST_REGISTRY_URL
+    make_saved_model,
+    registry_url,
+)
+from tests.registry.conftest import store as empty_store  # noqa: F401
 
 
 @pytest.fixture
-def store(tmp_path):
-    from mlkit.registry import open_store
-
-    with open_store(f"sqlite:///{tmp_path / 'registry.db'}", tmp_path / "artifacts") as opened:
-        for i in range(4):
-            opened.register_version("m", make_saved_model(tmp_path / f"v{i}", f"v{i}"))
-        yield opened
+def store(empty_store, tmp_path):  # noqa: F811
+    for i in range(4):
+        empty_store.register_version("m", make_saved_model(tmp_path / f"v{i}", f"v{i}"))
+    return empty_store
 
 
 def _verdict(store, version, **kwargs):
