@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mlkit.config import Settings
-from mlkit.errors import MlkitError, ServingError, UsageError
+from mlkit.errors import RegistryError, ServingError, UsageError
 from mlkit.experiment import Experiment, parse_experiment
 from mlkit.registry import Deployment, ModelVersion, RegistryStore, Verdict, open_store
 
@@ -280,7 +280,7 @@ def _judge(
     cand_runner = load_runner(store.artifact_path(cand))
     base_runner = None if base is None else load_runner(store.artifact_path(base))
     if base_runner is not None and base_runner.input_spec != cand_runner.input_spec:
-        raise MlkitError(
+        raise UsageError(
             f"versions {cand.version} and {base.version} of '{cand.model}' take different inputs "
             f"({_inputs(cand_runner)} vs {_inputs(base_runner)}); they cannot be compared on "
             "the same rows"
@@ -318,7 +318,7 @@ def _judge(
     cand_run, base_run = runs
     task = cand_run.task
     if base_run is not None and base_run.task != task:
-        raise MlkitError(
+        raise UsageError(
             f"version {cand.version} is a {task} model and version {base.version} a "
             f"{base_run.task} model; they cannot be compared"
         )
@@ -349,7 +349,7 @@ def _inputs(runner: Any) -> str:
 def _experiment_of(store: RegistryStore, version: ModelVersion) -> Experiment:
     """The experiment that produced a version: its data, test split and promotion policy."""
     if version.run_id is None:
-        raise MlkitError(
+        raise RegistryError(
             f"version {version.version} of '{version.model}' has no run, so there is no "
             "experiment (test split, promotion policy) to compare it with"
         )

@@ -303,3 +303,19 @@ def test_a_slice_column_missing_from_the_table_is_a_data_error(project, cli):
     result = cli("compare", "promo")
     assert result.code == 3
     assert "slice column 'country' not found in table 'events'" in result.err
+
+
+def test_versions_that_cannot_be_compared_are_refused(project, cli, tmp_path):
+    from tests.promotion.conftest import save_classifier
+
+    project.register(probabilities(HASH < 80))
+    project.register(TARGETS, spec=spec_text())  # a regression model on the same inputs
+    mixed = cli("compare", "promo", "--candidate", "2", "--baseline", "1")
+    assert mixed.code == 2
+    assert "version 2 is a regression model and version 1 a classification model" in mixed.err
+
+    orphan = save_classifier(tmp_path / "orphan", probabilities(HASH < 80))
+    project.store.register_version("promo", orphan)  # no run: no experiment, no policy
+    result = cli("deploy", "promo")
+    assert result.code == 5
+    assert "version 3 of 'promo' has no run" in result.err
