@@ -65,6 +65,7 @@ def plot_verdict(details: dict[str, Any], passed: bool, path: Path) -> Path:
         ax.errorbar(range(len(names)), diffs, yerr=[lows, highs], fmt="o", capsize=6,
                     color=CANDIDATE_COLOR)  # fmt: skip
         ax.axhline(0.0, color="black", linewidth=0.8)
+        ax.set_xlim(-0.5, len(names) - 0.5)
         ax.set_xticks(range(len(names)), names)
         level = details.get("intervals", {}).get("level", 0.95)
         ax.set_title(f"candidate - baseline, {level:.0%} intervals")

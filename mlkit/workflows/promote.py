@@ -269,7 +269,7 @@ def _judge(
     on_progress: Progress | None,
 ):
     from mlkit.data import open_warehouse
-    from mlkit.promotion.evaluate import load_runner, run_version
+    from mlkit.promotion.evaluate import load_runner, run_version, time_batches
     from mlkit.promotion.evaluation_data import read_evaluation_data
     from mlkit.promotion.smoke import smoke_test
     from mlkit.promotion.verdict import judge
@@ -316,6 +316,8 @@ def _judge(
             )
         )
     cand_run, base_run = runs
+    stage("timing batches of both versions in turn")
+    time_batches([r for r in runs if r is not None], data.features, batch_size=policy.batch_size)
     task = cand_run.task
     if base_run is not None and base_run.task != task:
         raise UsageError(
