@@ -319,3 +319,17 @@ def test_versions_that_cannot_be_compared_are_refused(project, cli, tmp_path):
     result = cli("deploy", "promo")
     assert result.code == 5
     assert "version 3 of 'promo' has no run" in result.err
+
+
+def test_deploy_and_rollback_print_json_for_scripts(project, cli):
+    project.register(probabilities(HASH < 80))
+    result = cli("deploy", "promo", "--json")
+    assert result.code == 0, result.err
+    outcome = json.loads(result.out)
+    assert outcome["deployed"] is True and outcome["passed"] is True
+    assert outcome["deployment"]["action"] == "promote"
+    assert outcome["verdict"]["details"]["smoke"]["requests"] == 3
+    project.register(probabilities(HASH < 90))
+    assert cli("deploy", "promo").code == 0
+    back = json.loads(cli("rollback", "promo", "--json").out)
+    assert back["from_version"] == 2 and back["deployment"]["version"] == 1
