@@ -89,8 +89,8 @@ def test_a_winner_is_promoted_and_a_loser_refused(project, cli):
 def test_a_gain_that_is_not_significant_is_refused(project, cli):
     project.register(probabilities(HASH < 80))
     assert cli("deploy", "promo").code == 0
-    # Right on 2% of rows the champion misses, wrong on 1% it gets: better, but within chance.
-    project.register(probabilities((HASH < 79) | (HASH == 80) | (HASH == 81)))
+    # Right on 3% of rows the champion misses, wrong on 2% it gets: better, but within chance.
+    project.register(probabilities((HASH < 78) | ((HASH >= 80) & (HASH <= 82))))
     verdict = verdict_json(cli)
     checks = checks_of(verdict)
     assert checks["accuracy beats v1"]["status"] == "pass"
@@ -99,7 +99,7 @@ def test_a_gain_that_is_not_significant_is_refused(project, cli):
     assert "the gain is not significant" in significance["reason"]
     info = verdict["details"]["significance"]
     assert info["candidate_only"] > info["baseline_only"] > 0
-    assert info["p_value"] >= 0.05
+    assert info["p_value"] > 0.05
     assert verdict["passed"] is False
     assert cli("deploy", "promo").code == 6
 
