@@ -76,9 +76,126 @@ class SearchSpec(_Strict):
     seed: int = 42
 
 
+# -- [promotion]: the policy a candidate must pass to be deployed (see docs/promotion.md) -------
+
+PROMOTION_METRIC = r"^(accuracy|loss|auc|rmse|mae|latency_ms|size_mb|recall_\d+)$"
+QUALITY_METRIC = r"^(accuracy|loss|auc|rmse|mae|recall_\d+)$"
+
+
+def _metric_name(name: str | None, *, quality_only: bool = False) -> str | None:
+    import re
+
+    if name is None:
+        return None
+    if quality_only and not re.match(QUALITY_METRIC, name):
+        raise ValueError(
+            f"unknown quality metric {name!r} (expected accuracy, loss, auc, recall_K, rmse or mae)"
+        )
+    if not re.match(PROMOTION_METRIC, name):
+        raise ValueError(
+            f"unknown metric {name!r} (expected accuracy, loss, auc, recall_K, rmse, mae, "
+            "latency_ms or size_mb)"
+        )
+    return name
+
+
+def _check_metric_names(values: dict[str, float]) -> dict[str, float]:
+    for name in values:
+        _metric_name(name)
+    return values
+
+
+class ChangeThreshold(_Strict):
+    """The candidate must improve ``metric`` over the baseline by at least ``absolute`` (or by
+    ``relative`` times the baseline's value); a negative amount tolerates that much worsening."""
+
+    metric: str
+    direction: Literal["higher", "lower"] | None = None  # which way is better; default per metric
+    absolute: float | None = None
+    relative: float | None = None
+
+    @field_validator("metric")
+    @classmethod
+    def _known(cls, metric: str) -> str:
+        return _metric_name(metric)
+
+    @field_validator("relative")
+    @classmethod
+    def _one_amount(cls, relative: float | None, info: Any) -> float | None:
+        absolute = info.data.get("absolute")
+        if (absolute is None) == (relative is None):
+            raise ValueError("give exactly one of absolute or relative")
+        return relative
+
+    def model_post_init(self, __context: Any) -> None:
+        if self.absolute is None and self.relative is None:
+            raise ValueError("give exactly one of absolute or relative")
+
+
+class SliceGuard(_Strict):
+    """Per-slice guards over the values of ``column`` (a column of the evaluation table)."""
+
+    column: Annotated[str, Field(min_length=1)]
+    metric: str | None = None  # default: promotion.metric
+    max_drop: Annotated[float, Field(ge=0.0)] = 0.0  # worst allowed worsening against the baseline
+    at_least: float | None = None  # every slice's value at least this
+    at_most: float | None = None  # every slice's value at most this
+    min_rows: Annotated[int, Field(ge=1)] = 20  # smaller slices are shown but not guarded
+
+    @field_validator("metric")
+    @classmethod
+    def _known(cls, metric: str | None) -> str | None:
+        return _metric_name(metric, quality_only=True)
+
+
+class SignificanceSpec(_Strict):
+    required: bool = True
+    alpha: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.05
+    resamples: Annotated[int, Field(ge=100, le=100_000)] = 1000  # bootstrap resamples
+    seed: int = 0
+
+
+class SmokeSpec(_Strict):
+    enabled: bool = True
+    requests: Annotated[int, Field(ge=1, le=100)] = 5
+    instances: Annotated[int, Field(ge=1, le=1000)] = 8  # per request
+    max_latency_ms: Annotated[float, Field(gt=0.0)] = 2000.0  # for the slowest request
+    output_range: tuple[float, float] | None = None  # regression predictions must lie inside
+
+    @field_validator("output_range")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not value[0] < value[1]:
+            raise ValueError("output_range must be [low, high] with low < high")
+        return value
+
+
 class PromotionSpec(_Strict):
-    metric: Literal["accuracy", "loss"] = "accuracy"
+    # The headline metric: the candidate must beat the baseline on it by more than
+    # min_improvement. Default: accuracy for classification, rmse for regression.
+    metric: str | None = None
     min_improvement: Annotated[float, Field(ge=0.0)] = 0.0
+    at_least: dict[str, float] = {}  # value thresholds: metric >= value
+    at_most: dict[str, float] = {}  # value thresholds: metric <= value
+    change: list[ChangeThreshold] = []
+    slices: SliceGuard | None = None
+    significance: SignificanceSpec = SignificanceSpec()
+    smoke: SmokeSpec = SmokeSpec()
+    batch_size: Annotated[int, Field(ge=1, le=65536)] = 256  # rows per batch for latency
+
+    def metric_for(self, task: str) -> str:
+        """The headline metric: ``metric`` if set, else the task's own."""
+        return self.metric or ("rmse" if task == "regression" else "accuracy")
+
+    @field_validator("metric")
+    @classmethod
+    def _known(cls, metric: str | None) -> str | None:
+        return _metric_name(metric, quality_only=True)
+
+    @field_validator("at_least", "at_most")
+    @classmethod
+    def _known_metrics(cls, values: dict[str, float]) -> dict[str, float]:
+        return _check_metric_names(values)
 
 
 class Experiment(_Strict):

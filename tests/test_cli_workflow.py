@@ -101,7 +101,8 @@ def test_models_list_and_versions_show_it(cli):
 def test_first_deploy_has_no_baseline_and_goes_live(cli):
     result = cli("deploy", "digits")
     assert result.code == 0, result.err
-    assert "Deployed digits version 1 to the local endpoint (nothing is deployed yet)" in result.out
+    assert "Deployed digits version 1 to the local endpoint (its verdict passed)" in result.out
+    assert "smoke test" in result.out and "nothing was deployed before" in result.out
     (v1,) = versions_json(cli)
     assert "champion" in v1["aliases"]
     assert v1["verdict"]["passed"] is True
@@ -142,12 +143,13 @@ def test_a_losing_version_is_refused_with_both_metrics(cli, endpoint):
 
     result = cli("deploy", "digits")
     assert result.code == 6
-    assert "version 2 vs deployed version 1 on the same" in result.out
+    assert "digits: version 2 vs version 1 on" in result.out
     accuracy_row = next(line for line in result.out.splitlines() if "accuracy" in line)
     candidate, deployed = (float(x) for x in accuracy_row.split("│")[2:4])
     assert candidate < deployed
-    assert result.err.startswith("Error: digits version 2 was not deployed: accuracy ")
-    assert "Hint: deploy it anyway with --force" in result.err
+    assert result.err.startswith("Error: digits version 2 was not deployed: failed ")
+    assert "accuracy beats v1: accuracy " in result.err
+    assert 'Hint: deploy it anyway with --force --reason "why"' in result.err
     assert "Traceback" not in result.err
 
     v1, v2 = versions_json(cli)
@@ -158,7 +160,7 @@ def test_a_losing_version_is_refused_with_both_metrics(cli, endpoint):
 
 
 def test_force_deploys_and_the_endpoint_switches_without_restart(cli, endpoint):
-    result = cli("deploy", "digits", "--version", "2", "--force")
+    result = cli("deploy", "digits", "--version", "2", "--force", "--reason", "workflow test")
     assert result.code == 0, result.err
     assert "forced over a failed verdict" in result.out
     v1, v2 = versions_json(cli)
@@ -174,3 +176,22 @@ def test_force_deploys_and_the_endpoint_switches_without_restart(cli, endpoint):
         ]
         == 1
     )
+
+
+def test_compare_rollback_and_the_verdicts_of_real_trained_versions(cli, endpoint, project):
+    shown = cli("compare", "digits", "--candidate", "2", "--baseline", "1")
+    assert shown.code == 0, shown.err
+    assert "recall_9" in shown.out and "McNemar" in shown.out
+    assert "Verdict" in shown.out and "FAIL" in shown.out
+    plot = Path(shown.out.split("Plot: ")[1].split()[0])
+    assert plot.is_file() and plot.parent == project / "runs" / "verdicts"
+
+    # Deployments so far: v1, v2 (forced), v1 again. Rolling back restores v2, then v1.
+    back = cli("rollback", "digits")
+    assert back.code == 0, back.err
+    assert "version 1 → version 2" in back.out
+    served = cli("predict", "digits", "-i", SAMPLE, "--url", endpoint, "--json")
+    assert json.loads(served.out)["version"] == 2
+    assert cli("rollback", "digits").code == 0
+    served = cli("predict", "digits", "-i", SAMPLE, "--url", endpoint, "--json")
+    assert json.loads(served.out)["version"] == 1

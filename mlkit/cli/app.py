@@ -9,7 +9,7 @@ import typer
 from typer.exceptions import Abort, Exit, TyperException
 
 from mlkit import __version__
-from mlkit.cli import data, deploy, fast, models, predict, registry, runs, serve, train
+from mlkit.cli import compare, data, deploy, fast, models, predict, registry, runs, serve, train
 from mlkit.cli.output import error
 from mlkit.config import set_registry_url
 from mlkit.errors import MlkitError
@@ -29,6 +29,8 @@ app.command("train")(train.train)
 app.command("deploy")(deploy.deploy)
 app.command("serve")(serve.serve)
 app.command("predict")(predict.predict)
+app.command("compare")(compare.compare)
+app.command("rollback")(deploy.rollback)
 
 _state = {"verbose": False}
 

@@ -1,12 +1,12 @@
-"""mlkit deploy: compare a version with the deployed one and promote it only when it wins."""
+"""mlkit deploy and rollback: promote a version only on a passing verdict; undo in one step."""
 
 from __future__ import annotations
 
 import typer
 
-from mlkit.cli.output import console, fmt_metric, print_json, print_table, stage_printer
+from mlkit.cli.output import StepProgress, console, print_json, stage_printer
 from mlkit.config import load_settings
-from mlkit.errors import PromotionRefused
+from mlkit.errors import PromotionRefused, UsageError
 
 
 def deploy(
@@ -15,56 +15,82 @@ def deploy(
         None, "--version", min=1, help="Version to deploy (default: latest)."
     ),
     force: bool = typer.Option(
-        False, "--force", help="Deploy even when the candidate does not win."
+        False, "--force", help="Deploy even when the verdict fails (needs --reason)."
+    ),
+    reason: str = typer.Option(
+        None, "--reason", help="Why a failed verdict is overridden (recorded with who forced it)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
 ) -> None:
-    """Deploy a version to the local endpoint if it beats the deployed one on the same test data."""
+    """Compare a version with the deployed one; promote it to the local endpoint only on a pass."""
+    from mlkit.cli.verdict_view import render_verdict
     from mlkit.workflows.promote import deploy as run_deploy
 
-    on_stage = stage_printer(enabled=not as_json)
-    outcome = run_deploy(name, load_settings(), version=version, force=force, on_stage=on_stage)
+    if force and not (reason or "").strip():
+        raise UsageError(
+            "--force needs --reason: say why the verdict is overridden",
+            hint='e.g. --force --reason "hotfix for the label outage, ticket 123"',
+        )
+    if reason is not None and not force:
+        raise UsageError("--reason goes with --force (it records why a verdict is overridden)")
+    with StepProgress("evaluating", enabled=not as_json) as progress:
+        outcome = run_deploy(
+            name,
+            load_settings(),
+            version=version,
+            force=force,
+            reason=reason,
+            on_stage=stage_printer(enabled=not as_json),
+            on_progress=progress.update,
+        )
     if as_json:
         print_json(outcome)
     elif outcome.already_deployed:
         console.print(f"{name} version {outcome.candidate_version} is already deployed.")
         return
     else:
-        _render(outcome)
+        render_verdict(outcome.verdict)
+        if outcome.deployed:
+            how = (
+                f"forced over a failed verdict by {outcome.verdict.forced_by}"
+                if outcome.forced
+                else "its verdict passed"
+            )
+            replaced = outcome.deployment.previous_version
+            console.print(
+                f"[green]Deployed[/] {name} version {outcome.candidate_version} to the local "
+                f"endpoint ({how}); "
+                + (
+                    f"previous champion: version {replaced}."
+                    if replaced is not None
+                    else "nothing was deployed before."
+                ),
+                highlight=False,
+            )
     if not outcome.deployed and not outcome.already_deployed:
         raise PromotionRefused(
-            f"{name} version {outcome.candidate_version} was not deployed: "
-            f"{outcome.decision.reason}",
-            hint="deploy it anyway with --force",
+            f"{name} version {outcome.candidate_version} was not deployed: {outcome.reason}",
+            hint='deploy it anyway with --force --reason "why"',
         )
 
 
-def _render(outcome) -> None:
-    cand, base = outcome.candidate_metrics or {}, outcome.baseline_metrics
-    if base is not None:
-        print_table(
-            f"{outcome.model}: version {outcome.candidate_version} vs deployed version "
-            f"{outcome.baseline_version} on the same {outcome.rows} test rows",
-            [
-                "metric",
-                f"v{outcome.candidate_version} (candidate)",
-                f"v{outcome.baseline_version} (deployed)",
-                "change",
-            ],
-            (
-                [k, fmt_metric(cand[k]), fmt_metric(base[k]), f"{cand[k] - base[k]:+.4f}"]
-                for k in sorted(cand)
-            ),
-        )
-    else:
-        print_table(
-            f"{outcome.model}: version {outcome.candidate_version} on {outcome.rows} test rows",
-            ["metric", "value"],
-            ([k, fmt_metric(v)] for k, v in sorted(cand.items())),
-        )
-    if outcome.deployed:
-        how = "forced over a failed verdict" if outcome.forced else outcome.decision.reason
-        console.print(
-            f"[green]Deployed[/] {outcome.model} version {outcome.candidate_version} "
-            f"to the local endpoint ({how})."
-        )
+def rollback(
+    name: str = typer.Argument(..., help="The model to roll back, e.g. digits."),
+    reason: str = typer.Option(None, "--reason", help="Why (recorded with who rolled back)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the new deployment as JSON."),
+) -> None:
+    """Restore the previous champion on the local endpoint in one step."""
+    from mlkit.workflows.promote import rollback as run_rollback
+
+    outcome = run_rollback(name, load_settings(), reason=reason)
+    if as_json:
+        print_json(outcome)
+        return
+    d = outcome.deployment
+    console.print(
+        f"[green]Rolled back[/] {name} on the {outcome.endpoint} endpoint: version "
+        f"{outcome.from_version} → version {d.version} (champion: {d.version}"
+        + (f", previous: {d.previous_version}" if d.previous_version else "")
+        + f"; by {d.actor}).",
+        highlight=False,
+    )

@@ -1,5 +1,14 @@
-"""Champion/challenger: evaluate versions on the same data and decide whether the candidate wins."""
+"""Champion/challenger: evaluate versions on the same data, apply the experiment's promotion policy
+and assemble the verdict.
 
-from mlkit.promotion.compare import Decision, decide, evaluate_saved_model
+    evaluation_data  the experiment's test split (or a table) with the slice column, read again
+    evaluate         run a SavedModel over the rows, timing each batch      (imports TensorFlow)
+    metrics          accuracy, log loss, AUC, per-class recall, RMSE, MAE; overall and per slice
+    stats            McNemar's test and paired bootstrap intervals
+    smoke            sample requests through the serving signature: shape, range, latency
+    policy           every check of the [promotion] section, pass / fail / skip with its reason
+    verdict          all of it into one record
+    plot             the verdict as a picture
 
-__all__ = ["Decision", "decide", "evaluate_saved_model"]
+Nothing here touches the registry or the endpoint; ``mlkit.workflows.promote`` does.
+"""

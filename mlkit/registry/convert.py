@@ -59,6 +59,9 @@ def verdict(row: VerdictRow, model: str) -> Verdict:
         reason=row.reason,
         details=dict(row.details or {}),
         created_at=row.created_at,
+        forced_by=row.forced_by,
+        force_reason=row.force_reason,
+        data_fingerprint=dict(row.data_fingerprint or {}),
     )
 
 
@@ -72,6 +75,11 @@ def deployment(row: DeploymentRow, model: str) -> Deployment:
         active=bool(row.active),
         deployed_at=row.deployed_at,
         retired_at=row.retired_at,
+        action=row.action,
+        previous_version=row.previous_version,
+        actor=row.actor,
+        reason=row.reason,
+        rollback_to_id=row.rollback_to_id,
     )
 
 

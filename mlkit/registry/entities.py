@@ -80,6 +80,9 @@ class Verdict:
     reason: str
     details: dict[str, Any]
     created_at: datetime
+    forced_by: str | None = None
+    force_reason: str | None = None
+    data_fingerprint: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,14 @@ class Deployment:
     active: bool
     deployed_at: datetime
     retired_at: datetime | None
+    action: str | None = None
+    """``promote`` (won its verdict), ``forced`` (over a failed one) or ``rollback``."""
+    previous_version: int | None = None
+    """The champion this deployment replaced (what a rollback restores)."""
+    actor: str | None = None
+    reason: str | None = None
+    rollback_to_id: int | None = None
+    """The deployment a rollback of this one restores (None: nothing before it)."""
 
 
 @dataclass(frozen=True)

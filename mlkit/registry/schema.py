@@ -174,6 +174,10 @@ class VerdictRow(Base):
     reason: Mapped[str] = mapped_column(Text)
     details: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime]
+    # 0005: who overrode a failed verdict and why; the evaluation data's fingerprint.
+    forced_by: Mapped[str | None] = mapped_column(String(255))
+    force_reason: Mapped[str | None] = mapped_column(Text)
+    data_fingerprint: Mapped[dict[str, Any] | None]
 
 
 class DeploymentRow(Base):
@@ -198,6 +202,12 @@ class DeploymentRow(Base):
     active: Mapped[bool] = mapped_column(Boolean)
     deployed_at: Mapped[datetime]
     retired_at: Mapped[datetime | None]
+    # 0005: promote | forced | rollback; the champion it replaced; who and why.
+    action: Mapped[str | None] = mapped_column(String(16))
+    previous_version: Mapped[int | None] = mapped_column(Integer)
+    actor: Mapped[str | None] = mapped_column(String(255))
+    reason: Mapped[str | None] = mapped_column(Text)
+    rollback_to_id: Mapped[int | None] = mapped_column(Integer)  # what rolling this back restores
 
 
 class EventRow(Base):

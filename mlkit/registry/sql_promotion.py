@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from mlkit.errors import RegistryError
 from mlkit.registry import convert
 from mlkit.registry.entities import Deployment, Event, Verdict
 from mlkit.registry.schema import (
+    AliasRow,
     DeploymentRow,
     EventRow,
     ModelRow,
@@ -42,7 +43,15 @@ class PromotionMixin(SqlBase):
         reason: str,
         details: dict[str, Any] | None = None,
         forced: bool = False,
+        forced_by: str | None = None,
+        force_reason: str | None = None,
+        data_fingerprint: dict[str, Any] | None = None,
     ) -> Verdict:
+        if forced and not (_text(force_reason) and _text(forced_by)):
+            raise RegistryError(
+                "a forced verdict needs who forced it and why (forced_by and force_reason)"
+            )
+        fingerprint_json = validate_json("data_fingerprint", data_fingerprint)
         candidate = validate_number("candidate_value", candidate_value)
         baseline = (
             None if baseline_value is None else validate_number("baseline_value", baseline_value)
@@ -66,6 +75,9 @@ class PromotionMixin(SqlBase):
                 reason=reason,
                 details=details_json,
                 created_at=utcnow(),
+                forced_by=forced_by if forced else None,
+                force_reason=force_reason if forced else None,
+                data_fingerprint=fingerprint_json,
             )
             s.add(row)
             s.flush()
@@ -79,6 +91,8 @@ class PromotionMixin(SqlBase):
                 metric=metric,
                 passed=bool(passed),
                 forced=bool(forced),
+                forced_by=row.forced_by,
+                force_reason=row.force_reason,
             )
             return convert.verdict(row, model)
 
@@ -106,10 +120,22 @@ class PromotionMixin(SqlBase):
     # -- deployments ------------------------------------------------------------------------------
 
     def deploy(
-        self, model: str, version: int, *, endpoint: str = "local", verdict_id: int | None = None
+        self,
+        model: str,
+        version: int,
+        *,
+        endpoint: str = "local",
+        verdict_id: int | None = None,
+        action: str = "promote",
+        actor: str | None = None,
+        reason: str | None = None,
     ) -> Deployment:
         if not isinstance(endpoint, str) or not endpoint.strip():
             raise RegistryError(f"invalid endpoint {endpoint!r}: expected a non-empty name")
+        if action not in ("promote", "forced"):
+            raise RegistryError(f"invalid deployment action {action!r}: expected promote or forced")
+        if action == "forced" and not (_text(actor) and _text(reason)):
+            raise RegistryError("a forced deployment needs who forced it and why (actor, reason)")
 
         def fn(s: Session) -> Deployment:
             m = self._model(s, model, lock=True)
@@ -119,16 +145,11 @@ class PromotionMixin(SqlBase):
                 if verdict is None or verdict.model_id != m.id:
                     raise RegistryError(f"verdict {verdict_id} of model {model!r} not found")
             now = utcnow()
-            old = s.scalars(
-                select(DeploymentRow).where(
-                    DeploymentRow.model_id == m.id,
-                    DeploymentRow.endpoint == endpoint,
-                    DeploymentRow.active.is_(True),
-                )
-            ).one_or_none()
-            if old is not None:
-                old.active, old.retired_at = False, now
-                s.flush()  # before the insert: one active deployment per (model, endpoint)
+            old = self._retire_active(s, m.id, endpoint, now)
+            champion = self._aliases(s, m.id).get(CHAMPION)
+            replaced = champion if champion is not None and champion != version else None
+            if replaced is None and champion == version and old is not None:
+                replaced = old.previous_version  # redeploying the champion keeps its history
             row = DeploymentRow(
                 model_id=m.id,
                 version=version,
@@ -136,9 +157,13 @@ class PromotionMixin(SqlBase):
                 verdict_id=verdict_id,
                 active=True,
                 deployed_at=now,
+                action=action,
+                previous_version=replaced,
+                actor=actor,
+                reason=reason,
+                rollback_to_id=None if old is None else old.id,
             )
             s.add(row)
-            champion = self._aliases(s, m.id).get(CHAMPION)
             if champion is not None and champion != version:
                 self._put_alias(s, m, PREVIOUS, champion)
             self._put_alias(s, m, CHAMPION, version)
@@ -154,10 +179,100 @@ class PromotionMixin(SqlBase):
                 verdict_id=verdict_id,
                 replaced_version=None if old is None else old.version,
                 previous_champion=champion,
+                action=action,
+                actor=actor,
+                reason=reason,
             )
             return convert.deployment(row, model)
 
         return self._write(f"deploy model {model!r} version {version}", fn)
+
+    def rollback(
+        self,
+        model: str,
+        *,
+        endpoint: str = "local",
+        actor: str | None = None,
+        reason: str | None = None,
+    ) -> Deployment:
+        def fn(s: Session) -> Deployment:
+            m = self._model(s, model, lock=True)
+            active = s.scalars(
+                select(DeploymentRow).where(
+                    DeploymentRow.model_id == m.id,
+                    DeploymentRow.endpoint == endpoint,
+                    DeploymentRow.active.is_(True),
+                )
+            ).one_or_none()
+            if active is None:
+                raise RegistryError(
+                    f"model {model!r} has nothing deployed on endpoint {endpoint!r} to roll back",
+                    hint=f"deploy a version first: mlkit deploy {model}",
+                )
+            restore = (
+                None
+                if active.rollback_to_id is None
+                else s.get(DeploymentRow, active.rollback_to_id)
+            )
+            if restore is None:
+                raise RegistryError(
+                    f"version {active.version} of model {model!r} on endpoint {endpoint!r} "
+                    "replaced no earlier deployment; there is nothing to roll back to"
+                )
+            target, before = restore.version, restore.previous_version
+            now = utcnow()
+            self._retire_active(s, m.id, endpoint, now)
+            row = DeploymentRow(
+                model_id=m.id,
+                version=target,
+                endpoint=endpoint,
+                verdict_id=None,
+                active=True,
+                deployed_at=now,
+                action="rollback",
+                previous_version=before,
+                actor=actor,
+                reason=reason,
+                rollback_to_id=restore.rollback_to_id,
+            )
+            s.add(row)
+            self._put_alias(s, m, CHAMPION, target)
+            if before is None:
+                s.execute(
+                    delete(AliasRow).where(AliasRow.model_id == m.id, AliasRow.alias == PREVIOUS)
+                )
+            else:
+                self._put_alias(s, m, PREVIOUS, before)
+            m.updated_at = now
+            s.flush()
+            self._event(
+                s,
+                "rolled_back",
+                model=model,
+                version=target,
+                endpoint=endpoint,
+                deployment_id=row.id,
+                rolled_back_version=active.version,
+                actor=actor,
+                reason=reason,
+            )
+            return convert.deployment(row, model)
+
+        return self._write(f"roll back model {model!r} on endpoint {endpoint!r}", fn)
+
+    @staticmethod
+    def _retire_active(s: Session, model_id: int, endpoint: str, now) -> DeploymentRow | None:
+        old = s.scalars(
+            select(DeploymentRow).where(
+                DeploymentRow.model_id == model_id,
+                DeploymentRow.endpoint == endpoint,
+                DeploymentRow.active.is_(True),
+            )
+        ).one_or_none()
+        if old is not None:
+            old.active, old.retired_at = False, now
+            s.flush()  # before the insert: one active deployment per (model, endpoint)
+        return old
 
     def active_deployment(self, model: str, endpoint: str = "local") -> Deployment | None:
         with self._read(f"read deployments of model {model!r}") as s:
@@ -195,3 +310,7 @@ class PromotionMixin(SqlBase):
             query = query.where(EventRow.model == model)
         with self._read("list events") as s:
             return [convert.event(row) for row in s.scalars(query).all()]
+
+
+def _text(value: object) -> bool:
+    return isinstance(value, str) and bool(value.strip())

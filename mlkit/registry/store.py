@@ -201,8 +201,16 @@ class RegistryStore(ABC):
         reason: str,
         details: dict[str, Any] | None = None,
         forced: bool = False,
+        forced_by: str | None = None,
+        force_reason: str | None = None,
+        data_fingerprint: dict[str, Any] | None = None,
     ) -> Verdict:
-        """Store the result of comparing ``candidate_version`` with ``baseline_version``."""
+        """Store the result of comparing ``candidate_version`` with ``baseline_version``.
+
+        ``details`` holds the whole verdict (both sides' metrics, differences, intervals, every
+        check); ``forced`` marks a failed verdict overridden by ``forced_by`` for
+        ``force_reason`` (both required then); ``data_fingerprint`` names the evaluation data.
+        """
 
     @abstractmethod
     def latest_verdict(self, model: str, version: int) -> Verdict | None:
@@ -216,12 +224,39 @@ class RegistryStore(ABC):
 
     @abstractmethod
     def deploy(
-        self, model: str, version: int, *, endpoint: str = "local", verdict_id: int | None = None
+        self,
+        model: str,
+        version: int,
+        *,
+        endpoint: str = "local",
+        verdict_id: int | None = None,
+        action: str = "promote",
+        actor: str | None = None,
+        reason: str | None = None,
     ) -> Deployment:
         """Make ``version`` the active deployment of ``model`` on ``endpoint``, in one transaction.
 
-        Retires the deployment active there before, moves alias ``champion`` to ``version`` and
-        alias ``previous`` to the old champion (when there was one and it differs).
+        Retires the deployment active there before (the endpoint's traffic moves with it), moves
+        alias ``champion`` to ``version`` and alias ``previous`` to the old champion (when there
+        was one and it differs), and records that old champion as the deployment's
+        ``previous_version``. ``action`` is ``promote`` or ``forced`` (which needs ``actor`` and
+        ``reason``).
+        """
+
+    @abstractmethod
+    def rollback(
+        self,
+        model: str,
+        *,
+        endpoint: str = "local",
+        actor: str | None = None,
+        reason: str | None = None,
+    ) -> Deployment:
+        """Undo the active deployment on ``endpoint`` in one transaction: the deployment it
+        replaced (``rollback_to_id``) is restored as a new deployment with action ``rollback``,
+        ``champion`` moves back to its version and ``previous`` to the champion before that
+        (removed when history ends). Rolling back again walks further back. RegistryError when
+        nothing is deployed or nothing came before.
         """
 
     @abstractmethod

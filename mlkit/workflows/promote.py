@@ -1,20 +1,51 @@
-"""registry → evaluation on the same test rows → verdict → endpoint → registry."""
+"""registry → evaluation on the same rows → verdict → endpoint → registry.
+
+``compare`` evaluates a candidate and a baseline version and records the verdict; ``deploy``
+compares with what the endpoint serves and promotes only on a pass (or when forced, recording who
+and why); ``rollback`` restores the champion the current deployment replaced. Promotion to an
+endpoint happens in one place, ``promote_to_endpoint``.
+"""
 
 from __future__ import annotations
 
+import getpass
+import os
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from mlkit.config import Settings
-from mlkit.errors import MlkitError
+from mlkit.errors import RegistryError, ServingError, UsageError
 from mlkit.experiment import Experiment, parse_experiment
-from mlkit.promotion import Decision, decide, evaluate_saved_model
-from mlkit.registry import ModelVersion, RegistryStore, open_store
-from mlkit.workflows.dataset import load_experiment_data
+from mlkit.registry import Deployment, ModelVersion, RegistryStore, Verdict, open_store
 
 LOCAL_ENDPOINT = "local"
 Stage = Callable[[str], None]
+Progress = Callable[[int, int], None]
+
+
+def current_user() -> str:
+    """Who is acting: ``MLKIT_USER`` if set, else the login name."""
+    user = os.environ.get("MLKIT_USER", "").strip()
+    if user:
+        return user
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name (some containers)
+        return "unknown"
+
+
+@dataclass
+class Comparison:
+    model: str
+    candidate_version: int
+    baseline_version: int | None
+    passed: bool
+    reason: str
+    verdict: Verdict
+    plot: Path | None = None
 
 
 @dataclass
@@ -25,11 +56,72 @@ class DeployOutcome:
     deployed: bool
     already_deployed: bool = False
     forced: bool = False
-    decision: Decision | None = None
-    verdict_id: int | None = None
-    candidate_metrics: dict[str, float] | None = None
-    baseline_metrics: dict[str, float] | None = None
-    rows: int = 0
+    passed: bool | None = None
+    reason: str = ""
+    verdict: Verdict | None = None
+    deployment: Deployment | None = None
+
+
+@dataclass
+class RollbackOutcome:
+    model: str
+    endpoint: str
+    from_version: int
+    deployment: Deployment
+
+
+def _noop(*_args: Any) -> None:
+    return None
+
+
+def compare(
+    model: str,
+    settings: Settings,
+    *,
+    candidate: int | None,
+    baseline: str | int = "deployed",
+    data_table: str | None = None,
+    plot_path: Path | None = None,
+    endpoint: str = LOCAL_ENDPOINT,
+    on_stage: Stage | None = None,
+    on_progress: Progress | None = None,
+) -> Comparison:
+    """Evaluate ``candidate`` against ``baseline`` (``deployed``: what ``endpoint`` serves; a
+    version number; nothing when nothing is deployed), record the verdict, draw the plot."""
+    stage = on_stage or _noop
+    store = open_store(settings.registry_url, settings.artifacts_dir)
+    cand = store.get_version(model, candidate)
+    base = _baseline(store, model, baseline, endpoint)
+    if base is not None and base.version == cand.version:
+        raise UsageError(
+            f"the candidate and the baseline are both version {cand.version} of '{model}'",
+            hint="pick another --baseline, or --candidate",
+        )
+    report, data = _judge(store, settings, cand, base, data_table, stage, on_progress)
+    verdict = store.record_verdict(
+        model,
+        cand.version,
+        None if base is None else base.version,
+        metric=report.metric,
+        candidate_value=report.candidate_value,
+        baseline_value=report.baseline_value,
+        passed=report.passed,
+        reason=report.reason,
+        details=report.details,
+        data_fingerprint=data.fingerprint,
+    )
+    from mlkit.promotion.plot import plot_verdict
+
+    against = "none" if base is None else f"v{base.version}"
+    path = plot_path or settings.runs_dir / "verdicts" / (
+        f"{model}-v{cand.version}-vs-{against}-verdict{verdict.id}.png"
+    )
+    stage(f"drawing the comparison to {path}")
+    plot = plot_verdict(report.details, report.passed, path)
+    return Comparison(
+        model, cand.version, None if base is None else base.version, report.passed,
+        report.reason, verdict, plot,
+    )  # fmt: skip
 
 
 def deploy(
@@ -38,84 +130,230 @@ def deploy(
     *,
     version: int | None = None,
     force: bool = False,
+    reason: str | None = None,
+    actor: str | None = None,
+    endpoint: str = LOCAL_ENDPOINT,
     on_stage: Stage | None = None,
+    on_progress: Progress | None = None,
 ) -> DeployOutcome:
-    """Deploy a version to the local endpoint if it beats the deployed one (or ``force``)."""
-    stage = on_stage or (lambda _msg: None)
-    store = open_store(settings.registry_url, settings.artifacts_dir)
-    candidate = store.get_version(model, version)
-    current = store.active_deployment(model, LOCAL_ENDPOINT)
-    if current is not None and current.version == candidate.version:
-        return DeployOutcome(
-            model, candidate.version, current.version, deployed=False, already_deployed=True
-        )
+    """Compare ``version`` (default: latest) with what ``endpoint`` serves; promote it on a pass.
 
-    experiment = _experiment_of(store, candidate)
-    stage(f"reading the test split of {experiment.data.source}")
-    data = load_experiment_data(experiment.data, settings)
-    task = experiment.search.task
-    stage(f"evaluating version {candidate.version} on {len(data.test.labels)} test rows")
-    candidate_metrics = evaluate_saved_model(
-        store.artifact_path(candidate), data.test.features, data.test.labels, task
-    )
-    baseline_metrics = None
-    if current is not None:
-        baseline = store.get_version(model, current.version)
-        stage(f"evaluating deployed version {baseline.version} on the same rows")
-        baseline_metrics = evaluate_saved_model(
-            store.artifact_path(baseline), data.test.features, data.test.labels, task
+    ``force`` deploys over a failed verdict and needs ``reason``; the verdict and the deployment
+    record who (``actor``, default ``current_user()``) and why.
+    """
+    reason = (reason or "").strip() or None
+    if force and reason is None:
+        raise UsageError(
+            "--force needs --reason: say why the verdict is overridden",
+            hint='e.g. --force --reason "hotfix for the label outage, ticket 123"',
         )
-    policy = experiment.promotion
-    decision = decide(
-        policy.metric,
-        candidate_metrics,
-        baseline_metrics,
-        min_improvement=policy.min_improvement,
-        baseline_version=current.version if current else None,
-    )
-    forced = force and not decision.passed
+    stage = on_stage or _noop
+    who = actor or current_user()
+    store = open_store(settings.registry_url, settings.artifacts_dir)
+    cand = store.get_version(model, version)
+    current = store.active_deployment(model, endpoint)
+    if current is not None and current.version == cand.version:
+        return DeployOutcome(
+            model, cand.version, current.version, deployed=False, already_deployed=True
+        )
+    base = None if current is None else store.get_version(model, current.version)
+    report, data = _judge(store, settings, cand, base, None, stage, on_progress)
+    forced = force and not report.passed
     verdict = store.record_verdict(
         model,
-        candidate.version,
-        current.version if current else None,
-        metric=decision.metric,
-        candidate_value=decision.candidate_value,
-        baseline_value=decision.baseline_value,
-        passed=decision.passed,
-        reason=decision.reason,
+        cand.version,
+        None if base is None else base.version,
+        metric=report.metric,
+        candidate_value=report.candidate_value,
+        baseline_value=report.baseline_value,
+        passed=report.passed,
+        reason=report.reason,
+        details=report.details,
         forced=forced,
-        details={
-            "candidate": candidate_metrics,
-            "baseline": baseline_metrics,
-            "rows": len(data.test.labels),
-            "data_fingerprint": data.fingerprint,
-            "min_improvement": policy.min_improvement,
-        },
+        forced_by=who if forced else None,
+        force_reason=reason if forced else None,
+        data_fingerprint=data.fingerprint,
     )
     outcome = DeployOutcome(
         model,
-        candidate.version,
-        current.version if current else None,
+        cand.version,
+        None if base is None else base.version,
         deployed=False,
         forced=forced,
-        decision=decision,
-        verdict_id=verdict.id,
-        candidate_metrics=candidate_metrics,
-        baseline_metrics=baseline_metrics,
-        rows=len(data.test.labels),
+        passed=report.passed,
+        reason=report.reason,
+        verdict=verdict,
     )
-    if decision.passed or force:
-        store.deploy(model, candidate.version, endpoint=LOCAL_ENDPOINT, verdict_id=verdict.id)
+    if report.passed or force:
+        stage(f"promoting version {cand.version} on the {endpoint} endpoint")
+        outcome.deployment = promote_to_endpoint(
+            store,
+            model,
+            cand.version,
+            endpoint=endpoint,
+            verdict_id=verdict.id,
+            action="forced" if forced else "promote",
+            actor=who,
+            reason=reason,
+        )
         outcome.deployed = True
     return outcome
 
 
+def promote_to_endpoint(
+    store: RegistryStore,
+    model: str,
+    version: int,
+    *,
+    endpoint: str,
+    verdict_id: int | None,
+    action: str,
+    actor: str,
+    reason: str | None,
+) -> Deployment:
+    """The one place a version goes live: the champion alias and the endpoint's traffic move in
+    one registry transaction. The local endpoint reads the active deployment from the registry on
+    each request, so committing it is the switch."""
+    if endpoint != LOCAL_ENDPOINT:
+        raise ServingError(
+            f"unknown endpoint {endpoint!r}", hint=f"this mlkit deploys to '{LOCAL_ENDPOINT}'"
+        )
+    return store.deploy(
+        model, version, endpoint=endpoint, verdict_id=verdict_id, action=action, actor=actor,
+        reason=reason,
+    )  # fmt: skip
+
+
+def rollback(
+    model: str,
+    settings: Settings,
+    *,
+    endpoint: str = LOCAL_ENDPOINT,
+    actor: str | None = None,
+    reason: str | None = None,
+) -> RollbackOutcome:
+    """Restore the champion that the active deployment replaced, in one registry transaction."""
+    store = open_store(settings.registry_url, settings.artifacts_dir)
+    store.get_version(model)  # ModelNotFound with the known names, before anything else
+    current = store.active_deployment(model, endpoint)
+    why = (reason or "").strip() or None
+    deployment = store.rollback(model, endpoint=endpoint, actor=actor or current_user(), reason=why)
+    return RollbackOutcome(model, endpoint, current.version if current else 0, deployment)
+
+
+# -- evaluation -------------------------------------------------------------------------------
+
+
+def _baseline(
+    store: RegistryStore, model: str, baseline: str | int, endpoint: str
+) -> ModelVersion | None:
+    if baseline == "deployed":
+        current = store.active_deployment(model, endpoint)
+        return None if current is None else store.get_version(model, current.version)
+    if isinstance(baseline, str):
+        if not baseline.isdigit() or int(baseline) < 1:
+            raise UsageError(
+                f"invalid --baseline {baseline!r}: expected 'deployed' or a version number"
+            )
+        baseline = int(baseline)
+    return store.get_version(model, baseline)
+
+
+def _judge(
+    store: RegistryStore,
+    settings: Settings,
+    cand: ModelVersion,
+    base: ModelVersion | None,
+    data_table: str | None,
+    stage: Stage,
+    on_progress: Progress | None,
+):
+    from mlkit.data import open_warehouse
+    from mlkit.promotion.evaluate import load_runner, run_version, time_batches
+    from mlkit.promotion.evaluation_data import read_evaluation_data
+    from mlkit.promotion.smoke import smoke_test
+    from mlkit.promotion.verdict import judge
+
+    experiment = _experiment_of(store, cand)
+    policy = experiment.promotion
+    stage(f"loading version {cand.version}" + (f" and version {base.version}" if base else ""))
+    cand_runner = load_runner(store.artifact_path(cand))
+    base_runner = None if base is None else load_runner(store.artifact_path(base))
+    if base_runner is not None and base_runner.input_spec != cand_runner.input_spec:
+        raise UsageError(
+            f"versions {cand.version} and {base.version} of '{cand.model}' take different inputs "
+            f"({_inputs(cand_runner)} vs {_inputs(base_runner)}); they cannot be compared on "
+            "the same rows"
+        )
+    table = data_table or experiment.data.source
+    split = None if data_table else (experiment.data.split.eval, experiment.data.split.test)
+    what = f"table {table}" if data_table else f"the test split of {table}"
+    stage(f"reading {what} from the warehouse")
+    data = read_evaluation_data(
+        open_warehouse(settings.warehouse_path),
+        table,
+        features=cand_runner.input_spec,
+        label=experiment.data.label,
+        key=experiment.data.key,
+        slice_column=policy.slices.column if policy.slices else None,
+        split=split,
+    )
+    runs = []
+    for mv, runner in ((cand, cand_runner), (base, base_runner)):
+        if mv is None:
+            runs.append(None)
+            continue
+        stage(f"evaluating version {mv.version} on {len(data):,} rows")
+        runs.append(
+            run_version(
+                runner,
+                mv.version,
+                data.features,
+                declared_task=mv.signature.get("task"),
+                batch_size=policy.batch_size,
+                size_bytes=mv.size_bytes,
+                on_progress=on_progress,
+            )
+        )
+    cand_run, base_run = runs
+    stage("timing batches of both versions in turn")
+    time_batches([r for r in runs if r is not None], data.features, batch_size=policy.batch_size)
+    task = cand_run.task
+    if base_run is not None and base_run.task != task:
+        raise UsageError(
+            f"version {cand.version} is a {task} model and version {base.version} a "
+            f"{base_run.task} model; they cannot be compared"
+        )
+    smoke = None
+    if policy.smoke.enabled:
+        stage(f"smoke test: {policy.smoke.requests} requests through the serving signature")
+        n_classes = cand.signature.get("n_classes")
+        if n_classes is None and task == "classification":
+            n_classes = cand_run.predictions.probabilities.shape[1]
+        smoke = smoke_test(
+            cand_runner,
+            data.features,
+            task=task,
+            n_classes=n_classes,
+            requests=policy.smoke.requests,
+            instances=policy.smoke.instances,
+            max_latency_ms=policy.smoke.max_latency_ms,
+            output_range=policy.smoke.output_range,
+        )
+    report = judge(policy, task=task, candidate=cand_run, baseline=base_run, data=data, smoke=smoke)
+    return report, data
+
+
+def _inputs(runner: Any) -> str:
+    return ", ".join(f"{k}{list(v)}" for k, v in sorted(runner.input_spec.items()))
+
+
 def _experiment_of(store: RegistryStore, version: ModelVersion) -> Experiment:
-    """The experiment that produced a version: its test split is the evaluation data."""
+    """The experiment that produced a version: its data, test split and promotion policy."""
     if version.run_id is None:
-        raise MlkitError(
-            f"version {version.version} of '{version.model}' has no run, so there is no test "
-            "split to compare it on"
+        raise RegistryError(
+            f"version {version.version} of '{version.model}' has no run, so there is no "
+            "experiment (test split, promotion policy) to compare it with"
         )
     run = store.get_run(version.run_id)
     return parse_experiment(tomllib.loads(run.spec_text), origin=f"run {run.id}")

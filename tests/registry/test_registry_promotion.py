@@ -67,6 +67,8 @@ def test_verdicts(digits):
         passed=False,
         reason="forced by user",
         forced=True,
+        forced_by="ada",
+        force_reason="hotfix for a data outage",
     )
     assert second.details == {"delta": -0.02, "n": 360}
     assert digits.latest_verdict("digits", 3) == forced

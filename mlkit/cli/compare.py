@@ -1,0 +1,64 @@
+"""mlkit compare: evaluate a candidate version against a baseline and record the verdict."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from mlkit.cli.output import StepProgress, console, print_json, stage_printer
+from mlkit.config import load_settings
+from mlkit.errors import UsageError
+
+
+def _baseline(value: str) -> str | int:
+    if value == "deployed":
+        return value
+    if value.isdigit() and int(value) >= 1:
+        return int(value)
+    raise UsageError(
+        f"invalid --baseline {value!r}: expected 'deployed' or a version number (1, 2, ...)"
+    )
+
+
+def compare(
+    name: str = typer.Argument(..., help="The model, e.g. digits."),
+    candidate: int = typer.Option(
+        None, "--candidate", min=1, help="The candidate version (default: latest)."
+    ),
+    baseline: str = typer.Option(
+        "deployed", "--baseline", help="'deployed' (what the endpoint serves) or a version."
+    ),
+    data: str = typer.Option(
+        None, "--data", help="Evaluate on every row of this table (default: the test split)."
+    ),
+    plot: Path = typer.Option(
+        None, "--plot", help="Where to write the comparison plot (default: runs/verdicts/)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the stored verdict as JSON."),
+) -> None:
+    """Compare two versions on the same rows with the experiment's promotion policy."""
+    from mlkit.cli.verdict_view import render_verdict
+    from mlkit.workflows.promote import compare as run_compare
+
+    against = _baseline(baseline)
+    if data is not None:
+        from mlkit.data.warehouse import check_table_name
+
+        check_table_name(data)
+    with StepProgress("evaluating", enabled=not as_json) as progress:
+        outcome = run_compare(
+            name,
+            load_settings(),
+            candidate=candidate,
+            baseline=against,
+            data_table=data,
+            plot_path=plot,
+            on_stage=stage_printer(enabled=not as_json),
+            on_progress=progress.update,
+        )
+    if as_json:
+        print_json({"verdict": outcome.verdict, "plot": str(outcome.plot)})
+        return
+    render_verdict(outcome.verdict)
+    console.print(f"Plot: {outcome.plot}", highlight=False)

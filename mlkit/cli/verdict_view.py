@@ -1,0 +1,82 @@
+"""A stored verdict for people: the metrics of both sides with differences and intervals, the
+slices, every check with its result and reason, and who forced it, if anyone did."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlkit.cli.output import console, print_table
+
+_RESULT = {"pass": "[green]pass[/]", "fail": "[red]FAIL[/]", "skip": "[dim]skip[/]"}
+
+
+def _num(value: Any) -> str:
+    if value is None:
+        return ""
+    return f"{value:.4f}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def render_verdict(verdict: Any) -> None:
+    d = verdict.details or {}
+    cand, base = d.get("candidate") or {}, d.get("baseline")
+    data = d.get("data") or verdict.data_fingerprint or {}
+    c_label = f"v{verdict.candidate_version} (candidate)"
+    b_label = f"v{verdict.baseline_version} (baseline)" if base else ""
+    sha = (data.get("content_sha256") or "")[:12]
+    where = f"{data.get('selection', 'rows')} of {data.get('table', '?')}"
+    against = f"version {verdict.baseline_version}" if base else "no baseline (nothing deployed)"
+    title = (
+        f"{verdict.model}: version {verdict.candidate_version} vs {against} on "
+        f"{d.get('rows', '?')} rows, {where} (sha256 {sha})"
+    )
+    intervals = d.get("intervals") or {}
+    level = intervals.get("level")
+    metrics = cand.get("metrics") or {}
+    columns = ["metric", c_label]
+    if base:
+        columns += [b_label, "change", f"{level:.0%} interval" if level else "interval"]
+    rows = []
+    for name in metrics:
+        row = [name, _num(metrics[name])]
+        if base:
+            diff = (d.get("differences") or {}).get(name)
+            span = intervals.get(name)
+            row += [
+                _num(base["metrics"].get(name)),
+                "" if diff is None else f"{diff:+.4f}",
+                "" if not span else f"[{span[0]:+.4f}, {span[1]:+.4f}]",
+            ]
+        rows.append(row)
+    print_table(title, columns, rows)
+
+    slices = cand.get("slices") or {}
+    metric = d.get("metric", verdict.metric)
+    guard = (d.get("policy") or {}).get("slices") or {}
+    slice_metric = guard.get("metric") or metric
+    if slices:
+        columns = ["slice", "rows", f"{slice_metric} {c_label}"]
+        if base:
+            columns += [f"{slice_metric} {b_label}", "change"]
+        rows = []
+        for value, numbers in sorted(slices.items()):
+            c = numbers.get(slice_metric)
+            row = [value, numbers.get("rows"), _num(c)]
+            if base:
+                b = (base.get("slices") or {}).get(value, {}).get(slice_metric)
+                row += [_num(b), "" if b is None or c is None else f"{c - b:+.4f}"]
+            rows.append(row)
+        print_table(f"Per {data.get('slice_column') or 'slice'}", columns, rows)
+
+    print_table(
+        "Checks",
+        ["check", "result", "reason"],
+        ([c["name"], _RESULT.get(c["status"], c["status"]), c["reason"]] for c in d["checks"])
+        if d.get("checks")
+        else [],
+    )
+    mark = "[green]PASS[/]" if verdict.passed else "[red]FAIL[/]"
+    console.print(f"Verdict {verdict.id}: {mark}: {verdict.reason}", highlight=False)
+    if verdict.forced:
+        console.print(
+            f"[yellow]Forced[/] by {verdict.forced_by}: {verdict.force_reason}", highlight=False
+        )

@@ -1,0 +1,152 @@
+"""A model's outputs on evaluation rows → the experiment's metrics, overall and per slice.
+
+Classification: ``accuracy``, ``loss`` (log loss), ``auc`` (binary only) and ``recall_K`` for each
+class K; regression: ``rmse`` and ``mae``. Which way is better for each metric is in
+``LOWER_IS_BETTER``; ``latency_ms`` (per batch) and ``size_mb`` are measured elsewhere but follow
+the same rules so that policies can name them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mlkit.errors import ServingError
+
+TASKS = ("classification", "regression")
+LOWER_IS_BETTER = {"loss", "rmse", "mae", "latency_ms", "size_mb"}
+METRIC_PATTERN = re.compile(r"^(accuracy|loss|auc|rmse|mae|latency_ms|size_mb|recall_\d+)$")
+DEFAULT_METRIC = {"classification": "accuracy", "regression": "rmse"}
+_EPS = 1e-12
+
+
+def lower_is_better(metric: str) -> bool:
+    return metric in LOWER_IS_BETTER
+
+
+def improvement(metric: str, candidate: float, baseline: float) -> float:
+    """How much better the candidate is (positive: better), whichever way the metric points."""
+    return baseline - candidate if lower_is_better(metric) else candidate - baseline
+
+
+@dataclass
+class Predictions:
+    """One model's answers for the evaluation rows, in the rows' order."""
+
+    task: str
+    probabilities: np.ndarray | None = None  # (n, K) for classification
+    values: np.ndarray | None = None  # (n,) for regression
+
+    def __len__(self) -> int:
+        array = self.probabilities if self.task == "classification" else self.values
+        return 0 if array is None else len(array)
+
+    @property
+    def classes(self) -> np.ndarray:
+        return self.probabilities.argmax(axis=1)
+
+
+def infer_task(outputs: dict[str, Any], declared: str | None = None) -> str:
+    """The task a version was built for: its registered signature says, else its outputs."""
+    if declared in TASKS:
+        return declared
+    if "probabilities" in outputs:
+        return "classification"
+    if "predictions" in outputs:
+        return "regression"
+    raise ServingError(
+        f"cannot tell the model's task from its outputs ({', '.join(sorted(outputs))}); "
+        "expected 'probabilities' (classification) or 'predictions' (regression)"
+    )
+
+
+def predictions_from_outputs(outputs: dict[str, Any], task: str) -> Predictions:
+    if task == "regression":
+        if "predictions" not in outputs:
+            raise ServingError("a regression model must output 'predictions'")
+        values = np.asarray(outputs["predictions"], dtype=np.float64)
+        return Predictions(task, values=values.reshape(len(values), -1)[:, 0])
+    if "probabilities" not in outputs:
+        raise ServingError("a classification model must output 'probabilities'")
+    probabilities = np.asarray(outputs["probabilities"], dtype=np.float64)
+    probabilities = probabilities.reshape(len(probabilities), -1)
+    if probabilities.shape[1] == 1:  # a binary head may give P(class 1) alone
+        probabilities = np.hstack([1.0 - probabilities, probabilities])
+    return Predictions(task, probabilities=probabilities)
+
+
+def example_losses(pred: Predictions, labels: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-example quantities whose means are the metrics (what the paired statistics resample)."""
+    if pred.task == "regression":
+        errors = pred.values - labels.astype(np.float64)
+        return {"error": errors, "abs_error": np.abs(errors), "sq_error": errors**2}
+    truth = labels.astype(np.int64)
+    k = pred.probabilities.shape[1]
+    inside = (truth >= 0) & (truth < k)
+    picked = np.zeros(len(truth))
+    picked[inside] = pred.probabilities[np.flatnonzero(inside), truth[inside]]
+    return {
+        "correct": (pred.classes == truth).astype(np.float64),
+        "log_loss": -np.log(np.clip(np.nan_to_num(picked, nan=0.0), _EPS, 1.0)),
+    }
+
+
+def binary_auc(scores: np.ndarray, truth: np.ndarray) -> float | None:
+    """Area under the ROC curve from ranks (ties count half); None without both classes."""
+    from scipy.stats import rankdata
+
+    positives = truth == 1
+    n_pos, n_neg = int(positives.sum()), int((~positives).sum())
+    if n_pos == 0 or n_neg == 0:
+        return None
+    ranks = rankdata(scores)
+    return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def quality_metrics(pred: Predictions, labels: np.ndarray) -> dict[str, float]:
+    """The task's metrics on these rows (a slice passes its own rows)."""
+    if len(labels) == 0:
+        return {}
+    per = example_losses(pred, labels)
+    if pred.task == "regression":
+        return {
+            "rmse": float(np.sqrt(np.mean(per["sq_error"]))),
+            "mae": float(np.mean(per["abs_error"])),
+        }
+    truth = labels.astype(np.int64)
+    metrics = {
+        "accuracy": float(np.mean(per["correct"])),
+        "loss": float(np.mean(per["log_loss"])),
+    }
+    if pred.probabilities.shape[1] == 2:
+        auc = binary_auc(pred.probabilities[:, 1], truth)
+        if auc is not None:
+            metrics["auc"] = auc
+    classes = pred.classes
+    for k in np.unique(truth).tolist():
+        mask = truth == k
+        metrics[f"recall_{k}"] = float(np.mean(classes[mask] == k))
+    return metrics
+
+
+def slice_metrics(
+    pred: Predictions, labels: np.ndarray, slices: np.ndarray | None
+) -> dict[str, dict[str, float]]:
+    """``{slice value: {"rows": n, metric: value, ...}}`` for each value of the slice column."""
+    if slices is None:
+        return {}
+    out: dict[str, dict[str, float]] = {}
+    for value in sorted(set(slices.tolist())):
+        index = np.flatnonzero(slices == value)
+        sub = _subset(pred, index)
+        out[str(value)] = {"rows": int(index.size), **quality_metrics(sub, labels[index])}
+    return out
+
+
+def _subset(pred: Predictions, index: np.ndarray) -> Predictions:
+    if pred.task == "regression":
+        return Predictions(pred.task, values=pred.values[index])
+    return Predictions(pred.task, probabilities=pred.probabilities[index])

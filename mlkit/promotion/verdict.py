@@ -1,0 +1,160 @@
+"""Two evaluations + the policy → a verdict: pass or fail, why, and everything behind it.
+
+The details dict is what the registry stores (``verdicts.details``) and what ``mlkit compare``
+shows: both sides' metrics overall and per slice, the differences and their intervals, the
+significance test, the smoke test, every check, the policy and the rows used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mlkit.errors import SpecError
+from mlkit.experiment import PromotionSpec
+from mlkit.promotion.metrics import quality_metrics, slice_metrics
+from mlkit.promotion.policy import (
+    FAIL,
+    PASS,
+    SKIP,
+    Check,
+    Side,
+    change_check,
+    improvement_check,
+    intervals,
+    side,
+    significance,
+    slice_checks,
+    value_checks,
+)
+
+MB = 1024 * 1024
+
+
+@dataclass
+class VerdictReport:
+    passed: bool
+    reason: str
+    metric: str
+    candidate_value: float
+    baseline_value: float | None
+    checks: list[Check]
+    details: dict[str, Any]
+
+
+def measured(run: Any, labels, slices) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """A version's metrics: quality overall, latency per batch, size; and quality per slice."""
+    metrics = quality_metrics(run.predictions, labels)
+    metrics["latency_ms"] = run.latency["median_ms"]
+    metrics["size_mb"] = run.size_bytes / MB
+    return metrics, slice_metrics(run.predictions, labels, slices)
+
+
+def _side_details(run: Any, s: Side) -> dict[str, Any]:
+    return {
+        "version": run.version,
+        "metrics": s.metrics,
+        "slices": s.slices,
+        "latency": run.latency,
+        "size_bytes": run.size_bytes,
+        "signature": run.signature_name,
+    }
+
+
+def judge(
+    policy: PromotionSpec,
+    *,
+    task: str,
+    candidate: Any,
+    baseline: Any | None,
+    data: Any,
+    smoke: Any | None,
+) -> VerdictReport:
+    """Apply every check of ``policy``; ``candidate``/``baseline`` are ``evaluate.VersionRun``s."""
+    metric = policy.metric_for(task)
+    labels = data.labels
+    c_metrics, c_slices = measured(candidate, labels, data.slices)
+    if metric not in c_metrics:
+        quality = ", ".join(k for k in c_metrics if k not in ("latency_ms", "size_mb"))
+        raise SpecError(
+            f"promotion.metric: {metric!r} is not measured for a {task} model",
+            hint=f"use one of: {quality}",
+        )
+    cand = side(candidate.version, c_metrics, c_slices, candidate.predictions, labels)
+    base = None
+    if baseline is not None:
+        b_metrics, b_slices = measured(baseline, labels, data.slices)
+        base = side(baseline.version, b_metrics, b_slices, baseline.predictions, labels)
+
+    checks: list[Check] = value_checks(policy, task, cand)
+    if smoke is None:
+        checks.append(Check("smoke test", "smoke", SKIP, "disabled by the policy"))
+    else:
+        checks.append(Check("smoke test", "smoke", PASS if smoke.passed else FAIL, smoke.reason))
+    details: dict[str, Any] = {
+        "task": task,
+        "metric": metric,
+        "rows": len(labels),
+        "data": data.fingerprint,
+        "policy": policy.model_dump(mode="json"),
+        "candidate": _side_details(candidate, cand),
+        "baseline": None,
+        "differences": {},
+        "intervals": {},
+        "significance": None,
+        "smoke": None if smoke is None else smoke.as_dict(),
+    }
+    if base is None:
+        why = "nothing to compare with (no baseline)"
+        checks.append(Check(f"{metric} beats the baseline", "improvement", SKIP, why))
+        checks.extend(Check(f"{r.metric} change", "change", SKIP, why) for r in policy.change)
+        checks.append(Check("significance", "significance", SKIP, why))
+    else:
+        checks.append(improvement_check(policy, metric, cand, base))
+        checks.extend(change_check(rule, cand, base) for rule in policy.change)
+        sig_metric = metric if task == "classification" else _bootstrappable(metric)
+        check, info = significance(policy, task, sig_metric, cand, base)
+        checks.append(check)
+        level = 1.0 - policy.significance.alpha
+        details["baseline"] = _side_details(baseline, base)
+        details["differences"] = {
+            k: cand.metrics[k] - base.metrics[k] for k in cand.metrics if k in base.metrics
+        }
+        details["intervals"] = {
+            "level": level,
+            **intervals(
+                task,
+                cand,
+                base,
+                level=level,
+                resamples=policy.significance.resamples,
+                seed=policy.significance.seed,
+            ),
+        }
+        details["significance"] = info
+    checks.extend(slice_checks(policy, metric, cand, base))
+    details["checks"] = [c.as_dict() for c in checks]
+
+    failed = [c for c in checks if c.status == FAIL]
+    if failed:
+        shown = "; ".join(f"{c.name}: {c.reason}" for c in failed[:2])
+        more = f" (and {len(failed) - 2} more)" if len(failed) > 2 else ""
+        reason = f"failed {len(failed)} of {len(checks)} checks: {shown}{more}"
+    else:
+        ran = sum(c.status == PASS for c in checks)
+        headline = next((c for c in checks if c.kind == "improvement"), None)
+        lead = headline.reason if headline and headline.status == PASS else "nothing is deployed"
+        reason = f"passed {ran} checks ({len(checks) - ran} skipped): {lead}"
+    return VerdictReport(
+        passed=not failed,
+        reason=reason,
+        metric=metric,
+        candidate_value=cand.metrics[metric],
+        baseline_value=None if base is None else base.metrics.get(metric),
+        checks=checks,
+        details=details,
+    )
+
+
+def _bootstrappable(metric: str) -> str:
+    return metric if metric in ("rmse", "mae") else "rmse"
