@@ -1,13 +1,17 @@
-"""A warehouse table → validated float32 feature arrays and integer labels, split three ways.
+"""A table or query → validated float32 feature arrays and integer labels, split three ways.
 
-Rows are put in key order (then label and scalar features) before anything else, so the arrays and
-the fingerprint do not depend on the order the warehouse returns rows in.
+The rows are read in record batches and each batch is decoded straight into preallocated float32
+arrays (no per-row Python, no second copy of the table in Arrow), so the peak memory is about the
+decoded arrays twice (once whole, once split) plus one batch.
+
+Rows are then put in key order (then label), so the arrays and the fingerprint do not depend on
+the order a warehouse returns rows in, nor on which warehouse it is.
 """
 
 from __future__ import annotations
 
 import difflib
-import math
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,12 +19,22 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mlkit.data.fingerprint import content_sha256, schema_string
+from mlkit.data.decode import decode_column, is_list, is_number, storage_form
+from mlkit.data.fingerprint import _hash_array, schema_string
 from mlkit.data.split import SPLIT_NAMES, assign_splits, check_fractions
-from mlkit.data.warehouse import Warehouse
+from mlkit.data.stats import array_stats
+from mlkit.data.validation import (
+    FeatureShapeError,
+    FeatureTypeError,
+    LabelValuesError,
+    MissingColumnError,
+    NullValuesError,
+)
+from mlkit.data.warehouse import Query, Relation, Warehouse
 from mlkit.errors import DataError
 
 SPLIT_METHOD = "ABS(MOD(FARM_FINGERPRINT(CAST(key AS STRING)), 1000))"
+_HASH_ROWS = 4096
 
 
 @dataclass(frozen=True)
@@ -33,6 +47,7 @@ class FeatureSpec:
 class Arrays:
     features: dict[str, np.ndarray]
     labels: np.ndarray
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -47,57 +62,59 @@ class SplitData:
     n_classes: int
     feature_specs: list[FeatureSpec]
     fingerprint: dict[str, Any] = field(default_factory=dict)
+    stats: dict[str, Any] = field(default_factory=dict)
 
 
-def _is_list(dtype: pa.DataType) -> bool:
-    return (
-        pa.types.is_list(dtype)
-        or pa.types.is_large_list(dtype)
-        or pa.types.is_fixed_size_list(dtype)
-    )
-
-
-def _is_number(dtype: pa.DataType) -> bool:
-    return pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_boolean(dtype)
+def describe_source(source: Relation) -> str:
+    """How messages name a source: ``table 'digits'`` or ``the query``."""
+    return f"table '{source}'" if isinstance(source, str) else "the query"
 
 
 def _columns_note(schema: pa.Schema) -> str:
     return f"(columns: {', '.join(schema.names)})"
 
 
-def _check_type(schema: pa.Schema, table: str, name: str) -> pa.DataType:
+def _check_type(schema: pa.Schema, where: str, name: str) -> pa.DataType:
     dtype = schema.field(name).type
-    inner = dtype.value_type if _is_list(dtype) else dtype
-    if not _is_number(inner):
-        raise DataError(
-            f"feature column '{name}' in table '{table}' is {dtype}; "
-            "features must be numbers or lists of numbers"
+    if storage_form(dtype) is None:
+        raise FeatureTypeError(
+            f"feature column '{name}' in {where} is {dtype}; features must be numbers, lists "
+            "of numbers, BYTES or comma-separated STRING",
+            hint="leave it out of [data] features, or cast it in a query",
         )
     return dtype
 
 
-def _resolve(
-    schema: pa.Schema, table: str, label: str, key: str, features: list[FeatureSpec] | None
+def _needs_shape(dtype: pa.DataType) -> bool:
+    return storage_form(dtype) in ("array", "bytes", "string")
+
+
+def resolve_features(
+    schema: pa.Schema,
+    where: str,
+    label: str,
+    key: str,
+    features: list[FeatureSpec] | None,
+    extra_columns: tuple[str, ...] = (),
 ) -> list[FeatureSpec | str]:
-    """Checked specs; a bare name where the shape of a list column must be read from the data."""
-    for role, name in (("label", label), ("key", key)):
+    """Checked specs; a bare name where the shape of a vector column must be read from the data."""
+    for role, name in [("label", label), ("key", key), *(("extra", c) for c in extra_columns)]:
         if name not in schema.names:
-            raise DataError(
-                f"{role} column '{name}' not found in table '{table}' {_columns_note(schema)}"
+            raise MissingColumnError(
+                f"{role} column '{name}' not found in {where} {_columns_note(schema)}",
+                hint=f"name the {role} column in the experiment's [data] section",
             )
     if features is None:
-        names = [n for n in schema.names if n not in (label, key)]
+        names = [n for n in schema.names if n not in (label, key, *extra_columns)]
         if not names:
-            raise DataError(
-                f"table '{table}' has no columns besides label '{label}' and key '{key}'"
-            )
+            raise DataError(f"{where} has no columns besides label '{label}' and key '{key}'")
         resolved: list[FeatureSpec | str] = []
         for name in names:
-            dtype = _check_type(schema, table, name)
-            resolved.append(name if _is_list(dtype) else FeatureSpec(name, ()))
+            dtype = _check_type(schema, where, name)
+            resolved.append(name if _needs_shape(dtype) else FeatureSpec(name, ()))
         return resolved
     if not features:
-        raise DataError(f"no features given for table '{table}'")
+        raise DataError(f"no features given for {where}")
     seen: set[str] = set()
     for spec in features:
         if spec.name not in schema.names:
@@ -107,144 +124,194 @@ def _resolve(
                 if close
                 else _columns_note(schema)
             )
-            raise DataError(f"feature column '{spec.name}' not found in table '{table}'; {maybe}")
+            raise MissingColumnError(
+                f"feature column '{spec.name}' not found in {where}; {maybe}",
+                hint="fix the name in [data] features",
+            )
         if spec.name == label:
-            raise DataError(f"feature '{spec.name}' is the label column of table '{table}'")
+            raise DataError(f"feature '{spec.name}' is the label column of {where}")
         if spec.name in seen:
-            raise DataError(f"feature '{spec.name}' is listed twice for table '{table}'")
+            raise DataError(f"feature '{spec.name}' is listed twice for {where}")
         seen.add(spec.name)
         if not all(isinstance(d, int) and d > 0 for d in spec.shape):
-            raise DataError(
+            raise FeatureShapeError(
                 f"feature '{spec.name}' has invalid shape {spec.shape}: expected positive sizes"
             )
-        dtype = _check_type(schema, table, spec.name)
-        if _is_list(dtype) and not spec.shape:
-            raise DataError(
-                f"feature column '{spec.name}' in table '{table}' holds lists; give its shape, "
-                "e.g. (64,)"
+        dtype = _check_type(schema, where, spec.name)
+        if _needs_shape(dtype) and not spec.shape:
+            raise FeatureShapeError(
+                f"feature column '{spec.name}' in {where} holds {_form_words(dtype)}; give its "
+                "shape, e.g. (64,)",
+                hint=f'features = [{{ name = "{spec.name}", shape = [64] }}]',
             )
-        if not _is_list(dtype) and spec.shape:
-            raise DataError(
-                f"feature column '{spec.name}' in table '{table}' holds single numbers, "
-                f"not shape {spec.shape}"
+        if not _needs_shape(dtype) and spec.shape:
+            raise FeatureShapeError(
+                f"feature column '{spec.name}' in {where} holds single numbers, "
+                f"not shape {spec.shape}",
+                hint="leave the shape out for a scalar feature",
             )
     return list(features)
 
 
-def _check_nulls(column: pa.ChunkedArray, what: str, table: str) -> None:
+def _form_words(dtype: pa.DataType) -> str:
+    return {"array": "lists", "bytes": "BYTES", "string": "STRING vectors"}[storage_form(dtype)]
+
+
+def _infer_shape(column: pa.Array, name: str, where: str) -> tuple[int, ...]:
+    """A vector column's width from its first non-null row."""
+    values = column.drop_null()
+    if len(values) == 0:
+        raise NullValuesError(
+            f"feature column '{name}' in {where} has {column.null_count} null values",
+            hint="fill or filter them in the source",
+        )
+    first = values[0].as_py()
+    width = first.count(",") + 1 if isinstance(first, str) else len(first)
+    return (width,)
+
+
+def _check_nulls(column: pa.ChunkedArray | pa.Array, what: str, where: str) -> None:
     if column.null_count:
-        raise DataError(f"{what} in table '{table}' has {column.null_count} null values")
+        raise NullValuesError(
+            f"{what} in {where} has {column.null_count} null values",
+            hint="fill or filter them in the source (e.g. a query with WHERE ... IS NOT NULL)",
+        )
 
 
-def _labels(column: pa.ChunkedArray, table: str, label: str) -> tuple[np.ndarray, list[int]]:
+def _labels(column: pa.ChunkedArray, where: str, label: str) -> tuple[np.ndarray, list[int]]:
     if not pa.types.is_integer(column.type):
-        raise DataError(
-            f"label column '{label}' in table '{table}' is {column.type}; "
-            "classification labels must be integers 0..K-1"
+        raise LabelValuesError(
+            f"label column '{label}' in {where} is {column.type}; "
+            "classification labels must be integers 0..K-1",
+            hint="map the classes to 0..K-1 in the source or a query",
         )
     labels = column.to_numpy().astype(np.int64)
     values = np.unique(labels)
     if values.size < 2 or values[0] != 0 or values[-1] != values.size - 1:
         shown = ", ".join(str(v) for v in values[:10]) + (", ..." if values.size > 10 else "")
-        raise DataError(
-            f"label column '{label}' in table '{table}' has values {shown}; "
-            "classification labels must be integers 0..K-1 with K >= 2"
+        raise LabelValuesError(
+            f"label column '{label}' in {where} has values {shown}; "
+            "classification labels must be integers 0..K-1 with K >= 2",
+            hint="map the classes to 0..K-1 in the source or a query",
         )
     return labels, values.tolist()
 
 
-def _decode(
-    column: pa.ChunkedArray, spec: FeatureSpec | str, table: str, keys: pa.ChunkedArray
-) -> tuple[FeatureSpec, np.ndarray]:
-    name = spec if isinstance(spec, str) else spec.name
-    _check_nulls(column, f"feature column '{name}'", table)
-    if not _is_list(column.type):
-        values = column.to_numpy().astype(np.float32)
-        spec = FeatureSpec(name, ())
-    else:
-        array = column.combine_chunks()
-        lengths = pc.list_value_length(array).to_numpy(zero_copy_only=False)
-        if isinstance(spec, str):  # shape read from the data: the first row's length
-            spec = FeatureSpec(name, (int(lengths[0]),) if len(lengths) else (0,))
-        expected = math.prod(spec.shape)
-        bad = np.flatnonzero(lengths != expected)
-        if bad.size:
-            row = int(bad[0])
-            raise DataError(
-                f"feature '{name}' in table '{table}' expects {expected} values per row "
-                f"(shape {spec.shape}), found {int(lengths[row])} in the row with key "
-                f"{keys[row].as_py()!r} ({bad.size} rows differ)"
-            )
-        flat = array.flatten()
-        if flat.null_count:
-            raise DataError(
-                f"feature column '{name}' in table '{table}' has {flat.null_count} null values "
-                "inside its lists"
-            )
-        values = flat.to_numpy(zero_copy_only=False).astype(np.float32).reshape(-1, *spec.shape)
-    if not np.isfinite(values).all():
-        raise DataError(
-            f"feature column '{name}' in table '{table}' has NaN or infinite values (as float32)"
-        )
-    return spec, values
+def _source_fields(warehouse: Warehouse, source: Relation) -> dict[str, Any]:
+    if isinstance(source, Query):
+        return {"table": None, "query": str(source), "params": dict(source.params)}
+    return {"table": source, "query": None, "params": {}}
 
 
 def load_splits(
     warehouse: Warehouse,
-    table: str,
+    table: Relation,
     *,
     label: str,
     features: list[FeatureSpec] | None,
     key: str,
     eval_fraction: float,
     test_fraction: float,
+    extra_columns: tuple[str, ...] | list[str] = (),
+    with_stats: bool = True,
 ) -> SplitData:
-    check_fractions(eval_fraction, test_fraction)
-    schema = warehouse.schema(table)
-    specs = _resolve(schema, table, label, key, features)
-    names = [s if isinstance(s, str) else s.name for s in specs]
-    columns = list(dict.fromkeys([key, label, *names]))
-    data = warehouse.read_table(table, columns)
-    if data.num_rows == 0:
-        raise DataError(f"table '{table}' has no rows")
-    _check_nulls(data[key], f"key column '{key}'", table)
-    _check_nulls(data[label], f"label column '{label}'", table)
-    sort_keys = [c for c in columns if not _is_list(data.schema.field(c).type)]
-    if not (pa.types.is_integer(data[key].type) or pa.types.is_string(data[key].type)):
-        raise DataError(
-            f"key column '{key}' in table '{table}' is {data[key].type}; "
-            "expected integers or strings"
-        )
-    order = pc.sort_indices(data, sort_keys=[(c, "ascending") for c in sort_keys]).to_numpy()
-    if not np.array_equal(order, np.arange(data.num_rows)):  # stored in key order already: no copy
-        data = data.take(order)
+    """Load a table or query (``table`` is a name or a :class:`Query`) into split arrays.
 
-    labels, label_values = _labels(data[label], table, label)
-    decoded = [_decode(data[n], s, table, data[key]) for n, s in zip(names, specs, strict=True)]
-    codes = assign_splits(data[key].to_numpy(), eval_fraction, test_fraction)
+    ``extra_columns`` come back as-is (numpy, not validated as features) in each split's
+    ``Arrays.extras``, aligned with its rows: e.g. a slice column for per-slice evaluation.
+    """
+    check_fractions(eval_fraction, test_fraction)
+    extra_columns = tuple(extra_columns)
+    where = describe_source(table)
+    with warehouse.materialize(table) as relation:
+        schema = warehouse.relation_schema(relation)
+        specs = resolve_features(schema, where, label, key, features, extra_columns)
+        names = [s if isinstance(s, str) else s.name for s in specs]
+        columns = list(dict.fromkeys([key, label, *names, *extra_columns]))
+        key_type = schema.field(key).type
+        if not (pa.types.is_integer(key_type) or pa.types.is_string(key_type)):
+            raise FeatureTypeError(
+                f"key column '{key}' in {where} is {key_type}; expected integers or strings",
+                hint="use a unique integer or string id column as the key",
+            )
+        total = warehouse.count_rows(relation)
+        if total == 0:
+            raise DataError(f"{where} has no rows")
+        shapes: dict[str, tuple[int, ...]] = {
+            s.name: s.shape for s in specs if isinstance(s, FeatureSpec)
+        }
+        outs: dict[str, np.ndarray] = {}
+        keys: list[pa.Array] = []
+        labels_in: list[pa.Array] = []
+        extras_in: dict[str, list[pa.Array]] = {c: [] for c in extra_columns}
+        row = 0
+        for batch in warehouse.iter_batches(relation, columns):
+            n = batch.num_rows
+            if row + n > total:
+                raise DataError(f"{where} grew while it was being read; load again")
+            for name in names:
+                column = batch.column(name)
+                if name not in shapes:
+                    shapes[name] = _infer_shape(column, name, where)
+                if name not in outs:
+                    outs[name] = np.empty((total, *shapes[name]), dtype=np.float32)
+                decode_column(column, name, shapes[name], where, outs[name][row : row + n], row)
+            keys.append(batch.column(key))
+            labels_in.append(batch.column(label))
+            for c in extra_columns:
+                extras_in[c].append(batch.column(c))
+            row += n
+        if row != total:
+            raise DataError(f"{where} changed while it was being read; load again")
+
+    key_column = pa.chunked_array(keys, type=key_type)
+    _check_nulls(key_column, f"key column '{key}'", where)
+    label_column = pa.chunked_array(labels_in, type=schema.field(label).type)
+    _check_nulls(label_column, f"label column '{label}'", where)
+    labels, label_values = _labels(label_column, where, label)
+    order = pc.sort_indices(
+        pa.table({"k": key_column, "l": labels}),
+        sort_keys=[("k", "ascending"), ("l", "ascending")],
+    ).to_numpy()
+    sorted_keys = key_column.take(order).combine_chunks()
+    codes = assign_splits(sorted_keys.to_numpy(zero_copy_only=False), eval_fraction, test_fraction)
+    extras = {
+        c: pa.chunked_array(extras_in[c], type=schema.field(c).type).combine_chunks()
+        for c in extra_columns
+    }
 
     fractions = {"train": 1.0, "eval": eval_fraction, "test": test_fraction}
     parts = {}
     for code, split in enumerate(SPLIT_NAMES):
-        index = np.flatnonzero(codes == code)
+        index = order[codes == code]
         if index.size == 0 and fractions[split] > 0:
             raise DataError(
-                f"split '{split}' of table '{table}' is empty ({data.num_rows} rows, "
+                f"split '{split}' of {where} is empty ({total} rows, "
                 f"eval_fraction {eval_fraction}, test_fraction {test_fraction}); "
                 "use more rows or a larger fraction"
             )
-        parts[split] = Arrays({s.name: v[index] for s, v in decoded}, labels[index])
+        parts[split] = Arrays(
+            {name: outs[name][index] for name in names},
+            labels[index],
+            {c: extras[c].take(index).to_numpy(zero_copy_only=False) for c in extra_columns},
+        )
 
-    feature_specs = [s for s, _ in decoded]
+    feature_specs = [FeatureSpec(name, shapes[name]) for name in names]
+    content = _content_sha256(sorted_keys, labels[order], outs, names, order)
+    stats = array_stats(outs, labels, label) if with_stats else {}
+    del outs
+    loaded = pa.schema([schema.field(c) for c in columns])
     fingerprint = {
         "source": warehouse.describe(),
-        "table": table,
-        "rows": data.num_rows,
-        "schema": schema_string(data.schema),
+        **_source_fields(warehouse, table),
+        "rows": total,
+        "schema": schema_string(loaded),
         "key": key,
         "label": label,
         "features": [{"name": s.name, "shape": list(s.shape)} for s in feature_specs],
-        "content_sha256": content_sha256(data),
+        "storage_forms": {n: storage_form(schema.field(n).type) for n in names},
+        "extra_columns": list(extra_columns),
+        "content_sha256": content,
         "split_method": SPLIT_METHOD,
         "eval_fraction": eval_fraction,
         "test_fraction": test_fraction,
@@ -258,4 +325,37 @@ def load_splits(
         n_classes=len(label_values),
         feature_specs=feature_specs,
         fingerprint=fingerprint,
+        stats=stats,
     )
+
+
+def _content_sha256(
+    keys: pa.Array,
+    labels: np.ndarray,
+    outs: dict[str, np.ndarray],
+    names: list[str],
+    order: np.ndarray,
+) -> str:
+    """SHA-256 of what is trained on, in key order: keys, labels, then each feature's float32
+    values. The same on every backend and for every storage form of the same values."""
+    h = hashlib.sha256()
+    _hash_array(h, keys.cast(pa.string()) if is_number(keys.type) else keys)
+    h.update(np.ascontiguousarray(labels, dtype=np.int64).tobytes())
+    for name in names:
+        h.update(name.encode() + b"\0")
+        values = outs[name]
+        for start in range(0, len(order), _HASH_ROWS):
+            h.update(values[order[start : start + _HASH_ROWS]].tobytes())
+    return h.hexdigest()
+
+
+__all__ = [
+    "SPLIT_METHOD",
+    "Arrays",
+    "FeatureSpec",
+    "SplitData",
+    "describe_source",
+    "is_list",
+    "load_splits",
+    "resolve_features",
+]
