@@ -27,8 +27,11 @@ from typing import Any
 
 import pyarrow as pa
 
-from mlkit.data.warehouse import BATCH_ROWS, Query, Relation, TableInfo, Warehouse, check_columns
+from mlkit.data.warehouse import BATCH_ROWS, Relation, TableInfo, Warehouse, check_columns
 from mlkit.errors import DataError, TableNotFound
+
+# Google's libraries warn on import about Python 3.11's end of support (years away): not for users.
+warnings.filterwarnings("ignore", "You are using a Python version", FutureWarning)
 
 _PART = r"[A-Za-z0-9_][A-Za-z0-9_\-]*"
 _TABLE = re.compile(rf"^(?:(?:({_PART}(?::{_PART})?)\.)?({_PART})\.)?([A-Za-z_][A-Za-z0-9_]*)$")
@@ -148,7 +151,6 @@ class BigQueryWarehouse(Warehouse):
     @property
     def client(self) -> Any:
         if self._client is None:
-            warnings.filterwarnings("ignore", "You are using a Python version", FutureWarning)
             import google.auth.exceptions
             from google.cloud import bigquery
 
@@ -261,9 +263,7 @@ class BigQueryWarehouse(Warehouse):
         from google.api_core import exceptions
 
         if not self.config.dataset:
-            raise DataError(
-                "no BigQuery dataset to list", hint="name one: bq://project.dataset"
-            )
+            raise DataError("no BigQuery dataset to list", hint="name one: bq://project.dataset")
         dataset = f"{self.project}.{self.config.dataset}"
         try:
             items = sorted(self.client.list_tables(dataset), key=lambda t: t.table_id)

@@ -108,8 +108,7 @@ def decode_column(
     if form == "scalar":
         if shape:
             raise FeatureShapeError(
-                f"feature column '{name}' in {table} holds single numbers, "
-                f"not shape {shape}",
+                f"feature column '{name}' in {table} holds single numbers, not shape {shape}",
                 hint="leave the shape out for a scalar feature",
             )
         flat[:, 0] = array.to_numpy(zero_copy_only=False)
@@ -166,7 +165,10 @@ def _offsets(array: pa.Array) -> np.ndarray:
     large = pa.types.is_large_string(array.type) or pa.types.is_large_binary(array.type)
     dtype = np.int64 if large else np.int32
     return np.frombuffer(
-        array.buffers()[1], dtype=dtype, count=len(array) + 1, offset=array.offset * dtype().itemsize
+        array.buffers()[1],
+        dtype=dtype,
+        count=len(array) + 1,
+        offset=array.offset * dtype().itemsize,
     ).astype(np.int64)
 
 
@@ -209,7 +211,9 @@ def _decode_string(
         return
     offsets = _offsets(array)
     base = int(offsets[0])
-    buf = np.frombuffer(array.buffers()[2], dtype=np.uint8, count=int(offsets[-1]) - base, offset=base)
+    buf = np.frombuffer(
+        array.buffers()[2], dtype=np.uint8, count=int(offsets[-1]) - base, offset=base
+    )
     commas = np.flatnonzero(buf == _COMMA)
     row_ends = offsets[1:] - base
     if commas.size != rows * (width - 1):

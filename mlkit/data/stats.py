@@ -279,8 +279,19 @@ def compare(before: dict[str, Any], after: dict[str, Any]) -> list[FeatureDrift]
     for name, old in before.get("features", {}).items():
         new = after.get("features", {}).get(name)
         if new is None:
-            out.append(FeatureDrift(name, math.inf, old.get("mean"), None, None,
-                                    old.get("missing", 0), 0, True, "missing from the new data"))
+            out.append(
+                FeatureDrift(
+                    name,
+                    math.inf,
+                    old.get("mean"),
+                    None,
+                    None,
+                    old.get("missing", 0),
+                    0,
+                    True,
+                    "missing from the new data",
+                )
+            )
             continue
         value = psi(old["histogram"]["counts"], new["histogram"]["counts"])
         shift = None
@@ -316,7 +327,9 @@ def compare(before: dict[str, Any], after: dict[str, Any]) -> list[FeatureDrift]
         b = [before["label"]["distribution"].get(k, 0) for k in keys]
         a = [after["label"]["distribution"].get(k, 0) for k in keys]
         value = psi(b, a)
-        new_values = sorted(set(after["label"]["distribution"]) - set(before["label"]["distribution"]))
+        new_values = sorted(
+            set(after["label"]["distribution"]) - set(before["label"]["distribution"])
+        )
         reasons = []
         if value > PSI_THRESHOLD:
             reasons.append(f"PSI {value:.2f} > {PSI_THRESHOLD}")

@@ -1,10 +1,10 @@
 """The data layer's validation errors: each one line, each a DataError (exit code 3) with a hint.
 
-    MissingColumnError   a label, key, feature or extra column the spec names is not in the source
-    FeatureTypeError     a feature's type is not one the loader reads (or holds NaN / non-numbers)
-    FeatureShapeError    a feature's values per row do not match the shape the spec gives
-    NullValuesError      a key, label or feature column has NULLs
-    LabelValuesError     labels are not integers 0..K-1 with K >= 2
+MissingColumnError   a label, key, feature or extra column the spec names is not in the source
+FeatureTypeError     a feature's type is not one the loader reads (or holds NaN / non-numbers)
+FeatureShapeError    a feature's values per row do not match the shape the spec gives
+NullValuesError      a key, label or feature column has NULLs
+LabelValuesError     labels are not integers 0..K-1 with K >= 2
 """
 
 from __future__ import annotations

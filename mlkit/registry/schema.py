@@ -100,6 +100,7 @@ class RunRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
+    data_stats: Mapped[dict[str, Any] | None]  # migration 0004
 
 
 class ModelRow(Base):

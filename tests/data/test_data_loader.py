@@ -208,7 +208,7 @@ def test_null_inside_a_list(wh: LocalWarehouse) -> None:
 def test_non_numeric_feature(wh: LocalWarehouse) -> None:
     columns = small()
     columns["name"] = pa.array([f"n{i}" for i in range(60)])
-    columns["when"] = pa.array(np.arange(60, dtype="datetime64[s]"))
+    columns["when"] = pa.array(np.arange(60).astype("datetime64[s]"))
     wh.write_table("t", pa.table(columns))
     message = (
         "feature column 'name' in table 't' has 'n0' in row 0; a STRING feature must hold "
