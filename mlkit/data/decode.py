@@ -235,12 +235,13 @@ def _decode_string(
     ):
         _string_slow(array, name, shape, table, flat, first_row)
         return
-    value = np.zeros((rows, width), dtype=np.int64)
-    last = ends - 1
-    scale = 1
-    for k in range(int(lengths.max())):
-        value += digits[last - k] * (lengths > k) * scale
-        scale *= 10
+    # At most 9 digits (checked above), so every value and partial sum fits in int32.
+    value = digits[ends - 1].astype(np.int32)
+    for k in range(1, int(lengths.max())):
+        place = digits[ends - 1 - k].astype(np.int32)
+        place *= lengths > k
+        place *= 10**k
+        value += place
     flat[...] = value
 
 
