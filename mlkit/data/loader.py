@@ -34,7 +34,6 @@ from mlkit.data.warehouse import Query, Relation, Warehouse
 from mlkit.errors import DataError
 
 SPLIT_METHOD = "ABS(MOD(FARM_FINGERPRINT(CAST(key AS STRING)), 1000))"
-_HASH_ROWS = 4096
 
 
 @dataclass(frozen=True)
@@ -234,72 +233,23 @@ def load_splits(
                 f"key column '{key}' in {where} is {key_type}; expected integers or strings",
                 hint="use a unique integer or string id column as the key",
             )
-        total = warehouse.count_rows(relation)
-        if total == 0:
-            raise DataError(f"{where} has no rows")
-        shapes: dict[str, tuple[int, ...]] = {
-            s.name: s.shape for s in specs if isinstance(s, FeatureSpec)
-        }
-        outs: dict[str, np.ndarray] = {}
-        keys: list[pa.Array] = []
-        labels_in: list[pa.Array] = []
-        extras_in: dict[str, list[pa.Array]] = {c: [] for c in extra_columns}
-        row = 0
-        for batch in warehouse.iter_batches(relation, columns):
-            n = batch.num_rows
-            if row + n > total:
-                raise DataError(f"{where} grew while it was being read; load again")
-            for name in names:
-                column = batch.column(name)
-                if name not in shapes:
-                    shapes[name] = _infer_shape(column, name, where)
-                if name not in outs:
-                    outs[name] = np.empty((total, *shapes[name]), dtype=np.float32)
-                decode_column(column, name, shapes[name], where, outs[name][row : row + n], row)
-            keys.append(batch.column(key))
-            labels_in.append(batch.column(label))
-            for c in extra_columns:
-                extras_in[c].append(batch.column(c))
-            row += n
-        if row != total:
-            raise DataError(f"{where} changed while it was being read; load again")
+        plan = _plan(warehouse, relation, where, key, label, eval_fraction, test_fraction)
+        parts, shapes = _fill(warehouse, relation, where, plan, key, specs, extra_columns)
 
-    key_column = pa.chunked_array(keys, type=key_type)
-    _check_nulls(key_column, f"key column '{key}'", where)
-    label_column = pa.chunked_array(labels_in, type=schema.field(label).type)
-    _check_nulls(label_column, f"label column '{label}'", where)
-    labels, label_values = _labels(label_column, where, label)
-    order = pc.sort_indices(
-        pa.table({"k": key_column, "l": labels}),
-        sort_keys=[("k", "ascending"), ("l", "ascending")],
-    ).to_numpy()
-    sorted_keys = key_column.take(order).combine_chunks()
-    codes = assign_splits(sorted_keys.to_numpy(zero_copy_only=False), eval_fraction, test_fraction)
-    extras = {
-        c: pa.chunked_array(extras_in[c], type=schema.field(c).type).combine_chunks()
-        for c in extra_columns
-    }
-
-    fractions = {"train": 1.0, "eval": eval_fraction, "test": test_fraction}
-    parts = {}
-    for code, split in enumerate(SPLIT_NAMES):
-        index = order[codes == code]
-        if index.size == 0 and fractions[split] > 0:
-            raise DataError(
-                f"split '{split}' of {where} is empty ({total} rows, "
-                f"eval_fraction {eval_fraction}, test_fraction {test_fraction}); "
-                "use more rows or a larger fraction"
-            )
-        parts[split] = Arrays(
-            {name: outs[name][index] for name in names},
-            labels[index],
-            {c: extras[c].take(index).to_numpy(zero_copy_only=False) for c in extra_columns},
-        )
-
+    labels, label_values, sorted_keys, total = (
+        plan.labels,
+        plan.label_values,
+        plan.sorted_keys,
+        plan.total,
+    )
+    order = plan.order
     feature_specs = [FeatureSpec(name, shapes[name]) for name in names]
-    content = _content_sha256(sorted_keys, labels[order], outs, names, order)
-    stats = array_stats(outs, labels, label) if with_stats else {}
-    del outs
+    content = _content_sha256(sorted_keys, labels[order], parts, names)
+    stats = (
+        array_stats({n: [parts[s].features[n] for s in SPLIT_NAMES] for n in names}, labels, label)
+        if with_stats
+        else {}
+    )
     loaded = pa.schema([schema.field(c) for c in columns])
     fingerprint = {
         "source": warehouse.describe(),
@@ -329,23 +279,169 @@ def load_splits(
     )
 
 
+@dataclass
+class _Plan:
+    """Pass one: where every row goes. ``order`` sorts the rows as read into key order;
+    ``codes`` is the split of each row in key order, ``dest`` its row within that split."""
+
+    total: int
+    key_column: pa.ChunkedArray
+    labels: np.ndarray
+    label_values: list[int]
+    order: np.ndarray
+    sorted_keys: pa.Array
+    codes: np.ndarray
+    dest: np.ndarray
+    sizes: list[int]
+    unique: bool
+
+
+def _plan(
+    warehouse: Warehouse,
+    relation: Relation,
+    where: str,
+    key: str,
+    label: str,
+    eval_fraction: float,
+    test_fraction: float,
+) -> _Plan:
+    keys: list[pa.Array] = []
+    labels_in: list[pa.Array] = []
+    for batch in warehouse.iter_batches(relation, list(dict.fromkeys([key, label]))):
+        keys.append(batch.column(key))
+        labels_in.append(batch.column(label))
+    schema = warehouse.relation_schema(relation)
+    key_column = pa.chunked_array(keys, type=schema.field(key).type)
+    total = len(key_column)
+    if total == 0:
+        raise DataError(f"{where} has no rows")
+    _check_nulls(key_column, f"key column '{key}'", where)
+    label_column = pa.chunked_array(labels_in, type=schema.field(label).type)
+    _check_nulls(label_column, f"label column '{label}'", where)
+    labels, label_values = _labels(label_column, where, label)
+    order = pc.sort_indices(
+        pa.table({"k": key_column, "l": labels}),
+        sort_keys=[("k", "ascending"), ("l", "ascending")],
+    ).to_numpy()
+    sorted_keys = key_column.take(order).combine_chunks()
+    codes = assign_splits(sorted_keys.to_numpy(zero_copy_only=False), eval_fraction, test_fraction)
+    fractions = {"train": 1.0, "eval": eval_fraction, "test": test_fraction}
+    dest = np.empty(total, dtype=np.int64)
+    sizes = []
+    for code, split in enumerate(SPLIT_NAMES):
+        members = codes == code
+        size = int(np.count_nonzero(members))
+        if size == 0 and fractions[split] > 0:
+            raise DataError(
+                f"split '{split}' of {where} is empty ({total} rows, "
+                f"eval_fraction {eval_fraction}, test_fraction {test_fraction}); "
+                "use more rows or a larger fraction"
+            )
+        dest[members] = np.arange(size)
+        sizes.append(size)
+    unique = pc.count_distinct(key_column).as_py() == total
+    return _Plan(
+        total, key_column, labels, label_values, order, sorted_keys, codes, dest, sizes, unique
+    )
+
+
+def _fill(
+    warehouse: Warehouse,
+    relation: Relation,
+    where: str,
+    plan: _Plan,
+    key: str,
+    specs: list[FeatureSpec | str],
+    extra_columns: tuple[str, ...],
+) -> tuple[dict[str, Arrays], dict[str, tuple[int, ...]]]:
+    """Pass two: decode each record batch and put its rows straight into their split, in key
+    order (no whole-table intermediate). With unique keys rows are placed by key, whatever order
+    the warehouse returns them in; otherwise they must come back in pass one's order (checked)."""
+    names = [s if isinstance(s, str) else s.name for s in specs]
+    shapes = {s.name: s.shape for s in specs if isinstance(s, FeatureSpec)}
+    arrays: list[dict[str, np.ndarray]] = [{} for _ in SPLIT_NAMES]
+    scratch: dict[str, np.ndarray] = {}
+    extras_in: dict[str, list[pa.Array]] = {c: [] for c in extra_columns}
+    positions: list[np.ndarray] = []
+    inverse = None
+    if not plan.unique:
+        inverse = np.empty(plan.total, dtype=np.int64)
+        inverse[plan.order] = np.arange(plan.total)
+    row = 0
+    columns = list(dict.fromkeys([key, *names, *extra_columns]))
+    for batch in warehouse.iter_batches(relation, columns):
+        n = batch.num_rows
+        if row + n > plan.total:
+            raise DataError(f"{where} grew while it was being read; load again")
+        keys = batch.column(key)
+        if plan.unique:
+            found = pc.index_in(keys, value_set=plan.sorted_keys)
+            if found.null_count:
+                raise DataError(f"{where} changed while it was being read; load again")
+            pos = found.to_numpy(zero_copy_only=False).astype(np.int64)
+        else:
+            if not keys.equals(plan.key_column.slice(row, n).combine_chunks()):
+                raise DataError(
+                    f"{where} returned its rows in a different order on a second read, and its "
+                    "keys are not unique",
+                    hint="use a unique key column, or load from a table rather than a view",
+                )
+            pos = inverse[row : row + n]
+        positions.append(pos)
+        codes, dest = plan.codes[pos], plan.dest[pos]
+        members = [np.flatnonzero(codes == code) for code in range(len(SPLIT_NAMES))]
+        for name in names:
+            column = batch.column(name)
+            if name not in shapes:
+                shapes[name] = _infer_shape(column, name, where)
+            if name not in arrays[0]:
+                for code, size in enumerate(plan.sizes):
+                    arrays[code][name] = np.empty((size, *shapes[name]), dtype=np.float32)
+            buffer = scratch.get(name)
+            if buffer is None or len(buffer) < n:
+                buffer = scratch[name] = np.empty((n, *shapes[name]), dtype=np.float32)
+            decoded = decode_column(column, name, shapes[name], where, buffer[:n], row)
+            for code, index in enumerate(members):
+                if index.size:
+                    arrays[code][name][dest[index]] = decoded[index]
+        for c in extra_columns:
+            extras_in[c].append(batch.column(c))
+        row += n
+    if row != plan.total:
+        raise DataError(f"{where} changed while it was being read; load again")
+
+    sorted_labels = plan.labels[plan.order]
+    all_pos = np.concatenate(positions)
+    parts = {}
+    for code, split in enumerate(SPLIT_NAMES):
+        in_split = plan.codes == code
+        extras = {}
+        if extra_columns:
+            rows_here = np.flatnonzero(plan.codes[all_pos] == code)
+            by_dest = rows_here[np.argsort(plan.dest[all_pos[rows_here]])]
+            for c in extra_columns:
+                column = pa.chunked_array(extras_in[c]).combine_chunks()
+                extras[c] = column.take(pa.array(by_dest)).to_numpy(zero_copy_only=False)
+        parts[split] = Arrays(
+            {name: arrays[code][name] for name in names}, sorted_labels[in_split], extras
+        )
+    return parts, shapes
+
+
 def _content_sha256(
-    keys: pa.Array,
-    labels: np.ndarray,
-    outs: dict[str, np.ndarray],
-    names: list[str],
-    order: np.ndarray,
+    keys: pa.Array, labels: np.ndarray, parts: dict[str, Arrays], names: list[str]
 ) -> str:
-    """SHA-256 of what is trained on, in key order: keys, labels, then each feature's float32
-    values. The same on every backend and for every storage form of the same values."""
+    """SHA-256 of what is trained on: keys and labels in key order, then each split's float32
+    feature values (each split in key order). The same on every backend and for every storage
+    form of the same values; it changes with the split fractions, as the splits do."""
     h = hashlib.sha256()
     _hash_array(h, keys.cast(pa.string()) if is_number(keys.type) else keys)
     h.update(np.ascontiguousarray(labels, dtype=np.int64).tobytes())
-    for name in names:
-        h.update(name.encode() + b"\0")
-        values = outs[name]
-        for start in range(0, len(order), _HASH_ROWS):
-            h.update(values[order[start : start + _HASH_ROWS]].tobytes())
+    for split in SPLIT_NAMES:
+        h.update(split.encode() + b"\0")
+        for name in names:
+            h.update(name.encode() + b"\0")
+            h.update(memoryview(np.ascontiguousarray(parts[split].features[name])).cast("B"))
     return h.hexdigest()
 
 

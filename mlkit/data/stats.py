@@ -30,7 +30,8 @@ from mlkit.errors import DataError
 BINS = 10
 PSI_THRESHOLD = 0.2  # the usual reading: below 0.1 stable, 0.1-0.2 some change, above 0.2 moved
 MEAN_SHIFT_THRESHOLD = 0.5  # standard deviations of the training data
-_CHUNK = 1 << 20  # values summarised at a time (float64 scratch of 8 MiB)
+_CHUNK = 1 << 20  # values summarised at a time
+HISTOGRAM_ROWS = 20_000  # loaded arrays: histograms of every k-th row, at most about this many
 
 
 class Moments:
@@ -48,10 +49,15 @@ class Moments:
     def update(self, values: np.ndarray) -> None:
         flat = values.reshape(-1)
         for start in range(0, flat.size, _CHUNK):
-            part = flat[start : start + _CHUNK].astype(np.float64)
+            part = flat[start : start + _CHUNK]
             self.count += part.size
-            self.total += float(part.sum())
-            self.squares += float(np.dot(part, part))
+            self.total += float(part.sum(dtype=np.float64))
+            # float32 products summed per chunk of 2**20 values, chunks summed in float64
+            self.squares += (
+                float(np.dot(part, part))
+                if part.dtype == np.float32
+                else float(np.dot(part.astype(np.float64), part.astype(np.float64)))
+            )
             self.low = min(self.low, float(part.min()))
             self.high = max(self.high, float(part.max()))
 
@@ -88,15 +94,20 @@ def histogram_edges(low: float | None, high: float | None) -> list[float]:
 
 
 def histogram(values: np.ndarray, edges: list[float]) -> np.ndarray:
-    """Counts in ``BINS`` bins; values outside the edges go to the first or last bin."""
+    """Counts in the ``BINS`` equal-width bins between ``edges[0]`` and ``edges[-1]``; values
+    outside them go to the first or last bin."""
     counts = np.zeros(BINS, dtype=np.int64)
     if not edges:
         return counts
-    inner = np.asarray(edges[1:-1], dtype=np.float64)
+    low, high = float(edges[0]), float(edges[-1])
+    scale = BINS / (high - low) if high > low else 0.0
     flat = values.reshape(-1)
     for start in range(0, flat.size, _CHUNK):
-        bins = np.searchsorted(inner, flat[start : start + _CHUNK], side="right")
-        counts += np.bincount(bins, minlength=BINS)
+        part = flat[start : start + _CHUNK].astype(np.float32)
+        part -= low
+        part *= scale
+        np.clip(part, 0, BINS - 1, out=part)
+        counts += np.bincount(part.astype(np.int32), minlength=BINS)
     return counts
 
 
@@ -106,19 +117,31 @@ def label_distribution(labels: np.ndarray) -> dict[str, int]:
 
 
 def array_stats(
-    features: dict[str, np.ndarray], labels: np.ndarray | None, label: str | None
+    features: dict[str, list[np.ndarray]], labels: np.ndarray | None, label: str | None
 ) -> dict[str, Any]:
-    """Statistics of decoded, validated arrays (no missing values by then)."""
-    rows = len(labels) if labels is not None else len(next(iter(features.values()), []))
+    """Statistics of decoded, validated arrays (no missing values by then); each feature may come
+    in several parts (the splits). Histograms count every k-th row, about HISTOGRAM_ROWS in all."""
+    rows = len(labels) if labels is not None else sum(len(p) for p in next(iter(features.values())))
     out: dict[str, Any] = {"rows": int(rows), "features": {}}
-    for name, values in features.items():
+    for name, parts in features.items():
         moments = Moments()
-        moments.update(values)
-        if values.ndim > 1:
-            moments.per_row = int(np.prod(values.shape[1:]))
+        for values in parts:
+            if values.size:
+                moments.update(values)
+            if values.ndim > 1:
+                moments.per_row = int(np.prod(values.shape[1:]))
         summary = moments.result()
         edges = histogram_edges(summary["min"], summary["max"])
-        summary["histogram"] = {"edges": edges, "counts": histogram(values, edges).tolist()}
+        total = sum(len(p) for p in parts)
+        step = max(1, total // HISTOGRAM_ROWS)
+        counts = np.zeros(BINS, dtype=np.int64)
+        sampled = 0
+        for values in parts:
+            for start in range(0, len(values), step * 64):  # every step-th row, 64 rows a time
+                block = values[start : start + step * 64 : step]
+                counts += histogram(block, edges)
+                sampled += len(block)
+        summary["histogram"] = {"edges": edges, "counts": counts.tolist(), "rows": sampled}
         out["features"][name] = summary
     if labels is not None:
         out["label"] = {"name": label, "missing": 0, "distribution": label_distribution(labels)}
