@@ -12,9 +12,11 @@ For each backend and form, in one run:
 - mlkit: ``load_splits`` (Storage Read API / DuckDB record batches, vectorised decoding into
   preallocated arrays, validation, FARM_FINGERPRINT splits, statistics and a content hash).
 
-Each path runs in its own fresh process. Memory: the process's peak resident set (``ru_maxrss``)
-minus its resident set just before the read (imports and clients already loaded), divided by the
-decoded float32 array (70,000 x 784 x 4 bytes). The emulator's own memory is not counted.
+Each path runs in its own fresh process. Memory: the process's peak resident set during the read
+(the kernel's VmHWM, reset just before through /proc/self/clear_refs) minus its resident set just
+before (imports and clients already loaded), divided by the decoded float32 array (70,000 x 784 x 4
+bytes). It counts everything the path holds at its peak: Arrow buffers, Python objects, the
+arrays. The emulator's own memory (another process) is not counted.
 The machine is shared: timings are noisy.
 
 The last line printed is one JSON object of figures.
@@ -25,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -71,13 +72,22 @@ def synthetic_mnist(rows: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return images.reshape(rows, SIDE * SIDE), labels
 
 
-def _rss() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+def _status(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
-def _peak() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+def _reset_peak() -> bool:
+    """Reset the kernel's resident high-water mark (VmHWM) to the current RSS (Linux >= 4.0)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
 
 
 # -- one measurement, in its own process ------------------------------------------------------
@@ -98,8 +108,13 @@ def common_decode(values: list, form: str) -> np.ndarray:
 
 
 def worker(backend: str, form: str, path: str, env: dict[str, str], home: str) -> dict:
-    from mlkit.data import BigQueryConfig, BigQueryWarehouse, FeatureSpec, LocalWarehouse
-    from mlkit.data import load_splits
+    from mlkit.data import (
+        BigQueryConfig,
+        BigQueryWarehouse,
+        FeatureSpec,
+        LocalWarehouse,
+        load_splits,
+    )
 
     table = f"mnist_{form}"
     if backend == "bigquery":
@@ -115,9 +130,13 @@ def worker(backend: str, form: str, path: str, env: dict[str, str], home: str) -
         warehouse.read_client  # noqa: B018
     else:
         warehouse = LocalWarehouse(Path(home) / "warehouse.duckdb")
+    import gc
+
     import pyarrow  # noqa: F401
 
-    before_rss, before_peak = _rss(), _peak()
+    gc.collect()
+    reset = _reset_peak()
+    before_rss = _status("VmRSS")
     started = time.perf_counter()
     if path == "common":
         if backend == "bigquery":
@@ -146,8 +165,9 @@ def worker(backend: str, form: str, path: str, env: dict[str, str], home: str) -
         rows = sum(len(p) for p in parts)
         checksum = float(sum(p.features["pixels"].sum(dtype=np.float64) for p in parts))
     seconds = time.perf_counter() - started
-    peak_extra = max(_peak(), before_peak) - before_rss
+    peak_extra = _status("VmHWM") - before_rss
     return {
+        "peak_reset": reset,
         "rows": rows,
         "seconds": seconds,
         "rows_per_s": rows / seconds,
