@@ -22,7 +22,7 @@ from mlkit.errors import DataError
 
 NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 PARAM_PATTERN = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
-BATCH_ROWS = 16_384
+BATCH_ROWS = 4096  # rows per record batch where mlkit chooses (DuckDB); BigQuery decides its own
 
 
 @dataclass(frozen=True)

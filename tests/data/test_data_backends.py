@@ -245,3 +245,28 @@ def test_stream_yields_the_loaded_split(warehouse: Warehouse) -> None:
     bad = StreamSpec("label", features, "id", "train", 0.2, 0.2, n_classes=3)
     with pytest.raises(LabelValuesError, match=r"has value 3; expected 0..2$"):
         list(iter_split(warehouse, "img", bad))
+
+
+def test_repeated_keys_keep_a_group_in_one_split(warehouse: Warehouse) -> None:
+    n = 300
+    users = [f"user{i // 3}" for i in range(n)]
+    warehouse.write_table(
+        "events",
+        pa.table(
+            {
+                "user": pa.array(users),
+                "x": pa.array(np.arange(n) * 1.0),
+                "label": pa.array(np.arange(n) % 2),
+            }
+        ),
+    )
+    data = load(
+        warehouse, "events", key="user", features=[FeatureSpec("x")], extra_columns=["user"]
+    )
+    seen: dict[str, str] = {}
+    for split in ("train", "eval", "test"):
+        part = getattr(data, split)
+        for user, x in zip(part.extras["user"], part.features["x"], strict=True):
+            assert seen.setdefault(user, split) == split
+            assert users[int(x)] == user  # each row's features stayed with its key
+    assert len(seen) == 100 and sum(data.fingerprint["split_rows"].values()) == n
