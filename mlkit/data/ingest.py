@@ -171,9 +171,8 @@ def dataset_table(
         return table, f"scikit-learn {source}"
     if not path.exists():
         raise DataError(
-            f"no bundled dataset or file named '{source}'",
-            hint=f"bundled datasets: {', '.join(bundled_names())}; or give a .csv, .parquet "
-            "or IDX file path",
+            f"no bundled dataset or file named '{source}' (bundled: {', '.join(bundled_names())})",
+            hint="or give the path of a .csv, .parquet or IDX (-ubyte) file",
         )
     if _is_idx(path):
         return idx_table(path, labels, pixels_form), f"IDX {path.name}"
