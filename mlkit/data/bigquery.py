@@ -16,10 +16,10 @@ Table names are ``table`` (in the configured dataset), ``dataset.table`` or
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import os
 import re
+import uuid
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -171,12 +171,12 @@ class BigQueryWarehouse(Warehouse):
             except OSError as error:  # e.g. no project could be determined
                 raise DataError(
                     f"cannot create a BigQuery client: {_one_line(error)}",
-                    hint="set GOOGLE_CLOUD_PROJECT or [data] project",
+                    hint="set GOOGLE_CLOUD_PROJECT, or project in the experiment's data section",
                 ) from error
             if not self._client.project:
                 raise DataError(
                     "no Google Cloud project for BigQuery",
-                    hint="set GOOGLE_CLOUD_PROJECT or [data] project",
+                    hint="set GOOGLE_CLOUD_PROJECT, or project in the experiment's data section",
                 )
         return self._client
 
@@ -365,10 +365,10 @@ class BigQueryWarehouse(Warehouse):
         if not self.config.dataset:
             raise DataError(
                 "a BigQuery query needs a dataset for its results",
-                hint="set [data] dataset (or MLKIT_BIGQUERY_DATASET)",
+                hint="set dataset in the experiment's data section, or MLKIT_BIGQUERY_DATASET",
             )
-        digest = hashlib.sha256(f"{relation.sql}\0{sorted(relation.params.items())}".encode())
-        scratch = f"{self.project}.{self.config.dataset}._mlkit_query_{digest.hexdigest()[:16]}"
+        # A name of its own per read, so that two loads of the same query never share a table.
+        scratch = f"{self.project}.{self.config.dataset}._mlkit_query_{uuid.uuid4().hex[:16]}"
         config = bigquery.QueryJobConfig(query_parameters=query_parameters(relation.params))
         sql = relation.sql.strip().rstrip(";")
         try:

@@ -77,7 +77,7 @@ def _shape_error(name: str, table: str, shape: tuple[int, ...], found: int, row:
     return FeatureShapeError(
         f"feature '{name}' in {table} expects {math.prod(shape)} values per row "
         f"(shape {shape}), found {found} in row {row}",
-        hint=f"give the feature's real shape in [data] features, e.g. [{found}]",
+        hint=f"give the feature's real shape in data.features, e.g. shape = [{found}]",
     )
 
 
@@ -125,7 +125,7 @@ def decode_column(
         raise FeatureTypeError(
             f"feature column '{name}' in {table} is {array.type}; features must be "
             "numbers, lists of numbers, BYTES (one byte per value) or comma-separated STRING",
-            hint="leave the column out of [data] features, or cast it in a query",
+            hint="leave the column out of data.features, or cast it in a query",
         )
     if form != "bytes" and not np.isfinite(flat).all():
         raise FeatureTypeError(

@@ -79,7 +79,7 @@ def _check_type(schema: pa.Schema, where: str, name: str) -> pa.DataType:
         raise FeatureTypeError(
             f"feature column '{name}' in {where} is {dtype}; features must be numbers, lists "
             "of numbers, BYTES or comma-separated STRING",
-            hint="leave it out of [data] features, or cast it in a query",
+            hint="leave it out of data.features, or cast it in a query",
         )
     return dtype
 
@@ -101,7 +101,7 @@ def resolve_features(
         if name not in schema.names:
             raise MissingColumnError(
                 f"{role} column '{name}' not found in {where} {_columns_note(schema)}",
-                hint=f"name the {role} column in the experiment's [data] section",
+                hint=f"name the {role} column in the experiment's data section",
             )
     if features is None:
         names = [n for n in schema.names if n not in (label, key, *extra_columns)]
@@ -125,7 +125,7 @@ def resolve_features(
             )
             raise MissingColumnError(
                 f"feature column '{spec.name}' not found in {where}; {maybe}",
-                hint="fix the name in [data] features",
+                hint="fix the name in data.features",
             )
         if spec.name == label:
             raise DataError(f"feature '{spec.name}' is the label column of {where}")

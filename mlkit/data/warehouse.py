@@ -41,7 +41,7 @@ class Query:
         if missing:
             raise DataError(
                 f"query parameter {', '.join('@' + m for m in missing)} has no value",
-                hint="give it in [data] params, e.g. params = { " + missing[0] + " = 1 }",
+                hint="give it in data.params, e.g. params = { " + missing[0] + " = 1 }",
             )
         for name, value in self.params.items():
             items = value if isinstance(value, list) else [value]
