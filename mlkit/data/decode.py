@@ -219,29 +219,33 @@ def _decode_string(
     if commas.size != rows * (width - 1):
         _string_slow(array, name, shape, table, flat, first_row)
         return
-    # End (exclusive) of every token: the commas, then each row's end for its last token.
-    ends = np.empty((rows, width), dtype=np.int64)
+    # End (exclusive) of every token: the commas, then each row's end for its last token. A chunk's
+    # text is far below 2 GiB, so int32 positions do.
+    ends = np.empty((rows, width), dtype=np.int32)
     ends[:, : width - 1] = commas.reshape(rows, width - 1)
     ends[:, width - 1] = row_ends
-    starts = np.empty_like(ends)
-    starts[:, 0] = offsets[:-1] - base
-    starts[:, 1:] = ends[:, : width - 1] + 1
-    lengths = ends - starts
+    lengths = np.empty_like(ends)
+    np.subtract(ends[:, 1:], ends[:, :-1], out=lengths[:, 1:])
+    lengths[:, 1:] -= 1
+    lengths[:, 0] = ends[:, 0] - (offsets[:-1] - base)
     digits = buf - np.uint8(_ZERO)  # wraps non-digits to values above 9
+    longest = int(lengths.max())
     if (
         lengths.min() <= 0
+        or longest > 9
         or np.count_nonzero(digits <= 9) != buf.size - commas.size  # only digits and commas
-        or lengths.max() > 9
     ):
         _string_slow(array, name, shape, table, flat, first_row)
         return
-    # At most 9 digits (checked above), so every value and partial sum fits in int32.
-    value = digits[ends - 1].astype(np.int32)
-    for k in range(1, int(lengths.max())):
-        place = digits[ends - 1 - k].astype(np.int32)
+    # At most 9 digits, so every value and partial sum fits in int32. Digit k (from the right) of
+    # a token ends at end - 1 - k; for shorter tokens that byte belongs to something else: masked.
+    ends -= 1
+    value = digits[ends].astype(np.int32)
+    for k in range(1, longest):
+        ends -= 1
+        place = digits[ends]
         place *= lengths > k
-        place *= 10**k
-        value += place
+        value += place.astype(np.int32) * np.int32(10**k)
     flat[...] = value
 
 
