@@ -89,9 +89,11 @@ def load(
     if as_json:
         print_json(summary)
         return
+    from rich.markup import escape
+
     console.print(
-        f"Loaded {summary.rows:,} rows of {summary.source} into table [bold]{summary.table}[/] "
-        f"of {warehouse.describe()}"
+        f"Loaded {summary.rows:,} rows of {escape(dataset)} into table "
+        f"[bold]{escape(summary.table)}[/] of {escape(warehouse.describe())}"
     )
 
 
