@@ -7,7 +7,7 @@ UV := .tools/bin/uv
 VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: setup demo test lint fmt clean test-postgres bench-registry
+.PHONY: setup demo test lint fmt clean test-postgres bench-registry bench-data bench-data-stream
 
 setup: $(VENV)/.synced
 
@@ -44,3 +44,12 @@ fmt: setup
 
 clean:
 	rm -rf registry.db registry.db-* warehouse.duckdb artifacts runs
+
+# Data loading: table → training-ready arrays, the common approach against mlkit's, 70,000 MNIST-like
+# rows in three storage forms, on the BigQuery emulator and the local warehouse. Last line: JSON.
+bench-data: setup
+	$(VENV)/bin/python bench/data.py
+
+# Training from a table larger than a memory cap, streamed into tf.data. Last line: JSON.
+bench-data-stream: setup
+	$(VENV)/bin/python bench/data_stream.py

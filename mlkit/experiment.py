@@ -51,12 +51,28 @@ class SplitSpec(_Strict):
         return test
 
 
+ParamValue = bool | int | float | str
+
+
 class DataSpec(_Strict):
+    # A local table, `bq://project.dataset.table`, or a SQL query (SELECT/WITH ...) whose named
+    # parameters (@name) take their values from `params`; see docs/data.md.
     source: Annotated[str, Field(min_length=1)]
     label: Annotated[str, Field(min_length=1)]
     key: Annotated[str, Field(min_length=1)] = "id"
     features: list[FeatureSpec] | None = None
     split: SplitSpec = SplitSpec()
+    params: dict[str, ParamValue | list[ParamValue]] = {}
+    extra_columns: list[Annotated[str, Field(min_length=1)]] = []
+    # Where a query runs (a bq:// source is always BigQuery), and BigQuery overrides of Google's
+    # defaults (GOOGLE_CLOUD_PROJECT, application default credentials); `endpoint` and
+    # `storage_endpoint` point at an emulator.
+    backend: Literal["local", "bigquery"] | None = None
+    project: str | None = None
+    dataset: str | None = None
+    credentials: str | None = None
+    endpoint: str | None = None
+    storage_endpoint: str | None = None
 
 
 class SearchSpec(_Strict):

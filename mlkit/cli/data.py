@@ -1,4 +1,4 @@
-"""mlkit data: put datasets into the warehouse and see what is there."""
+"""mlkit data: put datasets into a warehouse, list its tables, summarise a source, check drift."""
 
 from __future__ import annotations
 
@@ -8,45 +8,232 @@ from mlkit.cli.output import console, print_json, print_table
 from mlkit.config import load_settings
 
 app = typer.Typer(
-    help="Load datasets into the warehouse and list its tables.", no_args_is_help=True
+    help="Load datasets into a warehouse (local or BigQuery), list tables, statistics and drift.",
+    no_args_is_help=True,
 )
+
+_SOURCE_HELP = (
+    "A local table, bq://project.dataset.table, or a SQL query (SELECT ...) with @params."
+)
+
+
+def _params(values: list[str] | None) -> dict:
+    """``--param name=value`` options → query parameters (numbers where they parse)."""
+    from mlkit.errors import UsageError
+
+    out: dict = {}
+    for item in values or []:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"invalid --param {item!r}: expected NAME=VALUE, e.g. max_label=4")
+        value: object = text
+        for kind in (int, float):
+            try:
+                value = kind(text)
+                break
+            except ValueError:
+                continue
+        out[name.strip()] = value
+    return out
+
+
+def _source(source: str, params: list[str] | None, backend: str | None):
+    from mlkit.data.source import resolve_source
+
+    return resolve_source(
+        source,
+        local_path=load_settings().warehouse_path,
+        params=_params(params),
+        backend=backend,
+    )
 
 
 @app.command("load")
 def load(
     dataset: str = typer.Argument(
-        ..., help="A bundled dataset: digits, breast_cancer, wine, iris."
+        ...,
+        help="A bundled dataset (digits, breast_cancer, wine, iris), an MNIST-format IDX images "
+        "file (with --labels), or a .csv / .parquet file.",
     ),
     table: str = typer.Option(
-        None, "--table", "-t", help="Table to write (default: the dataset's name)."
+        None,
+        "--table",
+        "-t",
+        help="Table to write: a local name or bq://project.dataset.table (default: the "
+        "dataset's name, locally).",
+    ),
+    labels: str = typer.Option(None, "--labels", help="IDX labels file for IDX images."),
+    pixels: str = typer.Option(
+        "array",
+        "--pixels",
+        help="How to store image pixels: array (ARRAY<INT64>), bytes (BYTES, compact) or string "
+        "(comma-separated).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Load a bundled dataset into the local warehouse (replacing the table if it exists)."""
-    from mlkit.data import load_bundled, open_warehouse
+    """Load a dataset into the local warehouse or BigQuery (replacing the table if it exists)."""
+    from mlkit.data.ingest import load_dataset
+    from mlkit.data.source import BQ_SCHEME, open_target, parse_bq
 
     settings = load_settings()
-    summary = load_bundled(dataset, open_warehouse(settings.warehouse_path), table=table)
+    name = table
+    if table is not None and table.startswith(BQ_SCHEME):
+        project, dataset_name, name = parse_bq(table)
+        project_part = f"{project}." if project else ""
+        warehouse = open_target(
+            f"{BQ_SCHEME}{project_part}{dataset_name}", local_path=settings.warehouse_path
+        )
+    else:
+        warehouse = open_target(None, local_path=settings.warehouse_path)
+    summary = load_dataset(dataset, warehouse, name, labels=labels, pixels_form=pixels)
     if as_json:
         print_json(summary)
         return
+    from rich.markup import escape
+
     console.print(
-        f"Loaded {summary.rows:,} rows of {dataset} into table [bold]{summary.table}[/] "
-        f"of {settings.warehouse_path}"
+        f"Loaded {summary.rows:,} rows of {escape(dataset)} into table "
+        f"[bold]{escape(summary.table)}[/] of {escape(warehouse.describe())}"
     )
 
 
 @app.command("tables")
-def tables(as_json: bool = typer.Option(False, "--json", help="Print the tables as JSON.")) -> None:
-    """List the tables in the local warehouse."""
-    from mlkit.data import open_warehouse
+def tables(
+    warehouse_name: str = typer.Option(
+        None, "--warehouse", "-w", help="bq://project.dataset to list BigQuery tables."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the tables as JSON."),
+) -> None:
+    """List the tables in the local warehouse (or a BigQuery dataset)."""
+    from mlkit.data.source import open_target
 
-    infos = open_warehouse(load_settings().warehouse_path).list_tables()
+    warehouse = open_target(warehouse_name, local_path=load_settings().warehouse_path)
+    infos = warehouse.list_tables()
     if as_json:
         print_json(infos)
         return
     print_table(
-        "Warehouse tables",
+        f"Tables of {warehouse.describe()}",
         ["table", "rows", "columns"],
         ([t.name, f"{t.rows:,}", ", ".join(t.columns)] for t in infos),
+    )
+
+
+def _stats_rows(stats: dict):
+    for name, s in stats["features"].items():
+        per_row = s.get("values_per_row")
+        yield [
+            name + (f" [{per_row}]" if per_row else ""),
+            f"{s['count']:,}",
+            f"{s['missing']:,}",
+            _num(s["mean"]),
+            _num(s["std"]),
+            _num(s["min"]),
+            _num(s["max"]),
+        ]
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
+@app.command("stats")
+def stats(
+    source: str = typer.Argument(..., help=_SOURCE_HELP),
+    label: str = typer.Option(None, "--label", "-l", help="The label column (its distribution)."),
+    skip: list[str] = typer.Option(None, "--skip", help="Columns to leave out (e.g. the key)."),
+    param: list[str] = typer.Option(None, "--param", "-p", help="Query parameter NAME=VALUE."),
+    backend: str = typer.Option(
+        None, "--backend", help="Where a SQL query runs: local (default) or bigquery."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the statistics as JSON."),
+) -> None:
+    """Per-feature statistics of a table or query: count, missing, mean, std, min, max; label
+    distribution."""
+    from mlkit.data.stats import relation_stats
+
+    resolved = _source(source, param, backend)
+    result = relation_stats(resolved.warehouse, resolved.relation, label=label, skip=skip or ["id"])
+    if as_json:
+        print_json(result)
+        return
+    print_table(
+        f"{resolved.text}: {result['rows']:,} rows",
+        ["feature", "count", "missing", "mean", "std", "min", "max"],
+        _stats_rows(result),
+    )
+    if "label" in result:
+        dist = result["label"]["distribution"]
+        total = sum(dist.values()) or 1
+        print_table(
+            f"Label {result['label']['name']} ({result['label']['missing']} missing)",
+            ["value", "rows", "share"],
+            ([k, f"{v:,}", f"{v / total:.1%}"] for k, v in dist.items()),
+        )
+
+
+@app.command("drift")
+def drift(
+    source: str = typer.Argument(..., help=_SOURCE_HELP),
+    against: int = typer.Option(..., "--against", help="The training run to compare with."),
+    param: list[str] = typer.Option(None, "--param", "-p", help="Query parameter NAME=VALUE."),
+    backend: str = typer.Option(
+        None, "--backend", help="Where a SQL query runs: local (default) or bigquery."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON."),
+) -> None:
+    """Compare a table's statistics with a training run's; flag features whose distribution
+    moved (PSI above 0.2, or the mean moved over half a standard deviation)."""
+    from mlkit.data.stats import compare, relation_stats
+    from mlkit.errors import DataError
+    from mlkit.registry import open_store
+    from mlkit.workflows.dataset import run_data_stats
+
+    settings = load_settings()
+    with open_store(settings.registry_url, settings.artifacts_dir) as store:
+        run = store.get_run(against)
+        before = run_data_stats(store, run.id)
+    if not before:
+        raise DataError(
+            f"run {against} has no data statistics",
+            hint="runs trained with this mlkit version store them; train again",
+        )
+    label = (before.get("label") or {}).get("name")
+    resolved = _source(source, param, backend)
+    edges = {
+        name: s["histogram"]["edges"]
+        for name, s in before["features"].items()
+        if s.get("histogram", {}).get("edges")
+    }
+    key = (run.data_fingerprint or {}).get("key", "id")
+    after = relation_stats(
+        resolved.warehouse, resolved.relation, label=label, skip=[key], edges=edges
+    )
+    after["features"] = {k: v for k, v in after["features"].items() if k in before["features"]}
+    result = compare(before, after)
+    moved = [d for d in result if d.drifted]
+    if as_json:
+        print_json(
+            {"run": against, "source": resolved.text, "drifted": len(moved), "features": result}
+        )
+        return
+    print_table(
+        f"{resolved.text} against run {against}",
+        ["feature", "PSI", "mean (run)", "mean (now)", "shift (sd)", "drift"],
+        (
+            [
+                d.feature,
+                _num(d.psi),
+                _num(d.mean_before),
+                _num(d.mean_after),
+                _num(d.mean_shift),
+                f"[red]yes[/]: {d.reason}" if d.drifted else "no",
+            ]
+            for d in result
+        ),
+    )
+    console.print(
+        f"{len(moved)} of {len(result)} features drifted"
+        if moved
+        else f"No drift: all {len(result)} features within thresholds"
     )

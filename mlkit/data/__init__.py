@@ -7,20 +7,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mlkit.data.bigquery import BigQueryConfig, BigQueryWarehouse
 from mlkit.data.bundled import LoadSummary, bundled_names, bundled_table, load_bundled
+from mlkit.data.ingest import load_dataset
 from mlkit.data.loader import Arrays, FeatureSpec, SplitData, load_splits
 from mlkit.data.local import LocalWarehouse
 from mlkit.data.split import assign_splits
-from mlkit.data.warehouse import TableInfo, Warehouse
+from mlkit.data.warehouse import Query, TableInfo, Warehouse
 
 
 def open_warehouse(path: Path | str) -> Warehouse:
-    """The warehouse at ``path`` (a local DuckDB file; BigQuery comes later behind the same API)."""
+    """The local warehouse at ``path`` (a DuckDB file); BigQuery is :class:`BigQueryWarehouse`."""
     return LocalWarehouse(Path(path))
 
 
 __all__ = [
     "Arrays",
+    "BigQueryConfig",
+    "BigQueryWarehouse",
+    "Query",
+    "load_dataset",
     "FeatureSpec",
     "LoadSummary",
     "LocalWarehouse",

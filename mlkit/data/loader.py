@@ -1,13 +1,17 @@
-"""A warehouse table → validated float32 feature arrays and integer labels, split three ways.
+"""A table or query → validated float32 feature arrays and integer labels, split three ways.
 
-Rows are put in key order (then label and scalar features) before anything else, so the arrays and
-the fingerprint do not depend on the order the warehouse returns rows in.
+The rows are read in record batches and each batch is decoded straight into preallocated float32
+arrays (no per-row Python, no second copy of the table in Arrow), so the peak memory is about the
+decoded arrays twice (once whole, once split) plus one batch.
+
+Rows are then put in key order (then label), so the arrays and the fingerprint do not depend on
+the order a warehouse returns rows in, nor on which warehouse it is.
 """
 
 from __future__ import annotations
 
 import difflib
-import math
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,9 +19,18 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mlkit.data.fingerprint import content_sha256, schema_string
+from mlkit.data.decode import decode_column, is_list, is_number, storage_form
+from mlkit.data.fingerprint import _hash_array, schema_string
 from mlkit.data.split import SPLIT_NAMES, assign_splits, check_fractions
-from mlkit.data.warehouse import Warehouse
+from mlkit.data.stats import array_stats
+from mlkit.data.validation import (
+    FeatureShapeError,
+    FeatureTypeError,
+    LabelValuesError,
+    MissingColumnError,
+    NullValuesError,
+)
+from mlkit.data.warehouse import Query, Relation, Warehouse
 from mlkit.errors import DataError
 
 SPLIT_METHOD = "ABS(MOD(FARM_FINGERPRINT(CAST(key AS STRING)), 1000))"
@@ -33,6 +46,7 @@ class FeatureSpec:
 class Arrays:
     features: dict[str, np.ndarray]
     labels: np.ndarray
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -47,57 +61,59 @@ class SplitData:
     n_classes: int
     feature_specs: list[FeatureSpec]
     fingerprint: dict[str, Any] = field(default_factory=dict)
+    stats: dict[str, Any] = field(default_factory=dict)
 
 
-def _is_list(dtype: pa.DataType) -> bool:
-    return (
-        pa.types.is_list(dtype)
-        or pa.types.is_large_list(dtype)
-        or pa.types.is_fixed_size_list(dtype)
-    )
-
-
-def _is_number(dtype: pa.DataType) -> bool:
-    return pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_boolean(dtype)
+def describe_source(source: Relation) -> str:
+    """How messages name a source: ``table 'digits'`` or ``the query``."""
+    return f"table '{source}'" if isinstance(source, str) else "the query"
 
 
 def _columns_note(schema: pa.Schema) -> str:
     return f"(columns: {', '.join(schema.names)})"
 
 
-def _check_type(schema: pa.Schema, table: str, name: str) -> pa.DataType:
+def _check_type(schema: pa.Schema, where: str, name: str) -> pa.DataType:
     dtype = schema.field(name).type
-    inner = dtype.value_type if _is_list(dtype) else dtype
-    if not _is_number(inner):
-        raise DataError(
-            f"feature column '{name}' in table '{table}' is {dtype}; "
-            "features must be numbers or lists of numbers"
+    if storage_form(dtype) is None:
+        raise FeatureTypeError(
+            f"feature column '{name}' in {where} is {dtype}; features must be numbers, lists "
+            "of numbers, BYTES or comma-separated STRING",
+            hint="leave it out of data.features, or cast it in a query",
         )
     return dtype
 
 
-def _resolve(
-    schema: pa.Schema, table: str, label: str, key: str, features: list[FeatureSpec] | None
+def _needs_shape(dtype: pa.DataType) -> bool:
+    return storage_form(dtype) in ("array", "bytes", "string")
+
+
+def resolve_features(
+    schema: pa.Schema,
+    where: str,
+    label: str,
+    key: str,
+    features: list[FeatureSpec] | None,
+    extra_columns: tuple[str, ...] = (),
 ) -> list[FeatureSpec | str]:
-    """Checked specs; a bare name where the shape of a list column must be read from the data."""
-    for role, name in (("label", label), ("key", key)):
+    """Checked specs; a bare name where the shape of a vector column must be read from the data."""
+    for role, name in [("label", label), ("key", key), *(("extra", c) for c in extra_columns)]:
         if name not in schema.names:
-            raise DataError(
-                f"{role} column '{name}' not found in table '{table}' {_columns_note(schema)}"
+            raise MissingColumnError(
+                f"{role} column '{name}' not found in {where} {_columns_note(schema)}",
+                hint=f"name the {role} column in the experiment's data section",
             )
     if features is None:
-        names = [n for n in schema.names if n not in (label, key)]
+        names = [n for n in schema.names if n not in (label, key, *extra_columns)]
         if not names:
-            raise DataError(
-                f"table '{table}' has no columns besides label '{label}' and key '{key}'"
-            )
+            raise DataError(f"{where} has no columns besides label '{label}' and key '{key}'")
         resolved: list[FeatureSpec | str] = []
         for name in names:
-            dtype = _check_type(schema, table, name)
-            resolved.append(name if _is_list(dtype) else FeatureSpec(name, ()))
+            dtype = _check_type(schema, where, name)
+            resolved.append(name if _needs_shape(dtype) else FeatureSpec(name, ()))
         return resolved
     if not features:
-        raise DataError(f"no features given for table '{table}'")
+        raise DataError(f"no features given for {where}")
     seen: set[str] = set()
     for spec in features:
         if spec.name not in schema.names:
@@ -107,144 +123,145 @@ def _resolve(
                 if close
                 else _columns_note(schema)
             )
-            raise DataError(f"feature column '{spec.name}' not found in table '{table}'; {maybe}")
+            raise MissingColumnError(
+                f"feature column '{spec.name}' not found in {where}; {maybe}",
+                hint="fix the name in data.features",
+            )
         if spec.name == label:
-            raise DataError(f"feature '{spec.name}' is the label column of table '{table}'")
+            raise DataError(f"feature '{spec.name}' is the label column of {where}")
         if spec.name in seen:
-            raise DataError(f"feature '{spec.name}' is listed twice for table '{table}'")
+            raise DataError(f"feature '{spec.name}' is listed twice for {where}")
         seen.add(spec.name)
         if not all(isinstance(d, int) and d > 0 for d in spec.shape):
-            raise DataError(
+            raise FeatureShapeError(
                 f"feature '{spec.name}' has invalid shape {spec.shape}: expected positive sizes"
             )
-        dtype = _check_type(schema, table, spec.name)
-        if _is_list(dtype) and not spec.shape:
-            raise DataError(
-                f"feature column '{spec.name}' in table '{table}' holds lists; give its shape, "
-                "e.g. (64,)"
+        dtype = _check_type(schema, where, spec.name)
+        if _needs_shape(dtype) and not spec.shape:
+            raise FeatureShapeError(
+                f"feature column '{spec.name}' in {where} holds {_form_words(dtype)}; give its "
+                "shape, e.g. (64,)",
+                hint=f'features = [{{ name = "{spec.name}", shape = [64] }}]',
             )
-        if not _is_list(dtype) and spec.shape:
-            raise DataError(
-                f"feature column '{spec.name}' in table '{table}' holds single numbers, "
-                f"not shape {spec.shape}"
+        if not _needs_shape(dtype) and spec.shape:
+            raise FeatureShapeError(
+                f"feature column '{spec.name}' in {where} holds single numbers, "
+                f"not shape {spec.shape}",
+                hint="leave the shape out for a scalar feature",
             )
     return list(features)
 
 
-def _check_nulls(column: pa.ChunkedArray, what: str, table: str) -> None:
+def _form_words(dtype: pa.DataType) -> str:
+    return {"array": "lists", "bytes": "BYTES", "string": "STRING vectors"}[storage_form(dtype)]
+
+
+def _infer_shape(column: pa.Array, name: str, where: str) -> tuple[int, ...]:
+    """A vector column's width from its first non-null row."""
+    values = column.drop_null()
+    if len(values) == 0:
+        raise NullValuesError(
+            f"feature column '{name}' in {where} has {column.null_count} null values",
+            hint="fill or filter them in the source",
+        )
+    first = values[0].as_py()
+    width = first.count(",") + 1 if isinstance(first, str) else len(first)
+    return (width,)
+
+
+def _check_nulls(column: pa.ChunkedArray | pa.Array, what: str, where: str) -> None:
     if column.null_count:
-        raise DataError(f"{what} in table '{table}' has {column.null_count} null values")
+        raise NullValuesError(
+            f"{what} in {where} has {column.null_count} null values",
+            hint="fill or filter them in the source (e.g. a query with WHERE ... IS NOT NULL)",
+        )
 
 
-def _labels(column: pa.ChunkedArray, table: str, label: str) -> tuple[np.ndarray, list[int]]:
+def _labels(column: pa.ChunkedArray, where: str, label: str) -> tuple[np.ndarray, list[int]]:
     if not pa.types.is_integer(column.type):
-        raise DataError(
-            f"label column '{label}' in table '{table}' is {column.type}; "
-            "classification labels must be integers 0..K-1"
+        raise LabelValuesError(
+            f"label column '{label}' in {where} is {column.type}; "
+            "classification labels must be integers 0..K-1",
+            hint="map the classes to 0..K-1 in the source or a query",
         )
     labels = column.to_numpy().astype(np.int64)
     values = np.unique(labels)
     if values.size < 2 or values[0] != 0 or values[-1] != values.size - 1:
         shown = ", ".join(str(v) for v in values[:10]) + (", ..." if values.size > 10 else "")
-        raise DataError(
-            f"label column '{label}' in table '{table}' has values {shown}; "
-            "classification labels must be integers 0..K-1 with K >= 2"
+        raise LabelValuesError(
+            f"label column '{label}' in {where} has values {shown}; "
+            "classification labels must be integers 0..K-1 with K >= 2",
+            hint="map the classes to 0..K-1 in the source or a query",
         )
     return labels, values.tolist()
 
 
-def _decode(
-    column: pa.ChunkedArray, spec: FeatureSpec | str, table: str, keys: pa.ChunkedArray
-) -> tuple[FeatureSpec, np.ndarray]:
-    name = spec if isinstance(spec, str) else spec.name
-    _check_nulls(column, f"feature column '{name}'", table)
-    if not _is_list(column.type):
-        values = column.to_numpy().astype(np.float32)
-        spec = FeatureSpec(name, ())
-    else:
-        array = column.combine_chunks()
-        lengths = pc.list_value_length(array).to_numpy(zero_copy_only=False)
-        if isinstance(spec, str):  # shape read from the data: the first row's length
-            spec = FeatureSpec(name, (int(lengths[0]),) if len(lengths) else (0,))
-        expected = math.prod(spec.shape)
-        bad = np.flatnonzero(lengths != expected)
-        if bad.size:
-            row = int(bad[0])
-            raise DataError(
-                f"feature '{name}' in table '{table}' expects {expected} values per row "
-                f"(shape {spec.shape}), found {int(lengths[row])} in the row with key "
-                f"{keys[row].as_py()!r} ({bad.size} rows differ)"
-            )
-        flat = array.flatten()
-        if flat.null_count:
-            raise DataError(
-                f"feature column '{name}' in table '{table}' has {flat.null_count} null values "
-                "inside its lists"
-            )
-        values = flat.to_numpy(zero_copy_only=False).astype(np.float32).reshape(-1, *spec.shape)
-    if not np.isfinite(values).all():
-        raise DataError(
-            f"feature column '{name}' in table '{table}' has NaN or infinite values (as float32)"
-        )
-    return spec, values
+def _source_fields(warehouse: Warehouse, source: Relation) -> dict[str, Any]:
+    if isinstance(source, Query):
+        return {"table": None, "query": str(source), "params": dict(source.params)}
+    return {"table": source, "query": None, "params": {}}
 
 
 def load_splits(
     warehouse: Warehouse,
-    table: str,
+    table: Relation,
     *,
     label: str,
     features: list[FeatureSpec] | None,
     key: str,
     eval_fraction: float,
     test_fraction: float,
+    extra_columns: tuple[str, ...] | list[str] = (),
+    with_stats: bool = True,
 ) -> SplitData:
+    """Load a table or query (``table`` is a name or a :class:`Query`) into split arrays.
+
+    ``extra_columns`` come back as-is (numpy, not validated as features) in each split's
+    ``Arrays.extras``, aligned with its rows: e.g. a slice column for per-slice evaluation.
+    """
     check_fractions(eval_fraction, test_fraction)
-    schema = warehouse.schema(table)
-    specs = _resolve(schema, table, label, key, features)
-    names = [s if isinstance(s, str) else s.name for s in specs]
-    columns = list(dict.fromkeys([key, label, *names]))
-    data = warehouse.read_table(table, columns)
-    if data.num_rows == 0:
-        raise DataError(f"table '{table}' has no rows")
-    _check_nulls(data[key], f"key column '{key}'", table)
-    _check_nulls(data[label], f"label column '{label}'", table)
-    sort_keys = [c for c in columns if not _is_list(data.schema.field(c).type)]
-    if not (pa.types.is_integer(data[key].type) or pa.types.is_string(data[key].type)):
-        raise DataError(
-            f"key column '{key}' in table '{table}' is {data[key].type}; "
-            "expected integers or strings"
-        )
-    order = pc.sort_indices(data, sort_keys=[(c, "ascending") for c in sort_keys]).to_numpy()
-    if not np.array_equal(order, np.arange(data.num_rows)):  # stored in key order already: no copy
-        data = data.take(order)
-
-    labels, label_values = _labels(data[label], table, label)
-    decoded = [_decode(data[n], s, table, data[key]) for n, s in zip(names, specs, strict=True)]
-    codes = assign_splits(data[key].to_numpy(), eval_fraction, test_fraction)
-
-    fractions = {"train": 1.0, "eval": eval_fraction, "test": test_fraction}
-    parts = {}
-    for code, split in enumerate(SPLIT_NAMES):
-        index = np.flatnonzero(codes == code)
-        if index.size == 0 and fractions[split] > 0:
-            raise DataError(
-                f"split '{split}' of table '{table}' is empty ({data.num_rows} rows, "
-                f"eval_fraction {eval_fraction}, test_fraction {test_fraction}); "
-                "use more rows or a larger fraction"
+    extra_columns = tuple(extra_columns)
+    where = describe_source(table)
+    with warehouse.materialize(table) as relation:
+        schema = warehouse.relation_schema(relation)
+        specs = resolve_features(schema, where, label, key, features, extra_columns)
+        names = [s if isinstance(s, str) else s.name for s in specs]
+        columns = list(dict.fromkeys([key, label, *names, *extra_columns]))
+        key_type = schema.field(key).type
+        if not (pa.types.is_integer(key_type) or pa.types.is_string(key_type)):
+            raise FeatureTypeError(
+                f"key column '{key}' in {where} is {key_type}; expected integers or strings",
+                hint="use a unique integer or string id column as the key",
             )
-        parts[split] = Arrays({s.name: v[index] for s, v in decoded}, labels[index])
+        plan = _plan(warehouse, relation, where, key, label, eval_fraction, test_fraction)
+        parts, shapes = _fill(warehouse, relation, where, plan, key, specs, extra_columns)
 
-    feature_specs = [s for s, _ in decoded]
+    labels, label_values, sorted_keys, total = (
+        plan.labels,
+        plan.label_values,
+        plan.sorted_keys,
+        plan.total,
+    )
+    order = plan.order
+    feature_specs = [FeatureSpec(name, shapes[name]) for name in names]
+    content = _content_sha256(sorted_keys, labels[order], parts, names)
+    stats = (
+        array_stats({n: [parts[s].features[n] for s in SPLIT_NAMES] for n in names}, labels, label)
+        if with_stats
+        else {}
+    )
+    loaded = pa.schema([schema.field(c) for c in columns])
     fingerprint = {
         "source": warehouse.describe(),
-        "table": table,
-        "rows": data.num_rows,
-        "schema": schema_string(data.schema),
+        **_source_fields(warehouse, table),
+        "rows": total,
+        "schema": schema_string(loaded),
         "key": key,
         "label": label,
         "features": [{"name": s.name, "shape": list(s.shape)} for s in feature_specs],
-        "content_sha256": content_sha256(data),
+        "storage_forms": {n: storage_form(schema.field(n).type) for n in names},
+        "extra_columns": list(extra_columns),
+        "content_sha256": content,
         "split_method": SPLIT_METHOD,
         "eval_fraction": eval_fraction,
         "test_fraction": test_fraction,
@@ -258,4 +275,183 @@ def load_splits(
         n_classes=len(label_values),
         feature_specs=feature_specs,
         fingerprint=fingerprint,
+        stats=stats,
     )
+
+
+@dataclass
+class _Plan:
+    """Pass one: where every row goes. ``order`` sorts the rows as read into key order;
+    ``codes`` is the split of each row in key order, ``dest`` its row within that split."""
+
+    total: int
+    key_column: pa.ChunkedArray
+    labels: np.ndarray
+    label_values: list[int]
+    order: np.ndarray
+    sorted_keys: pa.Array
+    codes: np.ndarray
+    dest: np.ndarray
+    sizes: list[int]
+    unique: bool
+
+
+def _plan(
+    warehouse: Warehouse,
+    relation: Relation,
+    where: str,
+    key: str,
+    label: str,
+    eval_fraction: float,
+    test_fraction: float,
+) -> _Plan:
+    keys: list[pa.Array] = []
+    labels_in: list[pa.Array] = []
+    for batch in warehouse.iter_batches(relation, list(dict.fromkeys([key, label]))):
+        keys.append(batch.column(key))
+        labels_in.append(batch.column(label))
+    schema = warehouse.relation_schema(relation)
+    key_column = pa.chunked_array(keys, type=schema.field(key).type)
+    total = len(key_column)
+    if total == 0:
+        raise DataError(f"{where} has no rows")
+    _check_nulls(key_column, f"key column '{key}'", where)
+    label_column = pa.chunked_array(labels_in, type=schema.field(label).type)
+    _check_nulls(label_column, f"label column '{label}'", where)
+    labels, label_values = _labels(label_column, where, label)
+    order = pc.sort_indices(
+        pa.table({"k": key_column, "l": labels}),
+        sort_keys=[("k", "ascending"), ("l", "ascending")],
+    ).to_numpy()
+    sorted_keys = key_column.take(order).combine_chunks()
+    codes = assign_splits(sorted_keys.to_numpy(zero_copy_only=False), eval_fraction, test_fraction)
+    fractions = {"train": 1.0, "eval": eval_fraction, "test": test_fraction}
+    dest = np.empty(total, dtype=np.int64)
+    sizes = []
+    for code, split in enumerate(SPLIT_NAMES):
+        members = codes == code
+        size = int(np.count_nonzero(members))
+        if size == 0 and fractions[split] > 0:
+            raise DataError(
+                f"split '{split}' of {where} is empty ({total} rows, "
+                f"eval_fraction {eval_fraction}, test_fraction {test_fraction}); "
+                "use more rows or a larger fraction"
+            )
+        dest[members] = np.arange(size)
+        sizes.append(size)
+    unique = pc.count_distinct(key_column).as_py() == total
+    return _Plan(
+        total, key_column, labels, label_values, order, sorted_keys, codes, dest, sizes, unique
+    )
+
+
+def _fill(
+    warehouse: Warehouse,
+    relation: Relation,
+    where: str,
+    plan: _Plan,
+    key: str,
+    specs: list[FeatureSpec | str],
+    extra_columns: tuple[str, ...],
+) -> tuple[dict[str, Arrays], dict[str, tuple[int, ...]]]:
+    """Pass two: decode each record batch and put its rows straight into their split, in key
+    order (no whole-table intermediate). With unique keys rows are placed by key, whatever order
+    the warehouse returns them in; otherwise they must come back in pass one's order (checked)."""
+    names = [s if isinstance(s, str) else s.name for s in specs]
+    shapes = {s.name: s.shape for s in specs if isinstance(s, FeatureSpec)}
+    arrays: list[dict[str, np.ndarray]] = [{} for _ in SPLIT_NAMES]
+    scratch: dict[str, np.ndarray] = {}
+    extras_in: dict[str, list[pa.Array]] = {c: [] for c in extra_columns}
+    positions: list[np.ndarray] = []
+    inverse = None
+    if not plan.unique:
+        inverse = np.empty(plan.total, dtype=np.int64)
+        inverse[plan.order] = np.arange(plan.total)
+    row = 0
+    columns = list(dict.fromkeys([key, *names, *extra_columns]))
+    for batch in warehouse.iter_batches(relation, columns):
+        n = batch.num_rows
+        if row + n > plan.total:
+            raise DataError(f"{where} grew while it was being read; load again")
+        keys = batch.column(key)
+        if plan.unique:
+            found = pc.index_in(keys, value_set=plan.sorted_keys)
+            if found.null_count:
+                raise DataError(f"{where} changed while it was being read; load again")
+            pos = found.to_numpy(zero_copy_only=False).astype(np.int64)
+        else:
+            if not keys.equals(plan.key_column.slice(row, n).combine_chunks()):
+                raise DataError(
+                    f"{where} returned its rows in a different order on a second read, and its "
+                    "keys are not unique",
+                    hint="use a unique key column, or load from a table rather than a view",
+                )
+            pos = inverse[row : row + n]
+        positions.append(pos)
+        codes, dest = plan.codes[pos], plan.dest[pos]
+        members = [np.flatnonzero(codes == code) for code in range(len(SPLIT_NAMES))]
+        for name in names:
+            column = batch.column(name)
+            if name not in shapes:
+                shapes[name] = _infer_shape(column, name, where)
+            if name not in arrays[0]:
+                for code, size in enumerate(plan.sizes):
+                    arrays[code][name] = np.empty((size, *shapes[name]), dtype=np.float32)
+            buffer = scratch.get(name)
+            if buffer is None or len(buffer) < n:
+                buffer = scratch[name] = np.empty((n, *shapes[name]), dtype=np.float32)
+            decoded = decode_column(column, name, shapes[name], where, buffer[:n], row)
+            for code, index in enumerate(members):
+                if index.size:
+                    arrays[code][name][dest[index]] = decoded[index]
+        for c in extra_columns:
+            extras_in[c].append(batch.column(c))
+        row += n
+    if row != plan.total:
+        raise DataError(f"{where} changed while it was being read; load again")
+
+    sorted_labels = plan.labels[plan.order]
+    all_pos = np.concatenate(positions)
+    parts = {}
+    for code, split in enumerate(SPLIT_NAMES):
+        in_split = plan.codes == code
+        extras = {}
+        if extra_columns:
+            rows_here = np.flatnonzero(plan.codes[all_pos] == code)
+            by_dest = rows_here[np.argsort(plan.dest[all_pos[rows_here]])]
+            for c in extra_columns:
+                column = pa.chunked_array(extras_in[c]).combine_chunks()
+                extras[c] = column.take(pa.array(by_dest)).to_numpy(zero_copy_only=False)
+        parts[split] = Arrays(
+            {name: arrays[code][name] for name in names}, sorted_labels[in_split], extras
+        )
+    return parts, shapes
+
+
+def _content_sha256(
+    keys: pa.Array, labels: np.ndarray, parts: dict[str, Arrays], names: list[str]
+) -> str:
+    """SHA-256 of what is trained on: keys and labels in key order, then each split's float32
+    feature values (each split in key order). The same on every backend and for every storage
+    form of the same values; it changes with the split fractions, as the splits do."""
+    h = hashlib.sha256()
+    _hash_array(h, keys.cast(pa.string()) if is_number(keys.type) else keys)
+    h.update(np.ascontiguousarray(labels, dtype=np.int64).tobytes())
+    for split in SPLIT_NAMES:
+        h.update(split.encode() + b"\0")
+        for name in names:
+            h.update(name.encode() + b"\0")
+            h.update(memoryview(np.ascontiguousarray(parts[split].features[name])).cast("B"))
+    return h.hexdigest()
+
+
+__all__ = [
+    "SPLIT_METHOD",
+    "Arrays",
+    "FeatureSpec",
+    "SplitData",
+    "describe_source",
+    "is_list",
+    "load_splits",
+    "resolve_features",
+]

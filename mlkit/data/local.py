@@ -12,7 +12,16 @@ import duckdb
 import pyarrow as pa
 
 from mlkit.data.bundled import bundled_names
-from mlkit.data.warehouse import TableInfo, Warehouse, check_columns, check_table_name
+from mlkit.data.warehouse import (
+    BATCH_ROWS,
+    PARAM_PATTERN,
+    Query,
+    Relation,
+    TableInfo,
+    Warehouse,
+    check_columns,
+    check_table_name,
+)
 from mlkit.errors import DataError, TableNotFound
 
 _LOCK_WAIT_S = 5.0
@@ -21,6 +30,10 @@ _SOURCE_VIEW = "_mlkit_source"
 
 def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
+
+
+def _describe_relation(relation: Relation) -> str:
+    return f"table '{relation}'" if isinstance(relation, str) else "the query"
 
 
 def _one_line(error: Exception) -> str:
@@ -142,6 +155,82 @@ class LocalWarehouse(Warehouse):
                 return con.sql(f"SELECT {select} FROM {_quote(stored)}").to_arrow_table()
             except duckdb.Error as error:
                 raise DataError(f"cannot read table '{name}': {_one_line(error)}") from error
+
+    # -- relations: tables and queries, streamed ----------------------------------------------
+
+    def _from(self, con: duckdb.DuckDBPyConnection, relation: Relation) -> tuple[str, dict]:
+        """``FROM`` text and parameters for a table or a query (``@name`` → DuckDB's ``$name``)."""
+        if isinstance(relation, str):
+            check_table_name(relation)
+            return _quote(self._existing(con, relation)), {}
+        relation.check_params()
+        sql = relation.sql.strip().rstrip(";")
+        used = set(PARAM_PATTERN.findall(sql))
+        duck_sql = PARAM_PATTERN.sub(r"$\1", sql)
+        return f"({duck_sql}) AS _mlkit_query", {
+            k: v for k, v in relation.params.items() if k in used
+        }
+
+    def _execute(
+        self, con: duckdb.DuckDBPyConnection, relation: Relation, sql: str, params: dict
+    ) -> duckdb.DuckDBPyRelation:
+        try:
+            return con.sql(sql, params=params) if params else con.sql(sql)
+        except duckdb.Error as error:
+            what = "query" if isinstance(relation, Query) else f"table '{relation}'"
+            raise DataError(f"cannot read {what}: {_one_line(error)}") from error
+
+    def _missing_file(self, relation: Relation) -> None:
+        if not self.path.exists():
+            if isinstance(relation, str):
+                check_table_name(relation)
+                raise self._not_found(relation, [])
+            raise DataError(f"cannot run a query: {self.describe()} does not exist yet")
+
+    def relation_schema(self, relation: Relation) -> pa.Schema:
+        if isinstance(relation, str):
+            return self.schema(relation)
+        self._missing_file(relation)
+        with self._connect(write=False) as con:
+            source, params = self._from(con, relation)
+            cursor = self._execute(con, relation, f"SELECT * FROM {source} LIMIT 0", params)
+            return cursor.to_arrow_table().schema
+
+    def count_rows(self, relation: Relation) -> int:
+        self._missing_file(relation)
+        with self._connect(write=False) as con:
+            source, params = self._from(con, relation)
+            (rows,) = self._execute(
+                con, relation, f"SELECT count(*) FROM {source}", params
+            ).fetchall()[0]
+            return int(rows)
+
+    def iter_batches(
+        self, relation: Relation, columns: list[str] | None = None, batch_rows: int = BATCH_ROWS
+    ) -> Iterator[pa.RecordBatch]:
+        self._missing_file(relation)
+        schema = self.relation_schema(relation)
+        select = "*"
+        if columns is not None:
+            for column in columns:
+                if column not in schema.names:
+                    close = difflib.get_close_matches(column, schema.names, n=1)
+                    maybe = f"; did you mean '{close[0]}'?" if close else ""
+                    raise DataError(
+                        f"column '{column}' not found in {_describe_relation(relation)} "
+                        f"(columns: {', '.join(schema.names)}){maybe}"
+                    )
+            select = ", ".join(_quote(c) for c in columns) if columns else "*"
+        with self._connect(write=False) as con:
+            source, params = self._from(con, relation)
+            cursor = self._execute(con, relation, f"SELECT {select} FROM {source}", params)
+            reader = cursor.to_arrow_reader(batch_rows)
+            while True:
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    return
+                yield batch
 
     # -- writing -----------------------------------------------------------------------------
 

@@ -87,3 +87,13 @@ def assign_splits(keys: np.ndarray, eval_fraction: float, test_fraction: float) 
     codes[bucket < eval_end] = EVAL
     codes[bucket < train_end] = TRAIN
     return codes
+
+
+def split_expression(key: str, eval_fraction: float, test_fraction: float) -> str:
+    """The same split in BigQuery SQL: 0 train, 1 eval, 2 test, for column ``key``."""
+    train_end, eval_end = split_bounds(eval_fraction, test_fraction)
+    bucket = f"ABS(MOD(FARM_FINGERPRINT(CAST(`{key}` AS STRING)), {BUCKETS}))"
+    return (
+        f"CASE WHEN {bucket} < {train_end} THEN {TRAIN} "
+        f"WHEN {bucket} < {eval_end} THEN {EVAL} ELSE {TEST} END"
+    )

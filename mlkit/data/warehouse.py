@@ -1,20 +1,63 @@
-"""The warehouse interface: named tables in, Arrow tables out.
+"""The warehouse interface: named tables in, Arrow tables (or record batches) out.
 
-Every backend (the local DuckDB file now, BigQuery later) implements these few methods and speaks
-Arrow only, so the loader, splits and fingerprints never know which one they read from.
+Both backends, the local DuckDB file and BigQuery, implement these methods and speak Arrow only,
+so the loader, splits, statistics and fingerprints never know which one they read from.
+
+A *relation* is what a source names: a table name, or a :class:`Query` (SQL with named
+``@parameters``, BigQuery's syntax, on both backends).
 """
 
 from __future__ import annotations
 
 import abc
+import contextlib
 import re
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
 
 import pyarrow as pa
 
 from mlkit.errors import DataError
 
 NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+PARAM_PATTERN = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
+BATCH_ROWS = 4096  # rows per record batch where mlkit chooses (DuckDB); BigQuery decides its own
+
+
+@dataclass(frozen=True)
+class Query:
+    """SQL with named parameters written ``@name``; ``params`` maps names to values."""
+
+    sql: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return " ".join(self.sql.split())
+
+    def check_params(self) -> None:
+        used = set(PARAM_PATTERN.findall(self.sql))
+        missing = sorted(used - set(self.params))
+        if missing:
+            raise DataError(
+                f"query parameter {', '.join('@' + m for m in missing)} has no value",
+                hint="give it in data.params, e.g. params = { " + missing[0] + " = 1 }",
+            )
+        for name, value in self.params.items():
+            items = value if isinstance(value, list) else [value]
+            if not items or not all(isinstance(v, bool | int | float | str) for v in items):
+                raise DataError(
+                    f"query parameter @{name} is {value!r}; expected a number, string, boolean "
+                    "or a non-empty list of one of those"
+                )
+
+
+Relation = str | Query
+
+
+def relation_name(relation: Relation) -> str:
+    """How messages name a relation: the table, or ``query`` for a query."""
+    return relation if isinstance(relation, str) else "query"
 
 
 @dataclass(frozen=True)
@@ -82,3 +125,30 @@ class Warehouse(abc.ABC):
     @abc.abstractmethod
     def describe(self) -> str:
         """One line naming the backend and where: ``local warehouse /p/warehouse.duckdb``."""
+
+    # -- relations: tables or queries, read in record batches -------------------------------------
+
+    @contextlib.contextmanager
+    def materialize(self, relation: Relation) -> Iterator[Relation]:
+        """A relation that :meth:`relation_schema`, :meth:`count_rows` and :meth:`iter_batches`
+        can read more than once with the same rows (a backend may run a query into a table)."""
+        yield relation
+
+    def relation_schema(self, relation: Relation) -> pa.Schema:
+        if isinstance(relation, str):
+            return self.schema(relation)
+        raise DataError(f"{self.describe()} cannot run queries")
+
+    def count_rows(self, relation: Relation) -> int:
+        if isinstance(relation, str):
+            return self.read_table(relation, columns=[]).num_rows
+        raise DataError(f"{self.describe()} cannot run queries")
+
+    def iter_batches(
+        self, relation: Relation, columns: list[str] | None = None, batch_rows: int = BATCH_ROWS
+    ) -> Iterator[pa.RecordBatch]:
+        """The relation's rows in record batches, without holding the whole table in memory
+        (backends stream; this default reads the table first)."""
+        if not isinstance(relation, str):
+            raise DataError(f"{self.describe()} cannot run queries")
+        yield from self.read_table(relation, columns).to_batches(batch_rows)

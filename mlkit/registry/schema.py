@@ -103,6 +103,7 @@ class RunRow(Base):
     finished_at: Mapped[datetime | None]
     environment: Mapped[dict[str, Any] | None]  # 0002
     tags: Mapped[dict[str, Any] | None]  # 0002
+    data_stats: Mapped[dict[str, Any] | None]  # migration 0004
 
 
 class ModelRow(Base):

@@ -1,23 +1,70 @@
-"""An experiment's ``[data]`` section → the data layer's train/eval/test arrays."""
+"""An experiment's ``[data]`` section → the data layer's train/eval/test arrays; a run's data
+statistics in and out of the registry."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from mlkit.config import Settings
-from mlkit.data import FeatureSpec, SplitData, load_splits, open_warehouse
+from mlkit.data import FeatureSpec, SplitData, load_splits
+from mlkit.data.bigquery import BigQueryConfig
+from mlkit.data.source import ResolvedSource, resolve_source
 from mlkit.experiment import DataSpec
 
 
+def bigquery_config(spec: DataSpec) -> BigQueryConfig:
+    return BigQueryConfig(
+        project=spec.project,
+        dataset=spec.dataset,
+        credentials=spec.credentials,
+        endpoint=spec.endpoint,
+        storage_endpoint=spec.storage_endpoint,
+    )
+
+
+def experiment_source(spec: DataSpec, settings: Settings) -> ResolvedSource:
+    return resolve_source(
+        spec.source,
+        local_path=settings.warehouse_path,
+        params=spec.params,
+        backend=spec.backend,
+        bigquery=bigquery_config(spec),
+    )
+
+
 def load_experiment_data(spec: DataSpec, settings: Settings) -> SplitData:
-    """Read the source table and split it deterministically, exactly as every run of it does."""
+    """Read the source and split it deterministically, exactly as every run of it does."""
     features = None
     if spec.features is not None:
         features = [FeatureSpec(name=f.name, shape=tuple(f.shape)) for f in spec.features]
+    source = experiment_source(spec, settings)
     return load_splits(
-        open_warehouse(settings.warehouse_path),
-        spec.source,
+        source.warehouse,
+        source.relation,
         label=spec.label,
         features=features,
         key=spec.key,
         eval_fraction=spec.split.eval,
         test_fraction=spec.split.test,
+        extra_columns=tuple(spec.extra_columns),
     )
+
+
+def record_data_stats(store: Any, run_id: int, stats: dict[str, Any]) -> None:
+    """Store a run's data statistics in ``runs.data_stats`` (one transaction)."""
+    from sqlalchemy import update
+
+    from mlkit.registry.schema import RunRow
+
+    with store.engine.begin() as conn:
+        conn.execute(update(RunRow).where(RunRow.id == run_id).values(data_stats=stats))
+
+
+def run_data_stats(store: Any, run_id: int) -> dict[str, Any] | None:
+    """A run's data statistics, or None when it has none (or does not exist)."""
+    from sqlalchemy import select
+
+    from mlkit.registry.schema import RunRow
+
+    with store.engine.connect() as conn:
+        return conn.execute(select(RunRow.data_stats).where(RunRow.id == run_id)).scalar()

@@ -14,7 +14,7 @@ from mlkit.errors import MlkitError
 from mlkit.experiment import load_experiment
 from mlkit.registry import ModelVersion, Run, open_store
 from mlkit.registry.environment import capture as capture_environment
-from mlkit.workflows.dataset import load_experiment_data
+from mlkit.workflows.dataset import load_experiment_data, record_data_stats
 
 Progress = Callable[[int, int], None]
 Stage = Callable[[str], None]
@@ -57,6 +57,8 @@ def train(
         environment=capture_environment(),
     )
     run_dir = settings.runs_dir / str(run.id)
+    if data.stats:
+        record_data_stats(store, run.id, data.stats)
     try:
         from mlkit.search.runner import run_search  # imports TensorFlow
 

@@ -1,0 +1,374 @@
+"""Per-feature statistics of a table, and drift between two sets of them.
+
+Statistics are JSON-ready dicts, stored with a run (``runs.data_stats``)::
+
+    {"rows": 1797,
+     "features": {"pixels": {"count": 115008, "missing": 0, "mean": 4.88, "std": 6.02,
+                             "min": 0.0, "max": 16.0, "values_per_row": 64,
+                             "histogram": {"edges": [...11], "counts": [...10]}}},
+     "label": {"name": "label", "missing": 0, "distribution": {"0": 178, ...}}}
+
+A list, BYTES or STRING feature is summarised over all its values (every pixel of every image).
+Drift compares a new table's histograms with a run's on the run's bin edges: the population
+stability index (PSI) per feature, and the shift of the mean in the run's standard deviations.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from mlkit.data.decode import decode_column, storage_form
+from mlkit.data.warehouse import Relation, Warehouse
+from mlkit.errors import DataError
+
+BINS = 10
+PSI_THRESHOLD = 0.2  # the usual reading: below 0.1 stable, 0.1-0.2 some change, above 0.2 moved
+MEAN_SHIFT_THRESHOLD = 0.5  # standard deviations of the training data
+_CHUNK = 1 << 20  # values summarised at a time
+HISTOGRAM_ROWS = 20_000  # loaded arrays: histograms of every k-th row, at most about this many
+
+
+class Moments:
+    """Count, missing, sum, sum of squares, min and max, updated chunk by chunk."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.missing = 0
+        self.total = 0.0
+        self.squares = 0.0
+        self.low = math.inf
+        self.high = -math.inf
+        self.per_row: int | None = None
+
+    def update(self, values: np.ndarray) -> None:
+        flat = values.reshape(-1)
+        for start in range(0, flat.size, _CHUNK):
+            part = flat[start : start + _CHUNK]
+            self.count += part.size
+            self.total += float(part.sum(dtype=np.float64))
+            # float32 products summed per chunk of 2**20 values, chunks summed in float64
+            self.squares += (
+                float(np.dot(part, part))
+                if part.dtype == np.float32
+                else float(np.dot(part.astype(np.float64), part.astype(np.float64)))
+            )
+            self.low = min(self.low, float(part.min()))
+            self.high = max(self.high, float(part.max()))
+
+    def result(self) -> dict[str, Any]:
+        mean = self.total / self.count if self.count else None
+        std = (
+            math.sqrt(max(self.squares / self.count - mean * mean, 0.0))
+            if self.count and mean is not None
+            else None
+        )
+        out: dict[str, Any] = {
+            "count": self.count,
+            "missing": self.missing,
+            "mean": _round(mean),
+            "std": _round(std),
+            "min": _round(self.low) if self.count else None,
+            "max": _round(self.high) if self.count else None,
+        }
+        if self.per_row is not None:
+            out["values_per_row"] = self.per_row
+        return out
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else float(f"{value:.6g}")
+
+
+def histogram_edges(low: float | None, high: float | None) -> list[float]:
+    if low is None or high is None:
+        return []
+    if high <= low:
+        high = low + 1.0
+    return [float(e) for e in np.linspace(low, high, BINS + 1)]
+
+
+def histogram(values: np.ndarray, edges: list[float]) -> np.ndarray:
+    """Counts in the ``BINS`` equal-width bins between ``edges[0]`` and ``edges[-1]``; values
+    outside them go to the first or last bin."""
+    counts = np.zeros(BINS, dtype=np.int64)
+    if not edges:
+        return counts
+    low, high = float(edges[0]), float(edges[-1])
+    scale = BINS / (high - low) if high > low else 0.0
+    flat = values.reshape(-1)
+    for start in range(0, flat.size, _CHUNK):
+        part = flat[start : start + _CHUNK].astype(np.float32)
+        part -= low
+        part *= scale
+        np.clip(part, 0, BINS - 1, out=part)
+        counts += np.bincount(part.astype(np.int32), minlength=BINS)
+    return counts
+
+
+def label_distribution(labels: np.ndarray) -> dict[str, int]:
+    values, counts = np.unique(labels, return_counts=True)
+    return {str(v): int(c) for v, c in zip(values.tolist(), counts.tolist(), strict=True)}
+
+
+def array_stats(
+    features: dict[str, list[np.ndarray]], labels: np.ndarray | None, label: str | None
+) -> dict[str, Any]:
+    """Statistics of decoded, validated arrays (no missing values by then); each feature may come
+    in several parts (the splits). Histograms count every k-th row, about HISTOGRAM_ROWS in all."""
+    rows = len(labels) if labels is not None else sum(len(p) for p in next(iter(features.values())))
+    out: dict[str, Any] = {"rows": int(rows), "features": {}}
+    for name, parts in features.items():
+        moments = Moments()
+        for values in parts:
+            if values.size:
+                moments.update(values)
+            if values.ndim > 1:
+                moments.per_row = int(np.prod(values.shape[1:]))
+        summary = moments.result()
+        edges = histogram_edges(summary["min"], summary["max"])
+        total = sum(len(p) for p in parts)
+        step = max(1, total // HISTOGRAM_ROWS)
+        counts = np.zeros(BINS, dtype=np.int64)
+        sampled = 0
+        for values in parts:
+            for start in range(0, len(values), step * 64):  # every step-th row, 64 rows a time
+                block = values[start : start + step * 64 : step]
+                counts += histogram(block, edges)
+                sampled += len(block)
+        summary["histogram"] = {"edges": edges, "counts": counts.tolist(), "rows": sampled}
+        out["features"][name] = summary
+    if labels is not None:
+        out["label"] = {"name": label, "missing": 0, "distribution": label_distribution(labels)}
+    return out
+
+
+def _feature_columns(schema: pa.Schema, label: str | None, skip: set[str]) -> list[str]:
+    return [
+        f.name
+        for f in schema
+        if f.name != label and f.name not in skip and storage_form(f.type) is not None
+    ]
+
+
+def _values(column: pa.ChunkedArray | pa.Array, name: str, where: str) -> tuple[np.ndarray, int]:
+    """Non-null values of a column as float32, and how many rows were null."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    missing = column.null_count
+    if missing:
+        column = column.drop_null()
+    form = storage_form(column.type)
+    if form == "scalar":
+        return column.to_numpy(zero_copy_only=False).astype(np.float32), missing
+    if len(column) == 0:
+        return np.zeros(0, np.float32), missing
+    width = _row_width(column)
+    return decode_column(column, name, (width,), where), missing
+
+
+def _row_width(column: pa.Array) -> int:
+    first = column[0].as_py()
+    if isinstance(first, str):
+        return first.count(",") + 1
+    return len(first)
+
+
+def relation_stats(
+    warehouse: Warehouse,
+    relation: Relation,
+    *,
+    label: str | None = None,
+    skip: Iterable[str] = (),
+    edges: dict[str, list[float]] | None = None,
+) -> dict[str, Any]:
+    """Statistics of a table or query, read in record batches (two passes: moments, then
+    histograms; one when ``edges`` are given, as drift does with a run's)."""
+    where = f"table '{relation}'" if isinstance(relation, str) else "the query"
+    with warehouse.materialize(relation) as rel:
+        schema = warehouse.relation_schema(rel)
+        if label is not None and label not in schema.names:
+            from mlkit.data.validation import MissingColumnError
+
+            raise MissingColumnError(
+                f"label column '{label}' not found in {where} (columns: {', '.join(schema.names)})",
+                hint="name the label with --label",
+            )
+        names = _feature_columns(schema, label, set(skip))
+        if not names:
+            raise DataError(f"{where} has no numeric, list, BYTES or STRING columns to summarise")
+        columns = names + ([label] if label else [])
+        moments = {n: Moments() for n in names}
+        labels: dict[str, int] = {}
+        label_missing = 0
+        rows = 0
+        hist: dict[str, np.ndarray] = {}
+        fixed = edges or {}
+        for batch in warehouse.iter_batches(rel, columns):
+            rows += batch.num_rows
+            for name in names:
+                values, missing = _values(batch.column(name), name, where)
+                moments[name].missing += missing
+                if values.ndim > 1:
+                    moments[name].per_row = int(values.shape[1])
+                if values.size:
+                    moments[name].update(values)
+                if name in fixed:
+                    hist[name] = hist.get(name, 0) + histogram(values, fixed[name])
+            if label:
+                column = batch.column(label)
+                label_missing += column.null_count
+                for value, count in _value_counts(column):
+                    labels[value] = labels.get(value, 0) + count
+        out: dict[str, Any] = {"rows": rows, "features": {}}
+        for name in names:
+            summary = moments[name].result()
+            summary["histogram"] = {
+                "edges": fixed.get(name) or histogram_edges(summary["min"], summary["max"]),
+                "counts": None,
+            }
+            out["features"][name] = summary
+        need = [n for n in names if n not in fixed and out["features"][n]["count"]]
+        if need:
+            for batch in warehouse.iter_batches(rel, need):
+                for name in need:
+                    values, _ = _values(batch.column(name), name, where)
+                    edges_here = out["features"][name]["histogram"]["edges"]
+                    hist[name] = hist.get(name, 0) + histogram(values, edges_here)
+        for name in names:
+            counts = hist.get(name)
+            out["features"][name]["histogram"]["counts"] = (
+                np.asarray(counts).tolist() if counts is not None else [0] * BINS
+            )
+        if label:
+            out["label"] = {
+                "name": label,
+                "missing": label_missing,
+                "distribution": dict(sorted(labels.items(), key=lambda kv: _sort_key(kv[0]))),
+            }
+        return out
+
+
+def _sort_key(value: str) -> tuple[int, float | str]:
+    try:
+        return (0, float(value))
+    except ValueError:
+        return (1, value)
+
+
+def _value_counts(column: pa.Array | pa.ChunkedArray) -> list[tuple[str, int]]:
+    import pyarrow.compute as pc
+
+    counts = pc.value_counts(column.drop_null())
+    return [(str(item["values"]), int(item["counts"])) for item in counts.to_pylist()]
+
+
+# -- drift -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FeatureDrift:
+    feature: str
+    psi: float
+    mean_before: float | None
+    mean_after: float | None
+    mean_shift: float | None  # in standard deviations of the run's data
+    missing_before: int
+    missing_after: int
+    drifted: bool
+    reason: str
+
+
+def psi(before: list[int], after: list[int]) -> float:
+    """Population stability index of two histograms over the same bins."""
+    b = np.asarray(before, dtype=np.float64)
+    a = np.asarray(after, dtype=np.float64)
+    if b.sum() == 0 or a.sum() == 0:
+        return 0.0
+    eps = 1e-4
+    pb = np.clip(b / b.sum(), eps, None)
+    pa_ = np.clip(a / a.sum(), eps, None)
+    return float(np.sum((pa_ - pb) * np.log(pa_ / pb)))
+
+
+def compare(before: dict[str, Any], after: dict[str, Any]) -> list[FeatureDrift]:
+    """One entry per feature of ``before`` (a run's statistics), label last."""
+    out = []
+    for name, old in before.get("features", {}).items():
+        new = after.get("features", {}).get(name)
+        if new is None:
+            out.append(
+                FeatureDrift(
+                    name,
+                    math.inf,
+                    old.get("mean"),
+                    None,
+                    None,
+                    old.get("missing", 0),
+                    0,
+                    True,
+                    "missing from the new data",
+                )
+            )
+            continue
+        value = psi(old["histogram"]["counts"], new["histogram"]["counts"])
+        shift = None
+        if old.get("std") and new.get("mean") is not None and old.get("mean") is not None:
+            shift = (new["mean"] - old["mean"]) / old["std"]
+        reasons = []
+        if value > PSI_THRESHOLD:
+            reasons.append(f"PSI {value:.2f} > {PSI_THRESHOLD}")
+        if shift is not None and abs(shift) > MEAN_SHIFT_THRESHOLD:
+            reasons.append(f"mean moved {shift:+.2f} sd")
+        old_rate = old.get("missing", 0) / max(old.get("count", 0) + old.get("missing", 0), 1)
+        new_rate = new.get("missing", 0) / max(new.get("count", 0) + new.get("missing", 0), 1)
+        if new_rate > old_rate + 0.01:
+            reasons.append(f"missing {old_rate:.1%} → {new_rate:.1%}")
+        out.append(
+            FeatureDrift(
+                name,
+                round(value, 4),
+                old.get("mean"),
+                new.get("mean"),
+                None if shift is None else round(shift, 4),
+                old.get("missing", 0),
+                new.get("missing", 0),
+                bool(reasons),
+                "; ".join(reasons),
+            )
+        )
+    if "label" in before and "label" in after:
+        keys = sorted(
+            set(before["label"]["distribution"]) | set(after["label"]["distribution"]),
+            key=_sort_key,
+        )
+        b = [before["label"]["distribution"].get(k, 0) for k in keys]
+        a = [after["label"]["distribution"].get(k, 0) for k in keys]
+        value = psi(b, a)
+        new_values = sorted(
+            set(after["label"]["distribution"]) - set(before["label"]["distribution"])
+        )
+        reasons = []
+        if value > PSI_THRESHOLD:
+            reasons.append(f"PSI {value:.2f} > {PSI_THRESHOLD}")
+        if new_values:
+            reasons.append("new label values " + ", ".join(new_values))
+        out.append(
+            FeatureDrift(
+                f"{before['label']['name']} (label)",
+                round(value, 4),
+                None,
+                None,
+                None,
+                before["label"].get("missing", 0),
+                after["label"].get("missing", 0),
+                bool(reasons),
+                "; ".join(reasons),
+            )
+        )
+    return out

@@ -1,0 +1,32 @@
+"""The data layer's validation errors: each one line, each a DataError (exit code 3) with a hint.
+
+MissingColumnError   a label, key, feature or extra column the spec names is not in the source
+FeatureTypeError     a feature's type is not one the loader reads (or holds NaN / non-numbers)
+FeatureShapeError    a feature's values per row do not match the shape the spec gives
+NullValuesError      a key, label or feature column has NULLs
+LabelValuesError     labels are not integers 0..K-1 with K >= 2
+"""
+
+from __future__ import annotations
+
+from mlkit.errors import DataError
+
+
+class MissingColumnError(DataError):
+    pass
+
+
+class FeatureTypeError(DataError):
+    pass
+
+
+class FeatureShapeError(DataError):
+    pass
+
+
+class NullValuesError(DataError):
+    pass
+
+
+class LabelValuesError(DataError):
+    pass
