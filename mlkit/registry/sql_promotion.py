@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mlkit.errors import RegistryError
@@ -119,16 +119,23 @@ class PromotionMixin(SqlBase):
                 if verdict is None or verdict.model_id != m.id:
                     raise RegistryError(f"verdict {verdict_id} of model {model!r} not found")
             now = utcnow()
-            old = s.scalars(
-                select(DeploymentRow).where(
+            actives = s.scalars(
+                select(DeploymentRow)
+                .where(
                     DeploymentRow.model_id == m.id,
                     DeploymentRow.endpoint == endpoint,
                     DeploymentRow.active.is_(True),
                 )
-            ).one_or_none()
-            if old is not None:
-                old.active, old.retired_at = False, now
-                s.flush()  # before the insert: one active deployment per (model, endpoint)
+                .order_by(
+                    func.coalesce(DeploymentRow.traffic_percent, 100).desc(),
+                    DeploymentRow.id.desc(),
+                )
+            ).all()
+            old = actives[0] if actives else None  # the one with the most traffic (canary aside)
+            for retired in actives:  # all of them: the new version takes the whole traffic
+                retired.active, retired.retired_at = False, now
+            if actives:
+                s.flush()  # before the insert: one active deployment per (model, endpoint, version)
             row = DeploymentRow(
                 model_id=m.id,
                 version=version,
@@ -169,7 +176,12 @@ class PromotionMixin(SqlBase):
                     DeploymentRow.endpoint == endpoint,
                     DeploymentRow.active.is_(True),
                 )
-            ).one_or_none()
+                .order_by(
+                    func.coalesce(DeploymentRow.traffic_percent, 100).desc(),
+                    DeploymentRow.id.desc(),
+                )
+                .limit(1)  # with a canary: the version with the most traffic
+            ).first()
             return None if row is None else convert.deployment(row, model)
 
     def list_deployments(
