@@ -6,7 +6,7 @@ import typer
 
 from mlkit.cli.output import console, fmt_metric, print_json, print_table, stage_printer
 from mlkit.config import load_settings
-from mlkit.errors import PromotionRefused
+from mlkit.errors import PromotionRefused, UsageError
 
 
 def deploy(
@@ -18,12 +18,28 @@ def deploy(
         False, "--force", help="Deploy even when the candidate does not win."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
+    target: str = typer.Option(
+        "local", "--target", help="Where to deploy: local (the local endpoint) or vertex."
+    ),
+    traffic: int = typer.Option(
+        100, "--traffic", min=1, max=100, help="Share of the traffic in percent (canary: <100)."
+    ),
 ) -> None:
     """Deploy a version to the local endpoint if it beats the deployed one on the same test data."""
     from mlkit.workflows.promote import deploy as run_deploy
 
+    if target not in ("local", "vertex"):
+        raise UsageError(f"unknown --target {target!r}: expected local or vertex")
     on_stage = stage_printer(enabled=not as_json)
-    outcome = run_deploy(name, load_settings(), version=version, force=force, on_stage=on_stage)
+    outcome = run_deploy(
+        name,
+        load_settings(),
+        version=version,
+        force=force,
+        on_stage=on_stage,
+        target=target,
+        traffic=traffic,
+    )
     if as_json:
         print_json(outcome)
     elif outcome.already_deployed:
@@ -66,5 +82,7 @@ def _render(outcome) -> None:
         how = "forced over a failed verdict" if outcome.forced else outcome.decision.reason
         console.print(
             f"[green]Deployed[/] {outcome.model} version {outcome.candidate_version} "
-            f"to the local endpoint ({how})."
+            f"to {'the local endpoint' if outcome.target == 'local' else 'Vertex AI'}"
+            f"{'' if outcome.traffic == 100 else f' with {outcome.traffic}% of the traffic'}"
+            f" ({how})."
         )

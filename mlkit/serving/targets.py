@@ -256,7 +256,11 @@ class VertexTarget:
                 f"model '{model}' is not deployed on Vertex AI",
                 hint=f"deploy it with `mlkit deploy {model} --target vertex`",
             )
-        return self.client.predict(endpoint, instances, parameters)
+        answer = self.client.predict(endpoint, instances, parameters)
+        for d in self.current(model):  # which registry version answered
+            if d.vertex.get("deployed_model_id") == answer.get("deployedModelId"):
+                answer["version"] = d.version
+        return answer
 
 
 def _with_new(split: Mapping[str, int], percent: int) -> dict[str, int]:

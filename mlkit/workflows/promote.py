@@ -30,6 +30,8 @@ class DeployOutcome:
     candidate_metrics: dict[str, float] | None = None
     baseline_metrics: dict[str, float] | None = None
     rows: int = 0
+    target: str = LOCAL_ENDPOINT
+    traffic: int = 100
 
 
 def deploy(
@@ -39,12 +41,20 @@ def deploy(
     version: int | None = None,
     force: bool = False,
     on_stage: Stage | None = None,
+    target: str = LOCAL_ENDPOINT,
+    traffic: int = 100,
 ) -> DeployOutcome:
-    """Deploy a version to the local endpoint if it beats the deployed one (or ``force``)."""
+    """Deploy a version to ``target`` (the local endpoint, or ``vertex``) if it beats the one
+    deployed there (or ``force``); ``traffic`` below 100 deploys it as a canary."""
     stage = on_stage or (lambda _msg: None)
     store = open_store(settings.registry_url, settings.artifacts_dir)
+    endpoint_target = None
+    if target != LOCAL_ENDPOINT or traffic != 100:
+        from mlkit.serving.targets import make_target  # checks the target's settings up front
+
+        endpoint_target = make_target(target, store)
     candidate = store.get_version(model, version)
-    current = store.active_deployment(model, LOCAL_ENDPOINT)
+    current = store.active_deployment(model, target)
     if current is not None and current.version == candidate.version:
         return DeployOutcome(
             model, candidate.version, current.version, deployed=False, already_deployed=True
@@ -103,8 +113,14 @@ def deploy(
         candidate_metrics=candidate_metrics,
         baseline_metrics=baseline_metrics,
         rows=len(data.test.labels),
+        target=target,
+        traffic=traffic,
     )
-    if decision.passed or force:
+    if (decision.passed or force) and endpoint_target is not None:
+        stage(f"deploying version {candidate.version} to {target} with {traffic}% of the traffic")
+        endpoint_target.deploy(model, candidate.version, traffic, verdict_id=verdict.id)
+        outcome.deployed = True
+    elif decision.passed or force:
         store.deploy(model, candidate.version, endpoint=LOCAL_ENDPOINT, verdict_id=verdict.id)
         outcome.deployed = True
     return outcome

@@ -131,3 +131,10 @@ def serve(
         )
     finally:
         resolver.close()
+
+
+def open_target(settings: Settings, target: str):
+    """The endpoint target ``local`` or ``vertex`` on the registry (see mlkit.serving.targets)."""
+    from mlkit.serving.targets import make_target
+
+    return make_target(target, open_store(settings.registry_url, settings.artifacts_dir))
