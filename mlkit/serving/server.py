@@ -527,6 +527,9 @@ class _Handler(BaseHTTPRequestHandler):
         return body
 
 
+_TF_DTYPES = {"float32": "DT_FLOAT", "float64": "DT_DOUBLE", "float16": "DT_HALF"}
+
+
 def signature_def(runner: Any) -> dict:
     """TF Serving's metadata shape for the signature the endpoint calls."""
 
@@ -536,7 +539,9 @@ def signature_def(runner: Any) -> dict:
 
     dtypes = runner.input_dtypes
     inputs = {
-        name: tensor(name, shape, "DT_" + str(dtypes[name].name).upper())
+        name: tensor(
+            name, shape, _TF_DTYPES.get(dtypes[name].name, "DT_" + dtypes[name].name.upper())
+        )
         for name, shape in runner.input_spec.items()
     }
     outputs = {name: {"name": name} for name in runner.output_names}
