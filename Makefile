@@ -7,7 +7,7 @@ UV := .tools/bin/uv
 VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: setup demo test lint fmt clean
+.PHONY: setup demo test lint fmt clean bench-serving
 
 setup: $(VENV)/.synced
 
@@ -36,3 +36,7 @@ fmt: setup
 
 clean:
 	rm -rf registry.db registry.db-* warehouse.duckdb artifacts runs
+
+# Serving: the local endpoint vs the in-process floor and a plain HTTP server; swaps under load.
+bench-serving: setup
+	$(VENV)/bin/python bench/serving.py
