@@ -420,10 +420,19 @@ class FakeVertex:
                 n: tf.constant(np.asarray([i[n] for i in instances], dtype=np.float32))
                 for n in names
             }
-            outputs = {k: v.numpy().tolist() for k, v in fn(**inputs).items()}
+            outputs = {k: _jsonable(v.numpy().tolist()) for k, v in fn(**inputs).items()}
         except (KeyError, ValueError, TypeError, tf.errors.OpError) as exc:
             raise FakeError(400, f"prediction failed: {str(exc).splitlines()[0]}") from exc
         return [{k: outputs[k][i] for k in sorted(outputs)} for i in range(len(instances))]
+
+
+def _jsonable(value: Any) -> Any:
+    """Tensor values as JSON: strings (bytes in TensorFlow) decoded, as Vertex's container does."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
 
 
 def _snake(name: str) -> str:
@@ -462,6 +471,9 @@ class _Handler(BaseHTTPRequestHandler):
                     exc.code,
                     {"error": {"code": exc.code, "message": exc.message, "status": exc.status}},
                 )
+            except Exception as exc:  # a bug in the fake: answer 500 like a server would
+                message = f"{type(exc).__name__}: {exc}"
+                self._reply(500, {"error": {"code": 500, "message": message, "status": "INTERNAL"}})
 
     do_GET = do_POST = do_PATCH = do_DELETE = _handle
 
