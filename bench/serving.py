@@ -18,6 +18,8 @@ import argparse
 import http.client
 import json
 import os
+import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -30,7 +32,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.serving_models import build  # noqa: E402
+from bench.serving_models import build, build_heavy  # noqa: E402
 from mlkit.config import load_settings, quiet_tensorflow  # noqa: E402
 
 
@@ -53,6 +55,10 @@ def start_server(kind: str, where: Path, env: dict) -> tuple[subprocess.Popen, s
     return proc, url
 
 
+_CONTENT_LENGTH = re.compile(rb"(?i)content-length:\s*(\d+)")
+_VERSION = re.compile(rb'"modelVersionId":\s*"(\d+)"')
+
+
 class Load:
     """``clients`` threads, each on a keep-alive connection, posting one instance per request."""
 
@@ -64,29 +70,63 @@ class Load:
         self._stop = threading.Event()
         self._lock = threading.Lock()
 
+    def _connect(self) -> socket.socket:
+        sock = socket.create_connection((self.host, self.port), timeout=60)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+
+    def _exchange(self, sock: socket.socket, request: bytes) -> tuple[int, bytes]:
+        """One request on a keep-alive socket: a minimal HTTP/1.1 client, cheaper than
+        http.client, so that the load generator is not what the benchmark measures."""
+        sock.sendall(request)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("the server closed the connection")
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        length = int(_CONTENT_LENGTH.search(head).group(1))
+        while len(body) < length:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("the server closed the connection")
+            body += chunk
+        return status, body
+
     def _client(self, seed: int) -> None:
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+        requests = [
+            (
+                f"POST {self.path} HTTP/1.1\r\nHost: {self.host}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(b)}\r\n\r\n"
+            ).encode()
+            + b
+            for b in self.bodies
+        ]
+        sock = self._connect()
         i = seed
         while not self._stop.is_set():
-            body = self.bodies[i % len(self.bodies)]
+            request = requests[i % len(requests)]
             i += 1
             started = time.perf_counter()
             ok, version = False, ""
             try:
-                conn.request("POST", self.path, body, {"Content-Type": "application/json"})
-                response = conn.getresponse()
-                data = response.read()
-                ok = response.status == 200
+                status, body = self._exchange(sock, request)
+                ok = status == 200
                 if ok:
-                    answer = json.loads(data)
-                    version = str(answer.get("modelVersionId", answer.get("version", "")))
-            except (OSError, http.client.HTTPException):
-                conn.close()
-                conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+                    found = _VERSION.search(body)
+                    version = found.group(1).decode() if found else ""
+                else:
+                    sock.close()  # error answers may close the connection
+                    sock = self._connect()
+            except (OSError, ValueError, AttributeError):
+                sock.close()
+                sock = self._connect()
             ended = time.perf_counter()
             with self._lock:
                 self.records.append((ended, (ended - started) * 1000, ok, version))
-        conn.close()
+        sock.close()
 
     def run(self, seconds: float, during=None) -> list[tuple[float, float, bool, str]]:
         threads = [
@@ -106,6 +146,21 @@ class Load:
         return self.records
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(proc: subprocess.Popen, url: str, path: str, bodies: list[bytes], args) -> dict:
+    """The load on one server, with the server's CPU time per answered request."""
+    before = cpu_seconds(proc.pid)
+    figures = summarize(Load(url, path, bodies, args.clients).run(args.seconds), warmup_s=0.0)
+    used = cpu_seconds(proc.pid) - before
+    figures["server_cpu_ms_per_request"] = round(used * 1000 / max(1, figures["requests"]), 3)
+    return figures
+
+
 def summarize(records, warmup_s: float = 1.0) -> dict:
     start = min(r[0] for r in records) + warmup_s
     kept = [r for r in records if r[0] >= start]
@@ -117,6 +172,81 @@ def summarize(records, warmup_s: float = 1.0) -> dict:
         "throughput_rps": round(len(ms) / span, 1) if span > 0 else 0.0,
         "failed": sum(1 for r in kept if not r[2]),
         "requests": len(kept),
+    }
+
+
+def batching(url: str) -> dict:
+    """The endpoint's batching counters for digits v1, from ``GET /ready``."""
+    host, port = url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    conn.request("GET", "/ready")
+    loaded = json.loads(conn.getresponse().read())["loaded"]
+    conn.close()
+    return next(e for e in loaded if e["model"] == "digits" and e["version"] == 1)
+
+
+def inprocess_p50(model_dir: Path, x: np.ndarray, calls: int) -> float:
+    from mlkit.savedmodel import SavedModelRunner
+
+    runner = SavedModelRunner(model_dir)
+    instances = [[row.tolist()] for row in x[:200]]
+    for inst in instances[:20]:
+        runner.predict_instances(inst)
+    times = []
+    for i in range(calls):
+        started = time.perf_counter()
+        runner.predict_instances(instances[i % len(instances)])
+        times.append((time.perf_counter() - started) * 1000)
+    return round(pct(times, 50), 3)
+
+
+def heavy_phase(work: Path, x: np.ndarray, bodies: list[bytes], env: dict, args) -> dict:
+    """The same comparison on a compute-heavier model, where batching has something to save."""
+    from mlkit.registry import open_store
+
+    model = build_heavy(work)
+    floor = inprocess_p50(model, x, 300)
+    home = work / "home-heavy"
+    settings = load_settings(home)
+    with open_store(settings.registry_url, settings.artifacts_dir) as store:
+        store.register_version("digits", model)
+        store.deploy("digits", 1)
+    figures = {}
+    for kind, where, path in (
+        ("plain", model, "/"),
+        ("mlkit", home, "/v1/endpoints/digits:predict"),
+    ):
+        proc, url = start_server(kind, where, {**env, "MLKIT_HOME": str(home)})
+        try:
+            Load(url, path, bodies[:5], 1).run(1.0)
+            before = batching(url) if kind == "mlkit" else None
+            figures[kind] = measure(proc, url, path, bodies, args)
+            if before is not None:
+                after = batching(url)
+                calls = after["model_calls"] - before["model_calls"]
+                figures[kind]["mean_batch"] = round(
+                    (after["requests"] - before["requests"]) / calls, 2
+                )
+        finally:
+            proc.kill()
+            proc.wait()
+    print(f"heavy model, in-process p50 {floor} ms", flush=True)
+    print(f"heavy model, plain server: {figures['plain']}", flush=True)
+    print(f"heavy model, mlkit endpoint: {figures['mlkit']}", flush=True)
+    mlkit, plain = figures["mlkit"], figures["plain"]
+    return {
+        "heavy_inprocess_p50_ms": floor,
+        "heavy_p50_ms": mlkit["p50_ms"],
+        "heavy_p99_ms": mlkit["p99_ms"],
+        "heavy_throughput_rps": mlkit["throughput_rps"],
+        "heavy_mean_batch": mlkit["mean_batch"],
+        "heavy_server_cpu_ms_per_request": mlkit["server_cpu_ms_per_request"],
+        "heavy_plain_server_cpu_ms_per_request": plain["server_cpu_ms_per_request"],
+        "heavy_plain_server_p50_ms": plain["p50_ms"],
+        "heavy_plain_server_p99_ms": plain["p99_ms"],
+        "heavy_plain_server_throughput_rps": plain["throughput_rps"],
+        "heavy_throughput_vs_plain": round(mlkit["throughput_rps"] / plain["throughput_rps"], 2),
+        "failed_requests_heavy": mlkit["failed"] + plain["failed"],
     }
 
 
@@ -167,7 +297,7 @@ def main() -> None:
     proc, url = start_server("plain", v1, env)
     try:
         Load(url, "/", bodies[:5], 1).run(1.0)  # warm up
-        plain = summarize(Load(url, "/", bodies, args.clients).run(args.seconds))
+        plain = measure(proc, url, "/", bodies, args)
     finally:
         proc.kill()
         proc.wait()
@@ -178,7 +308,11 @@ def main() -> None:
     path = "/v1/endpoints/digits:predict"
     try:
         Load(url, path, bodies[:5], 1).run(1.0)  # loads version 1 (first request waits)
-        endpoint = summarize(Load(url, path, bodies, args.clients).run(args.seconds))
+        before = batching(url)
+        endpoint = measure(proc, url, path, bodies, args)
+        after = batching(url)
+        calls = after["model_calls"] - before["model_calls"]
+        endpoint["mean_batch"] = round((after["requests"] - before["requests"]) / calls, 2)
         print(f"mlkit endpoint: {endpoint}", flush=True)
 
         load = Load(url, path, bodies, args.clients)
@@ -214,6 +348,7 @@ def main() -> None:
             f"{len(window):4d} requests, {sum(1 for r in window if not r[2])} failed",
             flush=True,
         )
+    heavy = heavy_phase(work, x, bodies, env, args)
     during = [r for r in records if swaps[0][0] <= r[0] <= swaps[-1][0] + args.swap_every]
     failed_during = sum(1 for r in records if not r[2])
     served = sorted({r[3] for r in during if r[2]})
@@ -227,6 +362,9 @@ def main() -> None:
         "plain_server_p50_ms": plain["p50_ms"],
         "plain_server_p99_ms": plain["p99_ms"],
         "plain_server_throughput_rps": plain["throughput_rps"],
+        "mean_batch": endpoint["mean_batch"],
+        "server_cpu_ms_per_request": endpoint["server_cpu_ms_per_request"],
+        "plain_server_cpu_ms_per_request": plain["server_cpu_ms_per_request"],
         "throughput_vs_plain": round(endpoint["throughput_rps"] / plain["throughput_rps"], 2),
         "p50_vs_inprocess": round(endpoint["p50_ms"] / inprocess["p50_ms"], 1),
         "p50_vs_plain": round(endpoint["p50_ms"] / plain["p50_ms"], 2),
@@ -235,6 +373,7 @@ def main() -> None:
         "requests_during_swaps": len(during),
         "failed_requests_during_swaps": failed_during,
         "versions_served_during_swaps": served,
+        **heavy,
         "clients": args.clients,
         "seconds_per_phase": args.seconds,
         "cpus": os.cpu_count(),

@@ -127,6 +127,9 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "mlkit-endpoint"
     protocol_version = "HTTP/1.1"
     timeout = 120  # seconds a connection may sit idle (or send slowly) before it is closed
+    # Headers and body go out in separate writes; with Nagle's algorithm the body would wait for
+    # the client's delayed ACK of the headers (about 40 ms on Linux) on every keep-alive request.
+    disable_nagle_algorithm = True
     _google_errors = False
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -465,9 +468,20 @@ class _Handler(BaseHTTPRequestHandler):
             {
                 "status": "ready",
                 "deployed": len(models),
-                "loaded": [{"model": m, "version": v} for m, v in self.server.pool.loaded()],
+                "loaded": [self._batching(m, v) for m, v in self.server.pool.loaded()],
             },
         )
+
+    def _batching(self, model: str, version: int) -> dict:
+        entry = self.server.pool.peek(model, version)
+        batcher = entry.batcher if entry is not None else None
+        return {
+            "model": model,
+            "version": version,
+            "requests": batcher.requests if batcher else 0,
+            "model_calls": batcher.calls if batcher else 0,
+            "largest_batch": batcher.largest_batch if batcher else 0,
+        }
 
     # -- helpers -----------------------------------------------------------------------------
 
