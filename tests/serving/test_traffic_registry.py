@@ -3,22 +3,30 @@ endpoint, shares summing to 100, undeploy, and ``deploy`` replacing a canary."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from mlkit.errors import RegistryError
 from mlkit.registry import open_store
 from mlkit.registry.db import create_registry_engine, run_upgrade
+from tests.registry.conftest import ENV_URL, _empty_database
 
 
 @pytest.fixture
 def store(tmp_path: Path):
+    """SQLite, or the database MLKIT_TEST_REGISTRY_URL names (emptied first), e.g. PostgreSQL."""
     source = tmp_path / "model"
     source.mkdir()
     (source / "saved_model.pb").write_bytes(b"not really a model")
-    with open_store(f"sqlite:///{tmp_path / 'registry.db'}", tmp_path / "artifacts") as s:
+    url = os.environ.get(ENV_URL)
+    if url:
+        _empty_database(url)
+    url = url or f"sqlite:///{tmp_path / 'registry.db'}"
+    with open_store(url, tmp_path / "artifacts") as s:
         for _ in range(3):
             s.register_version("digits", source)
         yield s
@@ -106,11 +114,11 @@ def test_endpoints_are_separate_and_vertex_names_are_kept(store) -> None:
 
 def test_the_database_refuses_two_active_rows_of_one_version(store) -> None:
     store.deploy("digits", 1)
-    with store.engine.begin() as conn, pytest.raises(Exception, match="UNIQUE"):
+    with store.engine.begin() as conn, pytest.raises(IntegrityError, match="(?i)unique"):
         conn.execute(
             text(
                 "INSERT INTO deployments (model_id, version, endpoint, active, deployed_at) "
-                "SELECT model_id, version, endpoint, 1, deployed_at FROM deployments"
+                "SELECT model_id, version, endpoint, active, deployed_at FROM deployments"
             )
         )
 
