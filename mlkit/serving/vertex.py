@@ -331,13 +331,9 @@ class VertexClient:
 
 
 def _plain(value: Any) -> Any:
-    """Protobuf map/list wrappers from the SDK as plain dicts and lists."""
+    """Predictions as plain dicts and lists (the SDK hands back dicts from protobuf Values)."""
     if isinstance(value, Mapping):
         return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple) or type(value).__name__ == "RepeatedComposite":
-        return [_plain(v) for v in value]
-    if hasattr(value, "items"):
-        return {k: _plain(v) for k, v in value.items()}
-    if hasattr(value, "__iter__") and not isinstance(value, str | bytes):
+    if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from mlkit.config import load_settings
+from mlkit.errors import ServingError
 from mlkit.registry import open_store
 from mlkit.serving.server import make_server
 from mlkit.workflows.serve import RegistryResolver
@@ -185,3 +186,40 @@ def test_deploy_target_vertex_after_training(cli, mlkit_home, fake) -> None:
     assert predicted.code == 0, predicted.err
     answer = json.loads(predicted.out)
     assert answer["version"] == 1 and len(answer["predictions"]) == 5
+
+
+def test_mlkit_serve_with_a_token_until_interrupted(registered, instances) -> None:
+    import os
+    import signal
+
+    from mlkit.serving import client
+
+    code = (
+        "import sys\n"
+        "from mlkit.cli import main\n"
+        "sys.exit(main(['serve', '--port', '0', '--token', 'tok', '--idle-unload', '0']))\n"
+    )
+    env = {**os.environ, "MLKIT_HOME": str(registered), "COLUMNS": "300"}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("Local endpoint listening on http://127.0.0.1:"), line
+        url = line.split(" on ", 1)[1].split(" ", 1)[0]
+        assert client.health(url)
+        with pytest.raises(ServingError, match="missing bearer token"):
+            client.predict(url, "digits", [pixels_for(3)])
+        answer = client.predict(url, "digits", [pixels_for(3)], token="tok", vertex=True)
+        assert answer["modelVersionId"] == "1" and answer["predictions"][0]["class_id"] == 3
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0  # Ctrl-C is how the endpoint is meant to stop: a clean exit
