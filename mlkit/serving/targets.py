@@ -213,8 +213,9 @@ class VertexTarget:
         final = {by_version[v]: p for v, p in split.items() if p > 0}
         if {d.id: d.percent for d in live if d.percent > 0} != final:
             self.client.set_traffic(endpoint, final)
+        ours = {n["model"] for n in names.values()}
         for d in self.client.deployed(endpoint):
-            if d.id not in final:  # no traffic: stop paying for its nodes
+            if d.id not in final and d.model in ours:  # no traffic: stop paying for its nodes
                 self.client.undeploy(endpoint, d.id, final)
         for version, deployed_model_id in by_version.items():
             names[version]["deployed_model_id"] = deployed_model_id
