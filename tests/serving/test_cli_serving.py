@@ -187,6 +187,21 @@ def test_deploy_target_vertex_after_training(cli, mlkit_home, fake) -> None:
     answer = json.loads(predicted.out)
     assert answer["version"] == 1 and len(answer["predictions"]) == 5
 
+    again = cli("train", REPO / "experiments" / "digits.toml", "--iterations", "1", "--steps", "2")
+    assert again.code == 0, again.err
+    canary = cli("deploy", "digits", "--version", "2", "--target", "vertex", "--traffic", "20")
+    if canary.code == 6:  # 2 steps rarely win; a canary of a loser needs --force
+        assert "Hint: deploy it anyway with --force" in canary.err
+        canary = cli(
+            "deploy", "digits", "--version", "2", "--target", "vertex", "--traffic", "20", "--force"
+        )
+    assert canary.code == 0, canary.err
+    assert "to Vertex AI with 20% of the traffic" in canary.out
+    listed = json.loads(cli("endpoints", "list", "--target", "vertex", "--json").out)
+    assert {d["version"]: d["traffic_percent"] for d in listed} == {1: 80, 2: 20}
+    (endpoint,) = fake.endpoints.values()
+    assert sorted(endpoint["trafficSplit"].values()) == [20, 80]
+
 
 def test_mlkit_serve_with_a_token_until_interrupted(registered, instances) -> None:
     import os
