@@ -153,17 +153,23 @@ def test_vertex_without_a_project_says_what_to_set(cli, registered, instances, m
     assert "MLKIT_VERTEX_PROJECT is not set" in result.err and "docs/serving.md" in result.err
 
 
-def test_predict_on_vertex_imports_no_tensorflow(registered) -> None:
+def test_predict_on_vertex_imports_no_tensorflow(registered, fake, instances) -> None:
+    from mlkit.serving.targets import make_target
+
+    settings = load_settings()
+    with open_store(settings.registry_url, settings.artifacts_dir) as store:
+        make_target("vertex", store).deploy("digits", 1)
     code = (
         "import sys\n"
         "from mlkit.cli import main\n"
-        "main(['predict', 'digits', '-i', '-', '--target', 'vertex'])\n"
+        f"code = main(['predict', 'digits', '-i', {str(instances)!r}, '--target', 'vertex',"
+        " '--json'])\n"
+        "assert code == 0, code\n"
         "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], input="[[1]]", capture_output=True, text=True, cwd=REPO
-    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["version"] == 1
 
 
 @pytest.mark.slow
