@@ -7,7 +7,7 @@ UV := .tools/bin/uv
 VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: setup demo test lint fmt clean test-postgres bench-registry bench-data bench-data-stream
+.PHONY: setup demo test lint fmt clean test-postgres bench-registry bench-data bench-data-stream bench-serving
 
 setup: $(VENV)/.synced
 
@@ -53,3 +53,7 @@ bench-data: setup
 # Training from a table larger than a memory cap, streamed into tf.data. Last line: JSON.
 bench-data-stream: setup
 	$(VENV)/bin/python bench/data_stream.py
+
+# Serving: the local endpoint vs the in-process floor and a plain HTTP server; swaps under load.
+bench-serving: setup
+	$(VENV)/bin/python bench/serving.py

@@ -9,7 +9,19 @@ import typer
 from typer.exceptions import Abort, Exit, TyperException
 
 from mlkit import __version__
-from mlkit.cli import compare, data, deploy, fast, models, predict, registry, runs, serve, train
+from mlkit.cli import (
+    compare,
+    data,
+    deploy,
+    endpoints,
+    fast,
+    models,
+    predict,
+    registry,
+    runs,
+    serve,
+    train,
+)
 from mlkit.cli.output import error
 from mlkit.config import set_registry_url
 from mlkit.errors import MlkitError
@@ -25,6 +37,7 @@ app.add_typer(data.app, name="data")
 app.add_typer(models.app, name="models")
 app.add_typer(registry.app, name="registry")
 app.add_typer(runs.app, name="runs")
+app.add_typer(endpoints.app, name="endpoints")
 app.command("train")(train.train)
 app.command("deploy")(deploy.deploy)
 app.command("serve")(serve.serve)

@@ -21,8 +21,14 @@ def deploy(
         None, "--reason", help="Why a failed verdict is overridden (recorded with who forced it)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
+    target: str = typer.Option(
+        "local", "--target", help="Where to deploy: local (the local endpoint) or vertex."
+    ),
+    traffic: int = typer.Option(
+        100, "--traffic", min=1, max=100, help="Share of the traffic in percent (canary: <100)."
+    ),
 ) -> None:
-    """Compare a version with the deployed one; promote it to the local endpoint only on a pass."""
+    """Compare a version with the deployed one; promote it to the endpoint only on a pass."""
     from mlkit.cli.verdict_view import render_verdict
     from mlkit.workflows.promote import deploy as run_deploy
 
@@ -33,6 +39,7 @@ def deploy(
         )
     if reason is not None and not force:
         raise UsageError("--reason goes with --force (it records why a verdict is overridden)")
+    _check_target(target)
     with StepProgress("evaluating", enabled=not as_json) as progress:
         outcome = run_deploy(
             name,
@@ -40,6 +47,8 @@ def deploy(
             version=version,
             force=force,
             reason=reason,
+            endpoint=target,
+            traffic=traffic,
             on_stage=stage_printer(enabled=not as_json),
             on_progress=progress.update,
         )
@@ -57,9 +66,11 @@ def deploy(
                 else "its verdict passed"
             )
             replaced = outcome.deployment.previous_version
+            where = "the local endpoint" if target == "local" else "Vertex AI"
+            share = "" if traffic == 100 else f" with {traffic}% of the traffic"
             console.print(
-                f"[green]Deployed[/] {name} version {outcome.candidate_version} to the local "
-                f"endpoint ({how}); "
+                f"[green]Deployed[/] {name} version {outcome.candidate_version} to {where}"
+                f"{share} ({how}); "
                 + (
                     f"previous champion: version {replaced}."
                     if replaced is not None
@@ -78,11 +89,13 @@ def rollback(
     name: str = typer.Argument(..., help="The model to roll back, e.g. digits."),
     reason: str = typer.Option(None, "--reason", help="Why (recorded with who rolled back)."),
     as_json: bool = typer.Option(False, "--json", help="Print the new deployment as JSON."),
+    target: str = typer.Option("local", "--target", help="local (default) or vertex."),
 ) -> None:
-    """Restore the previous champion on the local endpoint in one step."""
+    """Restore the previous champion on the endpoint in one step."""
     from mlkit.workflows.promote import rollback as run_rollback
 
-    outcome = run_rollback(name, load_settings(), reason=reason)
+    _check_target(target)
+    outcome = run_rollback(name, load_settings(), endpoint=target, reason=reason)
     if as_json:
         print_json(outcome)
         return
@@ -91,6 +104,11 @@ def rollback(
         f"[green]Rolled back[/] {name} on the {outcome.endpoint} endpoint: version "
         f"{outcome.from_version} → version {d.version} (champion: {d.version}"
         + (f", previous: {d.previous_version}" if d.previous_version else "")
-        + f"; by {d.actor}).",
+        + (f"; by {d.actor})." if d.actor else ")."),
         highlight=False,
     )
+
+
+def _check_target(target: str) -> None:
+    if target not in ("local", "vertex"):
+        raise UsageError(f"unknown --target {target!r}: expected local or vertex")

@@ -1,4 +1,4 @@
-"""mlkit predict: send instances to the endpoint serving a model."""
+"""mlkit predict: send instances to the endpoint serving a model (local or Vertex AI)."""
 
 from __future__ import annotations
 
@@ -21,25 +21,65 @@ def predict(
     url: str = typer.Option(
         None, "--url", help="Endpoint URL (default: MLKIT_ENDPOINT_URL or local)."
     ),
+    target: str = typer.Option(
+        "local", "--target", help="local (the local endpoint) or vertex (Vertex AI)."
+    ),
+    version: int = typer.Option(
+        None, "--version", min=1, help="Ask this deployed version (local endpoint only)."
+    ),
+    label: str = typer.Option(
+        None, "--label", help="Ask the version of this alias, e.g. champion (local only)."
+    ),
+    token: str = typer.Option(
+        None,
+        "--token",
+        envvar="MLKIT_ENDPOINT_TOKEN",
+        help="Bearer token of the local endpoint (default: MLKIT_ENDPOINT_TOKEN).",
+        show_default=False,
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the endpoint's answer as JSON."),
 ) -> None:
-    """Ask the endpoint for predictions."""
-    from mlkit.serving.client import predict as call
-
+    """Ask the endpoint serving a model (local or Vertex AI) for predictions."""
     payload = _read_instances(instances)
-    answer = call(url or load_settings().endpoint_url, name, payload)
+    if version is not None and label is not None:
+        raise UsageError("give --version or --label, not both")
+    if target == "vertex":
+        if version is not None or label is not None or url:
+            raise UsageError(
+                "--version, --label and --url are for the local endpoint; Vertex AI picks the "
+                "version by the endpoint's traffic split"
+            )
+        from mlkit.workflows.serve import open_target
+
+        answer = open_target(load_settings(), "vertex").predict(name, payload)
+    elif target == "local":
+        from mlkit.serving.client import predict as call
+
+        answer = call(
+            url or load_settings().endpoint_url,
+            name,
+            payload,
+            version=version,
+            label=label,
+            token=token,
+        )
+    else:
+        raise UsageError(f"unknown --target {target!r}: expected local or vertex")
     if as_json:
         print_json(answer)
         return
     rows = []
     for i, p in enumerate(answer["predictions"]):
-        if "class_id" in p:
-            rows.append([i, p["class_id"], f"{max(p['probabilities']):.3f}"])
+        class_id = p.get("class_id") if isinstance(p, dict) else None
+        if class_id is None and isinstance(p, dict) and p.get("class_ids"):
+            class_id = int(p["class_ids"][0])  # Vertex's TF container: the raw outputs
+        if class_id is not None and p.get("probabilities"):
+            rows.append([i, class_id, f"{max(p['probabilities']):.3f}"])
         else:
             rows.append([i, json.dumps(p), ""])
-    print_table(
-        f"{name} version {answer.get('version')}", ["instance", "prediction", "confidence"], rows
-    )
+    served = answer.get("version") or answer.get("modelVersionId")
+    where = "" if target == "local" else f" on Vertex AI ({answer.get('deployedModelId')})"
+    print_table(f"{name} version {served}{where}", ["instance", "prediction", "confidence"], rows)
 
 
 def _read_instances(source: str) -> list:

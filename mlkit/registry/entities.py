@@ -87,7 +87,12 @@ class Verdict:
 
 @dataclass(frozen=True)
 class Deployment:
-    """A version of a model on an endpoint; at most one active per (model, endpoint)."""
+    """A version of a model on an endpoint with its share of the traffic (percent).
+
+    Several versions of a model may be active on one endpoint (a canary); their shares sum to 100.
+    ``vertex`` holds the Vertex AI resource names (model, model_version, endpoint,
+    deployed_model_id) of a deployment on Vertex AI, empty otherwise.
+    """
 
     id: int
     model: str
@@ -105,6 +110,8 @@ class Deployment:
     reason: str | None = None
     rollback_to_id: int | None = None
     """The deployment a rollback of this one restores (None: nothing before it)."""
+    traffic_percent: int = 100
+    vertex: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

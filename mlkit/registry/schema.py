@@ -184,11 +184,13 @@ class VerdictRow(Base):
 class DeploymentRow(Base):
     __tablename__ = "deployments"
     __table_args__ = (
-        # At most one active deployment of a model per endpoint.
+        # At most one active deployment of a model version per endpoint (several versions of a
+        # model may share an endpoint's traffic: a canary).
         Index(
             "uq_deployments_active",
             "model_id",
             "endpoint",
+            "version",
             unique=True,
             sqlite_where=text("active"),
             postgresql_where=text("active"),
@@ -209,6 +211,13 @@ class DeploymentRow(Base):
     actor: Mapped[str | None] = mapped_column(String(255))
     reason: Mapped[str | None] = mapped_column(Text)
     rollback_to_id: Mapped[int | None] = mapped_column(Integer)  # what rolling this back restores
+    # Share of the endpoint's traffic for this model, in percent (NULL: all of it).
+    traffic_percent: Mapped[int | None] = mapped_column(Integer)
+    # Vertex AI resource names, for deployments on a Vertex endpoint.
+    vertex_model: Mapped[str | None] = mapped_column(Text)
+    vertex_model_version: Mapped[str | None] = mapped_column(String(64))
+    vertex_endpoint: Mapped[str | None] = mapped_column(Text)
+    vertex_deployed_model_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class EventRow(Base):

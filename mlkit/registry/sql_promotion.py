@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from mlkit.errors import RegistryError
@@ -197,13 +197,8 @@ class PromotionMixin(SqlBase):
     ) -> Deployment:
         def fn(s: Session) -> Deployment:
             m = self._model(s, model, lock=True)
-            active = s.scalars(
-                select(DeploymentRow).where(
-                    DeploymentRow.model_id == m.id,
-                    DeploymentRow.endpoint == endpoint,
-                    DeploymentRow.active.is_(True),
-                )
-            ).one_or_none()
+            actives = self._actives(s, m.id, endpoint)
+            active = actives[0] if actives else None
             if active is None:
                 raise RegistryError(
                     f"model {model!r} has nothing deployed on endpoint {endpoint!r} to roll back",
@@ -261,18 +256,32 @@ class PromotionMixin(SqlBase):
         return self._write(f"roll back model {model!r} on endpoint {endpoint!r}", fn)
 
     @staticmethod
-    def _retire_active(s: Session, model_id: int, endpoint: str, now) -> DeploymentRow | None:
-        old = s.scalars(
-            select(DeploymentRow).where(
-                DeploymentRow.model_id == model_id,
-                DeploymentRow.endpoint == endpoint,
-                DeploymentRow.active.is_(True),
-            )
-        ).one_or_none()
-        if old is not None:
-            old.active, old.retired_at = False, now
-            s.flush()  # before the insert: one active deployment per (model, endpoint)
-        return old
+    def _actives(s: Session, model_id: int, endpoint: str) -> list[DeploymentRow]:
+        """The model's active deployments on ``endpoint``, the biggest traffic share first."""
+        return list(
+            s.scalars(
+                select(DeploymentRow)
+                .where(
+                    DeploymentRow.model_id == model_id,
+                    DeploymentRow.endpoint == endpoint,
+                    DeploymentRow.active.is_(True),
+                )
+                .order_by(
+                    func.coalesce(DeploymentRow.traffic_percent, 100).desc(),
+                    DeploymentRow.id.desc(),
+                )
+            ).all()
+        )
+
+    @classmethod
+    def _retire_active(cls, s: Session, model_id: int, endpoint: str, now) -> DeploymentRow | None:
+        """Retire every active deployment (a canary too); return the one with the most traffic."""
+        actives = cls._actives(s, model_id, endpoint)
+        for row in actives:
+            row.active, row.retired_at = False, now
+        if actives:
+            s.flush()  # before the insert: one active deployment per (model, endpoint, version)
+        return actives[0] if actives else None
 
     def active_deployment(self, model: str, endpoint: str = "local") -> Deployment | None:
         with self._read(f"read deployments of model {model!r}") as s:
@@ -284,7 +293,12 @@ class PromotionMixin(SqlBase):
                     DeploymentRow.endpoint == endpoint,
                     DeploymentRow.active.is_(True),
                 )
-            ).one_or_none()
+                .order_by(
+                    func.coalesce(DeploymentRow.traffic_percent, 100).desc(),
+                    DeploymentRow.id.desc(),
+                )
+                .limit(1)  # with a canary: the version with the most traffic
+            ).first()
             return None if row is None else convert.deployment(row, model)
 
     def list_deployments(

@@ -10,15 +10,17 @@ one-line RegistryError. The operations live in one module per concern:
 - ``sql_runs``: runs
 - ``sql_versions``: models, versions, artifacts, aliases
 - ``sql_promotion``: verdicts, deployments, events
+- ``sql_traffic``: traffic split between versions (canary), undeployment, Vertex resource names
 """
 
 from __future__ import annotations
 
 from mlkit.registry.sql_promotion import PromotionMixin
 from mlkit.registry.sql_runs import RunsMixin
+from mlkit.registry.sql_traffic import TrafficMixin
 from mlkit.registry.sql_versions import VersionsMixin
 from mlkit.registry.store import RegistryStore
 
 
-class SqlRegistryStore(RunsMixin, VersionsMixin, PromotionMixin, RegistryStore):
+class SqlRegistryStore(RunsMixin, VersionsMixin, PromotionMixin, TrafficMixin, RegistryStore):
     """Every operation of :class:`RegistryStore`, on SQL."""

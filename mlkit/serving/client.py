@@ -43,13 +43,24 @@ def _error_message(err: urllib.error.HTTPError) -> str:
     try:
         body = json.loads(err.read().decode("utf-8"))
         message = body.get("error") if isinstance(body, dict) else None
+        if isinstance(message, dict):  # Google style: {"error": {"code", "message", "status"}}
+            message = message.get("message")
     except (ValueError, OSError, UnicodeDecodeError):
         message = None
     return str(message) if message else f"the endpoint answered {err.code} {err.reason}"
 
 
-def _request(base: str, method: str, path: str, body: bytes | None, timeout: float) -> dict:
+def _request(
+    base: str,
+    method: str,
+    path: str,
+    body: bytes | None,
+    timeout: float,
+    token: str | None = None,
+) -> dict:
     headers = {"Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
     if body is not None:
         headers["Content-Type"] = "application/json"
     request = urllib.request.Request(base + path, data=body, headers=headers, method=method)
@@ -60,6 +71,10 @@ def _request(base: str, method: str, path: str, body: bytes | None, timeout: flo
         message = _error_message(err)
         if err.code in (400, 413):
             raise InvalidPayload(message) from err
+        if err.code == 401:
+            raise ServingError(
+                message, hint="pass the endpoint's token with --token or MLKIT_ENDPOINT_TOKEN"
+            ) from err
         raise ServingError(message) from err
     except urllib.error.URLError as err:
         if isinstance(err.reason, TimeoutError):
@@ -88,20 +103,54 @@ def _to_json(value: object) -> object:
     raise TypeError(f"{type(value).__name__} is not JSON-serializable")
 
 
-def predict(endpoint_url: str, model: str, instances: list, timeout: float = 30.0) -> dict:
-    """``POST /v1/models/{model}:predict``; returns ``{"predictions", "model", "version"}``."""
+def predict(
+    endpoint_url: str,
+    model: str,
+    instances: list,
+    timeout: float = 30.0,
+    *,
+    version: int | None = None,
+    label: str | None = None,
+    token: str | None = None,
+    parameters: dict | None = None,
+    vertex: bool = False,
+) -> dict:
+    """Predictions from the local endpoint.
+
+    TF Serving shape by default (``POST /v1/models/{model}[/versions/N|/labels/L]:predict``,
+    answer ``{"predictions", "model", "version", ...}``); with ``vertex`` the Vertex AI shape
+    (``POST /v1/endpoints/{model}:predict``, answer ``{"predictions", "deployedModelId",
+    "modelVersionId"}``).
+    """
     base = _base(endpoint_url)
+    payload: dict = {"instances": instances}
+    if parameters:
+        payload["parameters"] = parameters
     try:
-        body = json.dumps({"instances": instances}, default=_to_json, allow_nan=False)
+        body = json.dumps(payload, default=_to_json, allow_nan=False)
     except (TypeError, ValueError) as err:
         raise InvalidPayload(f"the instances cannot be sent as JSON: {err}") from err
-    path = f"/v1/models/{quote(model, safe='')}:predict"
-    return _request(base, "POST", path, body.encode("utf-8"), timeout)
+    name = quote(model, safe="")
+    if vertex:
+        path = f"/v1/endpoints/{name}:predict"
+    elif version is not None:
+        path = f"/v1/models/{name}/versions/{int(version)}:predict"
+    elif label is not None:
+        path = f"/v1/models/{name}/labels/{quote(label, safe='')}:predict"
+    else:
+        path = f"/v1/models/{name}:predict"
+    return _request(base, "POST", path, body.encode("utf-8"), timeout, token)
 
 
-def models(endpoint_url: str, timeout: float = 5.0) -> list[dict]:
+def status(endpoint_url: str, model: str, timeout: float = 5.0, token: str | None = None) -> dict:
+    """``GET /v1/models/{model}``: TF Serving's version status of a model."""
+    path = f"/v1/models/{quote(model, safe='')}"
+    return _request(_base(endpoint_url), "GET", path, None, timeout, token)
+
+
+def models(endpoint_url: str, timeout: float = 5.0, token: str | None = None) -> list[dict]:
     """``GET /v1/models``: what the endpoint serves."""
-    answer = _request(_base(endpoint_url), "GET", "/v1/models", None, timeout)
+    answer = _request(_base(endpoint_url), "GET", "/v1/models", None, timeout, token)
     return list(answer.get("models") or [])
 
 

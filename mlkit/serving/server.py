@@ -1,43 +1,75 @@
-"""The local endpoint: an HTTP server that serves whichever version the registry says is deployed.
+"""The local endpoint: an HTTP server that serves whichever versions the registry says are deployed.
 
-It knows nothing of the registry. The caller passes two functions:
+It knows nothing of the registry. The caller passes functions that it asks on every request:
 
-- ``resolve(model_name) -> (version, savedmodel_path) | None``: the active deployment of a model,
-  asked on every request, so a new deployment takes effect on the next request without a restart;
-- ``deployed() -> list[dict]``: what ``GET /v1/models`` lists.
+- ``resolve(model) -> list[Target] | (version, path) | None``: the model's traffic split;
+- ``deployed() -> list[dict]``: what ``GET /v1/models`` lists (and ``/ready`` checks);
+- ``labels(model) -> {label: version}`` (optional): the aliases TF Serving's ``/labels/`` uses.
 
-Routes: ``GET /health``, ``GET /v1/models``, ``POST /v1/models/{name}:predict``
-(see docs/architecture.md, "Prediction payloads"). Errors are ``{"error": "<one line>"}``.
-TensorFlow is imported only when the first model is loaded.
+Routes (see docs/serving.md):
+
+- ``GET /health`` (liveness), ``GET /ready`` (readiness: the registry answers);
+- ``GET /v1/models``: the deployed models;
+- TensorFlow Serving REST: ``POST /v1/models/NAME[/versions/N|/labels/LABEL]:predict``,
+  ``GET /v1/models/NAME[/versions/N|/labels/LABEL]`` (status) and ``.../metadata``;
+- Vertex AI: ``POST /v1/endpoints/ENDPOINT:predict`` (also under
+  ``/v1/projects/P/locations/L/``), where the endpoint is the model's name; the answer carries
+  ``deployedModelId`` and ``modelVersionId``.
+
+Errors are ``{"error": "<one line>"}`` (Vertex routes: ``{"error": {"code", "message",
+"status"}}``). TensorFlow is imported only when the first model is loaded.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
+import re
 import signal
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from mlkit.config import DEFAULT_ENDPOINT_PORT
 from mlkit.errors import InvalidPayload, ServingError
+from mlkit.serving.pool import ModelPool, load_runner
+from mlkit.serving.routing import Picker, Target, as_targets
 
 logger = logging.getLogger("mlkit.serving")
 
-Resolve = Callable[[str], "tuple[int, Path] | None"]
+Resolve = Callable[[str], Any]
 Deployed = Callable[[], "list[dict]"]
+Labels = Callable[[str], "dict[str, int]"]
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 """Request bodies larger than this are answered 413."""
+MAX_INSTANCES = 10_000
+"""The most instances one request may carry."""
 _DRAIN_LIMIT = 64 * 1024 * 1024  # read and discard an oversized body up to this, to answer cleanly
-_PREDICT_PREFIX, _PREDICT_SUFFIX = "/v1/models/", ":predict"
+_OPEN_PATHS = ("/health", "/ready")  # answered without a token
+_MODEL_ROUTE = re.compile(
+    r"^/v1/models/(?P<name>[^/:]+)"
+    r"(?:/versions/(?P<version>[^/:]+)|/labels/(?P<label>[^/:]+))?"
+    r"(?P<verb>:predict|/metadata)?$"
+)
+_ENDPOINT_ROUTE = re.compile(
+    r"^/v1/(?:projects/[^/]+/locations/[^/]+/)?endpoints/(?P<endpoint>[^/:]+)(?P<verb>:predict)?$"
+)
+_GOOGLE_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    404: "NOT_FOUND",
+    405: "UNIMPLEMENTED",
+    411: "INVALID_ARGUMENT",
+    413: "INVALID_ARGUMENT",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+}
 
 
 def _one_line(text: str) -> str:
@@ -45,69 +77,10 @@ def _one_line(text: str) -> str:
     return lines[0] if lines else "unknown error"
 
 
-def _load_runner(path: Path) -> Any:
-    from mlkit.savedmodel import SavedModelRunner  # TensorFlow: only when a model is served
-
-    return SavedModelRunner(path)
-
-
-class RunnerCache:
-    """Loaded models by (model, version); concurrent first requests for one version load it once.
-
-    Keeps at most ``keep_versions`` versions of each model (least recently used dropped first);
-    a request still holding a dropped runner finishes with it.
-    """
-
-    def __init__(self, loader: Callable[[Path], Any] = _load_runner, keep_versions: int = 2):
-        self._loader = loader
-        self._keep = max(1, keep_versions)
-        self._lock = threading.Lock()
-        self._key_locks: dict[tuple[str, int], threading.Lock] = {}
-        self._runners: OrderedDict[tuple[str, int], tuple[Path, Any]] = OrderedDict()
-        self.load_count = 0
-
-    def get(self, model: str, version: int, path: Path) -> Any:
-        key = (model, version)
-        with self._lock:
-            hit = self._runners.get(key)
-            if hit is not None and hit[0] == Path(path):
-                self._runners.move_to_end(key)
-                return hit[1]
-            key_lock = self._key_locks.setdefault(key, threading.Lock())
-        with key_lock:
-            with self._lock:  # someone else may have loaded it while we waited
-                hit = self._runners.get(key)
-                if hit is not None and hit[0] == Path(path):
-                    self._runners.move_to_end(key)
-                    return hit[1]
-            logger.info("loading model '%s' version %d from %s", model, version, path)
-            started = time.perf_counter()
-            runner = self._loader(Path(path))
-            logger.info(
-                "loaded model '%s' version %d in %.1f s",
-                model,
-                version,
-                time.perf_counter() - started,
-            )
-            with self._lock:
-                self.load_count += 1
-                self._runners[key] = (Path(path), runner)
-                self._runners.move_to_end(key)
-                same_model = [k for k in self._runners if k[0] == model]
-                for old in same_model[: max(0, len(same_model) - self._keep)]:
-                    del self._runners[old]
-                    self._key_locks.pop(old, None)
-                    logger.info("dropped model '%s' version %d from memory", *old)
-            return runner
-
-    def loaded(self) -> list[tuple[str, int]]:
-        with self._lock:
-            return list(self._runners)
-
-
 class ModelServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128
 
     def __init__(
         self,
@@ -115,14 +88,28 @@ class ModelServer(ThreadingHTTPServer):
         resolve: Resolve,
         deployed: Deployed,
         *,
+        labels: Labels | None = None,
+        token: str | None = None,
         max_body_bytes: int = MAX_BODY_BYTES,
-        cache: RunnerCache | None = None,
+        max_instances: int = MAX_INSTANCES,
+        pool: ModelPool | None = None,
+        picker: Picker | None = None,
     ) -> None:
         self.resolve = resolve
         self.deployed = deployed
+        self.labels = labels or (lambda _name: {})
+        self.token = token or None
         self.max_body_bytes = max_body_bytes
-        self.cache = cache or RunnerCache()
+        self.max_instances = max_instances
+        self.pool = pool or ModelPool(load_runner)
+        self.picker = picker or Picker()
+        self.requests_served = 0
         super().__init__(address, _Handler)
+        self.pool.start_reaper()
+
+    @property
+    def cache(self) -> ModelPool:  # the name the foundation used
+        return self.pool
 
     @property
     def url(self) -> str:
@@ -130,20 +117,30 @@ class ModelServer(ThreadingHTTPServer):
         host = f"[{host}]" if ":" in str(host) else host
         return f"http://{host}:{port}"
 
+    def server_close(self) -> None:
+        super().server_close()
+        self.pool.close()
+
 
 class _Handler(BaseHTTPRequestHandler):
     server: ModelServer
     server_version = "mlkit-endpoint"
     protocol_version = "HTTP/1.1"
     timeout = 120  # seconds a connection may sit idle (or send slowly) before it is closed
+    # Headers and body go out in separate writes; with Nagle's algorithm the body would wait for
+    # the client's delayed ACK of the headers (about 40 ms on Linux) on every keep-alive request.
+    disable_nagle_algorithm = True
+    _google_errors = False
 
     # -- plumbing ----------------------------------------------------------------------------
 
-    def _send_json(self, status: int, body: dict) -> None:
+    def _send_json(self, status: int, body: dict, headers: dict | None = None) -> None:
         data = json.dumps(body).encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
@@ -159,8 +156,19 @@ class _Handler(BaseHTTPRequestHandler):
             elapsed,
         )
 
-    def _error(self, status: int, message: str) -> None:
-        self._send_json(status, {"error": _one_line(message)})
+    def _error(self, status: int, message: str, headers: dict | None = None) -> None:
+        line = _one_line(message)
+        if self._google_errors:
+            body: dict = {
+                "error": {
+                    "code": status,
+                    "message": line,
+                    "status": _GOOGLE_STATUS.get(status, "UNKNOWN"),
+                }
+            }
+        else:
+            body = {"error": line}
+        self._send_json(status, body, headers)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         # Used by http.server itself (malformed request line, unsupported method): answer in JSON.
@@ -183,15 +191,41 @@ class _Handler(BaseHTTPRequestHandler):
 
     def handle_one_request(self) -> None:
         self._started = time.perf_counter()
+        self._google_errors = False
         super().handle_one_request()
+
+    def _authorized(self, path: str) -> bool:
+        token = self.server.token
+        if token is None or path in _OPEN_PATHS:
+            return True
+        given = self.headers.get("Authorization", "")
+        scheme, _, value = given.partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(
+            value.strip().encode("utf-8"), token.encode("utf-8")
+        ):
+            return True
+        self._discard_body()
+        self.close_connection = True
+        why = "missing" if not given else "invalid"
+        self._error(
+            401,
+            f"{why} bearer token: send the header 'Authorization: Bearer <token>'",
+            {"WWW-Authenticate": 'Bearer realm="mlkit"'},
+        )
+        return False
 
     # -- routes ------------------------------------------------------------------------------
 
     def do_GET(self) -> None:
-        self._discard_body()
         path = urlsplit(self.path).path
+        self._google_errors = _ENDPOINT_ROUTE.match(path) is not None
+        if not self._authorized(path):
+            return
+        self._discard_body()
         if path == "/health":
             self._send_json(200, {"status": "ok"})
+        elif path == "/ready":
+            self._ready()
         elif path in ("/v1/models", "/v1/models/"):
             try:
                 models = self.server.deployed()
@@ -200,76 +234,259 @@ class _Handler(BaseHTTPRequestHandler):
                 self._error(500, f"cannot list the deployed models: {_one_line(str(exc))}")
                 return
             self._send_json(200, {"models": models})
-        elif self._predict_target(path) is not None:
+        elif (m := _MODEL_ROUTE.match(path)) is not None:
+            if m["verb"] == ":predict":
+                self._method_not_allowed("POST")
+            elif m["verb"] == "/metadata":
+                self._metadata(unquote(m["name"]), m["version"], m["label"])
+            else:
+                self._status(unquote(m["name"]), m["version"], m["label"])
+        elif (m := _ENDPOINT_ROUTE.match(path)) is not None and m["verb"]:
             self._method_not_allowed("POST")
         else:
             self._error(404, f"no route {path}")
 
     def do_POST(self) -> None:
         path = urlsplit(self.path).path
-        name = self._predict_target(path)
-        if name is None:
+        model_route, endpoint_route = _MODEL_ROUTE.match(path), _ENDPOINT_ROUTE.match(path)
+        self._google_errors = endpoint_route is not None
+        if not self._authorized(path):
+            return
+        if model_route is not None and model_route["verb"] == ":predict":
+            name, version, label = (
+                unquote(model_route["name"]),
+                model_route["version"],
+                model_route["label"],
+            )
+        elif endpoint_route is not None and endpoint_route["verb"]:
+            name, version, label = unquote(endpoint_route["endpoint"]), None, None
+        else:
             self._discard_body()
-            if path in ("/health", "/v1/models", "/v1/models/"):
+            if path in ("/health", "/ready", "/v1/models", "/v1/models/") or model_route:
                 self._method_not_allowed("GET")
             else:
                 self._error(404, f"no route {path}")
             return
+        payload = self._read_payload()
+        if payload is None:
+            return
+        instances = payload["instances"]
+        self._predict(name, version, label, instances, vertex=endpoint_route is not None)
+
+    # -- predict -----------------------------------------------------------------------------
+
+    def _read_payload(self) -> dict | None:
         body = self._read_body()
         if body is None:
-            return
+            return None
         try:
             payload = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             self._error(400, f"the body is not valid JSON: {exc}")
-            return
+            return None
         if not isinstance(payload, dict) or "instances" not in payload:
-            self._error(400, "the body must be a JSON object with an 'instances' list")
-            return
-        self._predict(name, payload["instances"])
+            hint = ""
+            if isinstance(payload, dict) and "inputs" in payload:
+                hint = " (the columnar 'inputs' format is not supported; send rows)"
+            self._error(400, "the body must be a JSON object with an 'instances' list" + hint)
+            return None
+        unknown = sorted(set(payload) - {"instances", "parameters", "signature_name"})
+        if unknown:
+            self._error(
+                400,
+                f"unknown field '{unknown[0]}' in the body (expected: instances, parameters)",
+            )
+            return None
+        if "parameters" in payload and not isinstance(payload["parameters"], dict | type(None)):
+            self._error(400, "'parameters' must be a JSON object")
+            return None
+        instances = payload["instances"]
+        if isinstance(instances, list) and len(instances) > self.server.max_instances:
+            self._error(
+                400,
+                f"'instances' has {len(instances)} items; at most {self.server.max_instances} "
+                "per request",
+            )
+            return None
+        return payload
 
-    def _predict(self, name: str, instances: object) -> None:
+    def _targets(self, name: str) -> list[Target] | None:
+        """The model's traffic split; None after answering an error."""
         try:
-            target = self.server.resolve(name)
+            targets = as_targets(self.server.resolve(name))
         except Exception as exc:
             logger.exception("resolving model '%s' failed", name)
             self._error(500, f"cannot resolve model '{name}': {_one_line(str(exc))}")
+            return None
+        if not targets:
+            what = "endpoint" if self._google_errors else "model"
+            self._error(404, f"{what} '{name}' is not deployed on this endpoint")
+            return None
+        return targets
+
+    def _choose(
+        self, name: str, targets: list[Target], version: str | None, label: str | None
+    ) -> Target | None:
+        """The version a request names, or one picked by traffic share; None after an error."""
+        if version is None and label is None:
+            return self.server.picker.pick(targets)
+        if label is not None:
+            label = unquote(label)
+            try:
+                number = self.server.labels(name).get(label)
+            except Exception as exc:
+                self._error(500, f"cannot read the labels of '{name}': {_one_line(str(exc))}")
+                return None
+            if number is None:
+                self._error(404, f"model '{name}' has no label '{label}'")
+                return None
+        else:
+            try:
+                number = int(str(version))
+            except ValueError:
+                self._error(400, f"version must be a whole number, got {version!r}")
+                return None
+        for target in targets:
+            if target.version == number:
+                return target
+        deployed = ", ".join(str(t.version) for t in sorted(targets, key=lambda t: t.version))
+        named = f" (label '{label}')" if label is not None else ""
+        self._error(
+            404,
+            f"version {number}{named} of model '{name}' is not deployed on this endpoint "
+            f"(deployed: {deployed})",
+        )
+        return None
+
+    def _predict(
+        self, name: str, version: str | None, label: str | None, instances: object, vertex: bool
+    ) -> None:
+        targets = self._targets(name)
+        if targets is None:
             return
+        target = self._choose(name, targets, version, label)
         if target is None:
-            self._error(404, f"model '{name}' is not deployed on this endpoint")
             return
-        version, path = target
         try:
-            runner = self.server.cache.get(name, version, Path(path))
-            predictions = runner.predict_instances(instances)
+            loaded = self.server.pool.get(name, target.version, target.path)
+            predictions = loaded.predict_instances(instances)
         except InvalidPayload as exc:
             self._error(400, exc.message)
             return
         except ServingError as exc:
-            logger.error("model '%s' version %s failed: %s", name, version, exc.message)
-            self._error(500, f"model '{name}' version {version} failed: {exc.message}")
+            logger.error("model '%s' version %s failed: %s", name, target.version, exc.message)
+            self._error(500, f"model '{name}' version {target.version} failed: {exc.message}")
             return
         except Exception as exc:
-            logger.exception("model '%s' version %s failed", name, version)
+            logger.exception("model '%s' version %s failed", name, target.version)
             self._error(
                 500,
-                f"model '{name}' version {version} failed: "
+                f"model '{name}' version {target.version} failed: "
                 f"{type(exc).__name__}: {_one_line(str(exc))}",
             )
             return
-        self._send_json(200, {"predictions": predictions, "model": name, "version": version})
+        self.server.requests_served += 1
+        if vertex:
+            body = {
+                "predictions": predictions,
+                "deployedModelId": target.id,
+                "model": name,
+                "modelDisplayName": name,
+                "modelVersionId": str(target.version),
+            }
+        else:
+            body = {
+                "predictions": predictions,
+                "model": name,
+                "version": target.version,
+                "deployedModelId": target.id,
+                "modelVersionId": str(target.version),
+            }
+        self._send_json(200, body)
+
+    # -- status, metadata, readiness ---------------------------------------------------------
+
+    def _version_status(self, name: str, target: Target) -> dict:
+        state = self.server.pool.state(name, target.version)
+        return {
+            "version": str(target.version),
+            # TF Serving's states; a deployed version that is not in memory loads on first use.
+            "state": {"UNLOADED": "START"}.get(state, state),
+            "status": {"error_code": "OK", "error_message": ""},
+            "loaded": state == "AVAILABLE",
+            "traffic_percent": target.percent,
+        }
+
+    def _status(self, name: str, version: str | None, label: str | None) -> None:
+        targets = self._targets(name)
+        if targets is None:
+            return
+        chosen = targets if version is None and label is None else None
+        if chosen is None:
+            target = self._choose(name, targets, version, label)
+            if target is None:
+                return
+            chosen = [target]
+        statuses = [self._version_status(name, t) for t in sorted(chosen, key=lambda t: t.version)]
+        self._send_json(200, {"model_version_status": statuses})
+
+    def _metadata(self, name: str, version: str | None, label: str | None) -> None:
+        targets = self._targets(name)
+        if targets is None:
+            return
+        if version is None and label is None:
+            target = max(targets, key=lambda t: (t.percent, t.version))
+        else:
+            target = self._choose(name, targets, version, label)
+            if target is None:
+                return
+        try:
+            runner = self.server.pool.get(name, target.version, target.path).runner
+        except ServingError as exc:
+            self._error(500, f"model '{name}' version {target.version} failed: {exc.message}")
+            return
+        self._send_json(
+            200,
+            {
+                "model_spec": {
+                    "name": name,
+                    "signature_name": runner.signature_name,
+                    "version": str(target.version),
+                },
+                "metadata": {"signature_def": signature_def(runner)},
+            },
+        )
+
+    def _ready(self) -> None:
+        try:
+            models = self.server.deployed()
+        except Exception as exc:
+            self._error(503, f"not ready: cannot read the deployments: {_one_line(str(exc))}")
+            return
+        self._send_json(
+            200,
+            {
+                "status": "ready",
+                "deployed": len(models),
+                "loaded": [self._batching(m, v) for m, v in self.server.pool.loaded()],
+            },
+        )
+
+    def _batching(self, model: str, version: int) -> dict:
+        entry = self.server.pool.peek(model, version)
+        batcher = entry.batcher if entry is not None else None
+        return {
+            "model": model,
+            "version": version,
+            "requests": batcher.requests if batcher else 0,
+            "model_calls": batcher.calls if batcher else 0,
+            "largest_batch": batcher.largest_batch if batcher else 0,
+        }
 
     # -- helpers -----------------------------------------------------------------------------
 
-    @staticmethod
-    def _predict_target(path: str) -> str | None:
-        if not (path.startswith(_PREDICT_PREFIX) and path.endswith(_PREDICT_SUFFIX)):
-            return None
-        name = unquote(path[len(_PREDICT_PREFIX) : -len(_PREDICT_SUFFIX)])
-        return name if name and "/" not in name else None
-
     def _method_not_allowed(self, allowed: str) -> None:
-        self._error(405, f"{self.command} is not allowed here; use {allowed}")
+        self._error(405, f"{self.command} is not allowed here; use {allowed}", {"Allow": allowed})
 
     def _content_length(self) -> int | None:
         raw = self.headers.get("Content-Length")
@@ -324,20 +541,64 @@ class _Handler(BaseHTTPRequestHandler):
         return body
 
 
+_TF_DTYPES = {"float32": "DT_FLOAT", "float64": "DT_DOUBLE", "float16": "DT_HALF"}
+
+
+def signature_def(runner: Any) -> dict:
+    """TF Serving's metadata shape for the signature the endpoint calls."""
+
+    def tensor(name: str, shape: tuple, dtype: str) -> dict:
+        dims = [{"size": "-1"}] + [{"size": str(-1 if d is None else d)} for d in shape]
+        return {"dtype": dtype, "tensor_shape": {"dim": dims}, "name": name}
+
+    dtypes = runner.input_dtypes
+    inputs = {
+        name: tensor(
+            name, shape, _TF_DTYPES.get(dtypes[name].name, "DT_" + dtypes[name].name.upper())
+        )
+        for name, shape in runner.input_spec.items()
+    }
+    outputs = {name: {"name": name} for name in runner.output_names}
+    return {
+        "signature_def": {
+            runner.signature_name: {
+                "inputs": inputs,
+                "outputs": outputs,
+                "method_name": "tensorflow/serving/predict",
+            }
+        }
+    }
+
+
 def make_server(
     resolve: Resolve,
     deployed: Deployed,
     host: str = "127.0.0.1",
     port: int = DEFAULT_ENDPOINT_PORT,
     *,
+    labels: Labels | None = None,
+    token: str | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
+    max_instances: int = MAX_INSTANCES,
+    pool: ModelPool | None = None,
+    picker: Picker | None = None,
 ) -> ModelServer:
     """Bind the endpoint (``port=0`` picks a free port; ``server.server_address`` tells it).
 
     Serve with ``server.serve_forever()``; stop with ``server.shutdown()`` and ``server_close()``.
     """
     try:
-        return ModelServer((host, port), resolve, deployed, max_body_bytes=max_body_bytes)
+        return ModelServer(
+            (host, port),
+            resolve,
+            deployed,
+            labels=labels,
+            token=token,
+            max_body_bytes=max_body_bytes,
+            max_instances=max_instances,
+            pool=pool,
+            picker=picker,
+        )
     except OSError as exc:
         raise ServingError(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}",
@@ -351,12 +612,14 @@ def serve(
     host: str = "127.0.0.1",
     port: int = DEFAULT_ENDPOINT_PORT,
     on_ready: Callable[[tuple[str, int]], None] | None = None,
+    **options: Any,
 ) -> None:
     """Serve until Ctrl-C (or SIGTERM), then shut down cleanly.
 
     ``on_ready`` is called once listening, with the bound ``(host, port)`` (port 0 resolved).
+    ``options`` go to :func:`make_server` (labels, token, limits, pool).
     """
-    server = make_server(resolve, deployed, host, port)
+    server = make_server(resolve, deployed, host, port, **options)
     previous = None
     if threading.current_thread() is threading.main_thread():
 

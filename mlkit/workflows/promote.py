@@ -60,6 +60,8 @@ class DeployOutcome:
     reason: str = ""
     verdict: Verdict | None = None
     deployment: Deployment | None = None
+    target: str = LOCAL_ENDPOINT
+    traffic: int = 100
 
 
 @dataclass
@@ -133,10 +135,14 @@ def deploy(
     reason: str | None = None,
     actor: str | None = None,
     endpoint: str = LOCAL_ENDPOINT,
+    traffic: int = 100,
     on_stage: Stage | None = None,
     on_progress: Progress | None = None,
 ) -> DeployOutcome:
     """Compare ``version`` (default: latest) with what ``endpoint`` serves; promote it on a pass.
+
+    ``endpoint`` is a target: ``local`` (the local endpoint) or ``vertex`` (Vertex AI).
+    ``traffic`` below 100 deploys the version as a canary beside what serves now.
 
     ``force`` deploys over a failed verdict and needs ``reason``; the verdict and the deployment
     record who (``actor``, default ``current_user()``) and why.
@@ -150,6 +156,11 @@ def deploy(
     stage = on_stage or _noop
     who = actor or current_user()
     store = open_store(settings.registry_url, settings.artifacts_dir)
+    target = None
+    if endpoint != LOCAL_ENDPOINT or traffic != 100:
+        from mlkit.serving.targets import make_target  # checks the target's settings up front
+
+        target = make_target(endpoint, store)
     cand = store.get_version(model, version)
     current = store.active_deployment(model, endpoint)
     if current is not None and current.version == cand.version:
@@ -183,9 +194,12 @@ def deploy(
         passed=report.passed,
         reason=report.reason,
         verdict=verdict,
+        target=endpoint,
+        traffic=traffic,
     )
     if report.passed or force:
-        stage(f"promoting version {cand.version} on the {endpoint} endpoint")
+        share = "" if traffic == 100 else f" with {traffic}% of the traffic"
+        stage(f"promoting version {cand.version} on the {endpoint} endpoint{share}")
         outcome.deployment = promote_to_endpoint(
             store,
             model,
@@ -195,6 +209,8 @@ def deploy(
             action="forced" if forced else "promote",
             actor=who,
             reason=reason,
+            traffic=traffic,
+            target=target,
         )
         outcome.deployed = True
     return outcome
@@ -210,14 +226,20 @@ def promote_to_endpoint(
     action: str,
     actor: str,
     reason: str | None,
+    traffic: int = 100,
+    target: Any = None,
 ) -> Deployment:
     """The one place a version goes live: the champion alias and the endpoint's traffic move in
     one registry transaction. The local endpoint reads the active deployment from the registry on
-    each request, so committing it is the switch."""
+    each request, so committing it is the switch.
+
+    A canary (``traffic`` below 100) or another target (Vertex AI) goes through ``target`` (see
+    mlkit.serving.targets), which changes the endpoint and records the traffic split."""
+    if target is not None:
+        rows = target.deploy(model, version, traffic, verdict_id=verdict_id)
+        return next(d for d in rows if d.version == version)
     if endpoint != LOCAL_ENDPOINT:
-        raise ServingError(
-            f"unknown endpoint {endpoint!r}", hint=f"this mlkit deploys to '{LOCAL_ENDPOINT}'"
-        )
+        raise ServingError(f"unknown endpoint {endpoint!r}", hint="deploy to 'local' or 'vertex'")
     return store.deploy(
         model, version, endpoint=endpoint, verdict_id=verdict_id, action=action, actor=actor,
         reason=reason,
@@ -236,6 +258,12 @@ def rollback(
     store = open_store(settings.registry_url, settings.artifacts_dir)
     store.get_version(model)  # ModelNotFound with the known names, before anything else
     current = store.active_deployment(model, endpoint)
+    if endpoint != LOCAL_ENDPOINT:  # Vertex AI: the target moves the traffic, then records it
+        from mlkit.serving.targets import make_target
+
+        rows = make_target(endpoint, store).rollback(model)
+        deployment = max(rows, key=lambda d: d.traffic_percent)
+        return RollbackOutcome(model, endpoint, current.version if current else 0, deployment)
     why = (reason or "").strip() or None
     deployment = store.rollback(model, endpoint=endpoint, actor=actor or current_user(), reason=why)
     return RollbackOutcome(model, endpoint, current.version if current else 0, deployment)

@@ -94,14 +94,15 @@ def test_concurrent_first_requests_load_a_version_once(endpoint, deployments, re
 
 
 def test_old_versions_are_dropped_from_memory(digits_v1: Path, digits_v2: Path) -> None:
-    from mlkit.serving.server import RunnerCache
+    from mlkit.serving.pool import ModelPool
 
-    cache = RunnerCache(keep_versions=1)
-    first = cache.get("digits", 1, digits_v1)
-    assert cache.get("digits", 1, digits_v1) is first
-    cache.get("digits", 2, digits_v2)
-    assert cache.loaded() == [("digits", 2)]
-    assert cache.load_count == 2
+    pool = ModelPool(keep_versions=1)
+    first = pool.get("digits", 1, digits_v1)
+    assert pool.get("digits", 1, digits_v1) is first
+    pool.get("digits", 2, digits_v2)
+    assert pool.loaded() == [("digits", 2)]
+    assert pool.load_count == 2 and pool.unload_count == 1
+    pool.close()
 
 
 @pytest.mark.parametrize(

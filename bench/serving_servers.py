@@ -1,0 +1,68 @@
+"""The two servers the serving benchmark runs in their own processes.
+
+``python bench/serving_servers.py mlkit HOME``: the registry-driven local endpoint on HOME's
+registry, as ``mlkit serve`` runs it. ``python bench/serving_servers.py plain SAVEDMODEL``: a plain
+one-request-one-call HTTP server on one SavedModel (the baseline: no registry, no batching).
+Each prints its URL on the first line of stdout and serves until killed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from mlkit.config import load_settings, quiet_tensorflow
+
+
+def plain(model_dir: Path) -> None:
+    from mlkit.savedmodel import SavedModelRunner
+
+    runner = SavedModelRunner(model_dir)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # as mlkit's endpoint: no 40 ms delayed-ACK stalls
+
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            try:
+                answer = {"predictions": runner.predict_instances(json.loads(body)["instances"])}
+                status = 200
+            except Exception as exc:
+                answer, status = {"error": str(exc)}, 400
+            data = json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    server.request_queue_size = 128
+    print(f"http://127.0.0.1:{server.server_address[1]}", flush=True)
+    server.serve_forever()
+
+
+def mlkit(home: Path) -> None:
+    from mlkit.workflows.serve import serve
+
+    logging.basicConfig(level=logging.WARNING)
+    serve(
+        load_settings(home),
+        host="127.0.0.1",
+        port=0,
+        on_ready=lambda address: print(f"http://{address[0]}:{address[1]}", flush=True),
+    )
+
+
+if __name__ == "__main__":
+    quiet_tensorflow()
+    kind, where = sys.argv[1], Path(sys.argv[2])
+    {"plain": plain, "mlkit": mlkit}[kind](where)

@@ -1,0 +1,138 @@
+"""Server-side batching: concurrent requests for one loaded version run as one model call.
+
+Each loaded version has one ``Batcher`` with one worker thread. A request thread validates its
+payload, then ``submit``s its arrays and waits. The worker takes the first waiting request, adds
+every other request already queued (waiting up to ``max_wait_s`` for more, and up to
+``max_batch_rows`` rows in all), runs the model once on the rows stacked together and hands each
+request its own rows back. While the model runs, new requests queue up and form the next batch,
+so under load batches grow by themselves; alone, a request waits at most ``max_wait_s`` extra.
+Requests whose arrays cannot stack (free dimensions of different lengths) run in separate batches.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+import numpy as np
+
+logger = logging.getLogger("mlkit.serving")
+
+Arrays = dict[str, np.ndarray]
+PredictArrays = Callable[[Arrays], Arrays]
+
+_STOP = object()
+
+
+@dataclass
+class _Item:
+    arrays: Arrays
+    rows: int
+    future: Future = field(default_factory=Future)
+
+    def key(self) -> tuple:
+        return tuple((name, a.shape[1:], a.dtype.str) for name, a in sorted(self.arrays.items()))
+
+
+class Batcher:
+    """Stacks concurrent requests for one model version into single calls of ``predict``."""
+
+    def __init__(
+        self,
+        predict: PredictArrays,
+        *,
+        max_batch_rows: int = 256,
+        max_wait_s: float = 0.002,
+        name: str = "model",
+    ) -> None:
+        self._predict = predict
+        self.max_batch_rows = max(1, max_batch_rows)
+        self.max_wait_s = max(0.0, max_wait_s)
+        self._queue: queue.Queue = queue.Queue()
+        self._lock = threading.Lock()
+        self._closed = False
+        self.calls = 0
+        self.requests = 0
+        self.largest_batch = 0
+        self._thread = threading.Thread(target=self._work, name=f"batcher-{name}", daemon=True)
+        self._thread.start()
+
+    def predict(self, arrays: Arrays) -> Arrays:
+        """Run ``arrays`` (one request's rows) through the model, batched with others."""
+        rows = len(next(iter(arrays.values())))
+        item = _Item(arrays, rows)
+        with self._lock:
+            closed = self._closed
+            if not closed:
+                self._queue.put(item)
+        if closed:  # the version was unloaded while this request held it: run it here
+            return self._predict(arrays)
+        return item.future.result()
+
+    def close(self) -> None:
+        """Stop after the requests already queued have been answered."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._queue.put(_STOP)
+
+    def _gather(self, first: _Item) -> tuple[list[_Item], bool]:
+        batch, rows, stop = [first], first.rows, False
+        deadline = time.perf_counter() + self.max_wait_s
+        while rows < self.max_batch_rows:
+            timeout = deadline - time.perf_counter()
+            try:
+                nxt = self._queue.get_nowait() if timeout <= 0 else self._queue.get(True, timeout)
+            except queue.Empty:
+                break
+            if nxt is _STOP:
+                stop = True
+                break
+            batch.append(nxt)
+            rows += nxt.rows
+        return batch, stop
+
+    def _work(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            batch, stop = self._gather(first)
+            groups: dict[tuple, list[_Item]] = {}
+            for item in batch:
+                groups.setdefault(item.key(), []).append(item)
+            for items in groups.values():
+                self._run(items)
+            if stop:
+                return
+
+    def _run(self, items: list[_Item]) -> None:
+        self.calls += 1
+        self.requests += len(items)
+        self.largest_batch = max(self.largest_batch, len(items))
+        try:
+            if len(items) == 1:
+                outputs = [self._predict(items[0].arrays)]
+            else:
+                stacked = {
+                    name: np.concatenate([i.arrays[name] for i in items], axis=0)
+                    for name in items[0].arrays
+                }
+                together = self._predict(stacked)
+                outputs, start = [], 0
+                for item in items:
+                    outputs.append({k: v[start : start + item.rows] for k, v in together.items()})
+                    start += item.rows
+        except BaseException as exc:  # every request of the batch gets the model's error
+            for item in items:
+                if not item.future.done():
+                    item.future.set_exception(exc)
+            return
+        for item, out in zip(items, outputs, strict=True):
+            item.future.set_result(out)

@@ -1,0 +1,152 @@
+"""The registry's traffic split (migration 0006): several active versions of a model on an
+endpoint, shares summing to 100, undeploy, and ``deploy`` replacing a canary."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from mlkit.errors import RegistryError
+from mlkit.registry import open_store
+from mlkit.registry.db import create_registry_engine, run_upgrade
+from tests.registry.conftest import ENV_URL, _empty_database
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    """SQLite, or the database MLKIT_TEST_REGISTRY_URL names (emptied first), e.g. PostgreSQL."""
+    source = tmp_path / "model"
+    source.mkdir()
+    (source / "saved_model.pb").write_bytes(b"not really a model")
+    url = os.environ.get(ENV_URL)
+    if url:
+        _empty_database(url)
+    url = url or f"sqlite:///{tmp_path / 'registry.db'}"
+    with open_store(url, tmp_path / "artifacts") as s:
+        for _ in range(3):
+            s.register_version("digits", source)
+        yield s
+
+
+def shares(deployments) -> dict[int, int]:
+    return {d.version: d.traffic_percent for d in deployments}
+
+
+def test_a_canary_keeps_two_active_versions(store) -> None:
+    store.deploy("digits", 1)
+    split = store.set_traffic("digits", {1: 90, 2: 10})
+    assert shares(split) == {1: 90, 2: 10}
+    assert [d.version for d in split] == [1, 2], "most traffic first"
+    assert store.active_deployment("digits").version == 1, "the primary is the biggest share"
+    assert shares(store.traffic("digits")) == {1: 90, 2: 10}
+    first = store.list_deployments(active_only=False)[-1]
+    assert first.version == 1 and split[0].id == first.id, "a version keeps its row"
+    assert store.get_alias("digits", "champion") == 1, "a canary does not move the champion"
+    event = store.list_events("digits", limit=1)[0]
+    assert event.kind == "traffic_split" and event.payload["split"] == {"1": 90, "2": 10}
+
+
+def test_all_traffic_to_one_version_moves_champion_and_retires_the_rest(store) -> None:
+    store.set_traffic("digits", {1: 90, 2: 10})
+    (only,) = store.set_traffic("digits", {2: 100})
+    assert only.version == 2 and only.traffic_percent == 100
+    assert store.get_alias("digits", "champion") == 2
+    retired = [d for d in store.list_deployments(active_only=False) if not d.active]
+    assert [d.version for d in retired] == [1]
+
+
+def test_deploy_replaces_a_whole_canary(store) -> None:
+    store.set_traffic("digits", {1: 50, 2: 50})
+    store.deploy("digits", 3)
+    assert shares(store.traffic("digits")) == {3: 100}
+
+
+@pytest.mark.parametrize(
+    ("split", "message"),
+    [
+        ({1: 60, 2: 30}, "traffic shares must sum to 100, got 90"),
+        ({1: 101}, "invalid traffic share 101 for version 1"),
+        ({1: 50.5, 2: 49.5}, "expected a whole percent"),
+        ({}, "needs at least one version"),
+        ({0: 100}, "version"),
+    ],
+)
+def test_bad_splits_are_refused(store, split, message) -> None:
+    with pytest.raises(RegistryError, match=message):
+        store.set_traffic("digits", split)
+    assert store.traffic("digits") == []
+
+
+def test_unknown_versions_and_models(store) -> None:
+    with pytest.raises(RegistryError, match="version 9"):
+        store.set_traffic("digits", {9: 100})
+    with pytest.raises(RegistryError, match="mnist"):
+        store.set_traffic("mnist", {1: 100})
+    assert store.traffic("mnist") == []
+
+
+def test_undeploy_gives_the_traffic_to_the_others(store) -> None:
+    store.set_traffic("digits", {1: 60, 2: 30, 3: 10})
+    assert shares(store.undeploy("digits", version=1)) == {2: 75, 3: 25}
+    assert store.undeploy("digits") == []
+    with pytest.raises(RegistryError, match="not deployed on endpoint 'local'"):
+        store.undeploy("digits")
+
+
+def test_endpoints_are_separate_and_vertex_names_are_kept(store) -> None:
+    store.deploy("digits", 1)
+    names = {
+        "model": "projects/p/locations/l/models/7",
+        "model_version": "1",
+        "endpoint": "projects/p/locations/l/endpoints/8",
+        "deployed_model_id": "9",
+    }
+    (d,) = store.set_traffic("digits", {2: 100}, endpoint="vertex", vertex={2: names})
+    assert d.vertex == names
+    assert shares(store.traffic("digits", "local")) == {1: 100}
+    with pytest.raises(RegistryError, match="unknown Vertex resource field 'zone'"):
+        store.set_traffic("digits", {2: 100}, endpoint="vertex", vertex={2: {"zone": "x"}})
+
+
+def test_the_database_refuses_two_active_rows_of_one_version(store) -> None:
+    store.deploy("digits", 1)
+    with store.engine.begin() as conn, pytest.raises(IntegrityError, match="(?i)unique"):
+        conn.execute(
+            text(
+                "INSERT INTO deployments (model_id, version, endpoint, active, deployed_at) "
+                "SELECT model_id, version, endpoint, active, deployed_at FROM deployments"
+            )
+        )
+
+
+def test_upgrade_from_0001_keeps_deployments(tmp_path: Path) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from mlkit.registry.db import MIGRATIONS_DIR
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_registry_engine(url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")
+        conn.execute(
+            text("INSERT INTO models VALUES (1, 'digits', '', '2024-01-01', '2024-01-01')")
+        )
+        conn.execute(
+            text(
+                "INSERT INTO deployments (model_id, version, endpoint, active, deployed_at) "
+                "VALUES (1, 1, 'local', 1, '2024-01-01')"
+            )
+        )
+    run_upgrade(engine)
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT version, traffic_percent FROM deployments")).one()
+    assert tuple(row) == (1, None)  # NULL: the whole traffic
+    engine.dispose()
