@@ -19,6 +19,7 @@ from mlkit.registry.schema import (
     utcnow,
 )
 from mlkit.registry.sql_base import CHAMPION, PREVIOUS, SqlBase
+from mlkit.registry.sql_traffic import active_rows
 from mlkit.registry.validation import (
     validate_json,
     validate_limit,
@@ -197,7 +198,7 @@ class PromotionMixin(SqlBase):
     ) -> Deployment:
         def fn(s: Session) -> Deployment:
             m = self._model(s, model, lock=True)
-            actives = self._actives(s, m.id, endpoint)
+            actives = active_rows(s, m.id, endpoint)
             active = actives[0] if actives else None
             if active is None:
                 raise RegistryError(
@@ -256,27 +257,9 @@ class PromotionMixin(SqlBase):
         return self._write(f"roll back model {model!r} on endpoint {endpoint!r}", fn)
 
     @staticmethod
-    def _actives(s: Session, model_id: int, endpoint: str) -> list[DeploymentRow]:
-        """The model's active deployments on ``endpoint``, the biggest traffic share first."""
-        return list(
-            s.scalars(
-                select(DeploymentRow)
-                .where(
-                    DeploymentRow.model_id == model_id,
-                    DeploymentRow.endpoint == endpoint,
-                    DeploymentRow.active.is_(True),
-                )
-                .order_by(
-                    func.coalesce(DeploymentRow.traffic_percent, 100).desc(),
-                    DeploymentRow.id.desc(),
-                )
-            ).all()
-        )
-
-    @classmethod
-    def _retire_active(cls, s: Session, model_id: int, endpoint: str, now) -> DeploymentRow | None:
+    def _retire_active(s: Session, model_id: int, endpoint: str, now) -> DeploymentRow | None:
         """Retire every active deployment (a canary too); return the one with the most traffic."""
-        actives = cls._actives(s, model_id, endpoint)
+        actives = active_rows(s, model_id, endpoint)
         for row in actives:
             row.active, row.retired_at = False, now
         if actives:

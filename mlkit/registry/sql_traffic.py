@@ -50,7 +50,8 @@ def validate_split(split: Mapping[int, int]) -> dict[int, int]:
     return clean
 
 
-def _active(s: Session, model_id: int, endpoint: str) -> list[DeploymentRow]:
+def active_rows(s: Session, model_id: int, endpoint: str) -> list[DeploymentRow]:
+    """A model's active deployments on ``endpoint``, the biggest traffic share first."""
     return list(
         s.scalars(
             select(DeploymentRow)
@@ -104,7 +105,7 @@ class TrafficMixin(SqlBase):
             for v in shares:
                 self._version(s, m, v)
             now = utcnow()
-            before = {row.version: row for row in _active(s, m.id, endpoint)}
+            before = {row.version: row for row in active_rows(s, m.id, endpoint)}
             old_split = {
                 v: 100 if r.traffic_percent is None else r.traffic_percent
                 for v, r in before.items()
@@ -138,7 +139,7 @@ class TrafficMixin(SqlBase):
                 self._put_alias(s, m, CHAMPION, full[0])
                 # What `mlkit rollback` restores: the champion's deployment this one replaced.
                 replaced = before.get(champion) if champion is not None else None
-                row = next(r for r in _active(s, m.id, endpoint) if r.version == full[0])
+                row = next(r for r in active_rows(s, m.id, endpoint) if r.version == full[0])
                 row.action = row.action or "traffic"
                 row.previous_version = champion
                 row.rollback_to_id = None if replaced is None else replaced.id
@@ -154,7 +155,7 @@ class TrafficMixin(SqlBase):
                 previous_split={str(v): p for v, p in sorted(old_split.items())},
                 verdict_id=verdict_id,
             )
-            return [convert.deployment(r, model) for r in _active(s, m.id, endpoint)]
+            return [convert.deployment(r, model) for r in active_rows(s, m.id, endpoint)]
 
         return self._write(f"set the traffic split of model {model!r}", fn)
 
@@ -165,7 +166,7 @@ class TrafficMixin(SqlBase):
             m = s.scalars(select(ModelRow).where(ModelRow.name == model)).one_or_none()
             if m is None:
                 return []
-            return [convert.deployment(r, model) for r in _active(s, m.id, endpoint)]
+            return [convert.deployment(r, model) for r in active_rows(s, m.id, endpoint)]
 
     def undeploy(
         self, model: str, *, endpoint: str = "local", version: int | None = None
@@ -179,7 +180,7 @@ class TrafficMixin(SqlBase):
 
         def fn(s: Session) -> list[Deployment]:
             m = self._model(s, model, lock=True)
-            rows = _active(s, m.id, endpoint)
+            rows = active_rows(s, m.id, endpoint)
             gone = [r for r in rows if version is None or r.version == version]
             if not gone:
                 what = f"version {version} of {model!r}" if version else repr(model)
@@ -199,7 +200,7 @@ class TrafficMixin(SqlBase):
                 retired=[r.version for r in gone],
                 split={str(r.version): r.traffic_percent for r in stay},
             )
-            return [convert.deployment(r, model) for r in _active(s, m.id, endpoint)]
+            return [convert.deployment(r, model) for r in active_rows(s, m.id, endpoint)]
 
         return self._write(f"undeploy model {model!r}", fn)
 

@@ -100,18 +100,7 @@ def compare(
             hint="pick another --baseline, or --candidate",
         )
     report, data = _judge(store, settings, cand, base, data_table, stage, on_progress)
-    verdict = store.record_verdict(
-        model,
-        cand.version,
-        None if base is None else base.version,
-        metric=report.metric,
-        candidate_value=report.candidate_value,
-        baseline_value=report.baseline_value,
-        passed=report.passed,
-        reason=report.reason,
-        details=report.details,
-        data_fingerprint=data.fingerprint,
-    )
+    verdict = _record(store, model, cand, base, report, data)
     from mlkit.promotion.plot import plot_verdict
 
     against = "none" if base is None else f"v{base.version}"
@@ -170,21 +159,10 @@ def deploy(
     base = None if current is None else store.get_version(model, current.version)
     report, data = _judge(store, settings, cand, base, None, stage, on_progress)
     forced = force and not report.passed
-    verdict = store.record_verdict(
-        model,
-        cand.version,
-        None if base is None else base.version,
-        metric=report.metric,
-        candidate_value=report.candidate_value,
-        baseline_value=report.baseline_value,
-        passed=report.passed,
-        reason=report.reason,
-        details=report.details,
-        forced=forced,
-        forced_by=who if forced else None,
-        force_reason=reason if forced else None,
-        data_fingerprint=data.fingerprint,
-    )
+    verdict = _record(
+        store, model, cand, base, report, data,
+        forced=forced, forced_by=who if forced else None, force_reason=reason if forced else None,
+    )  # fmt: skip
     outcome = DeployOutcome(
         model,
         cand.version,
@@ -267,6 +245,26 @@ def rollback(
     why = (reason or "").strip() or None
     deployment = store.rollback(model, endpoint=endpoint, actor=actor or current_user(), reason=why)
     return RollbackOutcome(model, endpoint, current.version if current else 0, deployment)
+
+
+def _record(
+    store: RegistryStore, model: str, cand: ModelVersion, base: ModelVersion | None, report: Any,
+    data: Any, **forced: Any,
+) -> Verdict:  # fmt: skip
+    """Store a verdict: both sides' values, every check and the data it was judged on."""
+    return store.record_verdict(
+        model,
+        cand.version,
+        None if base is None else base.version,
+        metric=report.metric,
+        candidate_value=report.candidate_value,
+        baseline_value=report.baseline_value,
+        passed=report.passed,
+        reason=report.reason,
+        details=report.details,
+        data_fingerprint=data.fingerprint,
+        **forced,
+    )
 
 
 # -- evaluation -------------------------------------------------------------------------------
