@@ -280,7 +280,6 @@ def main() -> None:
                 result = json.loads(out.stdout.strip().splitlines()[-1])
                 results[f"{backend}_{form}_{path}"] = result
                 progress.advance(task)
-        emulator_rss = emulator.rss_bytes()
 
     expected = float(images.sum(dtype=np.float64))
     print(f"{'backend':9} {'form':7} {'path':7} {'rows/s':>10} {'seconds':>8} {'peak/decoded':>13}")
@@ -339,7 +338,6 @@ def main() -> None:
             for k, r in results.items()
             if k.endswith("_common")
         },
-        "emulator_rss_mib": round(emulator_rss / 2**20),
         "load_seconds": load_seconds,
     }
     print(json.dumps(figures))

@@ -140,23 +140,6 @@ class BigQueryEmulator:
         except OSError:
             return ""
 
-    def rss_bytes(self) -> int:
-        """Resident memory of the emulator's process tree (Linux), for reports."""
-        if self.process is None:
-            return 0
-        total = 0
-        pids = [self.process.pid]
-        while pids:
-            pid = pids.pop()
-            try:
-                with open(f"/proc/{pid}/statm") as f:
-                    total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-                pids += [int(c) for c in children]
-            except OSError:
-                continue
-        return total
-
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             # uv runs the emulator as a child: signal the session this class started, by its id.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +31,7 @@ from mlkit.data.validation import (
     MissingColumnError,
     NullValuesError,
 )
-from mlkit.data.warehouse import Query, Relation, Warehouse
+from mlkit.data.warehouse import BATCH_ROWS, Query, Relation, Warehouse
 from mlkit.errors import DataError
 
 SPLIT_METHOD = "ABS(MOD(FARM_FINGERPRINT(CAST(key AS STRING)), 1000))"
@@ -369,7 +370,7 @@ def _fill(
         inverse[plan.order] = np.arange(plan.total)
     row = 0
     columns = list(dict.fromkeys([key, *names, *extra_columns]))
-    for batch in warehouse.iter_batches(relation, columns):
+    for batch in slices(warehouse.iter_batches(relation, columns)):
         n = batch.num_rows
         if row + n > plan.total:
             raise DataError(f"{where} grew while it was being read; load again")
@@ -426,6 +427,14 @@ def _fill(
             {name: arrays[code][name] for name in names}, sorted_labels[in_split], extras
         )
     return parts, shapes
+
+
+def slices(batches: Iterator[pa.RecordBatch], rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+    """Record batches of at most ``rows`` rows (zero-copy slices): a backend may send far bigger
+    ones (bqemulator: 65,536 rows), and each slice's decoding scratch is what counts."""
+    for batch in batches:
+        for start in range(0, batch.num_rows, rows):
+            yield batch.slice(start, rows)
 
 
 def _content_sha256(

@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from mlkit.data.decode import decode_column
-from mlkit.data.loader import FeatureSpec, _check_nulls, _infer_shape, describe_source
+from mlkit.data.loader import FeatureSpec, _check_nulls, _infer_shape, describe_source, slices
 from mlkit.data.loader import resolve_features as _resolve
 from mlkit.data.split import SPLIT_NAMES, assign_splits
 from mlkit.data.validation import LabelValuesError
@@ -82,7 +82,7 @@ def iter_split(
     names = [f.name for f in spec.features]
     columns = list(dict.fromkeys([spec.key, spec.label, *names]))
     row = 0
-    for batch in warehouse.iter_batches(source, columns, batch_rows):
+    for batch in slices(warehouse.iter_batches(source, columns, batch_rows), batch_rows):
         keys = batch.column(spec.key)
         _check_nulls(keys, f"key column '{spec.key}'", where)
         codes = assign_splits(
