@@ -9,7 +9,7 @@ import typer
 from typer.exceptions import Abort, Exit, TyperException
 
 from mlkit import __version__
-from mlkit.cli import data, deploy, models, predict, registry, serve, train
+from mlkit.cli import data, deploy, models, predict, registry, runs, serve, train
 from mlkit.cli.output import error
 from mlkit.errors import MlkitError
 
@@ -23,6 +23,7 @@ app = typer.Typer(
 app.add_typer(data.app, name="data")
 app.add_typer(models.app, name="models")
 app.add_typer(registry.app, name="registry")
+app.add_typer(runs.app, name="runs")
 app.command("train")(train.train)
 app.command("deploy")(deploy.deploy)
 app.command("serve")(serve.serve)

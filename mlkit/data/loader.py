@@ -153,6 +153,18 @@ def _labels(column: pa.ChunkedArray, table: str, label: str) -> tuple[np.ndarray
     return labels, values.tolist()
 
 
+def _regression_labels(column: pa.ChunkedArray, table: str, label: str) -> np.ndarray:
+    if not _is_number(column.type):
+        raise DataError(
+            f"label column '{label}' in table '{table}' is {column.type}; "
+            "regression targets must be numbers"
+        )
+    labels = column.to_numpy().astype(np.float64)
+    if not np.isfinite(labels).all():
+        raise DataError(f"label column '{label}' in table '{table}' has NaN or infinite values")
+    return labels
+
+
 def _decode(
     column: pa.ChunkedArray, spec: FeatureSpec | str, table: str, keys: pa.ChunkedArray
 ) -> tuple[FeatureSpec, np.ndarray]:
@@ -198,6 +210,7 @@ def load_splits(
     key: str,
     eval_fraction: float,
     test_fraction: float,
+    regression: bool = False,
 ) -> SplitData:
     check_fractions(eval_fraction, test_fraction)
     schema = warehouse.schema(table)
@@ -219,7 +232,10 @@ def load_splits(
     if not np.array_equal(order, np.arange(data.num_rows)):  # stored in key order already: no copy
         data = data.take(order)
 
-    labels, label_values = _labels(data[label], table, label)
+    if regression:  # real-valued targets: no classes
+        labels, label_values = _regression_labels(data[label], table, label), []
+    else:
+        labels, label_values = _labels(data[label], table, label)
     decoded = [_decode(data[n], s, table, data[key]) for n, s in zip(names, specs, strict=True)]
     codes = assign_splits(data[key].to_numpy(), eval_fraction, test_fraction)
 

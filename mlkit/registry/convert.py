@@ -23,6 +23,8 @@ def run(row: RunRow, experiment: str) -> Run:
         error=row.error,
         started_at=row.started_at,
         finished_at=row.finished_at,
+        report=dict(row.report or {}),
+        baseline=dict(row.baseline or {}),
     )
 
 

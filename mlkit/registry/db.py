@@ -21,8 +21,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from mlkit.errors import RegistryError
 
 # The newest migration in migrations/versions/, and every one before it (oldest first).
-HEAD_REVISION = "0001"
-KNOWN_REVISIONS = ("0001",)
+HEAD_REVISION = "0003"
+KNOWN_REVISIONS = ("0001", "0003")
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 30_000

@@ -29,6 +29,8 @@ class Run:
     error: str | None
     started_at: datetime
     finished_at: datetime | None
+    report: dict[str, Any] = field(default_factory=dict)  # the search report (empty: none)
+    baseline: dict[str, Any] = field(default_factory=dict)  # the scikit-learn baseline
 
 
 @dataclass(frozen=True)

@@ -100,6 +100,10 @@ class RunRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
+    # 0003: the search report (per-iteration candidates, final architecture, learning curves)
+    # and the scikit-learn baseline on the same split.
+    report: Mapped[dict[str, Any] | None]
+    baseline: Mapped[dict[str, Any] | None]
 
 
 class ModelRow(Base):

@@ -7,7 +7,9 @@ from mlkit.data import FeatureSpec, SplitData, load_splits, open_warehouse
 from mlkit.experiment import DataSpec
 
 
-def load_experiment_data(spec: DataSpec, settings: Settings) -> SplitData:
+def load_experiment_data(
+    spec: DataSpec, settings: Settings, task: str = "classification"
+) -> SplitData:
     """Read the source table and split it deterministically, exactly as every run of it does."""
     features = None
     if spec.features is not None:
@@ -20,4 +22,5 @@ def load_experiment_data(spec: DataSpec, settings: Settings) -> SplitData:
         key=spec.key,
         eval_fraction=spec.split.eval,
         test_fraction=spec.split.test,
+        regression=task == "regression",
     )
