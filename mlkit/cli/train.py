@@ -86,9 +86,10 @@ def train(
     )
     base = outcome.baseline
     if base:
-        verdict = {True: "the search beats it", False: "the search does not beat it"}.get(
-            outcome.beats_baseline, ""
-        )
+        verdict = {
+            True: "the search equals or beats it",
+            False: "the search does not reach it",
+        }.get(outcome.beats_baseline, "")
         console.print(
             f"baseline: {base['best']} {base['metric']} {fmt_metric(base['value'])}"
             + (f"; {verdict}" if verdict else "")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from mlkit.search.compat import apply
-from mlkit.search.generators import _Builder
+from mlkit.search.generators import _Builder, ensemble_members
 
 adanet = apply()
 import tensorflow as tf  # noqa: E402
@@ -103,8 +103,8 @@ class CNNGenerator(adanet.subnetwork.Generator):
         config=None,
     ):
         blocks = 1
-        for member in reversed(previous_ensemble.weighted_subnetworks if previous_ensemble else []):
-            shared = member.subnetwork.shared or {}
+        for member in reversed(ensemble_members(previous_ensemble)):
+            shared = member.shared or {}
             if shared.get("kind") == "cnn":
                 blocks = shared["blocks"]
                 break

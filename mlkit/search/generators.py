@@ -52,6 +52,15 @@ def optimizer_fn(
     return make
 
 
+def ensemble_members(previous_ensemble) -> list:
+    """The previous ensemble's subnetworks, whichever ensembler built it."""
+    if previous_ensemble is None:
+        return []
+    if hasattr(previous_ensemble, "weighted_subnetworks"):  # complexity-regularised
+        return [w.subnetwork for w in previous_ensemble.weighted_subnetworks]
+    return list(getattr(previous_ensemble, "subnetworks", []))  # mean
+
+
 class _Builder(adanet.subnetwork.Builder):
     """Shared parts: the optimizer's train op and a report of the hyperparameters."""
 
@@ -139,8 +148,8 @@ class DNNGenerator(adanet.subnetwork.Generator):
         config=None,
     ):
         depth, width = 1, self._width
-        for member in reversed(previous_ensemble.weighted_subnetworks if previous_ensemble else []):
-            shared = member.subnetwork.shared or {}
+        for member in reversed(ensemble_members(previous_ensemble)):
+            shared = member.shared or {}
             if shared.get("kind") == "dnn":
                 depth, width = shared["depth"], shared["width"]
                 break

@@ -83,12 +83,40 @@ def search_report(
         {"iteration": int(it.get("iteration_number", i)), "candidates": _candidates(it)}
         for i, it in enumerate(iteration_reports(model_dir))
     ]
+    final = _final_members(model_dir, members, len(iterations) - 1)
+    if iterations:  # the last iteration's flags, from the final ensemble itself
+        new = {m["name"] for m in final if m["iteration"] == iterations[-1]["iteration"]}
+        for candidate in iterations[-1]["candidates"]:
+            candidate["joined_ensemble"] = candidate["name"] in new
     return {
         "version": REPORT_VERSION,
         "iterations": iterations,
-        "final": {"subnetworks": members},
+        "final": {"subnetworks": members, "members": final},
         "curves": curves or {},
     }
+
+
+def _final_members(model_dir: Path, members: list[str], last: int) -> list[dict[str, Any]]:
+    """The final ensemble's subnetworks with the iteration each was trained in.
+
+    ``architecture-N.json`` is the ensemble after iteration N; AdaNet writes none for the last
+    iteration, so the last one's members are those the previous ensemble did not have (all of
+    them when a ``solo`` or ``all`` candidate won).
+    """
+    previous: list[dict[str, Any]] = []
+    path = Path(model_dir) / f"architecture-{last - 1}.json"
+    if last >= 1 and path.is_file():
+        try:
+            previous = [
+                {"name": s["builder_name"], "iteration": int(s["iteration_number"])}
+                for s in json.loads(path.read_text()).get("subnetworks", [])
+            ]
+        except (ValueError, KeyError, TypeError):
+            previous = []
+    names = [p["name"] for p in previous]
+    if previous and members[: len(names)] == names:
+        return previous + [{"name": m, "iteration": last} for m in members[len(names) :]]
+    return [{"name": m, "iteration": max(last, 0)} for m in members]
 
 
 def learning_curves(model_dir: Path) -> dict[str, list[list[float]]]:

@@ -49,6 +49,8 @@ class SearchResult:
     report: dict[str, Any] = field(default_factory=dict)  # iterations, candidates, curves
     seconds: float = 0.0
     stopped_by: str | None = None  # "max_seconds" when the wall-clock budget ended training
+    train_seconds: float = 0.0  # training alone (all iterations, this run directory's total)
+    global_step: int = 0
     estimator: Any = None
 
 
@@ -119,8 +121,10 @@ def run_search(
             "ensemble": report.get("final"),
         },
         report=report,
-        seconds=time.perf_counter() - started if not resume else trained_seconds,
+        seconds=time.perf_counter() - started,
         stopped_by=hook.stopped_by,
+        train_seconds=trained_seconds,
+        global_step=int(test_metrics.get("global_step", 0)),
         estimator=estimator,
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tomllib
 from collections.abc import Callable
@@ -38,6 +39,7 @@ class TrainOutcome:
     plot: str | None = None
     stopped_by: str | None = None
     resumed: bool = False
+    resumed_from_step: int | None = None  # the checkpoint's global step a resumed run began at
 
 
 @dataclass(frozen=True)
@@ -123,19 +125,32 @@ def resume(
             hint="start a new run with `mlkit train EXPERIMENT`",
         )
     _refuse_if_alive(run_dir, run_id)
-    experiment = parse_experiment(tomllib.loads(run.spec_text), origin=f"run {run_id}'s experiment")
+    # The experiment as that run ran it: the file's text with its command-line budget applied.
+    stored = run.params or tomllib.loads(run.spec_text)
+    experiment = parse_experiment(stored, origin=f"run {run_id}'s experiment")
     experiment = Budget(iterations, steps, max_steps, max_seconds).apply(experiment)
     stage(f"reading {experiment.data.source} from the warehouse")
     data = load_experiment_data(experiment.data, settings, task=experiment.search.task)
     _check_same_data(run_dir, data.fingerprint, run_id)
     run = store.reopen_run(run_id)
-    return _search_and_register(
-        store, run, experiment, data, run_dir, stage, on_progress, resumed=True
+    step = checkpoint_step(run_dir)
+    stage(f"run {run_id}: resuming from the checkpoint at step {step:,}")
+    outcome = _search_and_register(
+        store, run, experiment, data, run_dir, stage, on_progress, resumed=True, from_step=step
     )
+    return outcome
 
 
 def _search_and_register(
-    store, run, experiment, data, run_dir: Path, stage, on_progress, resumed: bool = False
+    store,
+    run,
+    experiment,
+    data,
+    run_dir: Path,
+    stage,
+    on_progress,
+    resumed: bool = False,
+    from_step: int | None = None,
 ) -> TrainOutcome:
     (run_dir / PID_FILE).write_text(str(os.getpid()))
     s = experiment.search
@@ -157,7 +172,7 @@ def _search_and_register(
 
         from mlkit.search.runner import PLOT_FILE, run_search  # imports TensorFlow
 
-        what = "resuming" if resumed else "AdaNet search,"
+        what = "AdaNet search (resumed)," if resumed else "AdaNet search,"
         stage(
             f"run {run.id}: {what} {_count(s.iterations, 'iteration')} of "
             f"{_count(s.steps_per_iteration, 'step')}"
@@ -190,6 +205,7 @@ def _search_and_register(
             **result.report,
             "stopped_by": result.stopped_by,
             "resumed": resumed,
+            "resumed_from_step": from_step,
             "beats_baseline": verdict,
             "plot": str(run_dir / PLOT_FILE) if (run_dir / PLOT_FILE).is_file() else None,
         }
@@ -241,7 +257,18 @@ def _search_and_register(
         plot=report["plot"],
         stopped_by=result.stopped_by,
         resumed=resumed,
+        resumed_from_step=from_step,
     )
+
+
+def checkpoint_step(run_dir: Path) -> int:
+    """The global step of the run directory's latest checkpoint (0 when there is none)."""
+    try:
+        text = (run_dir / "checkpoint").read_text()
+    except OSError:
+        return 0
+    match = re.search(r'^model_checkpoint_path:\s*"[^"]*?-(\d+)"', text, re.MULTILINE)
+    return int(match.group(1)) if match else 0
 
 
 def _refuse_if_alive(run_dir: Path, run_id: int) -> None:
