@@ -24,6 +24,7 @@ from mlkit.search.generators import (  # noqa: E402
     CombinedGenerator,
     DNNGenerator,
     LinearGenerator,
+    TargetScaling,
     optimizer_fn,
 )
 from mlkit.search.inputs import feature_columns  # noqa: E402
@@ -87,6 +88,7 @@ def build_estimator(
     model_dir: Path,
     evaluation_input_fn,
     config: tf.estimator.RunConfig | None = None,
+    train_labels: np.ndarray | None = None,
 ):
     columns = feature_columns(train_features)
     run_config = config or run_config_for(spec, model_dir)
@@ -103,8 +105,12 @@ def build_estimator(
         return adanet.AutoEnsembleEstimator(
             candidate_pool=_pool(spec, columns, n_classes, run_config), **common
         )
+    generator = _generator(spec, columns, train_features)
+    if spec.task == "regression" and train_labels is not None:
+        labels = np.asarray(train_labels, dtype=np.float64)
+        generator = TargetScaling(generator, labels.mean(), labels.std())
     return adanet.Estimator(
-        subnetwork_generator=_generator(spec, columns, train_features),
+        subnetwork_generator=generator,
         report_materializer=adanet.ReportMaterializer(input_fn=evaluation_input_fn),
         **common,
     )

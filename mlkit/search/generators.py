@@ -243,3 +243,42 @@ class CombinedGenerator(adanet.subnetwork.Generator):
                 config=config,
             )
         ]
+
+
+class _ScaledOutputBuilder(adanet.subnetwork.Builder):
+    """A builder whose output is ``logits * std + mean``: regression targets far from 0 (a
+    price, a score of 150) are learned in standard units, so every candidate starts at the mean."""
+
+    def __init__(self, builder, mean: float, std: float) -> None:
+        self._builder = builder
+        self._mean = mean
+        self._std = std
+
+    @property
+    def name(self) -> str:
+        return self._builder.name
+
+    def build_subnetwork(self, *args, **kwargs):
+        subnetwork = self._builder.build_subnetwork(*args, **kwargs)
+        return subnetwork._replace(logits=subnetwork.logits * self._std + self._mean)
+
+    def build_subnetwork_train_op(self, *args, **kwargs):
+        return self._builder.build_subnetwork_train_op(*args, **kwargs)
+
+    def build_subnetwork_report(self):
+        return self._builder.build_subnetwork_report()
+
+
+class TargetScaling(adanet.subnetwork.Generator):
+    """Wraps a generator's candidates for regression (training-split label mean and deviation)."""
+
+    def __init__(self, generator, mean: float, std: float) -> None:
+        self._generator = generator
+        self._mean = float(mean)
+        self._std = float(std) if std > 1e-12 else 1.0
+
+    def generate_candidates(self, *args, **kwargs):
+        return [
+            _ScaledOutputBuilder(b, self._mean, self._std)
+            for b in self._generator.generate_candidates(*args, **kwargs)
+        ]

@@ -77,7 +77,13 @@ def run_search(
     if has_checkpoint and not resume:
         raise SearchError(f"{model_dir} already holds a search's checkpoints; resume it instead")
     estimator = build_estimator(
-        spec, train.features, n_classes, model_dir, _eval_fn(spec, eval), config=config
+        spec,
+        train.features,
+        n_classes,
+        model_dir,
+        _eval_fn(spec, eval),
+        config=config,
+        train_labels=train.labels,
     )
     total = spec.total_steps
     train_fn = input_fn(
