@@ -99,6 +99,7 @@ def build_estimator(
         ensemblers=_ensemblers(spec),
         ensemble_strategies=[_STRATEGIES[name]() for name in spec.strategy],
         evaluator=adanet.Evaluator(input_fn=evaluation_input_fn),
+        report_materializer=adanet.ReportMaterializer(input_fn=evaluation_input_fn),
         config=run_config,
     )
     if spec.method == "auto_ensemble":
@@ -111,7 +112,6 @@ def build_estimator(
         generator = TargetScaling(generator, labels.mean(), labels.std())
     return adanet.Estimator(
         subnetwork_generator=generator,
-        report_materializer=adanet.ReportMaterializer(input_fn=evaluation_input_fn),
         **common,
     )
 
