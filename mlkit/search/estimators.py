@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -129,6 +130,27 @@ def run_config_for(spec: SearchSpec, model_dir: Path) -> tf.estimator.RunConfig:
     )
 
 
+class _ComplexityRegularized(adanet.ensemble.ComplexityRegularizedEnsembler):
+    """AdaNet's complexity-regularised ensembler, which also grows a previous *mean* ensemble.
+
+    AdaNet 0.9.0 reads ``previous_ensemble.weighted_subnetworks``, which a ``MeanEnsemble`` does
+    not have, so a search with both ensemblers crashed whenever the mean ensemble had won the
+    previous iteration. The mean ensemble's members are handed over as unweighted members (fresh
+    mixture weights, as without warm starting).
+    """
+
+    def build_ensemble(self, subnetworks, previous_ensemble_subnetworks, *args, **kwargs):
+        previous = kwargs.get("previous_ensemble")
+        if previous is not None and not hasattr(previous, "weighted_subnetworks"):
+            members = list(getattr(previous, "subnetworks", []))
+            kwargs["previous_ensemble"] = SimpleNamespace(
+                weighted_subnetworks=[SimpleNamespace(subnetwork=s, weight=None) for s in members],
+                subnetworks=members,
+                bias=None,
+            )
+        return super().build_ensemble(subnetworks, previous_ensemble_subnetworks, *args, **kwargs)
+
+
 def _ensemblers(spec: SearchSpec):
     ensemblers = []
     for name in spec.ensembler:
@@ -136,7 +158,7 @@ def _ensemblers(spec: SearchSpec):
             ensemblers.append(adanet.ensemble.MeanEnsembler())
         else:
             ensemblers.append(
-                adanet.ensemble.ComplexityRegularizedEnsembler(
+                _ComplexityRegularized(
                     optimizer=tf.compat.v1.train.AdamOptimizer(learning_rate=spec.learning_rate),
                     adanet_lambda=spec.complexity_lambda,
                     adanet_beta=spec.complexity_beta,
