@@ -33,7 +33,6 @@ from mlkit.experiment import load_experiment  # noqa: E402
 from mlkit.search.baselines import beats_baseline, fit_baselines  # noqa: E402
 from mlkit.workflows.dataset import load_experiment_data  # noqa: E402
 
-
 TABULAR = ("breast_cancer", "wine", "iris")
 
 
