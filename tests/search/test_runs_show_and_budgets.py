@@ -42,7 +42,7 @@ def test_wall_clock_budget_then_runs_show(mlkit_home, cli):
     assert "Run 1 of experiment wine: finished" in out
     assert "Iteration 0: candidates (metrics on the evaluation split)" in out
     assert "joined ensemble" in out and "complexity" in out
-    assert "linear" in out and "dnn_1x32" in out
+    assert "dnn_1x64" in out and "dnn_2x64" in out and "dnn_1x128" in out
     assert "Final ensemble:" in out
     assert "stopped at its wall-clock budget" in out
     assert "Baselines (scikit-learn, same split, test metric)" in out
