@@ -52,7 +52,8 @@ class CNNBuilder(_Builder):
                 x = tf.compat.v1.layers.conv2d(
                     x, filters, 3, padding="same", use_bias=False, kernel_initializer=init
                 )
-                x = tf.compat.v1.layers.batch_normalization(x, training=training)
+                # momentum 0.9: the moving statistics settle within a short search too
+                x = tf.compat.v1.layers.batch_normalization(x, momentum=0.9, training=training)
                 x = tf.nn.relu(x)
             if min(x.shape[1], x.shape[2]) >= 2:
                 x = tf.compat.v1.layers.max_pooling2d(x, 2, 2)
