@@ -7,7 +7,7 @@ UV := .tools/bin/uv
 VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: setup demo test lint fmt clean test-postgres bench-registry bench-data bench-data-stream bench-serving
+.PHONY: setup demo test lint fmt clean test-postgres bench-registry bench-data bench-data-stream bench-serving bench-search
 
 setup: $(VENV)/.synced
 
@@ -57,3 +57,7 @@ bench-data-stream: setup
 # Serving: the local endpoint vs the in-process floor and a plain HTTP server; swaps under load.
 bench-serving: setup
 	$(VENV)/bin/python bench/serving.py
+
+# The search's accuracy vs scikit-learn baselines, and AdaNet's throughput vs plain Keras.
+bench-search: setup
+	$(VENV)/bin/python bench/search.py

@@ -75,21 +75,95 @@ class DataSpec(_Strict):
     storage_endpoint: str | None = None
 
 
+# -- [search] --------------------------------------------------------------------------------
+
+GeneratorName = Literal["dnn", "cnn", "linear"]
+EnsemblerName = Literal["complexity_regularized", "mean"]
+StrategyName = Literal["grow", "all", "solo"]
+PoolEstimator = Literal["dnn", "linear", "boosted_trees"]
+
+
+class PoolSpec(_Strict):
+    """``[search.pool]``: the canned estimators an ``auto_ensemble`` search chooses among."""
+
+    estimators: Annotated[list[PoolEstimator], Field(min_length=1)] = ["dnn", "linear"]
+    dnn_hidden_units: Annotated[list[Annotated[int, Field(ge=1, le=4096)]], Field(min_length=1)] = [
+        64,
+        32,
+    ]
+    trees: Annotated[int, Field(ge=1, le=1000)] = 50
+    tree_depth: Annotated[int, Field(ge=1, le=16)] = 4
+    buckets: Annotated[int, Field(ge=2, le=1024)] = 32
+
+
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
 class SearchSpec(_Strict):
-    # Regression heads exist in the search layer; the data layer reads integer class labels only.
-    task: Literal["classification"] = "classification"
-    generator: Literal["dnn"] = "dnn"
+    task: Literal["classification", "regression"] = "classification"
+    # "adanet": subnetwork generators; "auto_ensemble": a pool of canned estimators ([search.pool]).
+    method: Literal["adanet", "auto_ensemble"] = "adanet"
+    # One name or a list; every generator proposes candidates at every iteration.
+    generator: Annotated[list[GeneratorName], Field(min_length=1)] = ["dnn"]
     layer_size: Annotated[int, Field(ge=1, le=4096)] = 64
+    max_width: Annotated[int | None, Field(ge=1, le=4096)] = None  # None: layer_size (no growth)
     max_depth: Annotated[int, Field(ge=1, le=20)] = 5
     dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    # The CNN generator: which feature holds the image and its [height, width, channels].
+    image_feature: Annotated[str | None, Field(min_length=1)] = None
+    image_shape: tuple[Annotated[int, Field(ge=1)], ...] | None = None
+    image_scale: Annotated[float, Field(gt=0.0)] = 1.0  # stored pixel values are divided by it
+    cnn_filters: Annotated[int, Field(ge=1, le=1024)] = 32
+    cnn_max_blocks: Annotated[int, Field(ge=1, le=4)] = 2
+    cnn_augment: bool = True  # train on copies shifted by up to one pixel
+    ensembler: Annotated[list[EnsemblerName], Field(min_length=1)] = ["complexity_regularized"]
+    strategy: Annotated[list[StrategyName], Field(min_length=1)] = ["grow"]
+    complexity_lambda: Annotated[float, Field(ge=0.0)] = 0.0
+    complexity_beta: Annotated[float, Field(ge=0.0)] = 0.0
     optimizer: Literal["adam", "sgd", "adagrad", "rmsprop"] = "adam"
     learning_rate: Annotated[float, Field(gt=0.0, le=10.0)] = 0.003
+    # "cosine": the learning rate decays to 0 over each iteration; "constant": it does not.
+    learning_rate_schedule: Literal["constant", "cosine"] = "constant"
     batch_size: Annotated[int, Field(ge=1, le=65536)] = 64
     iterations: Annotated[int, Field(ge=1, le=100)] = 3
     steps_per_iteration: Annotated[int, Field(ge=1)] = 1000
-    complexity_lambda: Annotated[float, Field(ge=0.0)] = 0.0
-    complexity_beta: Annotated[float, Field(ge=0.0)] = 0.0
+    # Budgets beyond iterations x steps_per_iteration: total steps, and wall-clock seconds of
+    # training (the search stops, keeps the best ensemble so far and finishes normally).
+    max_steps: Annotated[int | None, Field(ge=1)] = None
+    max_seconds: Annotated[float | None, Field(gt=0.0)] = None
+    baseline: bool = True  # also fit a quick scikit-learn baseline on the same split
+    pool: PoolSpec = PoolSpec()
     seed: int = 42
+
+    @field_validator("generator", "ensembler", "strategy", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return _as_list(value)
+
+    @field_validator("image_shape")
+    @classmethod
+    def _image_shape(cls, shape: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        if shape is not None and len(shape) not in (2, 3):
+            raise ValueError("must be [height, width] or [height, width, channels]")
+        return shape
+
+    @field_validator("max_width")
+    @classmethod
+    def _max_width(cls, width: int | None, info: Any) -> int | None:
+        size = info.data.get("layer_size")
+        if width is not None and size is not None and width < size:
+            raise ValueError(f"must be at least layer_size ({size})")
+        return width
+
+    @property
+    def total_steps(self) -> int:
+        """The step budget: iterations x steps_per_iteration, capped by max_steps."""
+        planned = self.iterations * self.steps_per_iteration
+        return min(planned, self.max_steps) if self.max_steps else planned
+
+
+# -- end of [search] ------------------------------------------------------------------------
 
 
 # -- [promotion]: the policy a candidate must pass to be deployed (see docs/promotion.md) -------
@@ -220,13 +294,22 @@ class Experiment(_Strict):
     search: SearchSpec = SearchSpec()
     promotion: PromotionSpec = PromotionSpec()
 
-    def with_budget(self, *, iterations: int | None = None, steps: int | None = None) -> Experiment:
+    def with_budget(
+        self,
+        *,
+        iterations: int | None = None,
+        steps: int | None = None,
+        max_steps: int | None = None,
+        max_seconds: float | None = None,
+    ) -> Experiment:
         """A copy with the search budget overridden (from the command line)."""
-        changes = {
-            k: v
-            for k, v in {"iterations": iterations, "steps_per_iteration": steps}.items()
-            if v is not None
+        budget = {
+            "iterations": iterations,
+            "steps_per_iteration": steps,
+            "max_steps": max_steps,
+            "max_seconds": max_seconds,
         }
+        changes = {k: v for k, v in budget.items() if v is not None}
         if not changes:
             return self
         merged = {**self.search.model_dump(), **changes}

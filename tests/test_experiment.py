@@ -23,7 +23,7 @@ def test_shipped_digits_experiment_is_valid():
 
 def test_defaults_fill_in_the_search_and_promotion():
     experiment = parse_experiment(VALID)
-    assert experiment.search.generator == "dnn"
+    assert experiment.search.generator == ["dnn"]
     assert experiment.promotion.metric_for("classification") == "accuracy"
     assert experiment.promotion.metric_for("regression") == "rmse"
     assert experiment.data.key == "id"

@@ -59,7 +59,8 @@ def show(
     run_id: int = typer.Argument(..., help="The run's number (see mlkit runs list)."),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
-    """A run: parameters, metrics by step, data, environment, versions and their deployments."""
+    """A run: parameters, metrics by step, data, environment, versions and their deployments,
+    then the search report (every iteration's candidates, the baseline, the learning curves)."""
     from mlkit.cli.run_view import render_run, run_view
 
     with _store() as store:
@@ -69,3 +70,6 @@ def show(
         return
     render_run(view)
     console.print()
+    from mlkit.cli.run_report import render_search_report
+
+    render_search_report(view.run, plot_dir=load_settings().runs_dir / str(run_id))

@@ -6,37 +6,72 @@ from pathlib import Path
 
 import typer
 
-from mlkit.cli.output import StepProgress, console, fmt_metric, print_json, stage_printer
+from mlkit.cli.output import console, fmt_metric, print_json, stage_printer
+from mlkit.cli.search_progress import IterationProgress
 from mlkit.config import load_settings
+from mlkit.errors import UsageError
 
 
 def train(
     experiment: Path = typer.Argument(
-        ..., help="The experiment file, e.g. experiments/digits.toml."
+        None, help="The experiment file, e.g. experiments/digits.toml (not with --resume)."
     ),
     iterations: int = typer.Option(None, "--iterations", min=1, help="Override search.iterations."),
     steps: int = typer.Option(None, "--steps", min=1, help="Override search.steps_per_iteration."),
+    max_steps: int = typer.Option(
+        None, "--max-steps", min=1, help="Budget: at most this many training steps in all."
+    ),
+    max_seconds: float = typer.Option(
+        None,
+        "--max-seconds",
+        min=0.001,
+        help="Budget: stop training after this many seconds and keep the best ensemble so far.",
+    ),
+    resume: int = typer.Option(
+        None, "--resume", metavar="RUN", help="Resume a stopped or killed run from its checkpoint."
+    ),
+    backend: str = typer.Option(
+        "local", "--backend", help="Where to train: 'local' (here) or 'vertex' (a CustomJob)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Train an experiment: load data, run the AdaNet search, export and register the model."""
+    if backend not in ("local", "vertex"):
+        raise UsageError(f"--backend: unknown backend {backend!r}; expected 'local' or 'vertex'")
+    if (experiment is None) == (resume is None):
+        raise UsageError(
+            "give either an experiment file or --resume RUN",
+            hint="mlkit train experiments/digits.toml  |  mlkit train --resume 3",
+        )
+    budget = dict(iterations=iterations, steps=steps, max_steps=max_steps, max_seconds=max_seconds)
+    if backend == "vertex":
+        _submit_to_vertex(experiment, resume, budget, as_json)
+        return
+    from mlkit.workflows.train import resume as resume_run
     from mlkit.workflows.train import train as run_train
 
     on_stage = stage_printer(enabled=not as_json)
-    with StepProgress("training steps", enabled=not as_json) as progress:
-        outcome = run_train(
-            experiment,
-            load_settings(),
-            iterations=iterations,
-            steps=steps,
-            on_stage=on_stage,
-            on_progress=progress.update,
-        )
+    with IterationProgress(enabled=not as_json) as progress:
+        if resume is not None:
+            outcome = resume_run(
+                resume, load_settings(), on_stage=on_stage, on_progress=progress.update, **budget
+            )
+        else:
+            outcome = run_train(
+                experiment,
+                load_settings(),
+                on_stage=on_stage,
+                on_progress=progress.update,
+                **budget,
+            )
     if as_json:
         print_json(outcome)
         return
     version = outcome.version
+    resumed = " (resumed)" if outcome.resumed else ""
+    stopped = " at its time budget" if outcome.stopped_by == "max_seconds" else ""
     console.print(
-        f"Run [bold]{outcome.run.id}[/] finished in {outcome.seconds:.1f} s: "
+        f"Run [bold]{outcome.run.id}[/]{resumed} finished{stopped} in {outcome.seconds:.1f} s: "
         f"registered [bold]{version.model}[/] version [bold]{version.version}[/] "
         f"({' + '.join(outcome.architecture.get('subnetworks', [])) or 'ensemble'})"
     )
@@ -49,3 +84,28 @@ def train(
     console.print(
         f"test {shown} on {rows['test']} held-out rows (train {rows['train']}, eval {rows['eval']})"
     )
+    base = outcome.baseline
+    if base:
+        verdict = {
+            True: "the search equals or beats it",
+            False: "the search does not reach it",
+        }.get(outcome.beats_baseline, "")
+        console.print(
+            f"baseline: {base['best']} {base['metric']} {fmt_metric(base['value'])}"
+            + (f"; {verdict}" if verdict else "")
+        )
+    if outcome.plot:
+        console.print(f"learning curves: {outcome.plot}")
+
+
+def _submit_to_vertex(experiment, resume, budget, as_json: bool) -> None:
+    if resume is not None:
+        raise UsageError("--resume works with --backend local only")
+    from mlkit.search.vertex_job import VertexSettings, submit_training_job
+
+    job = submit_training_job(experiment, VertexSettings.from_env(), budget)
+    if as_json:
+        print_json(job)
+        return
+    console.print(f"Submitted Vertex AI CustomJob [bold]{job['name']}[/] ({job['state']})")
+    console.print(f"console: {job.get('dashboard', '')}")

@@ -4,6 +4,7 @@
 row-major).
 ``breast_cancer``, ``wine``, ``iris``: ``id`` int64, one float64 column per feature (names in
 snake_case), ``label`` int64.
+``diabetes`` (regression): ``id`` int64, ten float64 feature columns, ``label`` float64.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ _LOADERS = {
     "breast_cancer": "load_breast_cancer",
     "wine": "load_wine",
     "iris": "load_iris",
+    "diabetes": "load_diabetes",  # regression: label is a float64 disease progression score
 }
 
 
@@ -57,7 +59,8 @@ def bundled_table(name: str) -> pa.Table:
 
     bunch = getattr(datasets, _LOADERS[name])()
     data = np.asarray(bunch.data)
-    labels = pa.array(np.asarray(bunch.target, dtype=np.int64))
+    target_type = np.float64 if name == "diabetes" else np.int64
+    labels = pa.array(np.asarray(bunch.target, dtype=target_type))
     ids = pa.array(np.arange(len(data), dtype=np.int64))
     if name == "digits":
         values = pa.array(data.astype(np.int64).reshape(-1))

@@ -197,6 +197,19 @@ def _labels(column: pa.ChunkedArray, where: str, label: str) -> tuple[np.ndarray
     return labels, values.tolist()
 
 
+def _regression_labels(column: pa.ChunkedArray, where: str, label: str) -> np.ndarray:
+    dtype = column.type
+    if not (pa.types.is_integer(dtype) or pa.types.is_floating(dtype)):
+        raise LabelValuesError(
+            f"label column '{label}' in {where} is {dtype}; regression targets must be numbers",
+            hint="cast the target to FLOAT64 in the source or a query",
+        )
+    labels = column.to_numpy().astype(np.float64)
+    if not np.isfinite(labels).all():
+        raise LabelValuesError(f"label column '{label}' in {where} has NaN or infinite values")
+    return labels
+
+
 def _source_fields(warehouse: Warehouse, source: Relation) -> dict[str, Any]:
     if isinstance(source, Query):
         return {"table": None, "query": str(source), "params": dict(source.params)}
@@ -214,6 +227,7 @@ def load_splits(
     test_fraction: float,
     extra_columns: tuple[str, ...] | list[str] = (),
     with_stats: bool = True,
+    regression: bool = False,
 ) -> SplitData:
     """Load a table or query (``table`` is a name or a :class:`Query`) into split arrays.
 
@@ -234,7 +248,9 @@ def load_splits(
                 f"key column '{key}' in {where} is {key_type}; expected integers or strings",
                 hint="use a unique integer or string id column as the key",
             )
-        plan = _plan(warehouse, relation, where, key, label, eval_fraction, test_fraction)
+        plan = _plan(
+            warehouse, relation, where, key, label, eval_fraction, test_fraction, regression
+        )
         parts, shapes = _fill(warehouse, relation, where, plan, key, specs, extra_columns)
 
     labels, label_values, sorted_keys, total = (
@@ -305,6 +321,7 @@ def _plan(
     label: str,
     eval_fraction: float,
     test_fraction: float,
+    regression: bool = False,
 ) -> _Plan:
     keys: list[pa.Array] = []
     labels_in: list[pa.Array] = []
@@ -319,7 +336,10 @@ def _plan(
     _check_nulls(key_column, f"key column '{key}'", where)
     label_column = pa.chunked_array(labels_in, type=schema.field(label).type)
     _check_nulls(label_column, f"label column '{label}'", where)
-    labels, label_values = _labels(label_column, where, label)
+    if regression:  # real-valued targets: no classes
+        labels, label_values = _regression_labels(label_column, where, label), []
+    else:
+        labels, label_values = _labels(label_column, where, label)
     order = pc.sort_indices(
         pa.table({"k": key_column, "l": labels}),
         sort_keys=[("k", "ascending"), ("l", "ascending")],

@@ -25,6 +25,8 @@ def run(row: RunRow, experiment: str) -> Run:
         finished_at=row.finished_at,
         environment=dict(row.environment or {}),
         tags=dict(row.tags or {}),
+        report=dict(row.report or {}),
+        baseline=dict(row.baseline or {}),
     )
 
 

@@ -31,6 +31,8 @@ class Run:
     finished_at: datetime | None
     environment: dict[str, Any] = field(default_factory=dict)
     tags: dict[str, Any] = field(default_factory=dict)
+    report: dict[str, Any] = field(default_factory=dict)  # the search report (empty: none)
+    baseline: dict[str, Any] = field(default_factory=dict)  # the scikit-learn baseline
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,10 @@ class RunRow(Base):
     environment: Mapped[dict[str, Any] | None]  # 0002
     tags: Mapped[dict[str, Any] | None]  # 0002
     data_stats: Mapped[dict[str, Any] | None]  # migration 0004
+    # 0003: the search report (per-iteration candidates, final architecture, learning curves)
+    # and the scikit-learn baseline on the same split.
+    report: Mapped[dict[str, Any] | None]
+    baseline: Mapped[dict[str, Any] | None]
 
 
 class ModelRow(Base):

@@ -11,16 +11,20 @@ one-line RegistryError. The operations live in one module per concern:
 - ``sql_versions``: models, versions, artifacts, aliases
 - ``sql_promotion``: verdicts, deployments, events
 - ``sql_traffic``: traffic split between versions (canary), undeployment, Vertex resource names
+- ``sql_run_reports``: search reports and baselines of runs, reopening a run to resume it
 """
 
 from __future__ import annotations
 
 from mlkit.registry.sql_promotion import PromotionMixin
+from mlkit.registry.sql_run_reports import RunReportsMixin
 from mlkit.registry.sql_runs import RunsMixin
 from mlkit.registry.sql_traffic import TrafficMixin
 from mlkit.registry.sql_versions import VersionsMixin
 from mlkit.registry.store import RegistryStore
 
 
-class SqlRegistryStore(RunsMixin, VersionsMixin, PromotionMixin, TrafficMixin, RegistryStore):
+class SqlRegistryStore(
+    RunsMixin, VersionsMixin, PromotionMixin, TrafficMixin, RunReportsMixin, RegistryStore
+):
     """Every operation of :class:`RegistryStore`, on SQL."""

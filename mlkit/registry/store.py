@@ -275,6 +275,26 @@ class RegistryStore(ABC):
     def list_events(self, model: str | None = None, limit: int = 100) -> list[Event]:
         """The event log, newest first, optionally about one model only."""
 
+    # -- run reports and resuming (issue 4) --------------------------------------------------------
+
+    @abstractmethod
+    def record_run_report(
+        self,
+        run_id: int,
+        *,
+        report: dict[str, Any] | None = None,
+        baseline: dict[str, Any] | None = None,
+    ) -> Run:
+        """Store the search report and/or the baseline of a run (any status); ``None`` keeps
+        what is stored."""
+
+    @abstractmethod
+    def reopen_run(self, run_id: int) -> Run:
+        """Set a ``running`` or ``failed`` run back to ``running`` to resume it.
+
+        Raises RegistryError when the run does not exist or has finished.
+        """
+
     # -- lifecycle --------------------------------------------------------------------------------
 
     def close(self) -> None:  # noqa: B027 - optional hook with a default

@@ -32,7 +32,9 @@ def experiment_source(spec: DataSpec, settings: Settings) -> ResolvedSource:
     )
 
 
-def load_experiment_data(spec: DataSpec, settings: Settings) -> SplitData:
+def load_experiment_data(
+    spec: DataSpec, settings: Settings, task: str = "classification"
+) -> SplitData:
     """Read the source and split it deterministically, exactly as every run of it does."""
     features = None
     if spec.features is not None:
@@ -47,6 +49,7 @@ def load_experiment_data(spec: DataSpec, settings: Settings) -> SplitData:
         eval_fraction=spec.split.eval,
         test_fraction=spec.split.test,
         extra_columns=tuple(spec.extra_columns),
+        regression=task == "regression",
     )
 
 

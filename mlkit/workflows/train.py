@@ -1,23 +1,30 @@
-"""experiment → data → search → registry."""
+"""experiment → data → baseline → search → registry; and resuming a stopped or killed run."""
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import shutil
+import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mlkit import __version__
 from mlkit.config import Settings
-from mlkit.errors import MlkitError
-from mlkit.experiment import load_experiment
+from mlkit.errors import DataError, MlkitError, SearchError
+from mlkit.experiment import Experiment, load_experiment, parse_experiment
 from mlkit.registry import ModelVersion, Run, open_store
 from mlkit.registry.environment import capture as capture_environment
 from mlkit.workflows.dataset import load_experiment_data, record_data_stats
 
-Progress = Callable[[int, int], None]
+Progress = Callable[[Any], None]  # receives mlkit.search.hooks.SearchProgress
 Stage = Callable[[str], None]
+
+PID_FILE = "train.pid"
+FINGERPRINT_FILE = "data_fingerprint.json"
 
 
 @dataclass
@@ -28,6 +35,30 @@ class TrainOutcome:
     rows: dict[str, int]
     architecture: dict[str, Any]
     seconds: float
+    baseline: dict[str, Any] = field(default_factory=dict)
+    beats_baseline: bool | None = None
+    plot: str | None = None
+    stopped_by: str | None = None
+    resumed: bool = False
+    resumed_from_step: int | None = None  # the checkpoint's global step a resumed run began at
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Command-line overrides of the experiment's budget (None: keep the file's value)."""
+
+    iterations: int | None = None
+    steps: int | None = None
+    max_steps: int | None = None
+    max_seconds: float | None = None
+
+    def apply(self, experiment: Experiment) -> Experiment:
+        return experiment.with_budget(
+            iterations=self.iterations,
+            steps=self.steps,
+            max_steps=self.max_steps,
+            max_seconds=self.max_seconds,
+        )
 
 
 def train(
@@ -36,16 +67,18 @@ def train(
     *,
     iterations: int | None = None,
     steps: int | None = None,
+    max_steps: int | None = None,
+    max_seconds: float | None = None,
     on_stage: Stage | None = None,
     on_progress: Progress | None = None,
 ) -> TrainOutcome:
     """Run one experiment end to end and register the winning ensemble as a new model version."""
     stage = on_stage or (lambda _msg: None)
     experiment, spec_text = load_experiment(experiment_path)
-    experiment = experiment.with_budget(iterations=iterations, steps=steps)
+    experiment = Budget(iterations, steps, max_steps, max_seconds).apply(experiment)
 
     stage(f"reading {experiment.data.source} from the warehouse")
-    data = load_experiment_data(experiment.data, settings)
+    data = load_experiment_data(experiment.data, settings, task=experiment.search.task)
 
     store = open_store(settings.registry_url, settings.artifacts_dir)
     run = store.create_run(
@@ -59,29 +92,128 @@ def train(
     run_dir = settings.runs_dir / str(run.id)
     if data.stats:
         record_data_stats(store, run.id, data.stats)
-    try:
-        from mlkit.search.runner import run_search  # imports TensorFlow
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / FINGERPRINT_FILE).write_text(json.dumps(data.fingerprint, sort_keys=True))
+    return _search_and_register(store, run, experiment, data, run_dir, stage, on_progress)
 
-        s = experiment.search
+
+def resume(
+    run_id: int,
+    settings: Settings,
+    *,
+    iterations: int | None = None,
+    steps: int | None = None,
+    max_steps: int | None = None,
+    max_seconds: float | None = None,
+    on_stage: Stage | None = None,
+    on_progress: Progress | None = None,
+) -> TrainOutcome:
+    """Continue a stopped (Ctrl-C, failed) or killed run from its last checkpoint.
+
+    The experiment is the one stored with the run (not the file as it is now); the data must
+    still be the same (its fingerprint is compared); the budget may be raised from the command
+    line.
+    """
+    stage = on_stage or (lambda _msg: None)
+    store = open_store(settings.registry_url, settings.artifacts_dir)
+    run = store.get_run(run_id)
+    if run.status == "finished":
+        raise SearchError(
+            f"run {run_id} has finished; there is nothing to resume",
+            hint="start a new run with `mlkit train EXPERIMENT`",
+        )
+    run_dir = settings.runs_dir / str(run.id)
+    if not (run_dir / "checkpoint").is_file():
+        raise SearchError(
+            f"run {run_id} has no checkpoint in {run_dir} to resume from",
+            hint="start a new run with `mlkit train EXPERIMENT`",
+        )
+    _refuse_if_alive(run_dir, run_id)
+    # The experiment as that run ran it: the file's text with its command-line budget applied.
+    stored = run.params or tomllib.loads(run.spec_text)
+    experiment = parse_experiment(stored, origin=f"run {run_id}'s experiment")
+    experiment = Budget(iterations, steps, max_steps, max_seconds).apply(experiment)
+    stage(f"reading {experiment.data.source} from the warehouse")
+    data = load_experiment_data(experiment.data, settings, task=experiment.search.task)
+    _check_same_data(run_dir, data.fingerprint, run_id)
+    run = store.reopen_run(run_id)
+    step = checkpoint_step(run_dir)
+    stage(f"run {run_id}: resuming from the checkpoint at step {step:,}")
+    outcome = _search_and_register(
+        store, run, experiment, data, run_dir, stage, on_progress, resumed=True, from_step=step
+    )
+    return outcome
+
+
+def _search_and_register(
+    store,
+    run,
+    experiment,
+    data,
+    run_dir: Path,
+    stage,
+    on_progress,
+    resumed: bool = False,
+    from_step: int | None = None,
+) -> TrainOutcome:
+    (run_dir / PID_FILE).write_text(str(os.getpid()))
+    s = experiment.search
+    try:
+        baseline: dict[str, Any] = dict(store.get_run(run.id).baseline) if resumed else {}
+        if s.baseline and not baseline:
+            from mlkit.search.baselines import fit_baselines
+
+            stage("fitting scikit-learn baselines on the same split")
+            baseline = fit_baselines(
+                s.task,
+                data.train.features,
+                data.train.labels,
+                data.test.features,
+                data.test.labels,
+                seed=s.seed,
+            )
+            store.record_run_report(run.id, baseline=baseline)
+
+        from mlkit.search.runner import PLOT_FILE, run_search  # imports TensorFlow
+
+        what = "AdaNet search (resumed)," if resumed else "AdaNet search,"
         stage(
-            f"run {run.id}: AdaNet search, {_count(s.iterations, 'iteration')} of "
+            f"run {run.id}: {what} {_count(s.iterations, 'iteration')} of "
             f"{_count(s.steps_per_iteration, 'step')}"
+            + (f", at most {s.max_seconds:g} s" if s.max_seconds else "")
         )
         result = run_search(
-            experiment.search,
+            s,
             data.train,
             data.eval,
             data.test,
             n_classes=data.n_classes,
             model_dir=run_dir,
             on_progress=on_progress,
+            resume=resumed,
         )
         metrics = {
             **{
-                k: v for k, v in result.metrics.items() if k in ("accuracy", "loss", "average_loss")
+                k: v
+                for k, v in result.metrics.items()
+                if k in ("accuracy", "loss", "average_loss", "auc", "precision", "recall")
             },
             "train_seconds": round(result.seconds, 2),
         }
+        if s.task == "regression" and "average_loss" in metrics:
+            metrics["rmse"] = float(metrics["average_loss"] ** 0.5)
+        from mlkit.search.baselines import beats_baseline
+
+        verdict = beats_baseline(s.task, metrics, baseline)
+        report = {
+            **result.report,
+            "stopped_by": result.stopped_by,
+            "resumed": resumed,
+            "resumed_from_step": from_step,
+            "beats_baseline": verdict,
+            "plot": str(run_dir / PLOT_FILE) if (run_dir / PLOT_FILE).is_file() else None,
+        }
+        store.record_run_report(run.id, report=report)
         stage("registering the exported SavedModel")
         version = store.register_version(
             experiment.experiment.model_name,
@@ -90,9 +222,10 @@ def train(
             metrics=metrics,
             signature={
                 "inputs": {f.name: list(f.shape) for f in data.feature_specs},
-                "task": experiment.search.task,
+                "task": s.task,
                 "n_classes": data.n_classes,
                 "architecture": result.architecture,
+                "signature_name": "serving_default",
             },
             description=experiment.experiment.description,
         )
@@ -112,6 +245,7 @@ def train(
     finally:
         # The registry holds the SavedModel now; keep checkpoints and TensorBoard events only.
         shutil.rmtree(run_dir / "export", ignore_errors=True)
+        (run_dir / PID_FILE).unlink(missing_ok=True)
     return TrainOutcome(
         run=run,
         version=version,
@@ -123,7 +257,56 @@ def train(
         },
         architecture=result.architecture,
         seconds=result.seconds,
+        baseline=baseline,
+        beats_baseline=verdict,
+        plot=report["plot"],
+        stopped_by=result.stopped_by,
+        resumed=resumed,
+        resumed_from_step=from_step,
     )
+
+
+def checkpoint_step(run_dir: Path) -> int:
+    """The global step of the run directory's latest checkpoint (0 when there is none)."""
+    try:
+        text = (run_dir / "checkpoint").read_text()
+    except OSError:
+        return 0
+    match = re.search(r'^model_checkpoint_path:\s*"[^"]*?-(\d+)"', text, re.MULTILINE)
+    return int(match.group(1)) if match else 0
+
+
+def _refuse_if_alive(run_dir: Path, run_id: int) -> None:
+    """A run whose training process is still alive must not be resumed by a second one."""
+    try:
+        pid = int((run_dir / PID_FILE).read_text().strip())
+    except (OSError, ValueError):
+        return
+    if pid == os.getpid():
+        return
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return
+    except PermissionError:
+        pass
+    raise SearchError(
+        f"run {run_id} is still training in process {pid}",
+        hint="stop it first (Ctrl-C), then resume",
+    )
+
+
+def _check_same_data(run_dir: Path, fingerprint: dict[str, Any], run_id: int) -> None:
+    path = run_dir / FINGERPRINT_FILE
+    if not path.is_file():
+        return
+    before = json.loads(path.read_text())
+    if before.get("content_sha256") != fingerprint.get("content_sha256"):
+        raise DataError(
+            f"the data of run {run_id} ({before.get('table')}) changed since it started; "
+            "its checkpoints cannot be resumed on other data",
+            hint="start a new run with `mlkit train EXPERIMENT`",
+        )
 
 
 def _count(n: int, word: str) -> str:

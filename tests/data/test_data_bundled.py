@@ -15,7 +15,17 @@ from mlkit.errors import DataError
 
 
 def test_names() -> None:
-    assert bundled_names() == ["breast_cancer", "digits", "iris", "wine"]
+    assert bundled_names() == ["breast_cancer", "diabetes", "digits", "iris", "wine"]
+
+
+def test_diabetes_is_a_regression_table() -> None:
+    table = bundled_table("diabetes")
+    assert table.num_rows == 442
+    assert table.column_names[0] == "id" and table.column_names[-1] == "label"
+    assert len(table.column_names) == 12  # id, 10 features, label
+    assert table.schema.field("label").type == pa.float64()
+    labels = table["label"].to_numpy()
+    assert 25 <= labels.min() < labels.max() <= 346 and len(set(labels.tolist())) > 100
 
 
 def test_digits() -> None:
@@ -69,7 +79,8 @@ def test_unknown_name() -> None:
     with pytest.raises(DataError) as info:
         bundled_table("mnist")
     assert str(info.value) == (
-        "unknown bundled dataset 'mnist': known ones are breast_cancer, digits, iris, wine"
+        "unknown bundled dataset 'mnist': known ones are "
+        "breast_cancer, diabetes, digits, iris, wine"
     )
 
 

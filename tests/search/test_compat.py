@@ -51,7 +51,7 @@ def test_two_iteration_search_with_reports_trains_exports_and_evaluates(tmp_path
         blobs(150, 2),
         n_classes=3,
         model_dir=tmp_path / "run",
-        on_progress=lambda s, t: steps.append((s, t)),
+        on_progress=steps.append,
     )
     assert result.metrics["accuracy"] > 0.9
     assert (result.export_dir / "saved_model.pb").is_file()
@@ -59,8 +59,11 @@ def test_two_iteration_search_with_reports_trains_exports_and_evaluates(tmp_path
     # (np.float): both crash without the shim.
     assert result.architecture["iterations"] == 2
     assert result.architecture["subnetworks"]
-    assert result.iterations and result.iterations[0]["iteration_number"] == 0
-    names = [r["name"] for r in result.iterations[0]["subnetwork_reports"]]
+    iterations = result.report["iterations"]
+    assert iterations and iterations[0]["iteration"] == 0
+    names = [c["name"] for c in iterations[0]["candidates"]]
     assert names == ["dnn_1x16", "dnn_2x16"]
-    assert steps[-1] == (120, 120)
+    assert (steps[-1].global_step, steps[-1].total_steps) == (120, 120)
+    assert (steps[-1].iteration, steps[-1].step) == (1, 60)
+    assert steps[-1].best_metric[0] == "accuracy"  # from iteration 0's candidates
     assert (tmp_path / "run" / "eval_test").is_dir(), "TensorBoard events for the test split"

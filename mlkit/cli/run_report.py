@@ -1,0 +1,111 @@
+"""Rendering a run's search report: iterations and candidates, the final ensemble, the baseline.
+
+``render_search_report(run)`` prints to the console; ``mlkit runs show RUN`` calls it after the
+run's general fields. It also (re)draws the learning-curve plot from the stored report when the
+run directory's copy is missing, and says where the plot is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mlkit.cli.output import console, fmt_metric, print_table
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return fmt_metric(value)
+    return "" if value is None else str(value)
+
+
+def _shape(hparams: dict[str, Any]) -> str:
+    skip = {"kind"}
+    return ", ".join(f"{k}={v}" for k, v in hparams.items() if k not in skip and v not in (0, 0.0))
+
+
+def render_search_report(run: Any, plot_dir: Path | None = None) -> Path | None:
+    """Print the report of ``run`` (a registry Run); return the learning-curve plot's path."""
+    report: dict[str, Any] = dict(getattr(run, "report", {}) or {})
+    baseline: dict[str, Any] = dict(getattr(run, "baseline", {}) or {})
+    if not report and not baseline:
+        console.print("[dim]no search report recorded for this run[/]")
+        return None
+    for it in report.get("iterations", []):
+        candidates = it.get("candidates", [])
+        names = sorted({k for c in candidates for k in c.get("metrics", {})})
+        shown = [n for n in ("accuracy", "average_loss", "adanet_loss", "auc") if n in names]
+        rows = []
+        for c in candidates:
+            metrics = c.get("metrics", {})
+            rows.append(
+                [
+                    c.get("name"),
+                    (c.get("hparams") or {}).get("kind", ""),
+                    _shape(c.get("hparams") or {}),
+                    _fmt(c.get("complexity")),
+                    *(_fmt(metrics.get(n)) for n in shown),
+                    "yes" if c.get("joined_ensemble") else "",
+                ]
+            )
+        print_table(
+            f"Iteration {it.get('iteration')}: candidates (metrics on the evaluation split)",
+            ["candidate", "kind", "shape", "complexity", *shown, "joined ensemble"],
+            rows,
+        )
+    final = (report.get("final") or {}).get("subnetworks") or []
+    if final:
+        console.print(f"[bold]Final ensemble:[/] {' + '.join(final)}")
+    notes = []
+    if report.get("stopped_by") == "max_seconds":
+        notes.append("stopped at its wall-clock budget (best ensemble so far)")
+    if report.get("resumed"):
+        notes.append("resumed from a checkpoint")
+    if notes:
+        console.print(f"[dim]{'; '.join(notes)}[/]")
+    if baseline:
+        models = baseline.get("models", {})
+        metric = baseline.get("metric", "accuracy")
+        print_table(
+            "Baselines (scikit-learn, same split, test metric)",
+            ["model", metric, "seconds", "best"],
+            [
+                [
+                    name,
+                    _fmt(m.get(metric)),
+                    _fmt(m.get("seconds")),
+                    "*" if name == baseline.get("best") else "",
+                ]
+                for name, m in models.items()
+            ],
+        )
+        search_value = _search_value(run, metric)
+        verdict = report.get("beats_baseline")
+        if search_value is not None:
+            word = {True: "at least as good as", False: "worse than"}.get(verdict, "vs")
+            console.print(
+                f"search test {metric} {fmt_metric(search_value)} is {word} the best baseline "
+                f"({baseline.get('best')} {fmt_metric(baseline.get('value'))})"
+            )
+    return _plot(run, report, plot_dir)
+
+
+def _search_value(run: Any, metric: str) -> float | None:
+    metrics = dict(getattr(run, "metrics", {}) or {})
+    return metrics.get(metric)
+
+
+def _plot(run: Any, report: dict[str, Any], plot_dir: Path | None) -> Path | None:
+    stored = report.get("plot")
+    if stored and Path(stored).is_file():
+        console.print(f"learning curves: {stored}")
+        return Path(stored)
+    if not report.get("curves") and not report.get("iterations"):
+        return None
+    from mlkit.search.reports import plot_learning_curves  # matplotlib only, no TensorFlow
+
+    target = Path(plot_dir or ".") / f"run-{run.id}-learning_curves.png"
+    path = plot_learning_curves(report, target, title=f"run {run.id} ({run.experiment})")
+    if path:
+        console.print(f"learning curves: {path}")
+    return path

@@ -1,0 +1,53 @@
+"""Runs' search reports and baselines, and reopening a stopped or killed run to resume it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from mlkit.errors import RegistryError
+from mlkit.registry import convert
+from mlkit.registry.entities import Run
+from mlkit.registry.schema import ExperimentRow
+from mlkit.registry.sql_base import SqlBase
+from mlkit.registry.validation import validate_json
+
+
+class RunReportsMixin(SqlBase):
+    def record_run_report(
+        self,
+        run_id: int,
+        *,
+        report: dict[str, Any] | None = None,
+        baseline: dict[str, Any] | None = None,
+    ) -> Run:
+        report_json = validate_json("report", report)
+        baseline_json = validate_json("baseline", baseline)
+
+        def fn(s: Session) -> Run:
+            row = self._run(s, run_id)
+            if report is not None:
+                row.report = report_json
+            if baseline is not None:
+                row.baseline = baseline_json
+            s.flush()
+            return convert.run(row, s.get_one(ExperimentRow, row.experiment_id).name)
+
+        return self._write(f"record the report of run {run_id}", fn)
+
+    def reopen_run(self, run_id: int) -> Run:
+        def fn(s: Session) -> Run:
+            row = self._run(s, run_id)
+            if row.status == "finished":
+                raise RegistryError(
+                    f"run {run_id} has finished; there is nothing to resume",
+                    hint="start a new run with `mlkit train EXPERIMENT`",
+                )
+            previous = row.status
+            row.status, row.error, row.finished_at = "running", None, None
+            self._event(s, "run_resumed", run_id=run_id, previous_status=previous)
+            s.flush()
+            return convert.run(row, s.get_one(ExperimentRow, row.experiment_id).name)
+
+        return self._write(f"reopen run {run_id}", fn)

@@ -1,0 +1,235 @@
+"""The ``[search]`` section → an AdaNet estimator: heads, generators, ensemblers, strategies.
+
+``method = "adanet"`` builds ``adanet.Estimator`` from subnetwork generators (DNN, CNN, linear);
+``method = "auto_ensemble"`` builds ``adanet.AutoEnsembleEstimator`` from a pool of canned
+``tf.estimator`` models (DNN, linear).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+from mlkit.errors import SpecError
+from mlkit.experiment import SearchSpec
+from mlkit.search.compat import apply
+
+adanet = apply()
+import tensorflow as tf  # noqa: E402
+
+from mlkit.search.cnn import CNNGenerator  # noqa: E402
+from mlkit.search.generators import (  # noqa: E402
+    CombinedGenerator,
+    DNNGenerator,
+    LinearGenerator,
+    TargetScaling,
+    optimizer_fn,
+)
+from mlkit.search.inputs import feature_columns  # noqa: E402
+
+_STRATEGIES = {
+    "grow": adanet.ensemble.GrowStrategy,
+    "all": adanet.ensemble.AllStrategy,
+    "solo": adanet.ensemble.SoloStrategy,
+}
+
+_KERAS_OPTIMIZERS = {
+    "adam": tf.keras.optimizers.legacy.Adam,
+    "sgd": tf.keras.optimizers.legacy.SGD,
+    "adagrad": tf.keras.optimizers.legacy.Adagrad,
+    "rmsprop": tf.keras.optimizers.legacy.RMSprop,
+}
+
+
+def head(task: str, n_classes: int):
+    """Regression, binary (one logit, sigmoid) or multi-class (softmax) head."""
+    if task == "regression":
+        return tf.estimator.RegressionHead()
+    if n_classes == 2:
+        return tf.estimator.BinaryClassHead()
+    return tf.estimator.MultiClassHead(n_classes)
+
+
+def image_feature(spec: SearchSpec, shapes: Mapping[str, tuple[int, ...]]) -> str:
+    """The feature the CNN generator reads; checked against the data's shapes."""
+    if spec.image_shape is None:
+        raise SpecError(
+            "search.image_shape: required by the cnn generator, e.g. [8, 8] or [28, 28, 1]"
+        )
+    name = spec.image_feature
+    if name is None:
+        lists = [n for n, s in shapes.items() if s]
+        if len(lists) != 1:
+            raise SpecError(
+                "search.image_feature: required by the cnn generator when the data has "
+                f"{len(lists)} list features (expected the name of one of: {', '.join(shapes)})"
+            )
+        name = lists[0]
+    if name not in shapes:
+        raise SpecError(
+            f"search.image_feature: no feature named {name!r} (features: {', '.join(shapes)})"
+        )
+    size = int(np.prod(spec.image_shape))
+    have = int(np.prod(shapes[name])) if shapes[name] else 1
+    if size != have:
+        raise SpecError(
+            f"search.image_shape: {list(spec.image_shape)} holds {size} values but feature "
+            f"{name!r} has {have} per row"
+        )
+    return name
+
+
+def build_estimator(
+    spec: SearchSpec,
+    train_features: Mapping[str, np.ndarray],
+    n_classes: int,
+    model_dir: Path,
+    evaluation_input_fn,
+    config: tf.estimator.RunConfig | None = None,
+    train_labels: np.ndarray | None = None,
+):
+    columns = feature_columns(train_features)
+    run_config = config or run_config_for(spec, model_dir)
+    common = dict(
+        head=head(spec.task, n_classes),
+        max_iteration_steps=spec.steps_per_iteration,
+        max_iterations=spec.iterations,
+        ensemblers=_ensemblers(spec),
+        ensemble_strategies=[_STRATEGIES[name]() for name in spec.strategy],
+        evaluator=adanet.Evaluator(input_fn=evaluation_input_fn),
+        report_materializer=adanet.ReportMaterializer(input_fn=evaluation_input_fn),
+        config=run_config,
+    )
+    if spec.method == "auto_ensemble":
+        return adanet.AutoEnsembleEstimator(
+            candidate_pool=_pool(spec, columns, n_classes, run_config), **common
+        )
+    generator = _generator(spec, columns, train_features)
+    if spec.task == "regression" and train_labels is not None:
+        labels = np.asarray(train_labels, dtype=np.float64)
+        generator = TargetScaling(generator, labels.mean(), labels.std())
+    return adanet.Estimator(
+        subnetwork_generator=generator,
+        **common,
+    )
+
+
+def run_config_for(spec: SearchSpec, model_dir: Path) -> tf.estimator.RunConfig:
+    return tf.estimator.RunConfig(
+        model_dir=str(model_dir),
+        tf_random_seed=spec.seed,
+        # A checkpoint at least every iteration and every few hundred steps: what a killed run
+        # resumes from.
+        save_checkpoints_steps=min(spec.steps_per_iteration, 200),
+        keep_checkpoint_max=3,
+        save_summary_steps=max(1, spec.steps_per_iteration // 10),
+        log_step_count_steps=None,
+    )
+
+
+class _ComplexityRegularized(adanet.ensemble.ComplexityRegularizedEnsembler):
+    """AdaNet's complexity-regularised ensembler, which also grows a previous *mean* ensemble.
+
+    AdaNet 0.9.0 reads ``previous_ensemble.weighted_subnetworks``, which a ``MeanEnsemble`` does
+    not have, so a search with both ensemblers crashed whenever the mean ensemble had won the
+    previous iteration. The mean ensemble's members are handed over as unweighted members (fresh
+    mixture weights, as without warm starting).
+    """
+
+    def build_ensemble(self, subnetworks, previous_ensemble_subnetworks, *args, **kwargs):
+        previous = kwargs.get("previous_ensemble")
+        if previous is not None and not hasattr(previous, "weighted_subnetworks"):
+            members = list(getattr(previous, "subnetworks", []))
+            kwargs["previous_ensemble"] = SimpleNamespace(
+                weighted_subnetworks=[SimpleNamespace(subnetwork=s, weight=None) for s in members],
+                subnetworks=members,
+                bias=None,
+            )
+        return super().build_ensemble(subnetworks, previous_ensemble_subnetworks, *args, **kwargs)
+
+
+def _ensemblers(spec: SearchSpec):
+    ensemblers = []
+    for name in spec.ensembler:
+        if name == "mean":
+            ensemblers.append(adanet.ensemble.MeanEnsembler())
+        else:
+            ensemblers.append(
+                _ComplexityRegularized(
+                    optimizer=tf.compat.v1.train.AdamOptimizer(learning_rate=spec.learning_rate),
+                    adanet_lambda=spec.complexity_lambda,
+                    adanet_beta=spec.complexity_beta,
+                )
+            )
+    return ensemblers
+
+
+def _generator(spec: SearchSpec, columns, train_features: Mapping[str, np.ndarray]):
+    optimizer = optimizer_fn(
+        spec.optimizer, spec.learning_rate, spec.learning_rate_schedule, spec.steps_per_iteration
+    )
+    shapes = {name: tuple(v.shape[1:]) for name, v in train_features.items()}
+    generators = []
+    for name in spec.generator:
+        if name == "dnn":
+            generators.append(
+                DNNGenerator(
+                    columns,
+                    optimizer,
+                    width=spec.layer_size,
+                    max_depth=spec.max_depth,
+                    max_width=spec.max_width,
+                    dropout=spec.dropout,
+                    seed=spec.seed,
+                )
+            )
+        elif name == "cnn":
+            generators.append(
+                CNNGenerator(
+                    image_feature(spec, shapes),
+                    spec.image_shape,
+                    spec.image_scale,
+                    optimizer,
+                    spec.cnn_filters,
+                    spec.cnn_max_blocks,
+                    dropout=spec.dropout,
+                    seed=spec.seed,
+                    augment=spec.cnn_augment,
+                )
+            )
+        else:
+            generators.append(LinearGenerator(columns, optimizer, seed=spec.seed))
+    return generators[0] if len(generators) == 1 else CombinedGenerator(generators)
+
+
+def _pool(spec: SearchSpec, columns, n_classes: int, config):
+    def optimizer():
+        return _KERAS_OPTIMIZERS[spec.optimizer](learning_rate=spec.learning_rate)
+
+    pool = {}
+    for name in spec.pool.estimators:
+        if name == "dnn":
+            pool["dnn"] = tf.estimator.DNNEstimator(
+                head=head(spec.task, n_classes),
+                hidden_units=list(spec.pool.dnn_hidden_units),
+                feature_columns=columns,
+                optimizer=optimizer,
+                config=config,
+            )
+        elif name == "linear":
+            pool["linear"] = tf.estimator.LinearEstimator(
+                head=head(spec.task, n_classes),
+                feature_columns=columns,
+                optimizer=optimizer,
+                config=config,
+            )
+        else:
+            raise SpecError(
+                "search.pool.estimators: 'boosted_trees' needs tf.estimator's BoostedTrees, "
+                "which tensorflow-estimator 2.15 no longer ships",
+                hint="use 'dnn' and 'linear'",
+            )
+    return pool

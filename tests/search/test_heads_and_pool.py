@@ -1,0 +1,106 @@
+"""Binary and multi-class heads, the AutoEnsemble pool of canned estimators, several ensemblers
+and strategies in one search, and the refusal of an estimator this TensorFlow lacks."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from mlkit.errors import SpecError
+from mlkit.experiment import SearchSpec
+
+pytestmark = pytest.mark.slow
+
+
+def binary(n: int, seed: int) -> SimpleNamespace:
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, size=n)
+    x = rng.normal(0, 1, size=(n, 5)).astype(np.float32) + labels[:, None] * 1.5
+    return SimpleNamespace(features={"x": x * 100 + 7}, labels=labels)
+
+
+def test_auto_ensemble_pool_with_a_binary_head(tmp_path):
+    from mlkit.search.runner import run_search
+
+    spec = SearchSpec(
+        method="auto_ensemble",
+        iterations=1,
+        steps_per_iteration=60,
+        batch_size=32,
+        learning_rate=0.01,
+    )
+    result = run_search(
+        spec,
+        binary(400, 0),
+        binary(100, 1),
+        binary(100, 2),
+        n_classes=2,
+        model_dir=tmp_path / "run",
+    )
+    assert "auc" in result.metrics  # the binary head's metrics
+    assert result.metrics["accuracy"] > 0.8
+    (iteration,) = result.report["iterations"]
+    names = {c["name"] for c in iteration["candidates"]}
+    assert names == {"dnn", "linear"}
+    assert sum(c["joined_ensemble"] for c in iteration["candidates"]) >= 1
+    assert result.architecture["subnetworks"][0] in names
+
+
+def test_mean_and_complexity_ensemblers_with_all_and_solo_strategies(tmp_path):
+    from mlkit.search.runner import run_search
+    from tests.search.test_compat import blobs
+
+    spec = SearchSpec(
+        generator=["linear", "dnn"],
+        layer_size=8,
+        max_width=16,
+        ensembler=["complexity_regularized", "mean"],
+        strategy=["all", "solo"],
+        complexity_lambda=0.01,
+        complexity_beta=0.001,
+        iterations=2,
+        steps_per_iteration=40,
+        batch_size=32,
+    )
+    result = run_search(
+        spec, blobs(300, 0), blobs(100, 1), blobs(100, 2), n_classes=3, model_dir=tmp_path / "r"
+    )
+    assert result.metrics["accuracy"] > 0.8
+    ensembles = set(result.report["curves"])
+    assert any(name.endswith("_all_complexity_regularized") for name in ensembles)
+    assert any(name.endswith("_solo_mean") for name in ensembles)
+    # iteration 0 proposes linear and DNNs of (depth, width) (1, 8), (2, 8), (1, 16)
+    first = {c["name"] for c in result.report["iterations"][0]["candidates"]}
+    assert first == {"linear", "dnn_1x8", "dnn_2x8", "dnn_1x16"}
+
+
+def test_boosted_trees_in_the_pool_is_refused_in_one_line(tmp_path):
+    from mlkit.search.runner import run_search
+
+    spec = SearchSpec(method="auto_ensemble", pool={"estimators": ["dnn", "boosted_trees"]})
+    with pytest.raises(SpecError, match="'boosted_trees' needs tf.estimator's BoostedTrees"):
+        run_search(
+            spec,
+            binary(50, 0),
+            binary(20, 1),
+            binary(20, 2),
+            n_classes=2,
+            model_dir=tmp_path / "run",
+        )
+
+
+def test_cnn_without_an_image_shape_is_a_spec_error(tmp_path):
+    from mlkit.search.runner import run_search
+
+    spec = SearchSpec(generator="cnn")
+    with pytest.raises(SpecError, match="search.image_shape: required by the cnn generator"):
+        run_search(
+            spec,
+            binary(50, 0),
+            binary(20, 1),
+            binary(20, 2),
+            n_classes=2,
+            model_dir=tmp_path / "run",
+        )
