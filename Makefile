@@ -23,8 +23,8 @@ demo: setup
 	bash scripts/demo.sh
 
 test: setup
-	$(VENV)/bin/ruff check mlkit tests
-	$(VENV)/bin/ruff format --check mlkit tests
+	$(VENV)/bin/ruff check mlkit tests bench
+	$(VENV)/bin/ruff format --check mlkit tests bench
 	$(VENV)/bin/python -m pytest -q
 	# The registry's suite again, on a throw-away PostgreSQL server (installed with apt if missing).
 	bash scripts/with-postgres.sh $(VENV)/bin/python -m pytest -q tests/registry
@@ -36,11 +36,11 @@ bench-registry: setup
 	$(VENV)/bin/python bench/registry.py
 
 lint: setup
-	$(VENV)/bin/ruff check mlkit tests
+	$(VENV)/bin/ruff check mlkit tests bench
 
 fmt: setup
-	$(VENV)/bin/ruff format mlkit tests
-	$(VENV)/bin/ruff check --fix mlkit tests
+	$(VENV)/bin/ruff format mlkit tests bench
+	$(VENV)/bin/ruff check --fix mlkit tests bench
 
 clean:
 	rm -rf registry.db registry.db-* warehouse.duckdb artifacts runs

@@ -112,7 +112,7 @@ def test_csv_and_parquet(warehouse: Warehouse, tmp_path: Path) -> None:
 def test_unknown_source_and_form(local_warehouse: Warehouse, tmp_path: Path) -> None:
     with pytest.raises(
         DataError,
-        match=r"^no bundled dataset or file named 'digitz' \(bundled: breast_cancer, diabetes, digits, ",
+        match=r"^no bundled dataset or file named 'digitz' \(bundled: breast_cancer, diabetes, ",
     ):
         load_dataset("digitz", local_warehouse)
     text = tmp_path / "notes.txt"
