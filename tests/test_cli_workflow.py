@@ -123,6 +123,9 @@ def test_lineage_links_the_version_to_its_run_data_and_deployment(cli):
     run = json.loads(cli("runs", "show", "1", "--json").out)
     assert run["run"]["environment"]["packages"]["tensorflow"].startswith("2.15.")
     assert [step for step, _ in run["metrics_by_step"]["accuracy"]] == [300]  # 2 x 150 steps
+    # Each iteration's best candidate on the eval split, at the step the iteration ended.
+    assert [step for step, _ in run["metrics_by_step"]["eval_accuracy"]] == [150, 300]
+    assert all(0 <= value <= 1 for _, value in run["metrics_by_step"]["eval_accuracy"])
     assert [v["version"] for v in run["versions"]] == [1]
 
 

@@ -40,7 +40,7 @@ def run_view(store, run_id: int) -> RunView:
 
 def render_run(view: RunView) -> None:
     run = view.run
-    print_fields(f"Run {run.id}", run_fields(run))
+    print_fields(f"Run {run.id} of experiment {run.experiment}: {run.status}", run_fields(run))
     print_fields("Parameters", flatten(run.params))
     print_fields("Metrics", sorted(run.metrics.items()))
     if view.metrics_by_step:

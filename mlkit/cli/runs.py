@@ -6,6 +6,7 @@ import typer
 
 from mlkit.cli.output import console, fmt_metric, fmt_time, print_json, print_table
 from mlkit.config import load_settings
+from mlkit.errors import UsageError
 
 app = typer.Typer(help="Runs: executions of experiments and their lineage.", no_args_is_help=True)
 
@@ -56,13 +57,16 @@ def list_runs(
 
 @app.command("show")
 def show(
-    run_id: int = typer.Argument(..., help="The run's number (see mlkit runs list)."),
+    run: str = typer.Argument(..., metavar="RUN", help="The run's number (see mlkit runs list)."),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """A run: parameters, metrics by step, data, environment, versions and their deployments,
     then the search report (every iteration's candidates, the baseline, the learning curves)."""
     from mlkit.cli.run_view import render_run, run_view
 
+    if not run.isdigit() or int(run) < 1:
+        raise UsageError(f"RUN: expected a run id (a positive whole number), got {run!r}")
+    run_id = int(run)
     with _store() as store:
         view = run_view(store, run_id)
     if as_json:

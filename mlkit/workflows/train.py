@@ -214,6 +214,7 @@ def _search_and_register(
             "plot": str(run_dir / PLOT_FILE) if (run_dir / PLOT_FILE).is_file() else None,
         }
         store.record_run_report(run.id, report=report)
+        _log_iteration_metrics(store, run.id, report, s.steps_per_iteration)
         stage("registering the exported SavedModel")
         version = store.register_version(
             experiment.experiment.model_name,
@@ -316,3 +317,22 @@ def _count(n: int, word: str) -> str:
 def result_step(search) -> int:
     """The global step the final metrics belong to: every iteration's steps."""
     return int(search.iterations * search.steps_per_iteration)
+
+
+def _log_iteration_metrics(store: Any, run_id: int, report: dict, steps_per_iteration: int) -> None:
+    """Metrics by step: each iteration's best candidate on the eval split, ``eval_*`` at the step
+    the iteration ended (the final test metrics are logged at the last step)."""
+    from mlkit.search.reports import better, headline_metric
+
+    for iteration in report.get("iterations") or []:
+        best: dict[str, float] | None = None
+        for candidate in iteration.get("candidates") or []:
+            metrics = candidate.get("metrics") or {}
+            name = headline_metric(metrics)
+            if name is None:
+                continue
+            if best is None or (name in best and better(name, metrics[name], best[name])):
+                best = metrics
+        if best:
+            step = (int(iteration["iteration"]) + 1) * steps_per_iteration
+            store.log_metrics(run_id, {f"eval_{k}": float(v) for k, v in best.items()}, step=step)

@@ -54,7 +54,7 @@ def test_wall_clock_budget_then_runs_show(mlkit_home, cli):
     assert (mlkit_home / "runs" / "1" / "run-1-learning_curves.png").is_file()
 
     data = json.loads(cli("runs", "show", "1", "--json").out)
-    first = data["report"]["iterations"][0]["candidates"]
+    first = data["run"]["report"]["iterations"][0]["candidates"]
     assert any(c["joined_ensemble"] for c in first)
     assert all(c["complexity"] is not None for c in first)
 
