@@ -47,7 +47,7 @@ Deployed = Callable[[], "list[dict]"]
 Labels = Callable[[str], "dict[str, int]"]
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
-"""Request bodies larger than this are answered 413."""
+"""Request bodies larger than this are answered 400 (as Vertex AI answers an oversized request)."""
 MAX_INSTANCES = 10_000
 """The most instances one request may carry."""
 _DRAIN_LIMIT = 64 * 1024 * 1024  # read and discard an oversized body up to this, to answer cleanly
@@ -529,7 +529,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._discard_body()
             self.close_connection = True
             self._error(
-                413,
+                400,
                 f"the body has {length} bytes; at most {self.server.max_body_bytes} are accepted",
             )
             return None

@@ -153,11 +153,14 @@ def test_bad_payload_through_the_client_is_invalid_payload(endpoint, deployments
     assert str(info.value) == "instance 0: feature 'pixels' has 63 values, expected 64"
 
 
-def test_oversized_body_gets_413(endpoint, deployments) -> None:
+def test_oversized_body_gets_400(endpoint, deployments) -> None:
     big = [[0.0] * 64] * 80_000  # about 26 MB of JSON, over the 8 MiB limit
     with pytest.raises(InvalidPayload, match="at most 8388608 are accepted") as info:
         client.predict(endpoint.url, "digits", big)
     assert "the body has" in str(info.value)
+    body = json.dumps({"instances": big}).encode()
+    status, answer = raw_request(endpoint, "POST", "/v1/models/digits:predict", body)
+    assert status == 400 and answer["error"].startswith(f"the body has {len(body)} bytes")
     assert_still_serving(endpoint)
 
 
