@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from mlkit.search.compat import apply
-from mlkit.search.generators import _Builder, ensemble_members
+from mlkit.search.generators import _Builder, newest_shared
 
 adanet = apply()
 import tensorflow as tf  # noqa: E402
@@ -103,12 +103,8 @@ class CNNGenerator(adanet.subnetwork.Generator):
         all_reports,
         config=None,
     ):
-        blocks = 1
-        for member in reversed(ensemble_members(previous_ensemble)):
-            shared = member.shared or {}
-            if shared.get("kind") == "cnn":
-                blocks = shared["blocks"]
-                break
+        newest = newest_shared(previous_ensemble, "cnn")
+        blocks = 1 if newest is None else newest["blocks"]
         counts = sorted({blocks, min(blocks + 1, self._max_blocks)})
         return [
             CNNBuilder(*self._args, b, self._dropout, self._seed + iteration_number, self._augment)

@@ -61,6 +61,15 @@ def ensemble_members(previous_ensemble) -> list:
     return list(getattr(previous_ensemble, "subnetworks", []))  # mean
 
 
+def newest_shared(previous_ensemble, kind: str) -> dict | None:
+    """The ``shared`` hyperparameters of the newest ensemble member of ``kind`` (None: none)."""
+    for member in reversed(ensemble_members(previous_ensemble)):
+        shared = member.shared or {}
+        if shared.get("kind") == kind:
+            return shared
+    return None
+
+
 class _Builder(adanet.subnetwork.Builder):
     """Shared parts: the optimizer's train op and a report of the hyperparameters."""
 
@@ -147,12 +156,8 @@ class DNNGenerator(adanet.subnetwork.Generator):
         all_reports,
         config=None,
     ):
-        depth, width = 1, self._width
-        for member in reversed(ensemble_members(previous_ensemble)):
-            shared = member.shared or {}
-            if shared.get("kind") == "dnn":
-                depth, width = shared["depth"], shared["width"]
-                break
+        newest = newest_shared(previous_ensemble, "dnn")
+        depth, width = (1, self._width) if newest is None else (newest["depth"], newest["width"])
         shapes = {
             (depth, width),
             (min(depth + 1, self._max_depth), width),
