@@ -18,14 +18,38 @@
 Each error carries a one-line ``message`` (what was wrong) and an optional ``hint`` (what to do).
 The CLI prints ``Error: <message>`` and, on a second line, ``Hint: <hint>``; tracebacks only with
 ``--verbose``.
+
+Exit codes are mapped in one place, :data:`EXIT_CODES` (the table of docs/cli.md, "Exit codes"),
+read by :func:`exit_code`: an error takes the code of its nearest class in the table. A new error
+class is a subclass of the one whose code it should have; it never sets a code of its own.
 """
 
 from __future__ import annotations
 
+__all__ = [
+    "EXIT_CODES",
+    "INTERRUPTED",
+    "INVALID_INPUT",
+    "UNEXPECTED",
+    "ArtifactError",
+    "DataError",
+    "EndpointUnavailable",
+    "InvalidPayload",
+    "MlkitError",
+    "ModelNotFound",
+    "PromotionRefused",
+    "RegistryError",
+    "SearchError",
+    "ServingError",
+    "SpecError",
+    "TableNotFound",
+    "UsageError",
+    "VersionNotFound",
+    "exit_code",
+]
+
 
 class MlkitError(Exception):
-    exit_code = 1
-
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
         self.message = message
@@ -34,17 +58,22 @@ class MlkitError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    @property
+    def exit_code(self) -> int:
+        """The code the CLI exits with: :func:`exit_code`."""
+        return exit_code(self)
+
 
 class SpecError(MlkitError):
-    exit_code = 2
+    pass
 
 
 class UsageError(MlkitError):
-    exit_code = 2
+    pass
 
 
 class DataError(MlkitError):
-    exit_code = 3
+    pass
 
 
 class TableNotFound(DataError):
@@ -52,11 +81,11 @@ class TableNotFound(DataError):
 
 
 class SearchError(MlkitError):
-    exit_code = 4
+    pass
 
 
 class RegistryError(MlkitError):
-    exit_code = 5
+    pass
 
 
 class ModelNotFound(RegistryError):
@@ -72,11 +101,11 @@ class ArtifactError(RegistryError):
 
 
 class PromotionRefused(MlkitError):
-    exit_code = 6
+    pass
 
 
 class ServingError(MlkitError):
-    exit_code = 7
+    pass
 
 
 class EndpointUnavailable(ServingError):
@@ -85,3 +114,31 @@ class EndpointUnavailable(ServingError):
 
 class InvalidPayload(ServingError):
     pass
+
+
+UNEXPECTED = 1  # an exception that is no MlkitError: a bug
+INVALID_INPUT = 2  # a spec file, an argument (typer's own usage errors too), a payload file
+INTERRUPTED = 130  # Ctrl-C
+
+# error class -> exit code; the one table (docs/cli.md, "Exit codes", lists the same).
+EXIT_CODES: dict[type[BaseException], int] = {
+    MlkitError: UNEXPECTED,
+    SpecError: INVALID_INPUT,
+    UsageError: INVALID_INPUT,
+    DataError: 3,
+    SearchError: 4,
+    RegistryError: 5,
+    PromotionRefused: 6,
+    ServingError: 7,
+    KeyboardInterrupt: INTERRUPTED,
+}
+
+
+def exit_code(error: BaseException) -> int:
+    """The exit code for ``error``: that of the nearest of its classes in :data:`EXIT_CODES`,
+    else :data:`UNEXPECTED`."""
+    for cls in type(error).__mro__:
+        code = EXIT_CODES.get(cls)
+        if code is not None:
+            return code
+    return UNEXPECTED

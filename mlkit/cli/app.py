@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import traceback
 
 import typer
 from typer.exceptions import Abort, Exit, TyperException
@@ -22,9 +21,9 @@ from mlkit.cli import (
     serve,
     train,
 )
-from mlkit.cli.output import error
+from mlkit.cli.output import error, report_error
 from mlkit.config import set_registry_url
-from mlkit.errors import MlkitError
+from mlkit.errors import INTERRUPTED, INVALID_INPUT
 
 app = typer.Typer(
     name="mlkit",
@@ -73,30 +72,19 @@ def main(argv: list[str] | None = None) -> int:
             command = typer.main.get_command(app)
             code = command.main(args=argv, prog_name="mlkit", standalone_mode=False)
         code = code if isinstance(code, int) else 0
-        if code == 130:  # typer turns Ctrl-C into exit code 130
+        if code == INTERRUPTED:  # typer turns Ctrl-C into exit code 130
             error("interrupted")
         return code
-    except MlkitError as exc:
-        _trace()
-        error(exc.message, exc.hint)
-        return exc.exit_code
     except Exit as exc:
         return exc.exit_code
-    except TyperException as exc:  # bad usage: typer's own message, exit 2
-        exc.show()
-        return exc.exit_code
-    except (Abort, KeyboardInterrupt):
-        error("interrupted")
-        return 130
-    except Exception as exc:  # a bug: still one line, the traceback with --verbose
-        _trace()
-        error(
-            f"unexpected {type(exc).__name__}: {exc}",
-            hint=None if _state["verbose"] else "run with --verbose for the traceback",
-        )
-        return 1
-
-
-def _trace() -> None:
-    if _state["verbose"]:
-        traceback.print_exc(file=sys.stderr)
+    except TyperException as exc:  # bad usage: typer's own message
+        show = getattr(exc, "show", None)  # typer's click exceptions print themselves
+        if show is not None:
+            show()
+        else:
+            error(exc.message)
+        return INVALID_INPUT
+    except Abort:
+        return report_error(KeyboardInterrupt())
+    except (Exception, KeyboardInterrupt) as exc:  # one line; the traceback with --verbose
+        return report_error(exc, verbose=_state["verbose"])

@@ -52,14 +52,9 @@ def dispatch(argv: Sequence[str]) -> int | None:
 def run_fast(argv: Sequence[str]) -> int | None:
     """``dispatch`` with the CLI's error handling, for the installed script before typer loads:
     errors become one line and an exit code, as in ``app.main``. None: not handled here."""
-    from mlkit.cli.output import error
-    from mlkit.errors import MlkitError
-
     try:
         return dispatch(argv)
-    except MlkitError as exc:
-        error(exc.message, exc.hint)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        error("interrupted")
-        return 130
+    except (Exception, KeyboardInterrupt) as exc:
+        from mlkit.cli.output import report_error
+
+        return report_error(exc)

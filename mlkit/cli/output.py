@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 import sys
+import traceback
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -81,6 +82,31 @@ def error(message: str, hint: str | None = None) -> None:
         )
     if hint:
         err_console.print(f"[yellow]Hint:[/] {escape(hint)}", highlight=False, soft_wrap=True)
+
+
+def report_error(exc: BaseException, *, verbose: bool = False) -> int:
+    """Print ``exc`` as one line (its traceback too with ``verbose``); return its exit code from
+    the one table, :data:`mlkit.errors.EXIT_CODES`."""
+    from mlkit.errors import INTERRUPTED, MlkitError, exit_code
+
+    code = exit_code(exc)
+    if verbose and code != INTERRUPTED:
+        traceback.print_exception(exc, file=sys.stderr)
+    if isinstance(exc, MlkitError):
+        error(exc.message, exc.hint)
+    elif code == INTERRUPTED:
+        error("interrupted")
+    else:  # a bug: still one line
+        error(
+            f"unexpected {type(exc).__name__}: {_one_line(exc)}",
+            hint=None if verbose else "run with --verbose for the traceback",
+        )
+    return code
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 class StepProgress:

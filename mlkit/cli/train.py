@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from mlkit.cli.output import console, fmt_metric, print_json, stage_printer
 from mlkit.cli.search_progress import IterationProgress
 from mlkit.config import load_settings
-from mlkit.errors import UsageError
+
+if TYPE_CHECKING:
+    from mlkit.workflows.launch import JobSubmitted, TaskResult
+    from mlkit.workflows.train import TrainOutcome
 
 
 def train(
@@ -52,57 +56,44 @@ def train(
     With TF_CONFIG naming a cluster (Vertex AI sets it in every replica), this process takes its
     role: the chief searches and registers, workers train, parameter servers serve.
     """
-    if backend not in ("local", "vertex"):
-        raise UsageError(f"--backend: unknown backend {backend!r}; expected 'local' or 'vertex'")
-    if (experiment is None) == (resume is None):
-        raise UsageError(
-            "give either an experiment file or --resume RUN",
-            hint="mlkit train experiments/digits.toml  |  mlkit train --resume 3",
-        )
-    budget = dict(iterations=iterations, steps=steps, max_steps=max_steps, max_seconds=max_seconds)
-    if backend == "vertex":
-        _submit_to_vertex(experiment, resume, budget, as_json, workers=workers, ps=ps)
-        return
-    if workers is not None or ps is not None:
-        raise UsageError(
-            "--workers/--ps size a Vertex AI job (--backend vertex)",
-            hint="to try a cluster here: python -m mlkit.search.distributed EXPERIMENT --workers 1",
-        )
-    from mlkit.search.cluster import task_from_env
+    from mlkit.workflows.launch import TrainRequest, launch_training
+    from mlkit.workflows.train import Budget
 
-    task = task_from_env()
-    if task is not None:
-        _train_in_cluster(task, experiment, resume, model_dir, budget, as_json)
-        return
-    if model_dir is not None:
-        raise UsageError(
-            "--model-dir is for the tasks of a TF_CONFIG cluster, and TF_CONFIG names none",
-            hint="a single-process run trains in MLKIT_RUNS/RUN; leave --model-dir out",
-        )
-    from mlkit.workflows.train import resume as resume_run
-    from mlkit.workflows.train import train as run_train
-
-    on_stage = stage_printer(enabled=not as_json)
+    budget = Budget(iterations, steps, max_steps, max_seconds)
+    request = TrainRequest(experiment, resume, budget, backend, workers, ps, model_dir)
     with IterationProgress(enabled=not as_json) as progress:
-        if resume is not None:
-            outcome = resume_run(
-                resume, load_settings(), on_stage=on_stage, on_progress=progress.update, **budget
-            )
-        else:
-            outcome = run_train(
-                experiment,
-                load_settings(),
-                on_stage=on_stage,
-                on_progress=progress.update,
-                **budget,
-            )
-    _report(outcome, as_json)
-
-
-def _report(outcome, as_json: bool) -> None:
+        outcome = launch_training(
+            request,
+            load_settings(),
+            on_stage=stage_printer(enabled=not as_json),
+            on_progress=progress.update,
+        )
     if as_json:
         print_json(outcome)
-        return
+    else:
+        render(outcome)
+
+
+def render(outcome: TrainOutcome | TaskResult | JobSubmitted) -> None:
+    """A registered run, a cluster task's share, or a submitted Vertex AI job, for people."""
+    from mlkit.workflows.launch import JobSubmitted, TaskResult
+
+    if isinstance(outcome, TaskResult):
+        console.print(
+            f"{outcome.name} trained {outcome.steps_run_here:,} steps of the cluster's search "
+            f"in {outcome.model_dir}"
+        )
+    elif isinstance(outcome, JobSubmitted):
+        pools = ", ".join(f"{n} {role}" for role, n in outcome.replicas.items() if n)
+        console.print(
+            f"Submitted Vertex AI CustomJob [bold]{outcome.name}[/] ({outcome.state}): {pools}"
+        )
+        console.print(f"console: {outcome.dashboard}")
+    else:
+        _report(outcome)
+
+
+def _report(outcome: TrainOutcome) -> None:
     version = outcome.version
     resumed = " (resumed)" if outcome.resumed else ""
     stopped = " at its time budget" if outcome.stopped_by == "max_seconds" else ""
@@ -132,63 +123,3 @@ def _report(outcome, as_json: bool) -> None:
         )
     if outcome.plot:
         console.print(f"learning curves: {outcome.plot}")
-
-
-def _train_in_cluster(task, experiment, resume, model_dir, budget, as_json: bool) -> None:
-    """This process is one task of a TF_CONFIG cluster; the chief reports like a local run."""
-    if resume is not None:
-        raise UsageError(
-            "--resume continues a single-process run; TF_CONFIG names a cluster",
-            hint="unset TF_CONFIG to resume here, or start the cluster's experiment again",
-        )
-    from mlkit.search.cluster import shared_model_dir
-
-    shared = shared_model_dir(model_dir)
-    if task.is_chief:
-        from mlkit.workflows.train import train as run_train
-
-        with IterationProgress(enabled=not as_json) as progress:
-            outcome = run_train(
-                experiment,
-                load_settings(),
-                on_stage=stage_printer(enabled=not as_json),
-                on_progress=progress.update,
-                cluster=task,
-                model_dir=shared,
-                **budget,
-            )
-        _report(outcome, as_json)
-        return
-    from mlkit.workflows.cluster import train_task
-    from mlkit.workflows.train import Budget
-
-    result = train_task(
-        experiment,
-        load_settings(),
-        task,
-        shared,
-        budget=Budget(**budget),
-        on_stage=stage_printer(enabled=not as_json),
-    )
-    if as_json:
-        print_json(result)
-        return
-    console.print(
-        f"{task.name} trained {result['steps_run_here']:,} steps of the cluster's search "
-        f"in {result['model_dir']}"
-    )
-
-
-def _submit_to_vertex(experiment, resume, budget, as_json: bool, *, workers, ps) -> None:
-    if resume is not None:
-        raise UsageError("--resume works with --backend local only")
-    from mlkit.search.vertex_job import VertexSettings, submit_training_job
-
-    settings = VertexSettings.from_env().with_cluster(workers=workers, ps=ps)
-    job = submit_training_job(experiment, settings, budget)
-    if as_json:
-        print_json(job)
-        return
-    pools = ", ".join(f"{n} {role}" for role, n in job["replicas"].items() if n)
-    console.print(f"Submitted Vertex AI CustomJob [bold]{job['name']}[/] ({job['state']}): {pools}")
-    console.print(f"console: {job.get('dashboard', '')}")

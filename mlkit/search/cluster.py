@@ -1,8 +1,9 @@
 """This process's role in a training cluster, read from ``TF_CONFIG`` (no TensorFlow imported).
 
-Vertex AI (and ``python -m mlkit.search.distributed`` locally) starts ``mlkit train`` once per
-task with ``TF_CONFIG`` naming the cluster and the task. ``mlkit train`` then takes that role:
-the chief runs the search and registers the result, workers train, parameter servers serve.
+Vertex AI (and ``python -m mlkit.workflows.launch.local_cluster`` locally) starts ``mlkit train``
+once per task with ``TF_CONFIG`` naming the cluster and the task. ``mlkit train`` then takes
+that role: the chief runs the search and registers the result, workers train, parameter
+servers serve.
 
 All tasks must share one model directory (checkpoints live there and the chief writes them; a
 worker reads them to follow AdaNet's iterations). It is, in this order: ``--model-dir``; else
@@ -83,7 +84,8 @@ def task_from_env(env: dict[str, str] | None = None) -> ClusterTask | None:
     if counts.get("worker") and not counts.get("ps"):
         raise UsageError(
             "TF_CONFIG: workers need at least one parameter server (ps) to share variables",
-            hint="add a ps task, e.g. python -m mlkit.search.distributed EXPERIMENT --workers 1",
+            hint="add a ps task, e.g. "
+            "python -m mlkit.workflows.launch.local_cluster EXPERIMENT --workers 1",
         )
     task = config.get("task") or {}
     task_type = task.get("type") if isinstance(task, dict) else None

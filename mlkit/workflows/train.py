@@ -78,7 +78,8 @@ def train(
 
     ``cluster`` (a :class:`mlkit.search.cluster.ClusterTask`): this process is the chief of a
     ``TF_CONFIG`` cluster, training in ``model_dir``, the directory all its tasks share; the run
-    records the cluster in its environment. Workers and ps run ``mlkit.workflows.cluster``.
+    records the cluster in its environment. Workers and ps run
+    ``mlkit.workflows.launch.cluster_task``.
     """
     stage = on_stage or (lambda _msg: None)
     experiment, spec_text = load_experiment(experiment_path)

@@ -30,8 +30,8 @@ def test_mlkit_train_processes_train_one_search_and_only_the_chief_registers(mlk
     from mlkit.config import load_settings
     from mlkit.registry import open_store
     from mlkit.savedmodel import SavedModelRunner
-    from mlkit.search.distributed import launch_local_cluster
     from mlkit.workflows.dataset import load_experiment_data
+    from mlkit.workflows.launch.local_cluster import launch_local_cluster
 
     assert cli("data", "load", "iris").code == 0
     # A wall-clock budget, not a step count, ends this search: how fast the chief runs its steps
@@ -179,7 +179,7 @@ def test_a_streamed_experiment_is_refused_in_a_cluster(mlkit_home, cli, monkeypa
 
 
 def test_the_launcher_refuses_a_used_model_dir(tmp_path):
-    from mlkit.search.distributed import launch_local_cluster
+    from mlkit.workflows.launch.local_cluster import launch_local_cluster
 
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "checkpoint").write_text("")

@@ -22,6 +22,9 @@ from typing import Any
 
 from mlkit.errors import UsageError
 from mlkit.experiment import load_experiment
+from mlkit.workflows.launch.results import JobSubmitted
+
+__all__ = ["VertexSettings", "job_command", "submit_training_job", "worker_pool_specs"]
 
 _FORWARDED_ENV = ("MLKIT_WAREHOUSE", "MLKIT_REGISTRY_URL", "MLKIT_ARTIFACTS")
 
@@ -60,7 +63,7 @@ class VertexSettings:
         bucket = env["MLKIT_VERTEX_STAGING_BUCKET"]
         if not bucket.startswith("gs://"):
             raise UsageError(f"MLKIT_VERTEX_STAGING_BUCKET: expected a gs:// URI, got {bucket!r}")
-        counts = {}
+        counts: dict[str, int | None] = {}
         for name, default in (("MLKIT_VERTEX_WORKERS", "0"), ("MLKIT_VERTEX_PS", "")):
             text = env.get(name, default).strip()
             if text and not text.isdigit():
@@ -111,7 +114,9 @@ def job_command(experiment_text: str, budget: dict[str, Any]) -> list[str]:
     return ["/bin/sh", "-c", script]
 
 
-def worker_pool_specs(settings: VertexSettings, command: list[str], env: list[dict[str, str]]):
+def worker_pool_specs(
+    settings: VertexSettings, command: list[str], env: list[dict[str, str]]
+) -> list[dict[str, Any]]:
     def pool(count: int) -> dict[str, Any]:
         return {
             "machine_spec": {"machine_type": settings.machine_type},
@@ -128,7 +133,7 @@ def worker_pool_specs(settings: VertexSettings, command: list[str], env: list[di
 
 def submit_training_job(
     experiment_path: Path, settings: VertexSettings, budget: dict[str, Any]
-) -> dict[str, Any]:
+) -> JobSubmitted:
     """Validate the experiment here, then create the CustomJob; return its name and state."""
     experiment, text = load_experiment(experiment_path)
     from google.cloud import aiplatform
@@ -159,14 +164,14 @@ def submit_training_job(
         credentials=credentials,
     )
     job.submit()
-    return {
-        "name": job.resource_name,
-        "state": job.state.name,
-        "display_name": job.display_name,
-        "dashboard": _dashboard(job.resource_name, settings),
-        "worker_pools": len(job.job_spec.worker_pool_specs),
-        "replicas": settings.replicas,
-    }
+    return JobSubmitted(
+        name=job.resource_name,
+        state=job.state.name,
+        display_name=job.display_name,
+        dashboard=_dashboard(job.resource_name, settings),
+        worker_pools=len(job.job_spec.worker_pool_specs),
+        replicas=settings.replicas,
+    )
 
 
 def _dashboard(name: str, settings: VertexSettings) -> str:

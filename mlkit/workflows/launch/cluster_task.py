@@ -10,13 +10,15 @@ opens the registry.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from mlkit.config import Settings
 from mlkit.experiment import load_experiment
 from mlkit.search.cluster import ClusterTask, refuse_streaming
 from mlkit.workflows.dataset import load_experiment_data
+from mlkit.workflows.launch.results import TaskResult
 from mlkit.workflows.train import Budget, Stage
+
+__all__ = ["train_task"]
 
 
 def train_task(
@@ -27,7 +29,7 @@ def train_task(
     *,
     budget: Budget,
     on_stage: Stage | None = None,
-) -> dict[str, Any]:
+) -> TaskResult:
     """Train (worker) or serve variables (ps) until the search ends; return what this task did."""
     stage = on_stage or (lambda _msg: None)
     experiment, _text = load_experiment(experiment_path)
@@ -48,4 +50,4 @@ def train_task(
         model_dir=model_dir,
         task=task,
     )
-    return {"experiment": experiment.experiment.name, "cluster": task.describe(), **result}
+    return TaskResult(experiment=experiment.experiment.name, cluster=task.describe(), **result)

@@ -8,7 +8,7 @@ This launcher does the same locally: it starts a chief, N workers and M paramete
 registry). It waits for the chief and the workers, then stops the parameter servers (they serve
 until stopped, as on Vertex AI, where the job ends when its chief does).
 
-    python -m mlkit.search.distributed experiments/iris.toml --workers 1 --ps 1 --steps 100
+    python -m mlkit.workflows.launch.local_cluster experiments/iris.toml --workers 1 --steps 100
 
 Each task's output goes to ``OUT/<task>.json`` (its ``--json`` result) and ``OUT/<task>.log``.
 """
@@ -23,9 +23,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
-from mlkit.errors import MlkitError, SearchError, UsageError
+from mlkit.errors import MlkitError, SearchError, UsageError, exit_code
+from mlkit.workflows.train import checkpoint_step
+
+if TYPE_CHECKING:
+    from rich.status import Status
+
+__all__ = ["cluster_spec", "launch_local_cluster", "main"]
 
 # Workers end on their own when the search has run all its steps; after the chief has finished
 # (or stopped at its budget) they get this long before they are stopped.
@@ -54,7 +60,8 @@ def cluster_spec(workers: int, ps: int = 1) -> dict[str, list[str]]:
 
 
 def _mlkit_command() -> list[str]:
-    return [sys.executable, "-c", "from mlkit.cli import run; run()"]
+    """The ``mlkit`` command in this interpreter: a process, not an import of the CLI."""
+    return [sys.executable, "-m", "mlkit"]
 
 
 def launch_local_cluster(
@@ -89,7 +96,7 @@ def launch_local_cluster(
         )
     cluster = cluster_spec(workers, ps)
     processes: dict[str, subprocess.Popen] = {}
-    files = []
+    files: list[IO[str]] = []
     try:
         for task_type, hosts in cluster.items():
             for index in range(len(hosts)):
@@ -149,7 +156,7 @@ class _Status:
         self._processes = processes
         self._model_dir = model_dir
         self._started = time.monotonic()
-        self._status = None
+        self._status: Status | None = None
         if enabled:
             from rich.console import Console
 
@@ -165,8 +172,6 @@ class _Status:
             self._status.stop()
 
     def _text(self) -> str:
-        from mlkit.workflows.train import checkpoint_step
-
         states = ", ".join(
             f"{name} {'running' if p.poll() is None else f'exit {p.returncode}'}"
             for name, p in self._processes.items()
@@ -212,7 +217,7 @@ def _last_line(path: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m mlkit.search.distributed",
+        prog="python -m mlkit.workflows.launch.local_cluster",
         description="Run `mlkit train EXPERIMENT` as a local TF_CONFIG cluster "
         "(chief, workers, parameter servers) on loopback ports.",
     )
@@ -223,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     for flag in ("--iterations", "--steps", "--max-steps", "--max-seconds"):
         parser.add_argument(flag, help=f"passed to mlkit train {flag}")
     args = parser.parse_args(argv)
-    train_args = []
+    train_args: list[str] = []
     for flag in ("iterations", "steps", "max_steps", "max_seconds"):
         value = getattr(args, flag)
         if value is not None:
@@ -241,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Error: {error.message}", file=sys.stderr)
         if error.hint:
             print(f"Hint: {error.hint}", file=sys.stderr)
-        return error.exit_code
+        return exit_code(error)
     print(json.dumps(summary, indent=2, sort_keys=True))
     return 0
 
