@@ -7,7 +7,7 @@ UV := .tools/bin/uv
 VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: setup demo test lint fmt clean test-postgres bench-registry bench-data bench-data-stream bench-serving bench-search
+.PHONY: setup demo test lint typecheck fmt clean test-postgres bench-registry bench-data bench-data-stream bench-serving bench-search
 
 setup: $(VENV)/.synced
 
@@ -25,6 +25,10 @@ demo: setup
 test: setup
 	$(VENV)/bin/ruff check mlkit tests bench
 	$(VENV)/bin/ruff format --check mlkit tests bench
+	# The layers of ../shared/DESIGN.md as import contracts, and the type checker ([tool.*] in
+	# pyproject.toml; docs/development.md says what they check).
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy mlkit
 	$(VENV)/bin/python -m pytest -q
 	# The registry's suite again, on a throw-away PostgreSQL server (installed with apt if missing).
 	bash scripts/with-postgres.sh $(VENV)/bin/python -m pytest -q tests/registry
@@ -37,6 +41,11 @@ bench-registry: setup
 
 lint: setup
 	$(VENV)/bin/ruff check mlkit tests bench
+
+# What `make test` checks before the tests: import contracts and types.
+typecheck: setup
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy mlkit
 
 fmt: setup
 	$(VENV)/bin/ruff format mlkit tests bench

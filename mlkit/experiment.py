@@ -233,7 +233,7 @@ class ChangeThreshold(_Strict):
 
     @field_validator("metric")
     @classmethod
-    def _known(cls, metric: str) -> str:
+    def _known(cls, metric: str) -> str | None:
         return _metric_name(metric)
 
     @field_validator("relative")

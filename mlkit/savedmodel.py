@@ -22,6 +22,7 @@ import json
 import math
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -195,7 +196,7 @@ class SavedModelRunner:
                 f"{INPUTS_FILE} (signatures: {found})"
             )
         self._shapes, self._dtypes = self._specs(self._fn)
-        self._kinds = {
+        self._kinds: dict[str, str | None] = {
             name: (self.storage_forms.get(name) if self._dtypes[name].kind == "O" else "float")
             for name in self._shapes
         }
@@ -326,7 +327,7 @@ class SavedModelRunner:
             if not stored:
                 raise InvalidPayload(
                     f"feature '{encoded[0]}' must be given as stored "
-                    f"({self._kinds[encoded[0]].upper()} values): the SavedModel at {self.path} "
+                    f"({str(self._kinds[encoded[0]]).upper()} values): the SavedModel at {self.path} "
                     f"has no '{FEATURES_SIGNATURE}' signature on decoded arrays"
                 )
             fn, shapes, dtypes = self._fn, self._shapes, self._dtypes
@@ -465,7 +466,7 @@ class SavedModelRunner:
         return instances
 
 
-def _jsonable(value: np.ndarray) -> object:
+def _jsonable(value: np.ndarray) -> Any:
     if value.dtype.kind in "SO":
         return np.vectorize(
             lambda v: v.decode("utf-8", "replace") if isinstance(v, bytes) else v, otypes=[object]

@@ -9,11 +9,14 @@ import sys
 import traceback
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 # Piped or captured output is not a terminal, and rich would wrap tables at 80 columns; logs and
 # pipes read better unwrapped. A terminal keeps its own width.
@@ -57,7 +60,7 @@ def fmt_time(value: datetime | None) -> str:
     return "" if value is None else value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
-def fmt_size(size: int) -> str:
+def fmt_size(size: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if size < 1024 or unit == "GiB":
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
@@ -115,8 +118,8 @@ class StepProgress:
     def __init__(self, description: str, *, enabled: bool = True) -> None:
         self._description = description
         self._enabled = enabled
-        self._progress = None
-        self._task = None
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
 
     def update(self, completed: int, total: int) -> None:
         if not self._enabled:
@@ -142,7 +145,8 @@ class StepProgress:
             )
             self._progress.start()
             self._task = self._progress.add_task(self._description, total=total)
-        self._progress.update(self._task, completed=completed, total=total)
+        if self._task is not None:
+            self._progress.update(self._task, completed=completed, total=total)
 
     def __enter__(self) -> StepProgress:
         return self

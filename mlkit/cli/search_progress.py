@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlkit.cli.output import console
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 
 class IterationProgress:
@@ -15,7 +18,7 @@ class IterationProgress:
 
     def __init__(self, *, enabled: bool = True) -> None:
         self._enabled = enabled
-        self._progress = None
+        self._progress: Progress | None = None
         self._tasks: dict[int, Any] = {}
 
     def update(self, event: Any) -> None:

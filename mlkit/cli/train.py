@@ -116,7 +116,8 @@ def _report(outcome: TrainOutcome) -> None:
         verdict = {
             True: "the search equals or beats it",
             False: "the search does not reach it",
-        }.get(outcome.beats_baseline, "")
+            None: "",
+        }[outcome.beats_baseline]
         console.print(
             f"baseline: {base['best']} {base['metric']} {fmt_metric(base['value'])}"
             + (f"; {verdict}" if verdict else "")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,7 @@ class ClusterTask:
         return {"roles": dict(self.counts), "tasks": sum(self.counts.values())}
 
 
-def task_from_env(env: dict[str, str] | None = None) -> ClusterTask | None:
+def task_from_env(env: Mapping[str, str] | None = None) -> ClusterTask | None:
     """The task ``TF_CONFIG`` gives this process, or None when it names no cluster of several
     tasks (not set, or a chief alone: plain single-process training)."""
     env = os.environ if env is None else env
@@ -98,7 +99,7 @@ def task_from_env(env: dict[str, str] | None = None) -> ClusterTask | None:
     return ClusterTask(task_type=task_type, index=index, counts=counts)
 
 
-def shared_model_dir(flag: Path | None, env: dict[str, str] | None = None) -> Path:
+def shared_model_dir(flag: Path | None, env: Mapping[str, str] | None = None) -> Path:
     """The model directory every task of the cluster uses (see the module docstring)."""
     env = os.environ if env is None else env
     if flag is not None:

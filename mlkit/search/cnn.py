@@ -13,7 +13,8 @@ import math
 from mlkit.search.compat import apply
 from mlkit.search.generators import _Builder, newest_shared
 
-adanet = apply()
+apply()
+import adanet  # noqa: E402  (patched by apply() first)
 import tensorflow as tf  # noqa: E402
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 import types
+from typing import Any
 
 from mlkit.config import quiet_tensorflow
 
@@ -31,7 +32,7 @@ class _NumpyWithFloat(types.ModuleType):
         return getattr(self._numpy, name)
 
 
-def apply():
+def apply() -> Any:
     """Install both fixes (idempotent) and return the ``adanet`` module."""
     quiet_tensorflow()
     import numpy as np
@@ -43,7 +44,7 @@ def apply():
         package = types.ModuleType(_OLD_PACKAGE)
         package.__path__ = []  # a package, so "from ... import graph_view" resolves
         sys.modules[_OLD_PACKAGE] = package
-    sys.modules[_OLD_PACKAGE].graph_view = graph_view
+    sys.modules[_OLD_PACKAGE].graph_view = graph_view  # type: ignore[attr-defined]
     sys.modules[f"{_OLD_PACKAGE}.graph_view"] = graph_view
 
     import adanet

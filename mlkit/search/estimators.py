@@ -17,7 +17,8 @@ from mlkit.errors import SpecError
 from mlkit.experiment import SearchSpec
 from mlkit.search.compat import apply
 
-adanet = apply()
+apply()
+import adanet  # noqa: E402  (patched by apply() first)
 import tensorflow as tf  # noqa: E402
 
 from mlkit.search.boosted_trees import BoostedTreesEstimator, TreeOptions  # noqa: E402

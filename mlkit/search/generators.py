@@ -15,7 +15,8 @@ from collections.abc import Callable
 
 from mlkit.search.compat import apply
 
-adanet = apply()
+apply()
+import adanet  # noqa: E402  (patched by apply() first)
 import tensorflow as tf  # noqa: E402
 
 # tf.compat.v1.layers warns that it is deprecated on every call: it is what AdaNet's graph-mode

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import tensorflow as tf
 
@@ -70,7 +71,7 @@ class SearchHook(tf.compat.v1.train.SessionRunHook):
         self._started = time.monotonic()
         self._booked = self._started
         self.stopped_by: str | None = None
-        self._best = None
+        self._best: tuple[str, float] | None = None
 
     @property
     def seconds(self) -> float:
@@ -128,7 +129,7 @@ class Interrupts:
 
     def __init__(self) -> None:
         self.requested = False
-        self._previous = None
+        self._previous: Any = None
 
     def __enter__(self) -> Interrupts:
         if threading.current_thread() is threading.main_thread():

@@ -79,7 +79,7 @@ def search_report(
     model_dir: Path, members: list[str], curves: dict[str, list[list[float]]] | None = None
 ) -> dict[str, Any]:
     """The run report: every iteration's candidates, the final architecture, learning curves."""
-    iterations = [
+    iterations: list[dict[str, Any]] = [
         {"iteration": int(it.get("iteration_number", i)), "candidates": _candidates(it)}
         for i, it in enumerate(iteration_reports(model_dir))
     ]

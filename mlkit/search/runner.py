@@ -19,7 +19,7 @@ from mlkit.errors import SearchError
 from mlkit.experiment import SearchSpec
 from mlkit.search.compat import apply
 
-adanet = apply()
+apply()
 import tensorflow as tf  # noqa: E402
 
 from mlkit.search.estimators import build_estimator  # noqa: E402

@@ -8,6 +8,7 @@ on for SQLite, whose ALTER TABLE cannot change or drop columns and constraints.
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy.engine import Connection
 
 from mlkit.registry.db import create_registry_engine
 from mlkit.registry.schema import Base
@@ -15,7 +16,7 @@ from mlkit.registry.schema import Base
 config = context.config
 
 
-def run_migrations(connection) -> None:  # type: ignore[no-untyped-def]
+def run_migrations(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
