@@ -327,7 +327,8 @@ class SavedModelRunner:
             if not stored:
                 raise InvalidPayload(
                     f"feature '{encoded[0]}' must be given as stored "
-                    f"({str(self._kinds[encoded[0]]).upper()} values): the SavedModel at {self.path} "
+                    f"({str(self._kinds[encoded[0]]).upper()} values): "
+                    f"the SavedModel at {self.path} "
                     f"has no '{FEATURES_SIGNATURE}' signature on decoded arrays"
                 )
             fn, shapes, dtypes = self._fn, self._shapes, self._dtypes

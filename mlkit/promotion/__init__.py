@@ -12,3 +12,5 @@ and assemble the verdict.
 
 Nothing here touches the registry or the endpoint; ``mlkit.workflows.promote`` does.
 """
+
+__all__: list[str] = []  # each module is used by name

@@ -46,6 +46,7 @@ __all__ = [
     "Run",
     "SqlRegistryStore",
     "Verdict",
+    "open_artifacts",
     "open_store",
     "upgrade",
 ]

@@ -1,1 +1,5 @@
-"""The two workflows that compose the services: train and promote. Each reads top to bottom."""
+"""The workflows that compose the services: train (and where it runs: ``launch``), promote,
+serve. Each reads top to bottom."""
+
+# Nothing is imported from the package itself: each module is used by name.
+__all__: list[str] = []
