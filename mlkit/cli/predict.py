@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import sys
-from pathlib import Path
-
 import typer
 
 from mlkit.cli.output import print_json, print_table
 from mlkit.config import load_settings
-from mlkit.errors import UsageError
 
 
 def predict(
@@ -40,61 +35,13 @@ def predict(
     as_json: bool = typer.Option(False, "--json", help="Print the endpoint's answer as JSON."),
 ) -> None:
     """Ask the endpoint serving a model (local or Vertex AI) for predictions."""
-    payload = _read_instances(instances)
-    if version is not None and label is not None:
-        raise UsageError("give --version or --label, not both")
-    if target == "vertex":
-        if version is not None or label is not None or url:
-            raise UsageError(
-                "--version, --label and --url are for the local endpoint; Vertex AI picks the "
-                "version by the endpoint's traffic split"
-            )
-        from mlkit.workflows.serve import open_target
+    from mlkit.workflows.predict import PredictRequest
+    from mlkit.workflows.predict import predict as ask
 
-        answer = open_target(load_settings(), "vertex").predict(name, payload)
-    elif target == "local":
-        from mlkit.serving.client import predict as call
-
-        answer = call(
-            url or load_settings().endpoint_url,
-            name,
-            payload,
-            version=version,
-            label=label,
-            token=token,
-        )
-    else:
-        raise UsageError(f"unknown --target {target!r}: expected local or vertex")
+    request = PredictRequest(name, instances, target, url, version, label, token)
+    answer = ask(request, load_settings())
     if as_json:
-        print_json(answer)
+        print_json(answer.raw)
         return
-    rows = []
-    for i, p in enumerate(answer["predictions"]):
-        class_id = p.get("class_id") if isinstance(p, dict) else None
-        if class_id is None and isinstance(p, dict) and p.get("class_ids"):
-            class_id = int(p["class_ids"][0])  # Vertex's TF container: the raw outputs
-        if class_id is not None and p.get("probabilities"):
-            rows.append([i, class_id, f"{max(p['probabilities']):.3f}"])
-        else:
-            rows.append([i, json.dumps(p), ""])
-    served = answer.get("version") or answer.get("modelVersionId")
-    where = "" if target == "local" else f" on Vertex AI ({answer.get('deployedModelId')})"
-    print_table(f"{name} version {served}{where}", ["instance", "prediction", "confidence"], rows)
-
-
-def _read_instances(source: str) -> list:
-    try:
-        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot read instances from {source}: {exc.strerror}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{source} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
-    if isinstance(data, dict) and "instances" in data:
-        data = data["instances"]
-    if not isinstance(data, list) or not data:
-        raise UsageError(
-            f'{source} must hold a non-empty list of instances or {{"instances": [...]}}'
-        )
-    return data
+    title = f"{name} version {answer.version}{answer.where}"
+    print_table(title, ["instance", "prediction", "confidence"], answer.rows)

@@ -2,22 +2,10 @@
 
 from __future__ import annotations
 
-import ipaddress
-import os
-
 import typer
 
 from mlkit.cli.output import console
 from mlkit.config import DEFAULT_ENDPOINT_PORT, load_settings
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def serve(
@@ -50,15 +38,16 @@ def serve(
     ),
 ) -> None:
     """Serve the deployed versions over HTTP until interrupted; deployments apply live."""
+    from mlkit.workflows.serve import exposed_without_token
     from mlkit.workflows.serve import serve as run_serve
 
-    if not _is_loopback(host) and not token:
+    if exposed_without_token(host, token):
         console.print(
             f"[yellow]Warning:[/] serving on {host} without a token: anyone who can reach it can "
             "call it (set --token or MLKIT_ENDPOINT_TOKEN)."
         )
 
-    def on_ready(address) -> None:
+    def on_ready(address: tuple[str, int]) -> None:
         console.print(
             f"Local endpoint listening on http://{address[0]}:{address[1]} "
             "(POST /v1/models/NAME:predict, /v1/endpoints/NAME:predict); Ctrl-C stops it."
@@ -70,7 +59,7 @@ def serve(
         port=port,
         on_ready=on_ready,
         endpoint=endpoint,
-        token=token or os.environ.get("MLKIT_ENDPOINT_TOKEN") or None,
+        token=token or None,
         idle_unload_s=idle_unload,
         max_batch_rows=max_batch,
         batch_wait_ms=batch_wait_ms,

@@ -9,6 +9,7 @@ seconds, so a change recorded by any process takes effect within ``poll_s`` with
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
 from pathlib import Path
@@ -19,6 +20,17 @@ from mlkit.serving.routing import Target
 from mlkit.workflows.promote import LOCAL_ENDPOINT
 
 DEFAULT_POLL_S = 0.05
+
+
+def exposed_without_token(host: str, token: str | None) -> bool:
+    """Whether serving on ``host`` lets anyone who can reach it call it: no token, and an
+    address other than loopback."""
+    if token or host == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name
+        return True
 
 
 class RegistryResolver:
