@@ -46,6 +46,7 @@ class Predictions:
 
     @property
     def classes(self) -> np.ndarray:
+        assert self.probabilities is not None, "a regression has no classes"
         return self.probabilities.argmax(axis=1)
 
 
@@ -81,8 +82,10 @@ def predictions_from_outputs(outputs: dict[str, Any], task: str) -> Predictions:
 def example_losses(pred: Predictions, labels: np.ndarray) -> dict[str, np.ndarray]:
     """Per-example quantities whose means are the metrics (what the paired statistics resample)."""
     if pred.task == "regression":
-        errors = pred.values - labels.astype(np.float64)
+        assert pred.values is not None
+        errors: np.ndarray = pred.values - labels.astype(np.float64)
         return {"error": errors, "abs_error": np.abs(errors), "sq_error": errors**2}
+    assert pred.probabilities is not None
     truth = labels.astype(np.int64)
     k = pred.probabilities.shape[1]
     inside = (truth >= 0) & (truth < k)
@@ -121,6 +124,7 @@ def quality_metrics(pred: Predictions, labels: np.ndarray) -> dict[str, float]:
         "accuracy": float(np.mean(per["correct"])),
         "loss": float(np.mean(per["log_loss"])),
     }
+    assert pred.probabilities is not None
     if pred.probabilities.shape[1] == 2:
         auc = binary_auc(pred.probabilities[:, 1], truth)
         if auc is not None:
@@ -148,5 +152,7 @@ def slice_metrics(
 
 def _subset(pred: Predictions, index: np.ndarray) -> Predictions:
     if pred.task == "regression":
+        assert pred.values is not None
         return Predictions(pred.task, values=pred.values[index])
+    assert pred.probabilities is not None
     return Predictions(pred.task, probabilities=pred.probabilities[index])

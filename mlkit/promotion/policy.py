@@ -100,7 +100,7 @@ def change_check(rule: ChangeThreshold, cand: Side, base: Side) -> Check:
         return Check(name, "change", FAIL, f"{metric} is not measured for both versions")
     c, b = cand.metrics[metric], base.metrics[metric]
     gain = (b - c) if lower else (c - b)
-    need = rule.absolute if rule.absolute is not None else rule.relative * abs(b)
+    need = rule.absolute if rule.absolute is not None else (rule.relative or 0.0) * abs(b)
     ok = gain >= need
     better = "better" if gain >= 0 else "worse"
     return Check(
