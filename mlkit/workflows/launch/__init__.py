@@ -16,8 +16,9 @@ from typing import TypedDict
 
 from mlkit.config import Settings
 from mlkit.errors import UsageError
+from mlkit.search.cluster import shared_model_dir, task_from_env
 from mlkit.workflows.launch.results import JobSubmitted, TaskResult
-from mlkit.workflows.train import Budget, Progress, Stage, TrainOutcome
+from mlkit.workflows.train import Budget, Progress, Stage, TrainOutcome, resume, train
 
 __all__ = ["BACKENDS", "JobSubmitted", "TaskResult", "TrainRequest", "launch_training"]
 
@@ -49,8 +50,6 @@ def launch_training(
     _check(request)
     if request.backend == "vertex":
         return _submit_to_vertex(request)
-    from mlkit.search.cluster import shared_model_dir, task_from_env
-
     task = task_from_env()
     if task is None:
         if request.model_dir is not None:
@@ -67,8 +66,6 @@ def launch_training(
     assert request.experiment is not None  # _check: an experiment file or --resume
     shared = shared_model_dir(request.model_dir)
     if task.is_chief:
-        from mlkit.workflows.train import train
-
         return train(
             request.experiment,
             settings,
@@ -127,8 +124,6 @@ def _train_here(
     on_stage: Stage | None,
     on_progress: Progress | None,
 ) -> TrainOutcome:
-    from mlkit.workflows.train import resume, train
-
     if request.resume is not None:
         return resume(
             request.resume,
