@@ -14,7 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlkit.registry.artifacts import ArtifactStore, open_artifacts
+from mlkit.registry.artifacts import ArtifactStore
+from mlkit.registry.artifacts import open_artifacts as _open_artifacts
 from mlkit.registry.db import HEAD_REVISION, upgrade
 from mlkit.registry.entities import (
     Deployment,
@@ -46,7 +47,6 @@ __all__ = [
     "Run",
     "SqlRegistryStore",
     "Verdict",
-    "open_artifacts",
     "open_store",
     "upgrade",
 ]
@@ -78,7 +78,7 @@ def open_store(
     from mlkit.registry.db import create_registry_engine, ensure_schema, print_upgrade
     from mlkit.registry.sql_store import SqlRegistryStore
 
-    artifact_store = open_artifacts(artifacts)
+    artifact_store = _open_artifacts(artifacts)
     engine = create_registry_engine(url)
     try:
         ensure_schema(engine, print_upgrade if on_upgrade is _AUTO else on_upgrade)  # type: ignore[arg-type]
