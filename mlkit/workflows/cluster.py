@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from mlkit.config import Settings
+from mlkit.data.experiment_data import load_experiment_data
 from mlkit.experiment import load_experiment
 from mlkit.search.cluster import ClusterTask, refuse_streaming
-from mlkit.workflows.dataset import load_experiment_data
 from mlkit.workflows.train import Budget, Stage
 
 

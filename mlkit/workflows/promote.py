@@ -294,9 +294,8 @@ def _judge(
     stage: Stage,
     on_progress: Progress | None,
 ):
-    from mlkit.data import open_warehouse
+    from mlkit.data.experiment_data import evaluation_source, experiment_evaluation_data
     from mlkit.promotion.evaluate import load_runner, run_version, time_batches
-    from mlkit.promotion.evaluation_data import read_evaluation_data
     from mlkit.promotion.smoke import smoke_test
     from mlkit.promotion.verdict import judge
 
@@ -311,18 +310,16 @@ def _judge(
             f"({_inputs(cand_runner)} vs {_inputs(base_runner)}); they cannot be compared on "
             "the same rows"
         )
-    table = data_table or experiment.data.source
-    split = None if data_table else (experiment.data.split.eval, experiment.data.split.test)
-    what = f"table {table}" if data_table else f"the test split of {table}"
-    stage(f"reading {what} from the warehouse")
-    data = read_evaluation_data(
-        open_warehouse(settings.warehouse_path),
-        table,
+    source = evaluation_source(experiment.data, settings, data_table)
+    what = f"table {source.text}" if data_table else f"the test split of {source.text}"
+    stage(f"reading {what} from {source.warehouse.describe()}")
+    data = experiment_evaluation_data(
+        experiment.data,
+        settings,
         features=cand_runner.input_spec,
-        label=experiment.data.label,
-        key=experiment.data.key,
         slice_column=policy.slices.column if policy.slices else None,
-        split=split,
+        regression=cand.signature.get("task") == "regression",
+        data=data_table,
     )
     runs = []
     for mv, runner in ((cand, cand_runner), (base, base_runner)):

@@ -14,11 +14,13 @@ from typing import Any
 
 from mlkit import __version__
 from mlkit.config import Settings
+from mlkit.data.experiment_data import experiment_data
+from mlkit.data.training import TrainingData
 from mlkit.errors import DataError, MlkitError, SearchError
 from mlkit.experiment import Experiment, load_experiment, parse_experiment
 from mlkit.registry import ModelVersion, Run, open_store
 from mlkit.registry.environment import capture as capture_environment
-from mlkit.workflows.dataset import load_experiment_data, record_data_stats
+from mlkit.workflows.dataset import record_data_stats
 
 Progress = Callable[[Any], None]  # receives mlkit.search.hooks.SearchProgress
 Stage = Callable[[str], None]
@@ -89,7 +91,7 @@ def train(
         refuse_streaming(experiment)
 
     stage(f"reading {experiment.data.source} from the warehouse")
-    data = _experiment_data(experiment, settings)
+    data = experiment_data(experiment.data, settings, task=experiment.search.task)
 
     store = open_store(settings.registry_url, settings.artifacts_dir)
     run = store.create_run(
@@ -150,7 +152,7 @@ def resume(
     experiment = parse_experiment(stored, origin=f"run {run_id}'s experiment")
     experiment = Budget(iterations, steps, max_steps, max_seconds).apply(experiment)
     stage(f"reading {experiment.data.source} from the warehouse")
-    data = _experiment_data(experiment, settings)
+    data = experiment_data(experiment.data, settings, task=experiment.search.task)
     _check_same_data(run_dir, data.fingerprint, run_id)
     run = store.reopen_run(run_id)
     step = checkpoint_step(run_dir)
@@ -165,7 +167,7 @@ def _search_and_register(
     store,
     run,
     experiment,
-    data,
+    data: TrainingData,
     run_dir: Path,
     stage,
     on_progress,
@@ -181,7 +183,7 @@ def _search_and_register(
             from mlkit.search.baselines import fit_baselines
 
             stage("fitting scikit-learn baselines on the same split")
-            base_train, base_test = _baseline_rows(data)
+            base_train, base_test = data.train.baseline_rows(), data.test.baseline_rows()
             baseline = fit_baselines(
                 s.task,
                 base_train.features,
@@ -190,10 +192,9 @@ def _search_and_register(
                 base_test.labels,
                 seed=s.seed,
             )
-            if getattr(data, "streamed", False):
-                from mlkit.workflows.stream_data import baseline_note
-
-                baseline["sample"] = baseline_note(data)
+            note = data.sample_note()
+            if note is not None:
+                baseline["sample"] = note
             store.record_run_report(run.id, baseline=baseline)
 
         from mlkit.search.runner import PLOT_FILE, run_search  # imports TensorFlow
@@ -213,7 +214,7 @@ def _search_and_register(
             model_dir=run_dir,
             on_progress=on_progress,
             resume=resumed,
-            storage_forms={f.name: f.form for f in data.feature_specs},
+            storage_forms=data.storage_forms(),
             distributed=distributed,
         )
         metrics = {
@@ -248,7 +249,7 @@ def _search_and_register(
             signature={
                 "inputs": {f.name: list(f.shape) for f in data.feature_specs},
                 # What serving_default takes per feature: floats, or the STRING / BYTES as stored.
-                "storage_forms": {f.name: f.form for f in data.feature_specs},
+                "storage_forms": data.storage_forms(),
                 "task": s.task,
                 "n_classes": data.n_classes,
                 "architecture": result.architecture,
@@ -273,17 +274,12 @@ def _search_and_register(
         # The registry holds the SavedModel now; keep checkpoints and TensorBoard events only.
         shutil.rmtree(run_dir / "export", ignore_errors=True)
         (run_dir / PID_FILE).unlink(missing_ok=True)
-        if getattr(data, "streamed", False):
-            data.close()
+        data.close()
     return TrainOutcome(
         run=run,
         version=version,
         metrics=metrics,
-        rows={
-            "train": len(data.train),
-            "eval": len(data.eval),
-            "test": len(data.test),
-        },
+        rows=data.rows(),
         architecture=result.architecture,
         seconds=result.seconds,
         baseline=baseline,
@@ -293,24 +289,6 @@ def _search_and_register(
         resumed=resumed,
         resumed_from_step=from_step,
     )
-
-
-def _experiment_data(experiment: Experiment, settings: Settings):
-    """The experiment's splits: loaded into memory, or streamed from the warehouse when the
-    experiment says ``[data] stream = true`` (a source bigger than memory)."""
-    if experiment.data.stream:
-        from mlkit.workflows.stream_data import stream_experiment_data
-
-        return stream_experiment_data(experiment.data, settings, task=experiment.search.task)
-    return load_experiment_data(experiment.data, settings, task=experiment.search.task)
-
-
-def _baseline_rows(data):
-    """The rows the scikit-learn baseline fits and scores on: the train and test splits, or for a
-    streamed source a bounded sample of each."""
-    if getattr(data, "streamed", False):
-        return data.train.sample, data.test.sample
-    return data.train, data.test
 
 
 def checkpoint_step(run_dir: Path) -> int:

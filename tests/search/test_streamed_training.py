@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from mlkit.config import load_settings
+from mlkit.data.experiment_data import load_experiment_data
 from mlkit.experiment import parse_experiment
 from mlkit.registry import open_store
-from mlkit.workflows.dataset import load_experiment_data, run_data_stats
+from mlkit.workflows.dataset import run_data_stats
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow

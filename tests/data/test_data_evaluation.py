@@ -7,8 +7,8 @@ import pyarrow as pa
 import pytest
 
 from mlkit.data import FeatureSpec, LocalWarehouse, load_splits
+from mlkit.data.evaluation import NO_SLICE, load_evaluation_data
 from mlkit.errors import DataError
-from mlkit.promotion.evaluation_data import NO_SLICE, read_evaluation_data
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def warehouse(tmp_path):
 
 
 def test_the_test_split_matches_the_loaders_row_for_row(warehouse):
-    data = read_evaluation_data(
+    data = load_evaluation_data(
         warehouse, "t", features={"pixels": (4,), "size": ()}, label="label", key="id",
         slice_column="region", split=(0.1, 0.2),
     )  # fmt: skip
@@ -54,7 +54,7 @@ def test_the_test_split_matches_the_loaders_row_for_row(warehouse):
 
 
 def test_a_table_given_with_data_is_read_whole(warehouse):
-    data = read_evaluation_data(
+    data = load_evaluation_data(
         warehouse, "t", features={"size": ()}, label="label", key="id", split=None
     )
     assert len(data) == 600 and data.slices is None
@@ -76,7 +76,7 @@ def test_a_table_given_with_data_is_read_whole(warehouse):
 def test_mismatches_are_data_errors(warehouse, kwargs, message):
     args = {"label": "label", "key": "id", "split": None, **kwargs}
     with pytest.raises(DataError, match=None) as info:
-        read_evaluation_data(warehouse, "t", **args)
+        load_evaluation_data(warehouse, "t", **args)
     assert message in info.value.message
 
 
@@ -84,6 +84,6 @@ def test_repeated_keys_are_refused(warehouse):
     table = warehouse.read_table("t")
     warehouse.write_table("twice", pa.concat_tables([table, table.slice(0, 1)]))
     with pytest.raises(DataError, match="has repeated values; evaluation needs one row per key"):
-        read_evaluation_data(
+        load_evaluation_data(
             warehouse, "twice", features={"size": ()}, label="label", key="id", split=None
         )
