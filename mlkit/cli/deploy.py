@@ -27,6 +27,12 @@ def deploy(
     traffic: int = typer.Option(
         100, "--traffic", min=1, max=100, help="Share of the traffic in percent (canary: <100)."
     ),
+    data: str = typer.Option(
+        None,
+        "--data",
+        help="Judge on every row of this table (local, or bq://project.dataset.table) instead "
+        "of the test split.",
+    ),
 ) -> None:
     """Compare a version with the deployed one; promote it to the endpoint only on a pass."""
     from mlkit.cli.verdict_view import render_verdict
@@ -49,6 +55,7 @@ def deploy(
             reason=reason,
             endpoint=target,
             traffic=traffic,
+            data_table=data,
             on_stage=stage_printer(enabled=not as_json),
             on_progress=progress.update,
         )

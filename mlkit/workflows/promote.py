@@ -125,6 +125,7 @@ def deploy(
     actor: str | None = None,
     endpoint: str = LOCAL_ENDPOINT,
     traffic: int = 100,
+    data_table: str | None = None,
     on_stage: Stage | None = None,
     on_progress: Progress | None = None,
 ) -> DeployOutcome:
@@ -134,7 +135,8 @@ def deploy(
     ``traffic`` below 100 deploys the version as a canary beside what serves now.
 
     ``force`` deploys over a failed verdict and needs ``reason``; the verdict and the deployment
-    record who (``actor``, default ``current_user()``) and why.
+    record who (``actor``, default ``current_user()``) and why. ``data_table``: judge on every
+    row of that table (local or ``bq://``) rather than the experiment's test split.
     """
     reason = (reason or "").strip() or None
     if force and reason is None:
@@ -157,7 +159,7 @@ def deploy(
             model, cand.version, current.version, deployed=False, already_deployed=True
         )
     base = None if current is None else store.get_version(model, current.version)
-    report, data = _judge(store, settings, cand, base, None, stage, on_progress)
+    report, data = _judge(store, settings, cand, base, data_table, stage, on_progress)
     forced = force and not report.passed
     verdict = _record(
         store, model, cand, base, report, data,
@@ -301,6 +303,7 @@ def _judge(
 
     experiment = _experiment_of(store, cand)
     policy = experiment.promotion
+    source = evaluation_source(experiment.data, settings, data_table)  # checks --data first
     stage(f"loading version {cand.version}" + (f" and version {base.version}" if base else ""))
     cand_runner = load_runner(store.artifact_path(cand))
     base_runner = None if base is None else load_runner(store.artifact_path(base))
@@ -310,7 +313,6 @@ def _judge(
             f"({_inputs(cand_runner)} vs {_inputs(base_runner)}); they cannot be compared on "
             "the same rows"
         )
-    source = evaluation_source(experiment.data, settings, data_table)
     what = f"table {source.text}" if data_table else f"the test split of {source.text}"
     stage(f"reading {what} from {source.warehouse.describe()}")
     data = experiment_evaluation_data(
