@@ -479,8 +479,9 @@ def _plan(
     _check_nulls(key_column, f"key column '{key}'", where)
     label_column = pa.chunked_array(labels_in, type=schema.field(label).type)
     _check_nulls(label_column, f"label column '{label}'", where)
+    label_values: list[int] = []
     if rule == "regression":  # real-valued targets: no classes
-        labels, label_values = _regression_labels(label_column, where, label), []
+        labels = _regression_labels(label_column, where, label)
     elif rule == "numbers":
         labels, label_values = _number_labels(label_column, where, label)
     else:
