@@ -187,12 +187,11 @@ def drift(
     from mlkit.data.stats import compare, relation_stats
     from mlkit.errors import DataError
     from mlkit.registry import open_store
-    from mlkit.workflows.dataset import run_data_stats
 
     settings = load_settings()
     with open_store(settings.registry_url, settings.artifacts_dir) as store:
         run = store.get_run(against)
-        before = run_data_stats(store, run.id)
+        before = store.run_data_stats(run.id)
     if not before:
         raise DataError(
             f"run {against} has no data statistics",

@@ -105,6 +105,27 @@ class RunsMixin(SqlBase):
 
         return self._write(f"finish run {run_id}", fn)
 
+    def record_run_data_stats(self, run_id: int, stats: dict[str, Any]) -> None:
+        stats_json = validate_json("data statistics", stats)
+
+        def fn(s: Session) -> None:
+            row = self._run(s, run_id)
+            row.data_stats = stats_json
+            self._event(
+                s,
+                "run_data_stats",
+                run_id=run_id,
+                rows=stats_json.get("rows"),
+                features=sorted(stats_json.get("features") or {}),
+            )
+
+        self._write(f"record the data statistics of run {run_id}", fn)
+
+    def run_data_stats(self, run_id: int) -> dict[str, Any] | None:
+        with self._read(f"read the data statistics of run {run_id}") as s:
+            stats = self._run(s, run_id).data_stats
+            return None if stats is None else dict(stats)
+
     def get_run(self, run_id: int) -> Run:
         with self._read(f"read run {run_id}") as s:
             row = self._run(s, run_id)

@@ -71,6 +71,20 @@ class RegistryStore(ABC):
         """
 
     @abstractmethod
+    def record_run_data_stats(self, run_id: int, stats: dict[str, Any]) -> None:
+        """Store the statistics of a run's training data (``mlkit.data.stats``: per feature
+        count, missing, mean, std, min, max, histogram; the label distribution), replacing any,
+        in one transaction with its ``run_data_stats`` event.
+
+        RegistryError when the run does not exist or ``stats`` is not JSON.
+        """
+
+    @abstractmethod
+    def run_data_stats(self, run_id: int) -> dict[str, Any] | None:
+        """The statistics stored with the run, or None when it has none; RegistryError when the
+        run does not exist."""
+
+    @abstractmethod
     def get_run(self, run_id: int) -> Run:
         """The run ``run_id``; RegistryError ``run 12 not found`` when there is none."""
 

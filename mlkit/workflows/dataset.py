@@ -1,5 +1,4 @@
-"""An experiment's ``[data]`` section → the data layer's train/eval/test arrays; a run's data
-statistics in and out of the registry."""
+"""An experiment's ``[data]`` section → the data layer's train/eval/test arrays."""
 
 from __future__ import annotations
 
@@ -62,23 +61,3 @@ def load_experiment_data(
     """Read the source and split it deterministically, exactly as every run of it does."""
     warehouse, relation, arguments = split_arguments(spec, settings, task)
     return load_splits(warehouse, relation, **arguments)
-
-
-def record_data_stats(store: Any, run_id: int, stats: dict[str, Any]) -> None:
-    """Store a run's data statistics in ``runs.data_stats`` (one transaction)."""
-    from sqlalchemy import update
-
-    from mlkit.registry.schema import RunRow
-
-    with store.engine.begin() as conn:
-        conn.execute(update(RunRow).where(RunRow.id == run_id).values(data_stats=stats))
-
-
-def run_data_stats(store: Any, run_id: int) -> dict[str, Any] | None:
-    """A run's data statistics, or None when it has none (or does not exist)."""
-    from sqlalchemy import select
-
-    from mlkit.registry.schema import RunRow
-
-    with store.engine.connect() as conn:
-        return conn.execute(select(RunRow.data_stats).where(RunRow.id == run_id)).scalar()

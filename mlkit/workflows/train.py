@@ -18,7 +18,7 @@ from mlkit.errors import DataError, MlkitError, SearchError
 from mlkit.experiment import Experiment, load_experiment, parse_experiment
 from mlkit.registry import ModelVersion, Run, open_store
 from mlkit.registry.environment import capture as capture_environment
-from mlkit.workflows.dataset import load_experiment_data, record_data_stats
+from mlkit.workflows.dataset import load_experiment_data
 
 Progress = Callable[[Any], None]  # receives mlkit.search.hooks.SearchProgress
 Stage = Callable[[str], None]
@@ -105,7 +105,7 @@ def train(
     )
     run_dir = model_dir or settings.runs_dir / str(run.id)
     if data.stats:
-        record_data_stats(store, run.id, data.stats)
+        store.record_run_data_stats(run.id, data.stats)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / FINGERPRINT_FILE).write_text(json.dumps(data.fingerprint, sort_keys=True))
     return _search_and_register(
