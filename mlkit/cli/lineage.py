@@ -6,7 +6,9 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from mlkit.cli.output import console, fmt_size, fmt_time, print_table
+from rich.markup import escape
+
+from mlkit.cli.output import console, fmt_size, fmt_time, print_table, printable
 
 
 def _value(value: Any) -> str:
@@ -33,7 +35,7 @@ def print_fields(title: str, fields: Iterable[tuple[str, Any]]) -> None:
     rows = [(k, _value(v)) for k, v in fields]
     rows = [(k, v) for k, v in rows if v != ""]
     if rows:
-        print_table(title, ["field", "value"], rows)
+        print_table(title, ["field", "value"], rows, markup=False)
 
 
 def render_version(mv) -> None:
@@ -86,6 +88,7 @@ def render_deployments(deployments) -> None:
             ]
             for d in deployments
         ),
+        markup=False,
     )
 
 
@@ -103,7 +106,7 @@ def render_lineage(lineage) -> None:
         chain.append(f"data {fp.get('table', '?')} sha256 {digest}" if digest else "no data record")
     active = [d.endpoint for d in lineage.deployments if d.active]
     chain.append(f"deployed on {', '.join(active)}" if active else "not deployed")
-    console.print("[bold]Lineage[/] " + " → ".join(chain), highlight=False)
+    console.print("[bold]Lineage[/] " + escape(printable(" → ".join(chain))), highlight=False)
     if run is not None:
         print_fields(f"Run {run.id}", run_fields(run))
         print_fields("Data fingerprint", flatten(run.data_fingerprint))

@@ -52,6 +52,7 @@ def render_search_report(run: Any, plot_dir: Path | None = None) -> Path | None:
             f"Iteration {it.get('iteration')}: candidates (metrics on the evaluation split)",
             ["candidate", "kind", "shape", "complexity", *shown, "joined ensemble"],
             rows,
+            markup=False,
         )
     final = (report.get("final") or {}).get("subnetworks") or []
     if final:
@@ -78,6 +79,7 @@ def render_search_report(run: Any, plot_dir: Path | None = None) -> Path | None:
                 ]
                 for name, m in models.items()
             ],
+            markup=False,
         )
         search_value = _search_value(run, metric)
         verdict = report.get("beats_baseline")

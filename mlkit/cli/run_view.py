@@ -69,6 +69,7 @@ def render_run(view: RunView) -> None:
             "Metrics by step",
             ["step", *keys],
             ([step, *(fmt_metric(values[k].get(step)) for k in keys)] for step in steps),
+            markup=False,
         )
     print_fields("Data fingerprint", flatten(run.data_fingerprint))
     print_fields("Environment", flatten(run.environment))
@@ -87,5 +88,6 @@ def render_run(view: RunView) -> None:
                 ]
                 for v in view.versions
             ),
+            markup=False,
         )
         render_deployments(view.deployments)

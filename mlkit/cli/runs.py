@@ -52,6 +52,7 @@ def list_runs(
             ]
             for r in runs
         ),
+        markup=False,
     )
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from mlkit.errors import RegistryError
 from mlkit.registry.entities import ModelSummary, ModelVersion, Verdict
-from mlkit.registry.validation import model_not_found
+from mlkit.registry.validation import MAX_INT, model_not_found
 
 # Runs ``sql`` with ``params`` and returns the rows as tuples.
 Query = Callable[[str, dict[str, Any]], Sequence[Sequence[Any]]]
@@ -104,6 +104,7 @@ def list_versions(query: Query, model: str, newest: int | None = None) -> list[M
     if newest is None:
         rows = query(VERSIONS_SQL, {"model_id": mid})
     else:
+        newest = min(newest, MAX_INT)  # more than any model has: all of them
         rows = list(reversed(query(NEWEST_VERSIONS_SQL, {"model_id": mid, "newest": newest})))
     by_version: dict[int, list[str]] = {}
     for alias, version in query(MODEL_ALIASES_SQL, {"model_id": mid}):

@@ -19,10 +19,12 @@ from mlkit.registry.schema import (
 )
 from mlkit.registry.sql_base import SqlBase
 from mlkit.registry.validation import (
+    MAX_INT,
     validate_json,
     validate_limit,
     validate_metric_key,
     validate_number,
+    validate_tags,
 )
 
 
@@ -47,7 +49,7 @@ class RunsMixin(SqlBase):
             )
         params_json = validate_json("params", params)
         environment_json = validate_json("environment", environment)
-        tags_json = validate_json("tags", tags)
+        tags_json = validate_tags(tags)
 
         def fn(s: Session) -> Run:
             exp = s.scalars(
@@ -132,8 +134,8 @@ class RunsMixin(SqlBase):
             return convert.run(row, s.get_one(ExperimentRow, row.experiment_id).name)
 
     def log_metrics(self, run_id: int, metrics: dict[str, float], step: int) -> None:
-        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-            raise RegistryError(f"invalid step {step!r}: expected an integer from 0")
+        if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= MAX_INT:
+            raise RegistryError(f"invalid step {step!r}: expected an integer from 0 to {MAX_INT}")
         values = {
             validate_metric_key(k): validate_number(f"metric {k!r}", v) for k, v in metrics.items()
         }
@@ -187,7 +189,7 @@ class RunsMixin(SqlBase):
             .order_by(RunRow.id.desc())
         )
         if not filtered:
-            query = query.limit(limit)
+            query = query.limit(min(limit, MAX_INT))
         if experiment is not None:
             query = query.where(ExperimentRow.name == experiment)
         with self._read("list runs") as s:

@@ -194,3 +194,44 @@ def test_listing_options_outside_the_fast_path_still_go_through_typer(home, cli)
     assert json.loads(cli("-v", "models", "versions", "digits", "--json").out) == json.loads(
         cli("models", "versions", "digits", "--json").out
     )
+
+
+def test_out_of_range_numbers_and_deep_filters_are_one_line_exit_2(home, cli):
+    huge = "99999999999999999999"
+    deep = "(" * 300 + "version = 1" + ")" * 300
+    for args, first in (
+        (("models", "show", f"digits:{huge}"), f"invalid model reference 'digits:{huge}': "),
+        (("models", "delete", f"digits:{huge}"), f"invalid model reference 'digits:{huge}': "),
+        (("models", "alias", "digits", "x", huge), f"invalid version {huge}: versions are whole"),
+        (("runs", "show", huge), f"invalid run id {huge}: run ids are whole numbers"),
+        (("train", "--resume", huge), f"invalid run id {huge}: run ids are whole numbers"),
+        (("models", "versions", "digits", "--where", deep), "invalid --where '(((((("),
+        (("runs", "list", "--where", "not " * 1000 + "id = 1"), "invalid --where 'not not"),
+    ):
+        out = cli(*args)
+        lines = out.err.splitlines()
+        assert (out.code, lines[0][:7]) == (2, "Error: "), (args, out.err)
+        assert lines[0][7:].startswith(first), lines[0]
+        assert len(lines) <= 2 and "Traceback" not in out.err
+    assert "nest more than 32 deep" in cli("models", "versions", "digits", "-w", deep).err
+    # Limits beyond any count are simply "all".
+    out = cli("models", "versions", "digits", "--limit", huge, "--json")
+    assert [v["version"] for v in json.loads(out.out)] == [1, 2, 3]
+    assert [r["id"] for r in json.loads(cli("runs", "list", "--limit", huge, "--json").out)] == [1]
+
+
+def test_tags_are_validated_and_shown_as_written(home, cli):
+    out = cli("models", "tag", "digits:1", "te\x1b[31mam=x")
+    assert out.code == 2
+    assert out.err.splitlines()[0] == (
+        "Error: invalid tag name 'te\\x1b[31mam': control character '\\x1b' at position 3"
+    )
+    assert cli("models", "tag", "digits:1", "team=a\u202eb").code == 2
+    assert "\x1b" not in cli("models", "versions", "digits").out
+    # Brackets are text, not rich markup: stored and shown as written, no crash.
+    out = cli("models", "tag", "digits:1", "note=[/bold]x[red]y")
+    shown = "digits version 1 tags: note=[/bold]x[red]y, team=vision"
+    assert (out.code, out.out.strip()) == (0, shown)
+    for args in (("models", "versions", "digits"), ("models", "show", "digits:1")):
+        out = cli(*args)
+        assert out.code == 0 and "[/bold]x[red]y" in out.out, out.err
