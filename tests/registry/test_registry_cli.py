@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ def home(mlkit_home, registry_url, artifacts_dir, monkeypatch, saved_model):
     """A registry with digits versions 1-3 from one run, version 2 deployed and tagged."""
     monkeypatch.setenv("MLKIT_REGISTRY_URL", registry_url)
     monkeypatch.setenv("MLKIT_ARTIFACTS", str(artifacts_dir))
-    with open_store(registry_url, artifacts_dir) as store:
+    with open_store(registry_url, artifacts_dir, create=True) as store:
         run = store.create_run(
             "digits",
             spec_text="[experiment]",
@@ -153,9 +154,38 @@ def test_runs_list_and_show(home, cli):
 
 def test_registry_option_overrides_the_environment(home, cli, monkeypatch, tmp_path):
     other = f"sqlite:///{tmp_path / 'other.db'}"
+    assert cli("--registry", other, "registry", "upgrade").code == 0  # creates it
     out = cli("--registry", other, "models", "list", "--json")
     assert (out.code, json.loads(out.out)) == (0, [])
     assert len(json.loads(cli("models", "list", "--json").out)) == 1  # not sticky
+
+
+def test_a_named_registry_that_does_not_exist_is_not_created(home, cli, tmp_path, monkeypatch):
+    typo = tmp_path / "regsitry.db"
+    url = f"sqlite:///{typo}"
+    for args in (
+        ("--registry", url, "models", "list"),
+        ("--registry", url, "models", "versions", "digits"),
+        ("--registry", url, "runs", "list"),
+        ("--registry", url, "models", "tag", "digits:1", "a=b"),
+    ):
+        out = cli(*args)
+        assert (out.code, out.err.splitlines()[0]) == (5, f"Error: no registry at {typo}"), args
+        assert f"`mlkit --registry {url} registry upgrade`" in out.err
+    monkeypatch.setenv("MLKIT_REGISTRY_URL", url)  # the same for the environment variable
+    assert cli("models", "list").code == 5
+    assert cli("models", "versions", "digits").code == 5  # the fast path too
+    assert not typo.exists()
+    typo.touch()  # a file that holds no registry (an empty database) is not made one either
+    assert cli("--registry", url, "models", "list").err.startswith(f"Error: no registry at {typo}")
+    with sqlite3.connect(typo) as conn:
+        assert conn.execute("SELECT name FROM sqlite_master").fetchall() == []
+    # The default location is created on first use, as ever.
+    monkeypatch.delenv("MLKIT_REGISTRY_URL")
+    monkeypatch.setenv("MLKIT_HOME", str(tmp_path / "fresh"))
+    (tmp_path / "fresh").mkdir()
+    assert (cli("models", "list", "--json").out.strip(), cli("runs", "list").code) == ("[]", 0)
+    assert (tmp_path / "fresh" / "registry.db").is_file()
 
 
 def test_listings_on_sqlite_import_neither_sqlalchemy_nor_tensorflow(home, is_sqlite):
