@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from mlkit.errors import RegistryError
@@ -24,6 +24,8 @@ from mlkit.registry.validation import (
     validate_limit,
     validate_metric_key,
     validate_number,
+    validate_process,
+    validate_run_id,
     validate_tags,
 )
 
@@ -42,6 +44,8 @@ class RunsMixin(SqlBase):
         run_dir: str | None = None,
         environment: dict[str, Any] | None = None,
         tags: dict[str, Any] | None = None,
+        pid: int | None = None,
+        hostname: str | None = None,
     ) -> Run:
         if not isinstance(experiment, str) or not experiment.strip():
             raise RegistryError(
@@ -50,6 +54,7 @@ class RunsMixin(SqlBase):
         params_json = validate_json("params", params)
         environment_json = validate_json("environment", environment)
         tags_json = validate_tags(tags)
+        validate_process(pid, hostname)
 
         def fn(s: Session) -> Run:
             exp = s.scalars(
@@ -59,6 +64,7 @@ class RunsMixin(SqlBase):
                 exp = ExperimentRow(name=experiment, created_at=utcnow())
                 s.add(exp)
                 s.flush()
+            now = utcnow()
             row = RunRow(
                 experiment_id=exp.id,
                 experiment_path=experiment_path,
@@ -67,13 +73,18 @@ class RunsMixin(SqlBase):
                 status="running",
                 code_version=code_version,
                 run_dir=run_dir,
-                started_at=utcnow(),
+                started_at=now,
                 environment=environment_json,
                 tags=tags_json,
+                pid=pid,
+                hostname=hostname,
+                heartbeat_at=now if pid is not None else None,
             )
             s.add(row)
             s.flush()
-            self._event(s, "run_started", run_id=row.id, experiment=experiment)
+            self._event(
+                s, "run_started", run_id=row.id, experiment=experiment, pid=pid, hostname=hostname
+            )
             return convert.run(row, experiment)
 
         return self._write(f"start a run of experiment {experiment!r}", fn)
@@ -106,6 +117,18 @@ class RunsMixin(SqlBase):
             return convert.run(row, s.get_one(ExperimentRow, row.experiment_id).name)
 
         return self._write(f"finish run {run_id}", fn)
+
+    def heartbeat(self, run_id: int) -> None:
+        validate_run_id(run_id)
+
+        def fn(s: Session) -> None:
+            s.execute(
+                update(RunRow)
+                .where(RunRow.id == run_id, RunRow.status == "running")
+                .values(heartbeat_at=utcnow())
+            )
+
+        self._write(f"record a heartbeat of run {run_id}", fn)
 
     def record_run_data_stats(self, run_id: int, stats: dict[str, Any]) -> None:
         stats_json = validate_json("data statistics", stats)

@@ -62,6 +62,16 @@ def validate_run_id(run_id: object) -> int:
     return run_id
 
 
+def validate_process(pid: object, hostname: object) -> None:
+    """The process running a run: both a process id and a host name, or neither."""
+    if pid is None and hostname is None:
+        return
+    if isinstance(pid, bool) or not isinstance(pid, int) or not 1 <= pid <= MAX_INT:
+        raise RegistryError(f"invalid process id {pid!r}: expected a whole number from 1")
+    if not isinstance(hostname, str) or not hostname or len(hostname) > 255:
+        raise RegistryError(f"invalid host name {hostname!r}: expected 1 to 255 characters")
+
+
 def unprintable(text: str) -> tuple[int, str] | None:
     """The position and character of the first character of ``text`` that a terminal would act
     on instead of showing (controls such as ESC, line separators, bidirectional overrides)."""
