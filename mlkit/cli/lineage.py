@@ -9,6 +9,7 @@ from typing import Any
 from rich.markup import escape
 
 from mlkit.cli.output import console, fmt_size, fmt_time, print_table, printable
+from mlkit.workflows.views import VersionView
 
 
 def _value(value: Any) -> str:
@@ -92,8 +93,8 @@ def render_deployments(deployments) -> None:
     )
 
 
-def render_lineage(lineage) -> None:
-    mv, run = lineage.version, lineage.run
+def render_lineage(view: VersionView) -> None:
+    mv, run = view.version, view.run
     render_version(mv)
     chain = [f"{mv.model}:{mv.version}"]
     if run is None:
@@ -104,10 +105,9 @@ def render_lineage(lineage) -> None:
         fp = run.data_fingerprint
         digest = str(fp.get("content_sha256") or "")[:12]
         chain.append(f"data {fp.get('table', '?')} sha256 {digest}" if digest else "no data record")
-    active = [d.endpoint for d in lineage.deployments if d.active]
-    chain.append(f"deployed on {', '.join(active)}" if active else "not deployed")
+    chain.append(f"deployed on {', '.join(view.serving_on)}" if view.serving_on else "not deployed")
     console.print("[bold]Lineage[/] " + escape(printable(" → ".join(chain))), highlight=False)
     if run is not None:
         print_fields(f"Run {run.id}", run_fields(run))
         print_fields("Data fingerprint", flatten(run.data_fingerprint))
-    render_deployments(lineage.deployments)
+    render_deployments(view.deployments)

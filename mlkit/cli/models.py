@@ -55,14 +55,14 @@ def show(
 ) -> None:
     """One version and its lineage: run, experiment file, data fingerprint, deployments."""
     from mlkit.cli.lineage import render_lineage
+    from mlkit.workflows.views import version_view
 
     with _store() as store:
-        mv = store.resolve(ref)
-        lineage = store.lineage(mv.model, mv.version)
+        view = version_view(store, ref)
     if as_json:
-        print_json(lineage)
+        print_json(view)
         return
-    render_lineage(lineage)
+    render_lineage(view)
 
 
 @app.command("tag")
