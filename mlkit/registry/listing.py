@@ -49,7 +49,7 @@ FROM model_versions WHERE model_id = :model_id ORDER BY version DESC LIMIT :newe
 COUNT_VERSIONS_SQL = "SELECT COUNT(*) FROM model_versions WHERE model_id = :model_id"
 VERDICTS_SQL = """
 SELECT id, candidate_version, baseline_version, metric, candidate_value, baseline_value, passed,
-       forced, reason, details, created_at
+       forced, reason, details, created_at, forced_by, force_reason, data_fingerprint
 FROM verdicts WHERE model_id = :model_id ORDER BY id
 """
 
@@ -155,6 +155,9 @@ def list_verdicts(query: Query, model: str) -> list[Verdict]:
             reason=reason,
             details=_json(details),
             created_at=_time(created),
+            forced_by=forced_by,
+            force_reason=force_reason,
+            data_fingerprint=_json(fingerprint),
         )
         for (
             vid,
@@ -168,6 +171,9 @@ def list_verdicts(query: Query, model: str) -> list[Verdict]:
             reason,
             details,
             created,
+            forced_by,
+            force_reason,
+            fingerprint,
         ) in query(VERDICTS_SQL, {"model_id": mid})
     ]
 
