@@ -55,6 +55,8 @@ RUN_FIELDS = (
     "started_at",
     "finished_at",
     "error",
+    "dead",
+    "hostname",
 )
 RUN_MAPS = ("params", "metrics", "tags", "data_fingerprint", "environment")
 
