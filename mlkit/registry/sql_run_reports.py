@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from mlkit.errors import RegistryError
-from mlkit.registry import convert
+from mlkit.registry import convert, liveness
 from mlkit.registry.entities import Run
 from mlkit.registry.schema import ExperimentRow, utcnow
 from mlkit.registry.sql_base import SqlBase
@@ -48,7 +48,8 @@ class RunReportsMixin(SqlBase):
                     f"run {run_id} has finished; there is nothing to resume",
                     hint="start a new run with `mlkit train EXPERIMENT`",
                 )
-            previous = convert.run(row, "").status  # "failed" for a dead run
+            dead = liveness.death(row.status, row.pid, row.hostname, row.heartbeat_at)
+            previous = "failed" if dead else row.status
             row.status, row.error, row.finished_at = "running", None, None
             row.pid, row.hostname = pid, hostname
             row.heartbeat_at = utcnow() if pid is not None else None
