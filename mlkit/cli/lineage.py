@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from rich.markup import escape
 
 from mlkit.cli.output import console, fmt_size, fmt_time, print_table, printable
+from mlkit.registry import Deployment, ModelVersion, Run
 from mlkit.workflows.views import VersionView
 
 
@@ -39,7 +40,7 @@ def print_fields(title: str, fields: Iterable[tuple[str, Any]]) -> None:
         print_table(title, ["field", "value"], rows, markup=False)
 
 
-def render_version(mv) -> None:
+def render_version(mv: ModelVersion) -> None:
     print_fields(
         f"{mv.model} version {mv.version}",
         [
@@ -56,7 +57,7 @@ def render_version(mv) -> None:
     )
 
 
-def run_fields(run) -> list[tuple[str, Any]]:
+def run_fields(run: Run) -> list[tuple[str, Any]]:
     return [
         ("experiment", run.experiment),
         ("experiment file", run.experiment_path),
@@ -70,7 +71,7 @@ def run_fields(run) -> list[tuple[str, Any]]:
     ]
 
 
-def render_deployments(deployments) -> None:
+def render_deployments(deployments: Sequence[Deployment]) -> None:
     if not deployments:
         console.print("[dim]Never deployed.[/]", highlight=False)
         return
