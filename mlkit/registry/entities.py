@@ -33,6 +33,12 @@ class Run:
     tags: dict[str, Any] = field(default_factory=dict)
     report: dict[str, Any] = field(default_factory=dict)  # the search report (empty: none)
     baseline: dict[str, Any] = field(default_factory=dict)  # the scikit-learn baseline
+    pid: int | None = None  # the process running it, on ``hostname``
+    hostname: str | None = None
+    heartbeat_at: datetime | None = None  # its last sign of life (None: it gave none)
+    dead: bool = False
+    """Stored as ``running`` but its process is gone: shown as ``failed`` with the reason in
+    ``error`` (see ``mlkit.registry.liveness``); it may still be resumed."""
 
 
 @dataclass(frozen=True)

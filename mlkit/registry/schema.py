@@ -108,6 +108,10 @@ class RunRow(Base):
     # and the scikit-learn baseline on the same split.
     report: Mapped[dict[str, Any] | None]
     baseline: Mapped[dict[str, Any] | None]
+    # 0008: the process running it and its last sign of life, to recognise a dead run.
+    pid: Mapped[int | None] = mapped_column(Integer)
+    hostname: Mapped[str | None] = mapped_column(String(255))
+    heartbeat_at: Mapped[datetime | None]
 
 
 class ModelRow(Base):

@@ -28,6 +28,7 @@ from mlkit.registry.validation import (
     validate_json,
     validate_limit,
     validate_name,
+    validate_tags,
     validate_version,
 )
 
@@ -68,7 +69,7 @@ class VersionsMixin(SqlBase):
         validate_name("model", model)
         metrics_json = validate_json("metrics", metrics)
         signature_json = validate_json("signature", signature)
-        tags_json = validate_json("tags", tags)
+        tags_json = validate_tags(tags)
         if not Path(source_dir).is_dir():
             raise RegistryError(
                 f"cannot register {source_dir}: not a directory",
@@ -246,10 +247,7 @@ class VersionsMixin(SqlBase):
     def set_tags(
         self, model: str, version: int, tags: dict[str, str], remove: tuple[str, ...] = ()
     ) -> ModelVersion:
-        tags_json = validate_json("tags", tags)
-        for key in [*tags_json, *remove]:
-            if not isinstance(key, str) or not key or len(key) > 255:
-                raise RegistryError(f"invalid tag name {key!r}: expected 1 to 255 characters")
+        tags_json = validate_tags(tags, remove)
 
         def fn(s: Session) -> ModelVersion:
             m = self._model(s, model, lock=True)

@@ -39,10 +39,20 @@ class RegistryStore(ABC):
         run_dir: str | None = None,
         environment: dict[str, Any] | None = None,
         tags: dict[str, Any] | None = None,
+        pid: int | None = None,
+        hostname: str | None = None,
     ) -> Run:
         """Start a run of ``experiment`` (created on first use) with status ``running``.
 
-        ``environment`` says where it runs (``mlkit.registry.environment.capture()``).
+        ``environment`` says where it runs (``mlkit.registry.environment.capture()``). ``pid``
+        and ``hostname`` name the process that runs it, which then calls ``heartbeat``: a run
+        whose process is gone is shown as failed (``mlkit.registry.liveness``).
+        """
+
+    @abstractmethod
+    def heartbeat(self, run_id: int) -> None:
+        """Record that the process running ``run_id`` is alive (now). Nothing happens when the
+        run is no longer running. Not an event: it changes no state, only shows the run is alive.
         """
 
     @abstractmethod
@@ -69,6 +79,20 @@ class RegistryStore(ABC):
         Raises RegistryError when the run does not exist, is not running, or ``status`` is
         neither ``finished`` nor ``failed``.
         """
+
+    @abstractmethod
+    def record_run_data_stats(self, run_id: int, stats: dict[str, Any]) -> None:
+        """Store the statistics of a run's training data (``mlkit.data.stats``: per feature
+        count, missing, mean, std, min, max, histogram; the label distribution), replacing any,
+        in one transaction with its ``run_data_stats`` event.
+
+        RegistryError when the run does not exist or ``stats`` is not JSON.
+        """
+
+    @abstractmethod
+    def run_data_stats(self, run_id: int) -> dict[str, Any] | None:
+        """The statistics stored with the run, or None when it has none; RegistryError when the
+        run does not exist."""
 
     @abstractmethod
     def get_run(self, run_id: int) -> Run:
@@ -289,8 +313,11 @@ class RegistryStore(ABC):
         what is stored."""
 
     @abstractmethod
-    def reopen_run(self, run_id: int) -> Run:
-        """Set a ``running`` or ``failed`` run back to ``running`` to resume it.
+    def reopen_run(
+        self, run_id: int, *, pid: int | None = None, hostname: str | None = None
+    ) -> Run:
+        """Set a ``running`` (or dead) or ``failed`` run back to ``running`` to resume it, in
+        the process ``pid`` on ``hostname`` when given (see ``create_run``).
 
         Raises RegistryError when the run does not exist or has finished.
         """

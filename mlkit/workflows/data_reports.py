@@ -19,7 +19,6 @@ from mlkit.data.stats import FeatureDrift, compare, relation_stats
 from mlkit.errors import DataError, MlkitError
 from mlkit.experiment import DataSpec, parse_experiment
 from mlkit.registry import Run, open_store
-from mlkit.workflows.dataset import run_data_stats
 
 
 @dataclass
@@ -68,7 +67,7 @@ def drift_against_run(
     query's) against the statistics the run stored, on the run's histogram bins."""
     with open_store(settings.registry_url, settings.artifacts_dir) as store:
         run = store.get_run(run_id)
-        before = run_data_stats(store, run.id)
+        before = store.run_data_stats(run.id)
     if not before:
         raise DataError(
             f"run {run_id} has no data statistics",

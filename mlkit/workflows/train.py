@@ -20,7 +20,8 @@ from mlkit.errors import DataError, MlkitError, SearchError
 from mlkit.experiment import Experiment, load_experiment, parse_experiment
 from mlkit.registry import ModelVersion, Run, open_store
 from mlkit.registry.environment import capture as capture_environment
-from mlkit.workflows.dataset import record_data_stats
+from mlkit.registry.liveness import this_host
+from mlkit.workflows.heartbeat import Heartbeat
 
 Progress = Callable[[Any], None]  # receives mlkit.search.hooks.SearchProgress
 Stage = Callable[[str], None]
@@ -104,10 +105,12 @@ def train(
             **capture_environment(),
             **({"cluster": cluster.describe()} if cluster else {}),
         },
+        pid=os.getpid(),
+        hostname=this_host(),
     )
     run_dir = model_dir or settings.runs_dir / str(run.id)
     if data.stats:
-        record_data_stats(store, run.id, data.stats)
+        store.record_run_data_stats(run.id, data.stats)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / FINGERPRINT_FILE).write_text(json.dumps(data.fingerprint, sort_keys=True))
     return _search_and_register(
@@ -154,7 +157,7 @@ def resume(
     stage(f"reading {experiment.data.source} from the warehouse")
     data = experiment_data(experiment.data, settings, task=experiment.search.task)
     _check_same_data(run_dir, data.fingerprint, run_id)
-    run = store.reopen_run(run_id)
+    run = store.reopen_run(run_id, pid=os.getpid(), hostname=this_host())
     step = checkpoint_step(run_dir)
     stage(f"run {run_id}: resuming from the checkpoint at step {step:,}")
     outcome = _search_and_register(
@@ -177,6 +180,7 @@ def _search_and_register(
 ) -> TrainOutcome:
     (run_dir / PID_FILE).write_text(str(os.getpid()))
     s = experiment.search
+    heartbeat = Heartbeat(store, run.id).start()
     try:
         baseline: dict[str, Any] = dict(store.get_run(run.id).baseline) if resumed else {}
         if s.baseline and not baseline:
@@ -271,6 +275,7 @@ def _search_and_register(
         store.finish_run(run.id, status="failed", error=message, data_fingerprint=data.fingerprint)
         raise
     finally:
+        heartbeat.stop()
         # The registry holds the SavedModel now; keep checkpoints and TensorBoard events only.
         shutil.rmtree(run_dir / "export", ignore_errors=True)
         (run_dir / PID_FILE).unlink(missing_ok=True)

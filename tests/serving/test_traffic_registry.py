@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from mlkit.errors import RegistryError
+from mlkit.errors import RegistryError, UsageError
 from mlkit.registry import open_store
 from mlkit.registry.db import create_registry_engine, run_upgrade
 from tests.registry.conftest import ENV_URL, _empty_database
@@ -72,12 +72,18 @@ def test_deploy_replaces_a_whole_canary(store) -> None:
         ({1: 101}, "invalid traffic share 101 for version 1"),
         ({1: 50.5, 2: 49.5}, "expected a whole percent"),
         ({}, "needs at least one version"),
-        ({0: 100}, "version"),
     ],
 )
 def test_bad_splits_are_refused(store, split, message) -> None:
     with pytest.raises(RegistryError, match=message):
         store.set_traffic("digits", split)
+    assert store.traffic("digits") == []
+
+
+def test_a_split_naming_an_impossible_version_is_an_input_error(store) -> None:
+    for version in (0, 2**31):
+        with pytest.raises(UsageError, match=f"invalid version {version}"):
+            store.set_traffic("digits", {version: 100})
     assert store.traffic("digits") == []
 
 
