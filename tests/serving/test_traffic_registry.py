@@ -97,7 +97,7 @@ def test_undeploy_gives_the_traffic_to_the_others(store) -> None:
         store.undeploy("digits")
 
 
-def test_endpoints_are_separate_and_vertex_names_are_kept(store) -> None:
+def test_endpoints_are_separate_and_resources_are_kept(store) -> None:
     store.deploy("digits", 1)
     names = {
         "model": "projects/p/locations/l/models/7",
@@ -105,11 +105,13 @@ def test_endpoints_are_separate_and_vertex_names_are_kept(store) -> None:
         "endpoint": "projects/p/locations/l/endpoints/8",
         "deployed_model_id": "9",
     }
-    (d,) = store.set_traffic("digits", {2: 100}, endpoint="vertex", vertex={2: names})
-    assert d.vertex == names
+    (d,) = store.set_traffic("digits", {2: 100}, endpoint="vertex", resources={2: names})
+    assert d.resources == names
     assert shares(store.traffic("digits", "local")) == {1: 100}
-    with pytest.raises(RegistryError, match="unknown Vertex resource field 'zone'"):
-        store.set_traffic("digits", {2: 100}, endpoint="vertex", vertex={2: {"zone": "x"}})
+    (kept,) = store.set_traffic("digits", {2: 100}, endpoint="vertex")
+    assert kept.resources == names, "a version that keeps serving keeps its resources"
+    with pytest.raises(RegistryError, match="invalid resources for version 2"):
+        store.set_traffic("digits", {2: 100}, endpoint="vertex", resources={2: {"zone": 3}})
 
 
 def test_the_database_refuses_two_active_rows_of_one_version(store) -> None:
