@@ -128,6 +128,11 @@ class TrafficMixin(SqlBase):
         before_rows = active_rows(s, m.id, endpoint)
         before = {r.version: r for r in before_rows}
         old_split = {v: share(r) for v, r in before.items()}
+        aliases = self._aliases(s, m.id)
+        champion = aliases.get(CHAMPION)
+        old_top = serving_row(before_rows, champion)
+        if verdict_id is not None:
+            self._check_verdict(s, m, verdict_id, subject, endpoint, old_top)
         if expect is not None and dict(expect) != old_split:
             raise TrafficConflict(
                 f"the traffic of model {m.name!r} on endpoint {endpoint!r} changed while this "
@@ -135,11 +140,6 @@ class TrafficMixin(SqlBase):
                 "nothing was changed",
                 hint="look at `mlkit endpoints list` and try again",
             )
-        aliases = self._aliases(s, m.id)
-        champion = aliases.get(CHAMPION)
-        old_top = serving_row(before_rows, champion)
-        if verdict_id is not None:
-            self._check_verdict(s, m, verdict_id, subject, endpoint, old_top)
         for v in shares:
             self._version(s, m, v)
         for v, row in before.items():
