@@ -58,7 +58,7 @@ def deploy(
         return
     else:
         render_verdict(outcome.verdict)
-        if outcome.deployed:
+        if outcome.deployed and outcome.verdict and outcome.deployment:
             how = (
                 f"forced over a failed verdict by {outcome.verdict.forced_by}"
                 if outcome.forced

@@ -142,12 +142,13 @@ class TrafficMixin(SqlBase):
             )
         for v in shares:
             self._version(s, m, v)
-        for v, row in before.items():
+        for v, old in before.items():
             if shares.get(v, 0) == 0 or v == subject:
-                row.active, row.retired_at = False, now
+                old.active, old.retired_at = False, now
         s.flush()  # before the inserts: one active deployment per (model, endpoint, version)
         names = _check_resources(resources)
         rows: dict[int, DeploymentRow] = {}
+        row: DeploymentRow | None
         for v, percent in shares.items():
             row = before.get(v)
             if row is None or v == subject:

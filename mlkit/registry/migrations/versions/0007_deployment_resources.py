@@ -12,8 +12,11 @@ Create Date: 2026-11-29
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.sql.expression import ColumnClause
 
 revision = "0007"
 down_revision = "0006"
@@ -29,7 +32,7 @@ _VERTEX = (
 )
 
 
-def _deployments(*columns: sa.Column) -> sa.TableClause:
+def _deployments(*columns: ColumnClause[Any]) -> sa.TableClause:
     return sa.table("deployments", sa.column("id", sa.Integer()), *columns)
 
 
