@@ -84,7 +84,6 @@ def test_a_forced_canary_on_the_local_endpoint_keeps_who_and_why(project, cli, m
 
 def _moving(monkeypatch, where: str, project, version: int) -> None:
     """Deploy ``version`` (as another `mlkit deploy` finishing first would) at ``where``."""
-    from mlkit.serving.endpoints import LocalEndpoint
     from mlkit.workflows import promote
 
     def other_deploy() -> None:
@@ -100,6 +99,8 @@ def _moving(monkeypatch, where: str, project, version: int) -> None:
 
         monkeypatch.setattr(promote, "_judge", judged_then_moved)
     else:  # inside the endpoint's deploy, after it read the split: only the registry sees it
+        from mlkit.serving.endpoints import LocalEndpoint
+
         apply = LocalEndpoint._apply
 
         def moved_then_applied(self, model, split):
