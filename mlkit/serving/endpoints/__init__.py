@@ -55,5 +55,4 @@ def open_endpoint(
 ) -> Endpoint:
     """The endpoint of kind ``name`` on ``store`` (a store, or a function that opens one when
     first needed), configured from ``settings``; ``url`` and ``token`` for the local endpoint."""
-    endpoint: Endpoint = endpoint_kind(name).open(store, settings=settings, url=url, token=token)
-    return endpoint
+    return endpoint_kind(name).open(store, settings=settings, url=url, token=token)

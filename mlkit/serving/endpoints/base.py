@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from mlkit.config import Settings
 from mlkit.errors import ArtifactError, RegistryError, TrafficConflict, UsageError
@@ -71,7 +71,7 @@ class Endpoint(ABC):
         settings: Settings | None = None,
         url: str | None = None,
         token: str | None = None,
-    ) -> Any:
+    ) -> Self:
         """The endpoint on ``store``, configured from ``settings`` (default: ``load_settings()``);
         ``url``/``token`` are for kinds that take them (UsageError from those that do not).
         Checks the kind's own settings up front."""

@@ -7,7 +7,7 @@ endpoint's URL (``--url``, else ``MLKIT_ENDPOINT_URL``, default ``http://127.0.0
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 from mlkit.config import Settings, load_settings
 from mlkit.serving.endpoints.base import Endpoint, StoreSource
@@ -34,7 +34,7 @@ class LocalEndpoint(Endpoint):
         settings: Settings | None = None,
         url: str | None = None,
         token: str | None = None,
-    ) -> LocalEndpoint:
+    ) -> Self:
         default = (settings or load_settings()).endpoint_url
         return cls(store, url=url or default, token=token)
 

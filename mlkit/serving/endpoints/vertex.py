@@ -10,7 +10,7 @@ nodes). Each deployment's resource names (``model``, ``model_version``, ``endpoi
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 from mlkit.config import Settings
 from mlkit.errors import ServingError, UsageError
@@ -41,7 +41,7 @@ class VertexEndpoint(Endpoint):
         settings: Settings | None = None,
         url: str | None = None,
         token: str | None = None,
-    ) -> VertexEndpoint:
+    ) -> Self:
         if url:
             raise UsageError(LOCAL_ONLY)
         return cls(store, VertexClient(vertex_settings()))
