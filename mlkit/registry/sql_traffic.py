@@ -21,6 +21,7 @@ one transaction with its event:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -128,8 +129,8 @@ class TrafficMixin(SqlBase):
         before_rows = active_rows(s, m.id, endpoint)
         before = {r.version: r for r in before_rows}
         old_split = {v: share(r) for v, r in before.items()}
-        aliases = self._aliases(s, m.id)
-        champion = aliases.get(CHAMPION)
+        names = _check_resources(resources)
+        champion = self._aliases(s, m.id).get(CHAMPION)
         old_top = serving_row(before_rows, champion)
         if verdict_id is not None:
             self._check_verdict(s, m, verdict_id, subject, endpoint, old_top)
@@ -142,11 +143,59 @@ class TrafficMixin(SqlBase):
             )
         for v in shares:
             self._version(s, m, v)
+        rows = self._replace_rows(
+            s, m, endpoint, shares, before, now, subject=subject, verdict_id=verdict_id,
+            action=action, actor=actor, reason=reason, resources=names,
+        )  # fmt: skip
+        newest = subject if subject in rows else None
+        if newest is None and rows:
+            newest = max(rows.values(), key=lambda r: r.id).version
+        top = champion_of(shares, champion, newest)
+        self._follow_aliases(s, m, endpoint, rows, top, champion, before, restore)
+        m.updated_at = now
+        s.flush()
+        self._event(
+            s,
+            event,
+            model=m.name,
+            version=subject if subject is not None else top,
+            endpoint=endpoint,
+            deployment_id=None if subject not in rows else rows[subject].id,
+            verdict_id=verdict_id,
+            action=action,
+            actor=actor,
+            reason=reason,
+            split={str(v): p for v, p in sorted(shares.items())},
+            previous_split={str(v): p for v, p in sorted(old_split.items())},
+            replaced_version=None if old_top is None else old_top.version,
+            previous_champion=champion,
+            resources={str(v): n for v, n in sorted(names.items())},
+            **payload,
+        )
+        return active_rows(s, m.id, endpoint)
+
+    def _replace_rows(
+        self,
+        s: Session,
+        m: ModelRow,
+        endpoint: str,
+        shares: Mapping[int, int],
+        before: dict[int, DeploymentRow],
+        now: datetime,
+        *,
+        subject: int | None,
+        verdict_id: int | None,
+        action: str,
+        actor: str | None,
+        reason: str | None,
+        resources: dict[int, dict[str, str]],
+    ) -> dict[int, DeploymentRow]:
+        """Retire the rows of versions leaving (and the subject's), add rows for the versions
+        arriving (and the subject), set every share. Returns the active rows by version."""
         for v, old in before.items():
             if shares.get(v, 0) == 0 or v == subject:
                 old.active, old.retired_at = False, now
         s.flush()  # before the inserts: one active deployment per (model, endpoint, version)
-        names = _check_resources(resources)
         rows: dict[int, DeploymentRow] = {}
         row: DeploymentRow | None
         for v, percent in shares.items():
@@ -170,14 +219,26 @@ class TrafficMixin(SqlBase):
                 s.add(fresh)
                 row = fresh
             row.traffic_percent = percent
-            if v in names:
-                row.resources = {**(row.resources or {}), **names[v]}
+            if v in resources:
+                row.resources = {**(row.resources or {}), **resources[v]}
             rows[v] = row
         s.flush()
-        newest = subject if subject in rows else None
-        if newest is None and rows:
-            newest = max(rows.values(), key=lambda r: r.id).version
-        top = champion_of(shares, champion, newest)
+        return rows
+
+    def _follow_aliases(
+        self,
+        s: Session,
+        m: ModelRow,
+        endpoint: str,
+        rows: dict[int, DeploymentRow],
+        top: int | None,
+        champion: int | None,
+        before: dict[int, DeploymentRow],
+        restore: DeploymentRow | None,
+    ) -> None:
+        """``champion`` to ``top`` (the largest share); when it moves, ``previous`` to the old
+        champion and the new champion's row remembers the row it replaced. A rollback
+        (``restore``) takes both from the deployment it restores instead."""
         if restore is not None and top is not None:  # a rollback walks back through history
             row = rows[top]
             row.previous_version = restore.previous_version
@@ -193,27 +254,6 @@ class TrafficMixin(SqlBase):
             self._put_alias(s, m, CHAMPION, top)
         elif top is None:
             self._put_alias_elsewhere(s, m, endpoint, champion)
-        m.updated_at = now
-        s.flush()
-        self._event(
-            s,
-            event,
-            model=m.name,
-            version=subject if subject is not None else top,
-            endpoint=endpoint,
-            deployment_id=None if subject not in rows else rows[subject].id,
-            verdict_id=verdict_id,
-            action=action,
-            actor=actor,
-            reason=reason,
-            split={str(v): p for v, p in sorted(shares.items())},
-            previous_split={str(v): p for v, p in sorted(old_split.items())},
-            replaced_version=None if old_top is None else old_top.version,
-            previous_champion=champion,
-            resources={str(v): n for v, n in sorted(names.items())},
-            **payload,
-        )
-        return active_rows(s, m.id, endpoint)
 
     def _check_verdict(
         self,
