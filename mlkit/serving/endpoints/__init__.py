@@ -21,6 +21,7 @@ __all__ = [
     "LOCAL",
     "Endpoint",
     "LocalEndpoint",
+    "StoreSource",
     "VertexEndpoint",
     "endpoint_kind",
     "open_endpoint",
