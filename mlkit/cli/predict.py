@@ -43,28 +43,10 @@ def predict(
     payload = _read_instances(instances)
     if version is not None and label is not None:
         raise UsageError("give --version or --label, not both")
-    if target == "vertex":
-        if version is not None or label is not None or url:
-            raise UsageError(
-                "--version, --label and --url are for the local endpoint; Vertex AI picks the "
-                "version by the endpoint's traffic split"
-            )
-        from mlkit.workflows.serve import open_target
+    from mlkit.workflows.serve import open_endpoint
 
-        answer = open_target(load_settings(), "vertex").predict(name, payload)
-    elif target == "local":
-        from mlkit.serving.client import predict as call
-
-        answer = call(
-            url or load_settings().endpoint_url,
-            name,
-            payload,
-            version=version,
-            label=label,
-            token=token,
-        )
-    else:
-        raise UsageError(f"unknown --target {target!r}: expected local or vertex")
+    endpoint = open_endpoint(load_settings(), target, url=url, token=token)
+    answer = endpoint.predict(name, payload, version=version, label=label)
     if as_json:
         print_json(answer)
         return
@@ -78,7 +60,8 @@ def predict(
         else:
             rows.append([i, json.dumps(p), ""])
     served = answer.get("version") or answer.get("modelVersionId")
-    where = "" if target == "local" else f" on Vertex AI ({answer.get('deployedModelId')})"
+    deployed = answer.get("deployedModelId")
+    where = f" on {endpoint.title}" + (f" ({deployed})" if deployed else "")
     print_table(f"{name} version {served}{where}", ["instance", "prediction", "confidence"], rows)
 
 

@@ -89,16 +89,7 @@ def deployment(row: DeploymentRow, model: str) -> Deployment:
         reason=row.reason,
         rollback_to_id=row.rollback_to_id,
         traffic_percent=100 if row.traffic_percent is None else row.traffic_percent,
-        vertex={
-            key: value
-            for key, value in (
-                ("model", row.vertex_model),
-                ("model_version", row.vertex_model_version),
-                ("endpoint", row.vertex_endpoint),
-                ("deployed_model_id", row.vertex_deployed_model_id),
-            )
-            if value
-        },
+        resources={str(k): str(v) for k, v in (row.resources or {}).items()},
     )
 
 

@@ -3,7 +3,8 @@
 ``compare`` evaluates a candidate and a baseline version and records the verdict; ``deploy``
 compares with what the endpoint serves and promotes only on a pass (or when forced, recording who
 and why); ``rollback`` restores the champion the current deployment replaced. Promotion to an
-endpoint happens in one place, ``promote_to_endpoint``.
+endpoint happens in one place, ``promote_to_endpoint``, through the endpoint interface
+(``mlkit.serving.endpoints``): the workflow never asks which kind of endpoint it talks to.
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlkit.config import Settings
-from mlkit.errors import RegistryError, ServingError, UsageError
+from mlkit.errors import PromotionRefused, RegistryError, TrafficConflict, UsageError
 from mlkit.experiment import Experiment, parse_experiment
 from mlkit.registry import Deployment, ModelVersion, RegistryStore, Verdict, open_store
+
+if TYPE_CHECKING:
+    from mlkit.serving.endpoints import Endpoint
 
 LOCAL_ENDPOINT = "local"
 Stage = Callable[[str], None]
@@ -62,6 +66,7 @@ class DeployOutcome:
     deployment: Deployment | None = None
     target: str = LOCAL_ENDPOINT
     traffic: int = 100
+    where: str = ""  # how messages name the endpoint, e.g. "Vertex AI"
 
 
 @dataclass
@@ -131,13 +136,17 @@ def deploy(
 ) -> DeployOutcome:
     """Compare ``version`` (default: latest) with what ``endpoint`` serves; promote it on a pass.
 
-    ``endpoint`` is a target: ``local`` (the local endpoint) or ``vertex`` (Vertex AI).
-    ``traffic`` below 100 deploys the version as a canary beside what serves now.
+    ``endpoint`` is an endpoint kind (``mlkit.serving.endpoints.ENDPOINT_KINDS``: ``local``,
+    ``vertex``). ``traffic`` below 100 deploys the version as a canary beside what serves now.
 
     ``force`` deploys over a failed verdict and needs ``reason``; the verdict and the deployment
-    record who (``actor``, default ``current_user()``) and why. ``data_table``: judge on every
-    row of that table (local or ``bq://``) rather than the experiment's test split.
+    record who (``actor``, default ``current_user()``) and why, for every kind and share.
+    ``data_table``: judge on every row of that table (local or ``bq://``) rather than the
+    experiment's test split. PromotionRefused when what serves changed while the verdict was
+    computed.
     """
+    from mlkit.serving.endpoints import open_endpoint  # checks the kind's settings up front
+
     reason = (reason or "").strip() or None
     if force and reason is None:
         raise UsageError(
@@ -147,13 +156,9 @@ def deploy(
     stage = on_stage or _noop
     who = actor or current_user()
     store = open_store(settings.registry_url, settings.artifacts_dir)
-    target = None
-    if endpoint != LOCAL_ENDPOINT or traffic != 100:
-        from mlkit.serving.targets import make_target  # checks the target's settings up front
-
-        target = make_target(endpoint, store)
+    target = open_endpoint(endpoint, store)
     cand = store.get_version(model, version)
-    current = store.active_deployment(model, endpoint)
+    current = target.serving(model)
     if current is not None and current.version == cand.version:
         return DeployOutcome(
             model, cand.version, current.version, deployed=False, already_deployed=True
@@ -176,54 +181,50 @@ def deploy(
         verdict=verdict,
         target=endpoint,
         traffic=traffic,
+        where=target.title,
     )
     if report.passed or force:
         share = "" if traffic == 100 else f" with {traffic}% of the traffic"
-        stage(f"promoting version {cand.version} on the {endpoint} endpoint{share}")
+        stage(f"promoting version {cand.version} on {target.title}{share}")
         outcome.deployment = promote_to_endpoint(
-            store,
+            target,
             model,
             cand.version,
-            endpoint=endpoint,
-            verdict_id=verdict.id,
+            verdict=verdict,
             action="forced" if forced else "promote",
             actor=who,
             reason=reason,
             traffic=traffic,
-            target=target,
         )
         outcome.deployed = True
     return outcome
 
 
 def promote_to_endpoint(
-    store: RegistryStore,
+    endpoint: Endpoint,
     model: str,
     version: int,
     *,
-    endpoint: str,
-    verdict_id: int | None,
+    verdict: Verdict,
     action: str,
     actor: str,
     reason: str | None,
     traffic: int = 100,
-    target: Any = None,
 ) -> Deployment:
-    """The one place a version goes live: the champion alias and the endpoint's traffic move in
-    one registry transaction. The local endpoint reads the active deployment from the registry on
-    each request, so committing it is the switch.
-
-    A canary (``traffic`` below 100) or another target (Vertex AI) goes through ``target`` (see
-    mlkit.serving.targets), which changes the endpoint and records the traffic split."""
-    if target is not None:
-        rows = target.deploy(model, version, traffic, verdict_id=verdict_id)
-        return next(d for d in rows if d.version == version)
-    if endpoint != LOCAL_ENDPOINT:
-        raise ServingError(f"unknown endpoint {endpoint!r}", hint="deploy to 'local' or 'vertex'")
-    return store.deploy(
-        model, version, endpoint=endpoint, verdict_id=verdict_id, action=action, actor=actor,
-        reason=reason,
-    )  # fmt: skip
+    """The one place a version goes live: ``version`` takes ``traffic`` percent of the model's
+    traffic on ``endpoint``, recorded with the verdict, the action (``promote``/``forced``), who
+    and why in one registry transaction, which refuses (compare-and-swap) when what serves is no
+    longer the verdict's baseline: then PromotionRefused, and nothing changed."""
+    try:
+        rows = endpoint.deploy(
+            model, version, traffic, verdict_id=verdict.id, baseline=verdict.baseline_version,
+            action=action, actor=actor, reason=reason,
+        )  # fmt: skip
+    except TrafficConflict as exc:
+        raise PromotionRefused(
+            f"{model} version {version} was not deployed: {exc.message}", hint=exc.hint
+        ) from exc
+    return next(d for d in rows if d.version == version)
 
 
 def rollback(
@@ -234,18 +235,16 @@ def rollback(
     actor: str | None = None,
     reason: str | None = None,
 ) -> RollbackOutcome:
-    """Restore the champion that the active deployment replaced, in one registry transaction."""
+    """All traffic back to the version the serving one replaced (the ``previous`` alias), after
+    checking its artifact, in one registry transaction (on any endpoint kind)."""
+    from mlkit.serving.endpoints import open_endpoint
+
     store = open_store(settings.registry_url, settings.artifacts_dir)
     store.get_version(model)  # ModelNotFound with the known names, before anything else
-    current = store.active_deployment(model, endpoint)
-    if endpoint != LOCAL_ENDPOINT:  # Vertex AI: the target moves the traffic, then records it
-        from mlkit.serving.targets import make_target
-
-        rows = make_target(endpoint, store).rollback(model)
-        deployment = max(rows, key=lambda d: d.traffic_percent)
-        return RollbackOutcome(model, endpoint, current.version if current else 0, deployment)
+    target = open_endpoint(endpoint, store)
+    current = target.serving(model)
     why = (reason or "").strip() or None
-    deployment = store.rollback(model, endpoint=endpoint, actor=actor or current_user(), reason=why)
+    deployment = target.rollback(model, actor=actor or current_user(), reason=why)
     return RollbackOutcome(model, endpoint, current.version if current else 0, deployment)
 
 

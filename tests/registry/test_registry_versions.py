@@ -184,7 +184,7 @@ def test_list_models(store, saved_model):
     for _ in range(2):
         store.register_version("mnist", saved_model())
     store.register_version("digits", saved_model())
-    store.set_alias("mnist", "champion", 1)
+    store.deploy("mnist", 1)
     models = store.list_models()
     assert [m.name for m in models] == ["digits", "mnist"]
     mnist = models[1]

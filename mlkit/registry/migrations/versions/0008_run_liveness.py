@@ -3,7 +3,7 @@ heartbeat (runs.pid, runs.hostname, runs.heartbeat_at). A ``running`` run whose 
 or whose heartbeat stopped, is shown as failed (``mlkit.registry.liveness``).
 
 Revision ID: 0008
-Revises: 0006 (re-chained onto 0007 when the endpoint-deployments migration lands)
+Revises: 0007
 Create Date: 2026-11-29
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
