@@ -29,9 +29,9 @@ import numpy as np  # noqa: E402
 
 from mlkit.data import open_warehouse  # noqa: E402
 from mlkit.data.bundled import load_bundled  # noqa: E402
+from mlkit.data.experiment_data import load_experiment_data  # noqa: E402
 from mlkit.experiment import load_experiment  # noqa: E402
 from mlkit.search.baselines import beats_baseline, fit_baselines  # noqa: E402
-from mlkit.workflows.dataset import load_experiment_data  # noqa: E402
 
 TABULAR = ("breast_cancer", "wine", "iris")
 

@@ -281,7 +281,7 @@ def main() -> None:
 
     # -- registry: both versions registered, version 1 deployed -------------------------------
     from mlkit.registry import open_store
-    from mlkit.serving.targets import LocalTarget
+    from mlkit.serving.endpoints import LocalEndpoint
 
     home = work / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLKIT_")}
@@ -290,7 +290,7 @@ def main() -> None:
     store = open_store(settings.registry_url, settings.artifacts_dir)
     store.register_version("digits", v1)
     store.register_version("digits", v2)
-    target = LocalTarget(store)
+    target = LocalEndpoint(store)
     target.deploy("digits", 1)
 
     # -- 2. the plain server ------------------------------------------------------------------

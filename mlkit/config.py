@@ -30,6 +30,30 @@ def set_registry_url(url: str | None) -> None:
         _overrides.pop("registry_url", None)
 
 
+def default_registry_url(home: Path) -> str:
+    """The registry of a project folder: ``registry.db`` in it."""
+    return f"sqlite:///{home / 'registry.db'}"
+
+
+def named_registry_url() -> str | None:
+    """The registry URL the user named (``--registry``, else ``MLKIT_REGISTRY_URL``), if any."""
+    return _overrides.get("registry_url") or os.environ.get("MLKIT_REGISTRY_URL") or None
+
+
+def may_create_registry(url: str) -> bool:
+    """Whether opening ``url`` may create a registry there when there is none.
+
+    Yes for the project folder's own ``registry.db`` (the default location) and for URLs the user
+    did not name; no for one named with ``--registry`` or ``MLKIT_REGISTRY_URL``, so that a
+    mistyped name is reported instead of answered from a new, empty registry.
+    ``mlkit registry upgrade`` creates a registry at any URL.
+    """
+    if url != named_registry_url():
+        return True
+    home = Path(os.environ.get("MLKIT_HOME") or Path.cwd()).resolve()
+    return url == default_registry_url(home)
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -45,9 +69,7 @@ def load_settings(home: Path | str | None = None) -> Settings:
     root = Path(home or os.environ.get("MLKIT_HOME") or Path.cwd()).resolve()
     return Settings(
         home=root,
-        registry_url=_overrides.get("registry_url")
-        or os.environ.get("MLKIT_REGISTRY_URL")
-        or f"sqlite:///{root / 'registry.db'}",
+        registry_url=named_registry_url() or default_registry_url(root),
         warehouse_path=Path(os.environ.get("MLKIT_WAREHOUSE") or root / "warehouse.duckdb"),
         artifacts_dir=Path(os.environ.get("MLKIT_ARTIFACTS") or root / "artifacts"),
         runs_dir=Path(os.environ.get("MLKIT_RUNS") or root / "runs"),

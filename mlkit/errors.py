@@ -9,7 +9,8 @@
     ├── RegistryError               the registry could not be read or written        (exit 5)
     │   ├── ModelNotFound           no model of that name
     │   ├── VersionNotFound         the model has no such version
-    │   └── ArtifactError           a version's artifact is missing or corrupt
+    │   ├── ArtifactError           a version's artifact is missing or corrupt
+    │   └── TrafficConflict         what serves changed while a traffic change was prepared
     ├── PromotionRefused            the candidate did not win against the deployed version (exit 6)
     └── ServingError                deploying or predicting failed                   (exit 7)
         ├── EndpointUnavailable     no endpoint is listening where one was expected
@@ -97,6 +98,10 @@ class VersionNotFound(RegistryError):
 
 
 class ArtifactError(RegistryError):
+    pass
+
+
+class TrafficConflict(RegistryError):
     pass
 
 

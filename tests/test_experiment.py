@@ -93,8 +93,8 @@ def test_budget_override_is_validated():
 
 def test_runs_show_leaves_out_the_option_groups_a_run_does_not_use():
     from mlkit.cli.lineage import flatten
-    from mlkit.cli.run_view import relevant_params
     from mlkit.experiment import load_experiment
+    from mlkit.workflows.views import relevant_params
 
     repo = Path(__file__).resolve().parents[1]
     stored = {}

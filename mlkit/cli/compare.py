@@ -30,7 +30,10 @@ def compare(
         "deployed", "--baseline", help="'deployed' (what the endpoint serves) or a version."
     ),
     data: str = typer.Option(
-        None, "--data", help="Evaluate on every row of this table (default: the test split)."
+        None,
+        "--data",
+        help="Evaluate on every row of this table (local, or bq://project.dataset.table; "
+        "default: the test split).",
     ),
     plot: Path = typer.Option(
         None, "--plot", help="Where to write the comparison plot (default: runs/verdicts/)."
@@ -42,10 +45,6 @@ def compare(
     from mlkit.workflows.promote import compare as run_compare
 
     against = _baseline(baseline)
-    if data is not None:
-        from mlkit.data.warehouse import check_table_name
-
-        check_table_name(data)
     with StepProgress("evaluating", enabled=not as_json) as progress:
         outcome = run_compare(
             name,

@@ -37,17 +37,6 @@ def _params(values: list[str] | None) -> dict:
     return out
 
 
-def _source(source: str, params: list[str] | None, backend: str | None):
-    from mlkit.data.source import resolve_source
-
-    return resolve_source(
-        source,
-        local_path=load_settings().warehouse_path,
-        params=_params(params),
-        backend=backend,
-    )
-
-
 @app.command("load")
 def load(
     dataset: str = typer.Argument(
@@ -73,18 +62,9 @@ def load(
 ) -> None:
     """Load a dataset into the local warehouse or BigQuery (replacing the table if it exists)."""
     from mlkit.data.ingest import load_dataset
-    from mlkit.data.source import BQ_SCHEME, open_target, parse_bq
+    from mlkit.data.source import table_target
 
-    settings = load_settings()
-    name = table
-    if table is not None and table.startswith(BQ_SCHEME):
-        project, dataset_name, name = parse_bq(table)
-        project_part = f"{project}." if project else ""
-        warehouse = open_target(
-            f"{BQ_SCHEME}{project_part}{dataset_name}", local_path=settings.warehouse_path
-        )
-    else:
-        warehouse = open_target(None, local_path=settings.warehouse_path)
+    warehouse, name = table_target(table, local_path=load_settings().warehouse_path)
     summary = load_dataset(dataset, warehouse, name, labels=labels, pixels_form=pixels)
     if as_json:
         print_json(summary)
@@ -150,15 +130,17 @@ def stats(
 ) -> None:
     """Per-feature statistics of a table or query: count, missing, mean, std, min, max; label
     distribution."""
-    from mlkit.data.stats import relation_stats
+    from mlkit.workflows.data_reports import source_stats
 
-    resolved = _source(source, param, backend)
-    result = relation_stats(resolved.warehouse, resolved.relation, label=label, skip=skip or ["id"])
+    report = source_stats(
+        load_settings(), source, label=label, skip=skip, params=_params(param), backend=backend
+    )
+    result = report.stats
     if as_json:
         print_json(result)
         return
     print_table(
-        f"{resolved.text}: {result['rows']:,} rows",
+        f"{report.source}: {result['rows']:,} rows",
         ["feature", "count", "missing", "mean", "std", "min", "max"],
         _stats_rows(result),
     )
@@ -174,7 +156,9 @@ def stats(
 
 @app.command("drift")
 def drift(
-    source: str = typer.Argument(..., help=_SOURCE_HELP),
+    source: str = typer.Argument(
+        None, help=_SOURCE_HELP + " Default: the run's own source (its experiment's [data])."
+    ),
     against: int = typer.Option(..., "--against", help="The training run to compare with."),
     param: list[str] = typer.Option(None, "--param", "-p", help="Query parameter NAME=VALUE."),
     backend: str = typer.Option(
@@ -182,56 +166,25 @@ def drift(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON."),
 ) -> None:
-    """Compare a table's statistics with a training run's; flag features whose distribution
+    """Compare a source's statistics with a training run's; flag features whose distribution
     moved (PSI above 0.2, or the mean moved over half a standard deviation)."""
-    from mlkit.data.stats import compare, relation_stats
-    from mlkit.errors import DataError
-    from mlkit.registry import open_store
-    from mlkit.workflows.dataset import run_data_stats
+    from mlkit.workflows.data_reports import drift_against_run
 
-    settings = load_settings()
-    with open_store(settings.registry_url, settings.artifacts_dir) as store:
-        run = store.get_run(against)
-        before = run_data_stats(store, run.id)
-    if not before:
-        raise DataError(
-            f"run {against} has no data statistics",
-            hint="runs trained with this mlkit version store them; train again",
-        )
-    label = (before.get("label") or {}).get("name")
-    resolved = _source(source, param, backend)
-    edges = {
-        name: s["histogram"]["edges"]
-        for name, s in before["features"].items()
-        if s.get("histogram", {}).get("edges")
-    }
-    key = (run.data_fingerprint or {}).get("key", "id")
-    after = relation_stats(
-        resolved.warehouse, resolved.relation, label=label, skip=[key], edges=edges
+    report = drift_against_run(
+        load_settings(), against, source, params=_params(param), backend=backend
     )
-    after["features"] = {k: v for k, v in after["features"].items() if k in before["features"]}
-    result = compare(before, after)
-    moved = [d for d in result if d.drifted]
+    moved, result = report.drifted, report.features
     if as_json:
         print_json(
-            {"run": against, "source": resolved.text, "drifted": len(moved), "features": result}
+            {"run": against, "source": report.source, "drifted": len(moved), "features": result}
         )
         return
     print_table(
-        f"{resolved.text} against run {against}",
+        f"{report.source} against run {against}",
         ["feature", "PSI", "mean (run)", "mean (now)", "shift (sd)", "drift"],
-        (
-            [
-                d.feature,
-                _num(d.psi),
-                _num(d.mean_before),
-                _num(d.mean_after),
-                _num(d.mean_shift),
-                f"[red]yes[/]: {d.reason}" if d.drifted else "no",
-            ]
-            for d in result
-        ),
-    )
+        ([d.feature, _num(d.psi), _num(d.mean_before), _num(d.mean_after), _num(d.mean_shift),
+          f"[red]yes[/]: {d.reason}" if d.drifted else "no"] for d in result),
+    )  # fmt: skip
     console.print(
         f"{len(moved)} of {len(result)} features drifted"
         if moved

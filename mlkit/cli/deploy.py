@@ -27,6 +27,12 @@ def deploy(
     traffic: int = typer.Option(
         100, "--traffic", min=1, max=100, help="Share of the traffic in percent (canary: <100)."
     ),
+    data: str = typer.Option(
+        None,
+        "--data",
+        help="Judge on every row of this table (local, or bq://project.dataset.table) instead "
+        "of the test split.",
+    ),
 ) -> None:
     """Compare a version with the deployed one; promote it to the endpoint only on a pass."""
     from mlkit.cli.verdict_view import render_verdict
@@ -39,7 +45,6 @@ def deploy(
         )
     if reason is not None and not force:
         raise UsageError("--reason goes with --force (it records why a verdict is overridden)")
-    _check_target(target)
     with StepProgress("evaluating", enabled=not as_json) as progress:
         outcome = run_deploy(
             name,
@@ -49,6 +54,7 @@ def deploy(
             reason=reason,
             endpoint=target,
             traffic=traffic,
+            data_table=data,
             on_stage=stage_printer(enabled=not as_json),
             on_progress=progress.update,
         )
@@ -59,14 +65,14 @@ def deploy(
         return
     else:
         render_verdict(outcome.verdict)
-        if outcome.deployed:
+        if outcome.deployed and outcome.verdict and outcome.deployment:
             how = (
                 f"forced over a failed verdict by {outcome.verdict.forced_by}"
                 if outcome.forced
                 else "its verdict passed"
             )
             replaced = outcome.deployment.previous_version
-            where = "the local endpoint" if target == "local" else "Vertex AI"
+            where = outcome.where
             share = "" if traffic == 100 else f" with {traffic}% of the traffic"
             console.print(
                 f"[green]Deployed[/] {name} version {outcome.candidate_version} to {where}"
@@ -94,7 +100,6 @@ def rollback(
     """Restore the previous champion on the endpoint in one step."""
     from mlkit.workflows.promote import rollback as run_rollback
 
-    _check_target(target)
     outcome = run_rollback(name, load_settings(), endpoint=target, reason=reason)
     if as_json:
         print_json(outcome)
@@ -107,8 +112,3 @@ def rollback(
         + (f"; by {d.actor})." if d.actor else ")."),
         highlight=False,
     )
-
-
-def _check_target(target: str) -> None:
-    if target not in ("local", "vertex"):
-        raise UsageError(f"unknown --target {target!r}: expected local or vertex")

@@ -1,4 +1,5 @@
-"""mlkit endpoints: what serves where, traffic split (canary), rollback and undeploy."""
+"""mlkit endpoints: what serves where, traffic split (canary), rollback and undeploy, on every
+endpoint kind through one interface (mlkit.serving.endpoints)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import typer
 
 from mlkit.cli.output import console, fmt_time, print_json, print_table
 from mlkit.config import load_settings
-from mlkit.errors import UsageError
+from mlkit.registry import Deployment
 
 app = typer.Typer(
     help="Deployments on the local endpoint and Vertex AI: traffic split, rollback, undeploy.",
@@ -14,33 +15,29 @@ app = typer.Typer(
 )
 
 _TARGET_HELP = "local (the local endpoint) or vertex (Vertex AI)."
+_REASON_HELP = "Why (recorded with who did it)."
 
 
-def _target(name: str):
-    from mlkit.serving.targets import TARGETS
-    from mlkit.workflows.serve import open_target
+def _show(model: str, target: str, deployments: list[Deployment], as_json: bool) -> None:
+    from mlkit.workflows.serve import resource_of
 
-    if name not in TARGETS:
-        raise UsageError(f"unknown --target {name!r}: expected {' or '.join(TARGETS)}")
-    return open_target(load_settings(), name)
-
-
-def _show(model: str, target: str, deployments: list, as_json: bool) -> None:
     if as_json:
         print_json(deployments)
         return
     if not deployments:
-        console.print(f"{model} is not deployed on {target}.")
+        console.print(f"{model} is no longer served on {target}.", highlight=False)
         return
     print_table(
         f"{model} on {target}",
-        ["version", "traffic", "deployed", "deployed model id"],
+        ["version", "traffic", "deployed", "action", "by", "deployed model id"],
         (
             [
                 d.version,
                 f"{d.traffic_percent}%",
                 fmt_time(d.deployed_at),
-                d.vertex.get("deployed_model_id", d.id),
+                d.action or "",
+                d.actor or "",
+                resource_of(d),
             ]
             for d in deployments
         ),
@@ -53,17 +50,15 @@ def list_deployments(
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """List the active deployments and their share of the traffic."""
-    from mlkit.registry import open_store
+    from mlkit.workflows.serve import deployments, resource_of
 
-    settings = load_settings()
-    store = open_store(settings.registry_url, settings.artifacts_dir)
-    deployments = store.list_deployments(endpoint=target)
+    found = deployments(load_settings(), endpoint=target)
     if as_json:
-        print_json(deployments)
+        print_json(found)
         return
     print_table(
         "Deployments",
-        ["model", "version", "endpoint", "traffic", "deployed", "vertex endpoint"],
+        ["model", "version", "endpoint", "traffic", "deployed", "by", "resource"],
         (
             [
                 d.model,
@@ -71,9 +66,10 @@ def list_deployments(
                 d.endpoint,
                 f"{d.traffic_percent}%",
                 fmt_time(d.deployed_at),
-                d.vertex.get("endpoint", ""),
+                d.actor or "",
+                d.resources.get("endpoint", resource_of(d)),
             ]
-            for d in sorted(deployments, key=lambda d: (d.model, d.endpoint, -d.traffic_percent))
+            for d in sorted(found, key=lambda d: (d.model, d.endpoint, -d.traffic_percent))
         ),
     )
 
@@ -83,27 +79,28 @@ def traffic(
     name: str = typer.Argument(..., help="The model, e.g. digits."),
     split: str = typer.Argument(..., help="VERSION=PERCENT,... summing to 100, e.g. 3=90,4=10."),
     target: str = typer.Option("local", "--target", help=_TARGET_HELP),
+    reason: str = typer.Option(None, "--reason", help=_REASON_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """Split a model's traffic between versions (a canary); 0 retires a version."""
-    from mlkit.serving.targets import parse_split
+    from mlkit.workflows.serve import set_traffic
 
-    shares = parse_split(split)
-    _show(name, target, _target(target).set_traffic(name, shares), as_json)
+    rows = set_traffic(load_settings(), name, split, endpoint=target, reason=reason)
+    _show(name, target, rows, as_json)
 
 
 @app.command("rollback")
 def rollback(
     name: str = typer.Argument(..., help="The model, e.g. digits."),
     target: str = typer.Option("local", "--target", help=_TARGET_HELP),
+    reason: str = typer.Option(None, "--reason", help=_REASON_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """Send all of a model's traffic back to the previous version (same as mlkit rollback)."""
     from mlkit.workflows.promote import rollback as run_rollback
 
-    endpoint = _target(target)
-    run_rollback(name, load_settings(), endpoint=target)
-    _show(name, target, endpoint.current(name), as_json)
+    outcome = run_rollback(name, load_settings(), endpoint=target, reason=reason)
+    _show(name, target, [outcome.deployment], as_json)
 
 
 @app.command("undeploy")
@@ -113,7 +110,17 @@ def undeploy(
         None, "--version", min=1, help="Only this version (its traffic goes to the others)."
     ),
     target: str = typer.Option("local", "--target", help=_TARGET_HELP),
+    reason: str = typer.Option(None, "--reason", help=_REASON_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """Stop serving a model (or one of its versions)."""
-    _show(name, target, _target(target).undeploy(name, version), as_json)
+    from mlkit.workflows.serve import undeploy as run_undeploy
+
+    rows = run_undeploy(load_settings(), name, version=version, endpoint=target, reason=reason)
+    if as_json:
+        print_json(rows)
+        return
+    what = name if version is None else f"{name} version {version}"
+    console.print(f"Undeployed {what} from {target}.", highlight=False)
+    if rows:
+        _show(name, target, rows, as_json)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from mlkit.cli.output import console, fmt_size, fmt_time, print_table
+from rich.markup import escape
+
+from mlkit.cli.output import console, fmt_size, fmt_time, print_table, printable
+from mlkit.registry import Deployment, ModelVersion, Run
+from mlkit.workflows.views import VersionView
 
 
 def _value(value: Any) -> str:
@@ -33,10 +37,10 @@ def print_fields(title: str, fields: Iterable[tuple[str, Any]]) -> None:
     rows = [(k, _value(v)) for k, v in fields]
     rows = [(k, v) for k, v in rows if v != ""]
     if rows:
-        print_table(title, ["field", "value"], rows)
+        print_table(title, ["field", "value"], rows, markup=False)
 
 
-def render_version(mv) -> None:
+def render_version(mv: ModelVersion) -> None:
     print_fields(
         f"{mv.model} version {mv.version}",
         [
@@ -53,7 +57,7 @@ def render_version(mv) -> None:
     )
 
 
-def run_fields(run) -> list[tuple[str, Any]]:
+def run_fields(run: Run) -> list[tuple[str, Any]]:
     return [
         ("experiment", run.experiment),
         ("experiment file", run.experiment_path),
@@ -67,7 +71,7 @@ def run_fields(run) -> list[tuple[str, Any]]:
     ]
 
 
-def render_deployments(deployments) -> None:
+def render_deployments(deployments: Sequence[Deployment]) -> None:
     if not deployments:
         console.print("[dim]Never deployed.[/]", highlight=False)
         return
@@ -86,11 +90,12 @@ def render_deployments(deployments) -> None:
             ]
             for d in deployments
         ),
+        markup=False,
     )
 
 
-def render_lineage(lineage) -> None:
-    mv, run = lineage.version, lineage.run
+def render_lineage(view: VersionView) -> None:
+    mv, run = view.version, view.run
     render_version(mv)
     chain = [f"{mv.model}:{mv.version}"]
     if run is None:
@@ -101,10 +106,9 @@ def render_lineage(lineage) -> None:
         fp = run.data_fingerprint
         digest = str(fp.get("content_sha256") or "")[:12]
         chain.append(f"data {fp.get('table', '?')} sha256 {digest}" if digest else "no data record")
-    active = [d.endpoint for d in lineage.deployments if d.active]
-    chain.append(f"deployed on {', '.join(active)}" if active else "not deployed")
-    console.print("[bold]Lineage[/] " + " → ".join(chain), highlight=False)
+    chain.append(f"deployed on {', '.join(view.serving_on)}" if view.serving_on else "not deployed")
+    console.print("[bold]Lineage[/] " + escape(printable(" → ".join(chain))), highlight=False)
     if run is not None:
         print_fields(f"Run {run.id}", run_fields(run))
         print_fields("Data fingerprint", flatten(run.data_fingerprint))
-    render_deployments(lineage.deployments)
+    render_deployments(view.deployments)

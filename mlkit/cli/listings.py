@@ -49,6 +49,7 @@ def list_models(as_json: bool = False) -> None:
             ]
             for m in models
         ),
+        markup=False,
     )
 
 
@@ -98,6 +99,7 @@ def versions(
             ]
             for v in rows
         ),
+        markup=False,
     )
     if limit and len(rows) == limit and total > limit:
         console.print(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from mlkit.cli import listings
-from mlkit.cli.output import console, print_json
+from mlkit.cli.output import console, print_json, print_text
 from mlkit.config import load_settings
 from mlkit.errors import UsageError
 
@@ -55,14 +55,14 @@ def show(
 ) -> None:
     """One version and its lineage: run, experiment file, data fingerprint, deployments."""
     from mlkit.cli.lineage import render_lineage
+    from mlkit.workflows.views import version_view
 
     with _store() as store:
-        mv = store.resolve(ref)
-        lineage = store.lineage(mv.model, mv.version)
+        view = version_view(store, ref)
     if as_json:
-        print_json(lineage)
+        print_json(view)
         return
-    render_lineage(lineage)
+    render_lineage(view)
 
 
 @app.command("tag")
@@ -88,7 +88,7 @@ def tag(
         print_json(mv.tags)
         return
     shown = ", ".join(f"{k}={v}" for k, v in sorted(mv.tags.items())) or "none"
-    console.print(f"{mv.model} version {mv.version} tags: {shown}", highlight=False)
+    print_text(f"{mv.model} version {mv.version} tags: {shown}")
 
 
 @app.command("alias")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import sys
 import traceback
 from collections.abc import Iterable, Sequence
@@ -41,15 +42,39 @@ def print_json(value: Any) -> None:
     print(json.dumps(to_jsonable(value), indent=2, sort_keys=True))
 
 
-def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+# Characters a terminal would act on rather than show (ESC, other C0/C1 controls but newline,
+# line separators, bidirectional overrides): shown as escapes, whatever a registry holds.
+_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with the characters a terminal would act on written as escapes (``\\x1b``)."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def print_table(
+    title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, markup: bool = True
+) -> None:
+    """A titled table. ``markup=False`` for cells holding what users stored (tags, names,
+    descriptions): they are shown as written, ``[/bold]`` included, never read as rich markup."""
+
+    def cell(value: Any) -> str:
+        text = printable(str(value))
+        return text if markup else escape(text)
+
     # The title goes on its own line: as a table title rich would wrap it to the table's width.
-    console.print(f"[bold]{title}[/]", highlight=False)
+    console.print(f"[bold]{cell(title)}[/]", highlight=False)
     table = Table(header_style="bold")
     for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(*("" if cell is None else str(cell) for cell in row))
+        table.add_row(*("" if value is None else cell(value) for value in row))
     console.print(table)
+
+
+def print_text(text: str) -> None:
+    """One line of what users stored, shown as written (no markup, no control characters)."""
+    console.print(escape(printable(text)), highlight=False)
 
 
 def fmt_metric(value: float | None) -> str:

@@ -52,6 +52,7 @@ def render_search_report(run: Any, plot_dir: Path | None = None) -> Path | None:
             f"Iteration {it.get('iteration')}: candidates (metrics on the evaluation split)",
             ["candidate", "kind", "shape", "complexity", *shown, "joined ensemble"],
             rows,
+            markup=False,
         )
     final = (report.get("final") or {}).get("subnetworks") or []
     if final:
@@ -78,6 +79,7 @@ def render_search_report(run: Any, plot_dir: Path | None = None) -> Path | None:
                 ]
                 for name, m in models.items()
             ],
+            markup=False,
         )
         search_value = _search_value(run, metric)
         verdict = report.get("beats_baseline")
@@ -94,7 +96,7 @@ def render_search_report(run: Any, plot_dir: Path | None = None) -> Path | None:
                 f"{sample['of_train_rows']:,} training rows, scored on {sample['test_rows']:,} "
                 f"of {sample['of_test_rows']:,} test rows (streamed source)[/]"
             )
-    return _plot(run, report, plot_dir)
+    return _plot(run, plot_dir)
 
 
 def _search_value(run: Any, metric: str) -> float | None:
@@ -102,17 +104,10 @@ def _search_value(run: Any, metric: str) -> float | None:
     return metrics.get(metric)
 
 
-def _plot(run: Any, report: dict[str, Any], plot_dir: Path | None) -> Path | None:
-    stored = report.get("plot")
-    if stored and Path(stored).is_file():
-        console.print(f"learning curves: {stored}")
-        return Path(stored)
-    if not report.get("curves") and not report.get("iterations"):
-        return None
-    from mlkit.search.reports import plot_learning_curves  # matplotlib only, no TensorFlow
+def _plot(run: Any, plot_dir: Path | None) -> Path | None:
+    from mlkit.workflows.views import learning_curves
 
-    target = Path(plot_dir or ".") / f"run-{run.id}-learning_curves.png"
-    path = plot_learning_curves(report, target, title=f"run {run.id} ({run.experiment})")
+    path = learning_curves(run, Path(plot_dir or "."))
     if path:
         console.print(f"learning curves: {path}")
     return path

@@ -1,4 +1,5 @@
-"""``mlkit runs show``: gather a run with what it produced, and render it section by section.
+"""``mlkit runs list`` and ``mlkit runs show``: rendering the read models of
+``mlkit.workflows.views`` section by section (no logic).
 
 Sections are generic (fields, parameters, final metrics, metrics by step, data fingerprint,
 environment, versions with their deployments), so columns other features add to a run render
@@ -7,59 +8,51 @@ here as extra sections.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
 
 from mlkit.cli.lineage import flatten, print_fields, render_deployments, run_fields
-from mlkit.cli.output import fmt_metric, fmt_time, print_table
+from mlkit.cli.output import console, fmt_metric, fmt_time, print_table
+from mlkit.workflows.views import RunSummary, RunView
 
 
-@dataclass(frozen=True)
-class RunView:
-    run: Any
-    metrics_by_step: dict[str, list[tuple[int, float]]]
-    versions: list[Any]
-    deployments: list[Any]
+def status_cell(status: str, dead: bool, resumable: bool) -> str:
+    """``failed (process died), resumable``: the status with what a reader needs to act."""
+    text = f"{status} (process died)" if dead else status
+    return f"{text}, resumable" if resumable else text
 
 
-def run_view(store, run_id: int) -> RunView:
-    run = store.get_run(run_id)
-    history: dict[str, list[tuple[int, float]]] = defaultdict(list)
-    for point in store.metric_history(run_id):
-        history[point.key].append((point.step, point.value))
-    versions = store.versions_of_run(run_id)
-    produced = {(v.model, v.version) for v in versions}
-    deployments = (
-        [d for d in store.list_deployments(active_only=False) if (d.model, d.version) in produced]
-        if produced
-        else []
+def render_runs(runs: list[RunSummary]) -> None:
+    print_table(
+        "Runs",
+        ["run", "experiment", "status", "started", "finished", "test accuracy", "code version"],
+        (
+            [
+                s.run.id,
+                s.run.experiment,
+                status_cell(s.run.status, s.run.dead, s.resumable),
+                fmt_time(s.run.started_at),
+                fmt_time(s.run.finished_at),
+                fmt_metric(s.run.metrics.get("accuracy")),
+                s.run.code_version,
+            ]
+            for s in runs
+        ),
+        markup=False,
     )
-    return RunView(run, dict(history), versions, deployments)
 
 
-def relevant_params(params: dict[str, Any] | None) -> dict[str, Any]:
-    """A run's stored experiment without the option groups its own settings leave unused.
+def render_run(view: RunView, plot_dir: Path) -> None:
+    from mlkit.cli.run_report import render_search_report
 
-    The stored experiment holds every key with its default; ``[search.pool]`` only applies to
-    ``method = "auto_ensemble"`` and the streaming keys only to ``stream = true``.
-    """
-    params = dict(params or {})
-    search = params.get("search")
-    if isinstance(search, dict) and search.get("method", "adanet") != "auto_ensemble":
-        params["search"] = {k: v for k, v in search.items() if k != "pool"}
-    data = params.get("data")
-    if isinstance(data, dict) and not data.get("stream", False):
-        params["data"] = {
-            k: v for k, v in data.items() if k not in ("stream", "sample_rows", "shuffle_buffer")
-        }
-    return params
-
-
-def render_run(view: RunView) -> None:
     run = view.run
-    print_fields(f"Run {run.id} of experiment {run.experiment}: {run.status}", run_fields(run))
-    print_fields("Parameters", flatten(relevant_params(run.params)))
+    print_fields(
+        f"Run {run.id} of experiment {run.experiment}: {run.status}",
+        [
+            *run_fields(run),
+            ("resumable", f"yes: mlkit train --resume {run.id}" if view.resumable else ""),
+        ],
+    )
+    print_fields("Parameters", flatten(view.parameters))
     print_fields("Metrics", sorted(run.metrics.items()))
     if view.metrics_by_step:
         keys = sorted(view.metrics_by_step)
@@ -69,6 +62,7 @@ def render_run(view: RunView) -> None:
             "Metrics by step",
             ["step", *keys],
             ([step, *(fmt_metric(values[k].get(step)) for k in keys)] for step in steps),
+            markup=False,
         )
     print_fields("Data fingerprint", flatten(run.data_fingerprint))
     print_fields("Environment", flatten(run.environment))
@@ -87,5 +81,8 @@ def render_run(view: RunView) -> None:
                 ]
                 for v in view.versions
             ),
+            markup=False,
         )
         render_deployments(view.deployments)
+    console.print()
+    render_search_report(run, plot_dir=plot_dir)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mlkit.cli.output import console, fmt_metric, fmt_time, print_json, print_table
+from mlkit.cli.output import print_json, to_jsonable
 from mlkit.config import load_settings
 from mlkit.errors import UsageError
 
@@ -31,28 +31,18 @@ def list_runs(
     limit: int = typer.Option(50, "--limit", min=1, help="At most N runs."),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
-    """List runs, newest first."""
+    """List runs, newest first (a run whose process died shows as failed)."""
+    from mlkit.cli.run_view import render_runs
+    from mlkit.workflows import views
+
     with _store() as store:
-        runs = store.list_runs(experiment, limit, where=where, sort=sort)
+        runs = views.list_runs(
+            store, load_settings(), experiment=experiment, limit=limit, where=where, sort=sort
+        )
     if as_json:
-        print_json(runs)
+        print_json([{**to_jsonable(r.run), "resumable": r.resumable} for r in runs])
         return
-    print_table(
-        "Runs",
-        ["run", "experiment", "status", "started", "finished", "test accuracy", "code version"],
-        (
-            [
-                r.id,
-                r.experiment,
-                r.status,
-                fmt_time(r.started_at),
-                fmt_time(r.finished_at),
-                fmt_metric(r.metrics.get("accuracy")),
-                r.code_version,
-            ]
-            for r in runs
-        ),
-    )
+    render_runs(runs)
 
 
 @app.command("show")
@@ -62,18 +52,15 @@ def show(
 ) -> None:
     """A run: parameters, metrics by step, data, environment, versions and their deployments,
     then the search report (every iteration's candidates, the baseline, the learning curves)."""
-    from mlkit.cli.run_view import render_run, run_view
+    from mlkit.cli.run_view import render_run
+    from mlkit.workflows import views
 
     if not run.isdigit() or int(run) < 1:
         raise UsageError(f"RUN: expected a run id (a positive whole number), got {run!r}")
-    run_id = int(run)
+    settings = load_settings()
     with _store() as store:
-        view = run_view(store, run_id)
+        view = views.run_view(store, settings, int(run))
     if as_json:
         print_json(view)
         return
-    render_run(view)
-    console.print()
-    from mlkit.cli.run_report import render_search_report
-
-    render_search_report(view.run, plot_dir=load_settings().runs_dir / str(run_id))
+    render_run(view, plot_dir=settings.runs_dir / str(view.run.id))

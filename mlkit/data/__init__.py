@@ -9,10 +9,12 @@ from pathlib import Path
 
 from mlkit.data.bigquery import BigQueryConfig, BigQueryWarehouse
 from mlkit.data.bundled import LoadSummary, bundled_names, bundled_table, load_bundled
+from mlkit.data.evaluation import EvaluationData
 from mlkit.data.ingest import load_dataset
 from mlkit.data.loader import Arrays, FeatureSpec, SplitData, load_splits
 from mlkit.data.local import LocalWarehouse
 from mlkit.data.split import assign_splits
+from mlkit.data.training import TrainingData, TrainingSplit
 from mlkit.data.warehouse import Query, TableInfo, Warehouse
 
 
@@ -25,6 +27,7 @@ __all__ = [
     "Arrays",
     "BigQueryConfig",
     "BigQueryWarehouse",
+    "EvaluationData",
     "Query",
     "load_dataset",
     "FeatureSpec",
@@ -32,6 +35,8 @@ __all__ = [
     "LocalWarehouse",
     "SplitData",
     "TableInfo",
+    "TrainingData",
+    "TrainingSplit",
     "Warehouse",
     "assign_splits",
     "bundled_names",

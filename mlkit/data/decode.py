@@ -78,6 +78,8 @@ def _shape_error(name: str, table: str, shape: tuple[int, ...], found: int, row:
         f"feature '{name}' in {table} expects {math.prod(shape)} values per row "
         f"(shape {shape}), found {found} in row {row}",
         hint=f"give the feature's real shape in data.features, e.g. shape = [{found}]",
+        feature=name,
+        found=found,
     )
 
 

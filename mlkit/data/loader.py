@@ -16,7 +16,7 @@ import math
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -26,6 +26,7 @@ from mlkit.data.decode import decode_rows, is_list, is_number, storage_form
 from mlkit.data.fingerprint import _hash_array, schema_string
 from mlkit.data.split import SPLIT_NAMES, assign_splits, check_fractions
 from mlkit.data.stats import array_stats, as_uint8
+from mlkit.data.training import TrainingData, TrainingSplit
 from mlkit.data.validation import (
     FeatureShapeError,
     FeatureTypeError,
@@ -49,17 +50,36 @@ class FeatureSpec:
 
 
 @dataclass
-class Arrays:
+class Arrays(TrainingSplit):
+    """One split's rows in memory, in key order: features, labels, extra columns and row keys."""
+
     features: dict[str, np.ndarray]
     labels: np.ndarray
     extras: dict[str, np.ndarray] = field(default_factory=dict)
+    keys: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
 
+    def baseline_rows(self) -> Arrays:
+        return self
+
+    def dataset(self, *, batch_size: int, training: bool, seed: int = 0) -> Any:
+        import tensorflow as tf
+
+        data = tf.data.Dataset.from_tensor_slices(
+            ({k: v.astype(np.float32) for k, v in self.features.items()}, self.labels)
+        )
+        if training:
+            data = data.shuffle(len(self.labels), seed=seed, reshuffle_each_iteration=True)
+            data = data.repeat()
+        return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
 
 @dataclass
-class SplitData:
+class SplitData(TrainingData):
+    """A source loaded into memory, split three ways."""
+
     train: Arrays
     eval: Arrays
     test: Arrays
@@ -68,6 +88,9 @@ class SplitData:
     feature_specs: list[FeatureSpec]
     fingerprint: dict[str, Any] = field(default_factory=dict)
     stats: dict[str, Any] = field(default_factory=dict)
+
+    def sample_note(self) -> dict[str, Any] | None:
+        return None
 
 
 def describe_source(source: Relation) -> str:
@@ -202,11 +225,24 @@ def _labels(column: pa.ChunkedArray, where: str, label: str) -> tuple[np.ndarray
     return labels, values.tolist()
 
 
-def _regression_labels(column: pa.ChunkedArray, where: str, label: str) -> np.ndarray:
+def _number_labels(column: pa.ChunkedArray, where: str, label: str) -> tuple[np.ndarray, list[int]]:
+    """Labels to score a model with: integers as int64 (any classes), else finite float64."""
+    if not pa.types.is_integer(column.type):
+        return _regression_labels(column, where, label, "labels must be numbers"), []
+    labels = column.to_numpy().astype(np.int64)
+    return labels, np.unique(labels).tolist()
+
+
+def _regression_labels(
+    column: pa.ChunkedArray,
+    where: str,
+    label: str,
+    expected: str = "regression targets must be numbers",
+) -> np.ndarray:
     dtype = column.type
     if not (pa.types.is_integer(dtype) or pa.types.is_floating(dtype)):
         raise LabelValuesError(
-            f"label column '{label}' in {where} is {dtype}; regression targets must be numbers",
+            f"label column '{label}' in {where} is {dtype}; {expected}",
             hint="cast the target to FLOAT64 in the source or a query",
         )
     labels = column.to_numpy().astype(np.float64)
@@ -219,6 +255,103 @@ def _source_fields(warehouse: Warehouse, source: Relation) -> dict[str, Any]:
     if isinstance(source, Query):
         return {"table": None, "query": str(source), "params": dict(source.params)}
     return {"table": source, "query": None, "params": {}}
+
+
+# What the labels must be: class ids 0..K-1 (training a classifier), real-valued targets
+# (regression), or any numbers (scoring a trained model on rows that may hold only some classes).
+LabelRule = Literal["classes", "regression", "numbers"]
+
+
+@dataclass
+class _Read:
+    """What one read of a relation gives: the row plan, the split arrays and how each feature is
+    stored."""
+
+    plan: _Plan
+    parts: dict[str, Arrays]
+    shapes: dict[str, tuple[int, ...]]
+    integral: set[str]
+    bytes_: dict[str, list]
+    schema: pa.Schema
+    names: list[str]
+    columns: list[str]
+
+
+def _read(
+    warehouse: Warehouse,
+    table: Relation,
+    *,
+    label: str,
+    features: list[FeatureSpec] | None,
+    key: str,
+    fractions: tuple[float, float] | None,
+    extra_columns: tuple[str, ...],
+    rule: LabelRule,
+    unique_keys: bool = False,
+) -> _Read:
+    """The one reader of a split: validate ``table`` against the columns asked for, put every
+    row in its split (``fractions``: eval and test fractions; None: every row in ``test``) in key
+    order, and decode the features. ``unique_keys`` refuses repeated keys."""
+    where = describe_source(table)
+    with warehouse.materialize(table) as relation:
+        schema = warehouse.relation_schema(relation)
+        specs = resolve_features(schema, where, label, key, features, extra_columns)
+        names = [s if isinstance(s, str) else s.name for s in specs]
+        columns = list(dict.fromkeys([key, label, *names, *extra_columns]))
+        key_type = schema.field(key).type
+        if not (pa.types.is_integer(key_type) or pa.types.is_string(key_type)):
+            raise FeatureTypeError(
+                f"key column '{key}' in {where} is {key_type}; expected integers or strings",
+                hint="use a unique integer or string id column as the key",
+            )
+        if all(storage_form(schema.field(n).type) == "bytes" for n in names):
+            # BYTES only: one pass, the values kept as uint8 in read order (a quarter of the
+            # decoded arrays) until the plan says where each row goes.
+            plan, parts, shapes, bytes_ = _one_pass(
+                warehouse, relation, schema, where, key, label, specs, extra_columns,
+                (fractions, rule),
+            )  # fmt: skip
+            integral = set(names)
+        else:
+            plan = _plan(warehouse, relation, schema, where, key, label, fractions, rule)
+            parts, shapes, integral, bytes_ = _fill(
+                warehouse, relation, where, plan, key, specs, extra_columns
+            )
+    if unique_keys and not plan.unique:
+        raise DataError(
+            f"key column '{key}' in {where} has repeated values; evaluation needs one row per key",
+            hint="use a unique key column",
+        )
+    return _Read(plan, parts, shapes, integral, bytes_, schema, names, columns)
+
+
+def read_rows(
+    warehouse: Warehouse,
+    table: Relation,
+    *,
+    label: str,
+    features: list[FeatureSpec],
+    key: str,
+    split: tuple[float, float] | None,
+    extra_columns: tuple[str, ...] = (),
+    regression: bool = False,
+) -> tuple[Arrays, pa.Schema]:
+    """The test split of ``table`` (``split``: its eval and test fractions) or, with ``split``
+    None, every row: read, validated and decoded exactly as :func:`load_splits` reads it, with the
+    row keys and ``extra_columns`` alongside, for scoring trained models. Labels are any numbers
+    (a regression model's targets as float64); keys must be unique. Returns the rows and the
+    schema of the columns read."""
+    if split is not None:
+        check_fractions(*split)
+    read = _read(
+        warehouse, table, label=label, features=features, key=key, fractions=split,
+        extra_columns=tuple(extra_columns), rule="regression" if regression else "numbers",
+        unique_keys=True,
+    )  # fmt: skip
+    rows = read.parts["test"]
+    if len(rows) == 0:
+        raise DataError(f"the test split of {describe_source(table)} is empty")
+    return rows, pa.schema([read.schema.field(c) for c in read.columns])
 
 
 def load_splits(
@@ -241,34 +374,15 @@ def load_splits(
     """
     check_fractions(eval_fraction, test_fraction)
     extra_columns = tuple(extra_columns)
-    where = describe_source(table)
-    with warehouse.materialize(table) as relation:
-        schema = warehouse.relation_schema(relation)
-        specs = resolve_features(schema, where, label, key, features, extra_columns)
-        names = [s if isinstance(s, str) else s.name for s in specs]
-        columns = list(dict.fromkeys([key, label, *names, *extra_columns]))
-        key_type = schema.field(key).type
-        if not (pa.types.is_integer(key_type) or pa.types.is_string(key_type)):
-            raise FeatureTypeError(
-                f"key column '{key}' in {where} is {key_type}; expected integers or strings",
-                hint="use a unique integer or string id column as the key",
-            )
-        if all(storage_form(schema.field(n).type) == "bytes" for n in names):
-            # BYTES only: one pass, the values kept as uint8 in read order (a quarter of the
-            # decoded arrays) until the plan says where each row goes.
-            plan, parts, shapes, bytes_ = _one_pass(
-                warehouse, relation, schema, where, key, label, specs, extra_columns,
-                (eval_fraction, test_fraction, regression),
-            )  # fmt: skip
-            integral = set(names)
-        else:
-            plan = _plan(
-                warehouse, relation, schema, where, key, label, eval_fraction, test_fraction,
-                regression,
-            )  # fmt: skip
-            parts, shapes, integral, bytes_ = _fill(
-                warehouse, relation, where, plan, key, specs, extra_columns
-            )
+    read = _read(
+        warehouse, table, label=label, features=features, key=key,
+        fractions=(eval_fraction, test_fraction), extra_columns=extra_columns,
+        rule="regression" if regression else "classes",
+    )  # fmt: skip
+    plan, parts, shapes, integral, bytes_ = (
+        read.plan, read.parts, read.shapes, read.integral, read.bytes_,
+    )  # fmt: skip
+    schema, names, columns = read.schema, read.names, read.columns
 
     labels, label_values, sorted_keys, total = (
         plan.labels,
@@ -344,12 +458,12 @@ def _plan(
     where: str,
     key: str,
     label: str,
-    eval_fraction: float,
-    test_fraction: float,
-    regression: bool = False,
+    fractions: tuple[float, float] | None,
+    rule: LabelRule,
     read: tuple[list[pa.Array], list[pa.Array]] | None = None,
 ) -> _Plan:
-    """``read``: the key and label columns' chunks when the caller has read them already."""
+    """``fractions``: the eval and test fractions (None: every row is in ``test``); ``read``: the
+    key and label columns' chunks when the caller has read them already."""
     keys: list[pa.Array] = []
     labels_in: list[pa.Array] = []
     if read is not None:
@@ -365,8 +479,11 @@ def _plan(
     _check_nulls(key_column, f"key column '{key}'", where)
     label_column = pa.chunked_array(labels_in, type=schema.field(label).type)
     _check_nulls(label_column, f"label column '{label}'", where)
-    if regression:  # real-valued targets: no classes
-        labels, label_values = _regression_labels(label_column, where, label), []
+    label_values: list[int] = []
+    if rule == "regression":  # real-valued targets: no classes
+        labels = _regression_labels(label_column, where, label)
+    elif rule == "numbers":
+        labels, label_values = _number_labels(label_column, where, label)
     else:
         labels, label_values = _labels(label_column, where, label)
     ascending = _strictly_ascending(key_column)  # the usual table: no sort, keys unique
@@ -379,14 +496,19 @@ def _plan(
             sort_keys=[("k", "ascending"), ("l", "ascending")],
         ).to_numpy()
         sorted_keys = key_column.take(order).combine_chunks()
-    codes = assign_splits(sorted_keys.to_numpy(zero_copy_only=False), eval_fraction, test_fraction)
-    fractions = {"train": 1.0, "eval": eval_fraction, "test": test_fraction}
+    if fractions is None:
+        codes = np.full(total, SPLIT_NAMES.index("test"), dtype=np.int8)
+        wanted = {"train": 0.0, "eval": 0.0, "test": 1.0}
+    else:
+        eval_fraction, test_fraction = fractions
+        codes = assign_splits(sorted_keys.to_numpy(zero_copy_only=False), *fractions)
+        wanted = {"train": 1.0, "eval": eval_fraction, "test": test_fraction}
     dest = np.empty(total, dtype=np.int64)
     sizes = []
     for code, split in enumerate(SPLIT_NAMES):
         members = codes == code
         size = int(np.count_nonzero(members))
-        if size == 0 and fractions[split] > 0:
+        if size == 0 and wanted[split] > 0 and fractions is not None:
             raise DataError(
                 f"split '{split}' of {where} is empty ({total} rows, "
                 f"eval_fraction {eval_fraction}, test_fraction {test_fraction}); "
@@ -480,7 +602,10 @@ def _fill(
                 column = pa.chunked_array(extras_in[c]).combine_chunks()
                 extras[c] = column.take(pa.array(by_dest)).to_numpy(zero_copy_only=False)
         parts[split] = Arrays(
-            {name: arrays[code][name] for name in names}, sorted_labels[in_split], extras
+            {name: arrays[code][name] for name in names},
+            sorted_labels[in_split],
+            extras,
+            _split_keys(plan, code),
         )
     bytes_ = {n: [small[code][n] for code in range(len(SPLIT_NAMES))] for n in small[0]}
     return parts, shapes, integral, bytes_
@@ -495,7 +620,7 @@ def _one_pass(
     label: str,
     specs: list[FeatureSpec | str],
     extra_columns: tuple[str, ...],
-    split_options: tuple[float, float, bool],
+    split_options: tuple[tuple[float, float] | None, LabelRule],
 ) -> tuple[_Plan, dict[str, Arrays], dict[str, tuple[int, ...]], dict[str, list]]:
     """Keys, labels and BYTES features in one read: each batch's bytes are kept as they came
     (uint8 views of the Arrow buffers, a quarter of the decoded arrays), and once the plan is made
@@ -523,10 +648,9 @@ def _one_pass(
             extras_in[c].append(batch.column(c))
         row += batch.num_rows
         del batch
-    eval_fraction, test_fraction, regression = split_options
+    fractions, rule = split_options
     plan = _plan(
-        warehouse, relation, schema, where, key, label, eval_fraction, test_fraction, regression,
-        read=(keys, labels_in),
+        warehouse, relation, schema, where, key, label, fractions, rule, read=(keys, labels_in),
     )  # fmt: skip
     del keys, labels_in
     inverse = np.empty(plan.total, dtype=np.int64)
@@ -559,9 +683,16 @@ def _one_pass(
             rows = plan.order[plan.codes == code]  # read positions of the split, in key order
             column = pa.chunked_array(extras_in[c]).combine_chunks()
             extras[c] = column.take(pa.array(rows)).to_numpy(zero_copy_only=False)
-        parts[split] = Arrays(arrays[code], sorted_labels[plan.codes == code], extras)
+        parts[split] = Arrays(
+            arrays[code], sorted_labels[plan.codes == code], extras, _split_keys(plan, code)
+        )
     bytes_ = {n: [small[code][n] for code in range(len(SPLIT_NAMES))] for n in names}
     return plan, parts, shapes, bytes_
+
+
+def _split_keys(plan: _Plan, code: int) -> np.ndarray:
+    """The keys of one split's rows, in key order (its arrays' order)."""
+    return plan.sorted_keys.filter(pa.array(plan.codes == code)).to_numpy(zero_copy_only=False)
 
 
 def _positions(
@@ -662,5 +793,6 @@ __all__ = [
     "describe_source",
     "is_list",
     "load_splits",
+    "read_rows",
     "resolve_features",
 ]

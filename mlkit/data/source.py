@@ -88,10 +88,21 @@ def resolve_source(
 
 def open_target(
     text: str | None, *, local_path: Path | str, bigquery: BigQueryConfig | None = None
-):
+) -> Warehouse:
     """A warehouse to write to or list: ``bq://project.dataset`` or the local one (None)."""
     if text is None or not text.startswith(BQ_SCHEME):
         return LocalWarehouse(local_path)
     project, dataset, _ = parse_bq(text, table_required=False)
     config = bigquery or BigQueryConfig()
     return BigQueryWarehouse(replace(config, project=project or config.project, dataset=dataset))
+
+
+def table_target(text: str | None, *, local_path: Path | str) -> tuple[Warehouse, str | None]:
+    """Where ``mlkit data load -t TABLE`` writes: ``bq://project.dataset.table`` (a BigQuery
+    table), a local table name, or None (the dataset's own name, locally)."""
+    if text is None or not text.startswith(BQ_SCHEME):
+        return LocalWarehouse(local_path), text
+    project, dataset, table = parse_bq(text)
+    config = BigQueryConfig()
+    config = replace(config, project=project or config.project, dataset=dataset)
+    return BigQueryWarehouse(config), table

@@ -46,8 +46,9 @@ from mlkit.data.loader import (
 )
 from mlkit.data.split import SPLIT_NAMES, assign_splits, check_fractions, fingerprints
 from mlkit.data.stats import BINS, Moments, histogram, histogram_edges
-from mlkit.data.stream import StreamSpec, iter_split
+from mlkit.data.stream import StreamSpec, iter_split, rows_dataset
 from mlkit.data.stream_summaries import BottomK, ContentHash, RunningMoments, mix64
+from mlkit.data.training import TrainingData, TrainingSplit
 from mlkit.data.validation import FeatureTypeError, LabelValuesError
 from mlkit.data.warehouse import BATCH_ROWS, Relation, Warehouse
 from mlkit.errors import DataError
@@ -59,7 +60,7 @@ _MAX_TARGET_VALUES = 10_000  # a regression target's distribution is dropped bey
 
 
 @dataclass
-class StreamedSplit:
+class StreamedSplit(TrainingSplit):
     """One split of a streamed source: what the search needs without its rows in memory.
 
     ``features`` and ``labels`` are two *summary rows* per feature, ``mean - std`` and
@@ -87,6 +88,21 @@ class StreamedSplit:
     def __len__(self) -> int:
         return self.rows
 
+    def baseline_rows(self) -> Arrays:
+        return self.sample
+
+    def dataset(self, *, batch_size: int, training: bool, seed: int = 0) -> Any:
+        """Each pass streams the split from the warehouse again (AdaNet makes an input function
+        once per iteration), one record batch decoded at a time and at most ``shuffle_buffer``
+        rows kept to shuffle. Training cycles through the split without end, each dataset
+        continuing where the previous one stopped (less the rows still in its shuffle buffer), so
+        AdaNet's iterations go through the whole split rather than each starting over."""
+        data = rows_dataset(self.cycle if training else self.batches, self.stream)
+        if training:
+            buffer = max(1, min(self.shuffle_buffer, self.rows))
+            data = data.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+        return data.batch(batch_size).prefetch(2)
+
     def batches(self, start: int = 0):
         """``(features, labels)`` numpy batches of this split, streamed (one batch in memory),
         from its ``start``-th row (in the order the warehouse streams)."""
@@ -108,7 +124,7 @@ class StreamedSplit:
 
 
 @dataclass
-class StreamedData:
+class StreamedData(TrainingData):
     """What :func:`mlkit.data.loader.load_splits` returns, for a source that is streamed."""
 
     train: StreamedSplit
@@ -119,8 +135,16 @@ class StreamedData:
     feature_specs: list[FeatureSpec]
     fingerprint: dict[str, Any] = field(default_factory=dict)
     stats: dict[str, Any] = field(default_factory=dict)
-    streamed: bool = True
     _closer: Any = None
+
+    def sample_note(self) -> dict[str, Any] | None:
+        return {
+            "train_rows": len(self.train.sample),
+            "test_rows": len(self.test.sample),
+            "of_train_rows": self.train.rows,
+            "of_test_rows": self.test.rows,
+            "how": "the rows with the smallest hash of their key in each split (streamed source)",
+        }
 
     def close(self) -> None:
         """Release what the source holds open (a query's scratch table on BigQuery)."""

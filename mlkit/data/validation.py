@@ -21,7 +21,20 @@ class FeatureTypeError(DataError):
 
 
 class FeatureShapeError(DataError):
-    pass
+    """``feature`` and ``found``: the column and the values found in one of its rows, where a
+    row's width is what did not match."""
+
+    def __init__(
+        self,
+        message: str,
+        hint: str | None = None,
+        *,
+        feature: str | None = None,
+        found: int | None = None,
+    ) -> None:
+        super().__init__(message, hint)
+        self.feature = feature
+        self.found = found
 
 
 class NullValuesError(DataError):

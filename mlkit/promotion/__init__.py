@@ -1,7 +1,6 @@
 """Champion/challenger: evaluate versions on the same data, apply the experiment's promotion policy
 and assemble the verdict.
 
-    evaluation_data  the experiment's test split (or a table) with the slice column, read again
     evaluate         run a SavedModel over the rows, timing each batch      (imports TensorFlow)
     metrics          accuracy, log loss, AUC, per-class recall, RMSE, MAE; overall and per slice
     stats            McNemar's test and paired bootstrap intervals
@@ -10,7 +9,9 @@ and assemble the verdict.
     verdict          all of it into one record
     plot             the verdict as a picture
 
-Nothing here touches the registry or the endpoint; ``mlkit.workflows.promote`` does.
+The rows come from the data layer (``mlkit.data.evaluation.EvaluationData``: the experiment's
+test split or a table, read by the loader with the slice column and row keys). Nothing here
+touches the registry or the endpoint; ``mlkit.workflows.promote`` does.
 """
 
 __all__: list[str] = []  # each module is used by name

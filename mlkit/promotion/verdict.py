@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from mlkit.data.evaluation import EvaluationData
 from mlkit.errors import SpecError
 from mlkit.experiment import PromotionSpec
 from mlkit.promotion.metrics import quality_metrics, slice_metrics
@@ -67,7 +68,7 @@ def judge(
     task: str,
     candidate: Any,
     baseline: Any | None,
-    data: Any,
+    data: EvaluationData,
     smoke: Any | None,
 ) -> VerdictReport:
     """Apply every check of ``policy``; ``candidate``/``baseline`` are ``evaluate.VersionRun``s."""

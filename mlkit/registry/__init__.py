@@ -66,6 +66,8 @@ def open_store(
     url: str,
     artifacts: Path | str,
     on_upgrade: Callable[[str, str, str], None] | None | object = _AUTO,
+    *,
+    create: bool | None = None,
 ) -> RegistryStore:
     """Open the registry at ``url`` (an SQLAlchemy URL) with artifacts under ``artifacts`` (a
     local directory or a ``gs://bucket/prefix`` URI).
@@ -74,14 +76,34 @@ def open_store(
     one-line message on stderr (``on_upgrade`` replaces the message; None refuses instead); any
     other database must be at ``HEAD_REVISION``, otherwise RegistryError with the hint to run
     ``mlkit registry upgrade``.
+
+    ``create`` says whether a missing registry may be created (RegistryError ``no registry at
+    PATH`` otherwise); by default only where ``mlkit.config.may_create_registry`` allows it: not
+    at a URL the user named with ``--registry`` or ``MLKIT_REGISTRY_URL``, except the default one.
     """
-    from mlkit.registry.db import create_registry_engine, ensure_schema, print_upgrade
+    from mlkit.config import may_create_registry
+    from mlkit.registry.db import (
+        create_registry_engine,
+        ensure_schema,
+        no_registry,
+        print_upgrade,
+        sqlite_file,
+    )
     from mlkit.registry.sql_store import SqlRegistryStore
 
+    if create is None:
+        create = may_create_registry(url)
+    path = sqlite_file(url)
+    if not create and path is not None and not path.is_file():
+        raise no_registry(url)  # before SQLite would create the file
     artifact_store = _open_artifacts(artifacts)
     engine = create_registry_engine(url)
     try:
-        ensure_schema(engine, print_upgrade if on_upgrade is _AUTO else on_upgrade)  # type: ignore[arg-type]
+        ensure_schema(
+            engine,
+            print_upgrade if on_upgrade is _AUTO else on_upgrade,  # type: ignore[arg-type]
+            create=create,
+        )
     except BaseException:
         engine.dispose()
         raise

@@ -4,29 +4,35 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from mlkit.registry import liveness
 from mlkit.registry.entities import Deployment, Event, ModelVersion, Run, Verdict
 from mlkit.registry.schema import DeploymentRow, EventRow, ModelVersionRow, RunRow, VerdictRow
 
 
 def run(row: RunRow, experiment: str) -> Run:
+    death = liveness.death(row.status, row.pid, row.hostname, row.heartbeat_at)
     return Run(
         id=row.id,
         experiment=experiment,
         experiment_path=row.experiment_path,
         spec_text=row.spec_text,
         params=dict(row.params or {}),
-        status=row.status,
+        status="failed" if death else row.status,
         metrics=dict(row.metrics or {}),
         data_fingerprint=dict(row.data_fingerprint or {}),
         code_version=row.code_version,
         run_dir=row.run_dir,
-        error=row.error,
+        error=death or row.error,
         started_at=row.started_at,
         finished_at=row.finished_at,
         environment=dict(row.environment or {}),
         tags=dict(row.tags or {}),
         report=dict(row.report or {}),
         baseline=dict(row.baseline or {}),
+        pid=row.pid,
+        hostname=row.hostname,
+        heartbeat_at=row.heartbeat_at,
+        dead=death is not None,
     )
 
 
@@ -83,16 +89,7 @@ def deployment(row: DeploymentRow, model: str) -> Deployment:
         reason=row.reason,
         rollback_to_id=row.rollback_to_id,
         traffic_percent=100 if row.traffic_percent is None else row.traffic_percent,
-        vertex={
-            key: value
-            for key, value in (
-                ("model", row.vertex_model),
-                ("model_version", row.vertex_model_version),
-                ("endpoint", row.vertex_endpoint),
-                ("deployed_model_id", row.vertex_deployed_model_id),
-            )
-            if value
-        },
+        resources={str(k): str(v) for k, v in (row.resources or {}).items()},
     )
 
 

@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 # constants, and ``import sqlalchemy`` costs a noticeable part of a command's start-up.
 
 # The newest migration in migrations/versions/, and every one before it (oldest first).
-HEAD_REVISION = "0006"
-KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006")
+HEAD_REVISION = "0008"
+KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008")
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -42,6 +42,33 @@ def describe_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:
         return "<invalid URL>"
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL; None for other databases and in-memory ones."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return None
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return None
+    if database.startswith("file:"):
+        return None
+    return Path(database).expanduser()
+
+
+def no_registry(url: str) -> RegistryError:
+    """There is no registry at ``url`` and this command may not create one."""
+    path = sqlite_file(url)
+    where = str(path) if path is not None else describe_url(url)
+    return RegistryError(
+        f"no registry at {where}",
+        hint=f"check the name given with --registry or MLKIT_REGISTRY_URL; to create a registry "
+        f"there run `mlkit --registry {describe_url(url)} registry upgrade`",
+    )
 
 
 def one_line(exc: BaseException) -> str:
@@ -145,9 +172,13 @@ def print_upgrade(old: str, new: str, where: str) -> None:
 
 
 def ensure_schema(
-    engine: Engine, on_upgrade: Callable[[str, str, str], None] | None = print_upgrade
+    engine: Engine,
+    on_upgrade: Callable[[str, str, str], None] | None = print_upgrade,
+    *,
+    create: bool = True,
 ) -> None:
-    """Create the schema in an empty database, or check that an existing one is current.
+    """Create the schema in an empty database (only with ``create``; ``no_registry`` otherwise),
+    or check that an existing one is current.
 
     A SQLite registry at an older known revision is upgraded on the spot (``on_upgrade`` tells
     the user; None refuses instead). Other databases are shared by a team, so their upgrade is
@@ -164,6 +195,8 @@ def ensure_schema(
         on_upgrade(revision, HEAD_REVISION, describe_url(url))
         _upgrade_engine(engine, url)
         revision = stored_revision(engine)
+    if revision is None and not create:
+        raise no_registry(url)
     if revision is None:
         try:
             run_upgrade(engine)

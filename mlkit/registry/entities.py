@@ -33,6 +33,12 @@ class Run:
     tags: dict[str, Any] = field(default_factory=dict)
     report: dict[str, Any] = field(default_factory=dict)  # the search report (empty: none)
     baseline: dict[str, Any] = field(default_factory=dict)  # the scikit-learn baseline
+    pid: int | None = None  # the process running it, on ``hostname``
+    hostname: str | None = None
+    heartbeat_at: datetime | None = None  # its last sign of life (None: it gave none)
+    dead: bool = False
+    """Stored as ``running`` but its process is gone: shown as ``failed`` with the reason in
+    ``error`` (see ``mlkit.registry.liveness``); it may still be resumed."""
 
 
 @dataclass(frozen=True)
@@ -92,8 +98,8 @@ class Deployment:
     """A version of a model on an endpoint with its share of the traffic (percent).
 
     Several versions of a model may be active on one endpoint (a canary); their shares sum to 100.
-    ``vertex`` holds the Vertex AI resource names (model, model_version, endpoint,
-    deployed_model_id) of a deployment on Vertex AI, empty otherwise.
+    ``resources`` holds what the endpoint kind calls the deployment (for Vertex AI: ``model``,
+    ``model_version``, ``endpoint``, ``deployed_model_id``), empty for the local endpoint.
     """
 
     id: int
@@ -105,7 +111,8 @@ class Deployment:
     deployed_at: datetime
     retired_at: datetime | None
     action: str | None = None
-    """``promote`` (won its verdict), ``forced`` (over a failed one) or ``rollback``."""
+    """``promote`` (won its verdict), ``forced`` (over a failed one), ``traffic`` (an explicit
+    split) or ``rollback``."""
     previous_version: int | None = None
     """The champion this deployment replaced (what a rollback restores)."""
     actor: str | None = None
@@ -113,7 +120,7 @@ class Deployment:
     rollback_to_id: int | None = None
     """The deployment a rollback of this one restores (None: nothing before it)."""
     traffic_percent: int = 100
-    vertex: dict[str, str] = field(default_factory=dict)
+    resources: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from typing import Any
 
 from mlkit.errors import RegistryError
 from mlkit.registry.entities import ModelSummary, ModelVersion, Verdict
-from mlkit.registry.validation import model_not_found
+from mlkit.registry.validation import MAX_INT, model_not_found
 
 # Runs ``sql`` with ``params`` and returns the rows as tuples.
 Query = Callable[[str, dict[str, Any]], Sequence[Sequence[Any]]]
@@ -49,7 +49,7 @@ FROM model_versions WHERE model_id = :model_id ORDER BY version DESC LIMIT :newe
 COUNT_VERSIONS_SQL = "SELECT COUNT(*) FROM model_versions WHERE model_id = :model_id"
 VERDICTS_SQL = """
 SELECT id, candidate_version, baseline_version, metric, candidate_value, baseline_value, passed,
-       forced, reason, details, created_at
+       forced, reason, details, created_at, forced_by, force_reason, data_fingerprint
 FROM verdicts WHERE model_id = :model_id ORDER BY id
 """
 
@@ -104,6 +104,7 @@ def list_versions(query: Query, model: str, newest: int | None = None) -> list[M
     if newest is None:
         rows = query(VERSIONS_SQL, {"model_id": mid})
     else:
+        newest = min(newest, MAX_INT)  # more than any model has: all of them
         rows = list(reversed(query(NEWEST_VERSIONS_SQL, {"model_id": mid, "newest": newest})))
     by_version: dict[int, list[str]] = {}
     for alias, version in query(MODEL_ALIASES_SQL, {"model_id": mid}):
@@ -154,6 +155,9 @@ def list_verdicts(query: Query, model: str) -> list[Verdict]:
             reason=reason,
             details=_json(details),
             created_at=_time(created),
+            forced_by=forced_by,
+            force_reason=force_reason,
+            data_fingerprint=_json(fingerprint),
         )
         for (
             vid,
@@ -167,6 +171,9 @@ def list_verdicts(query: Query, model: str) -> list[Verdict]:
             reason,
             details,
             created,
+            forced_by,
+            force_reason,
+            fingerprint,
         ) in query(VERDICTS_SQL, {"model_id": mid})
     ]
 

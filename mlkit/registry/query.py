@@ -12,6 +12,8 @@ Grammar (keywords in any case)::
     op         := = | == | != | <> | < | <= | > | >= | like
     value      := number | 'text' | "text" | true | false | null
 
+Parentheses and ``not`` nest at most ``MAX_DEPTH`` deep.
+
 A comparison with a missing field is false (as NULL is in SQL), except ``!=`` and ``= null``.
 A text value compared with a number is read as a number when it is one (tags are text).
 ``like`` matches text with ``%`` (any run of characters) and ``_`` (one character).
@@ -53,6 +55,8 @@ RUN_FIELDS = (
     "started_at",
     "finished_at",
     "error",
+    "dead",
+    "hostname",
 )
 RUN_MAPS = ("params", "metrics", "tags", "data_fingerprint", "environment")
 
@@ -67,6 +71,7 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 _KEYWORDS = {"and", "or", "not", "like", "true", "false", "null"}
+MAX_DEPTH = 32  # nested parentheses and nots; deeper filters are refused, not recursed into
 
 
 @dataclass(frozen=True)
@@ -102,8 +107,9 @@ def _tokens(source: str) -> list[Token]:
 
 
 def _error(source: str, pos: int, what: str) -> UsageError:
+    shown = source if len(source) <= 80 else f"{source[:60]}...{source[-12:]}"
     return UsageError(
-        f"invalid --where {source!r} at position {pos + 1}: {what}",
+        f"invalid --where {shown!r} at position {pos + 1}: {what}",
         hint="for example: metrics.accuracy > 0.98 and (tags.team = 'vision' or tags.team = 'ml')",
     )
 
@@ -116,6 +122,7 @@ class _Parser:
         self.source, self.fields, self.maps = source, fields, maps
         self.tokens = _tokens(source)
         self.i = 0
+        self.depth = 0
 
     @property
     def tok(self) -> Token:
@@ -149,18 +156,32 @@ class _Parser:
         return parts[0] if len(parts) == 1 else (lambda r, ps=tuple(parts): all(p(r) for p in ps))
 
     def _not(self) -> Predicate:
+        opens = self._is_word("not") or (self.tok.kind == "paren" and self.tok.text == "(")
+        if not opens:
+            return self._comparison()
+        if self.depth >= MAX_DEPTH:
+            raise _error(
+                self.source,
+                self.tok.pos,
+                f"parentheses and 'not' nest more than {MAX_DEPTH} deep",
+            )
+        self.depth += 1
+        try:
+            return self._nested()
+        finally:
+            self.depth -= 1
+
+    def _nested(self) -> Predicate:
         if self._is_word("not"):
             self.i += 1
             inner = self._not()
             return lambda r: not inner(r)
-        if self.tok.kind == "paren" and self.tok.text == "(":
-            self.i += 1
-            inner = self._or()
-            if not (self.tok.kind == "paren" and self.tok.text == ")"):
-                raise _error(self.source, self.tok.pos, "expected ')'")
-            self.i += 1
-            return inner
-        return self._comparison()
+        self.i += 1  # "("
+        inner = self._or()
+        if not (self.tok.kind == "paren" and self.tok.text == ")"):
+            raise _error(self.source, self.tok.pos, "expected ')'")
+        self.i += 1
+        return inner
 
     def _comparison(self) -> Predicate:
         tok = self.tok

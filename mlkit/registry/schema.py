@@ -108,6 +108,10 @@ class RunRow(Base):
     # and the scikit-learn baseline on the same split.
     report: Mapped[dict[str, Any] | None]
     baseline: Mapped[dict[str, Any] | None]
+    # 0008: the process running it and its last sign of life, to recognise a dead run.
+    pid: Mapped[int | None] = mapped_column(Integer)
+    hostname: Mapped[str | None] = mapped_column(String(255))
+    heartbeat_at: Mapped[datetime | None]
 
 
 class ModelRow(Base):
@@ -209,7 +213,7 @@ class DeploymentRow(Base):
     active: Mapped[bool] = mapped_column(Boolean)
     deployed_at: Mapped[datetime]
     retired_at: Mapped[datetime | None]
-    # 0005: promote | forced | rollback; the champion it replaced; who and why.
+    # 0005: promote | forced | traffic | rollback; the champion it replaced; who and why.
     action: Mapped[str | None] = mapped_column(String(16))
     previous_version: Mapped[int | None] = mapped_column(Integer)
     actor: Mapped[str | None] = mapped_column(String(255))
@@ -217,11 +221,9 @@ class DeploymentRow(Base):
     rollback_to_id: Mapped[int | None] = mapped_column(Integer)  # what rolling this back restores
     # Share of the endpoint's traffic for this model, in percent (NULL: all of it).
     traffic_percent: Mapped[int | None] = mapped_column(Integer)
-    # Vertex AI resource names, for deployments on a Vertex endpoint.
-    vertex_model: Mapped[str | None] = mapped_column(Text)
-    vertex_model_version: Mapped[str | None] = mapped_column(String(64))
-    vertex_endpoint: Mapped[str | None] = mapped_column(Text)
-    vertex_deployed_model_id: Mapped[str | None] = mapped_column(String(64))
+    # 0007: what the endpoint kind calls this deployment (e.g. Vertex AI resource names), a JSON
+    # object of strings; NULL when the kind needs none (the local endpoint).
+    resources: Mapped[dict[str, Any] | None]
 
 
 class EventRow(Base):

@@ -26,7 +26,12 @@ from mlkit.registry.schema import (
     RunRow,
     utcnow,
 )
-from mlkit.registry.validation import model_not_found, validate_version, version_not_found
+from mlkit.registry.validation import (
+    model_not_found,
+    validate_run_id,
+    validate_version,
+    version_not_found,
+)
 
 T = TypeVar("T")
 _ATTEMPTS = 5
@@ -116,7 +121,7 @@ class SqlBase:
         return row
 
     def _run(self, s: Session, run_id: int) -> RunRow:
-        row = s.get(RunRow, run_id) if isinstance(run_id, int) else None
+        row = s.get(RunRow, run_id) if validate_run_id(run_id) >= 1 else None
         if row is None:
             raise RegistryError(f"run {run_id} not found")
         return row

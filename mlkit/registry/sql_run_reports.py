@@ -7,11 +7,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from mlkit.errors import RegistryError
-from mlkit.registry import convert
+from mlkit.registry import convert, liveness
 from mlkit.registry.entities import Run
-from mlkit.registry.schema import ExperimentRow
+from mlkit.registry.schema import ExperimentRow, utcnow
 from mlkit.registry.sql_base import SqlBase
-from mlkit.registry.validation import validate_json
+from mlkit.registry.validation import validate_json, validate_process
 
 
 class RunReportsMixin(SqlBase):
@@ -36,7 +36,11 @@ class RunReportsMixin(SqlBase):
 
         return self._write(f"record the report of run {run_id}", fn)
 
-    def reopen_run(self, run_id: int) -> Run:
+    def reopen_run(
+        self, run_id: int, *, pid: int | None = None, hostname: str | None = None
+    ) -> Run:
+        validate_process(pid, hostname)
+
         def fn(s: Session) -> Run:
             row = self._run(s, run_id)
             if row.status == "finished":
@@ -44,9 +48,19 @@ class RunReportsMixin(SqlBase):
                     f"run {run_id} has finished; there is nothing to resume",
                     hint="start a new run with `mlkit train EXPERIMENT`",
                 )
-            previous = row.status
+            dead = liveness.death(row.status, row.pid, row.hostname, row.heartbeat_at)
+            previous = "failed" if dead else row.status
             row.status, row.error, row.finished_at = "running", None, None
-            self._event(s, "run_resumed", run_id=run_id, previous_status=previous)
+            row.pid, row.hostname = pid, hostname
+            row.heartbeat_at = utcnow() if pid is not None else None
+            self._event(
+                s,
+                "run_resumed",
+                run_id=run_id,
+                previous_status=previous,
+                pid=pid,
+                hostname=hostname,
+            )
             s.flush()
             return convert.run(row, s.get_one(ExperimentRow, row.experiment_id).name)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from mlkit.errors import RegistryError
@@ -19,10 +19,14 @@ from mlkit.registry.schema import (
 )
 from mlkit.registry.sql_base import SqlBase
 from mlkit.registry.validation import (
+    MAX_INT,
     validate_json,
     validate_limit,
     validate_metric_key,
     validate_number,
+    validate_process,
+    validate_run_id,
+    validate_tags,
 )
 
 
@@ -40,6 +44,8 @@ class RunsMixin(SqlBase):
         run_dir: str | None = None,
         environment: dict[str, Any] | None = None,
         tags: dict[str, Any] | None = None,
+        pid: int | None = None,
+        hostname: str | None = None,
     ) -> Run:
         if not isinstance(experiment, str) or not experiment.strip():
             raise RegistryError(
@@ -47,7 +53,8 @@ class RunsMixin(SqlBase):
             )
         params_json = validate_json("params", params)
         environment_json = validate_json("environment", environment)
-        tags_json = validate_json("tags", tags)
+        tags_json = validate_tags(tags)
+        validate_process(pid, hostname)
 
         def fn(s: Session) -> Run:
             exp = s.scalars(
@@ -57,6 +64,7 @@ class RunsMixin(SqlBase):
                 exp = ExperimentRow(name=experiment, created_at=utcnow())
                 s.add(exp)
                 s.flush()
+            now = utcnow()
             row = RunRow(
                 experiment_id=exp.id,
                 experiment_path=experiment_path,
@@ -65,13 +73,18 @@ class RunsMixin(SqlBase):
                 status="running",
                 code_version=code_version,
                 run_dir=run_dir,
-                started_at=utcnow(),
+                started_at=now,
                 environment=environment_json,
                 tags=tags_json,
+                pid=pid,
+                hostname=hostname,
+                heartbeat_at=now if pid is not None else None,
             )
             s.add(row)
             s.flush()
-            self._event(s, "run_started", run_id=row.id, experiment=experiment)
+            self._event(
+                s, "run_started", run_id=row.id, experiment=experiment, pid=pid, hostname=hostname
+            )
             return convert.run(row, experiment)
 
         return self._write(f"start a run of experiment {experiment!r}", fn)
@@ -105,14 +118,47 @@ class RunsMixin(SqlBase):
 
         return self._write(f"finish run {run_id}", fn)
 
+    def heartbeat(self, run_id: int) -> None:
+        validate_run_id(run_id)
+
+        def fn(s: Session) -> None:
+            s.execute(
+                update(RunRow)
+                .where(RunRow.id == run_id, RunRow.status == "running")
+                .values(heartbeat_at=utcnow())
+            )
+
+        self._write(f"record a heartbeat of run {run_id}", fn)
+
+    def record_run_data_stats(self, run_id: int, stats: dict[str, Any]) -> None:
+        stats_json = validate_json("data statistics", stats)
+
+        def fn(s: Session) -> None:
+            row = self._run(s, run_id)
+            row.data_stats = stats_json
+            self._event(
+                s,
+                "run_data_stats",
+                run_id=run_id,
+                rows=stats_json.get("rows"),
+                features=sorted(stats_json.get("features") or {}),
+            )
+
+        self._write(f"record the data statistics of run {run_id}", fn)
+
+    def run_data_stats(self, run_id: int) -> dict[str, Any] | None:
+        with self._read(f"read the data statistics of run {run_id}") as s:
+            stats = self._run(s, run_id).data_stats
+            return None if stats is None else dict(stats)
+
     def get_run(self, run_id: int) -> Run:
         with self._read(f"read run {run_id}") as s:
             row = self._run(s, run_id)
             return convert.run(row, s.get_one(ExperimentRow, row.experiment_id).name)
 
     def log_metrics(self, run_id: int, metrics: dict[str, float], step: int) -> None:
-        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-            raise RegistryError(f"invalid step {step!r}: expected an integer from 0")
+        if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= MAX_INT:
+            raise RegistryError(f"invalid step {step!r}: expected an integer from 0 to {MAX_INT}")
         values = {
             validate_metric_key(k): validate_number(f"metric {k!r}", v) for k, v in metrics.items()
         }
@@ -166,7 +212,7 @@ class RunsMixin(SqlBase):
             .order_by(RunRow.id.desc())
         )
         if not filtered:
-            query = query.limit(limit)
+            query = query.limit(min(limit, MAX_INT))
         if experiment is not None:
             query = query.where(ExperimentRow.name == experiment)
         with self._read("list runs") as s:

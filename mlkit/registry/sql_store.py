@@ -9,8 +9,9 @@ one-line RegistryError. The operations live in one module per concern:
 - ``sql_base``: transactions, errors, shared lookups
 - ``sql_runs``: runs
 - ``sql_versions``: models, versions, artifacts, aliases
-- ``sql_promotion``: verdicts, deployments, events
-- ``sql_traffic``: traffic split between versions (canary), undeployment, Vertex resource names
+- ``sql_promotion``: verdicts, the deployment history, events
+- ``sql_traffic``: deployments: every change of an endpoint's traffic (deploy, canary, split,
+  rollback, undeploy) through one write path, with the aliases that follow it
 - ``sql_run_reports``: search reports and baselines of runs, reopening a run to resume it
 """
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from mlkit.errors import RegistryError
+from mlkit.errors import RegistryError, UsageError
 from mlkit.registry import listing
 from mlkit.registry import query as q
 from mlkit.registry.entities import Lineage, ModelSummary, ModelVersion
@@ -22,12 +22,13 @@ from mlkit.registry.schema import (
     ModelVersionRow,
     utcnow,
 )
-from mlkit.registry.sql_base import SqlBase
+from mlkit.registry.sql_base import CHAMPION, PREVIOUS, SqlBase
 from mlkit.registry.validation import (
     parse_ref,
     validate_json,
     validate_limit,
     validate_name,
+    validate_tags,
     validate_version,
 )
 
@@ -68,7 +69,7 @@ class VersionsMixin(SqlBase):
         validate_name("model", model)
         metrics_json = validate_json("metrics", metrics)
         signature_json = validate_json("signature", signature)
-        tags_json = validate_json("tags", tags)
+        tags_json = validate_tags(tags)
         if not Path(source_dir).is_dir():
             raise RegistryError(
                 f"cannot register {source_dir}: not a directory",
@@ -214,6 +215,7 @@ class VersionsMixin(SqlBase):
         def fn(s: Session) -> None:
             m = self._model(s, model, lock=True)
             self._version(s, m, validate_version(version))
+            _refuse_serving_alias(alias, model, "set")
             self._put_alias(s, m, alias, version)
             m.updated_at = utcnow()
             self._event(s, "alias_set", model=model, version=version, alias=alias)
@@ -227,6 +229,7 @@ class VersionsMixin(SqlBase):
     def delete_alias(self, model: str, alias: str) -> None:
         def fn(s: Session) -> None:
             m = self._model(s, model, lock=True)
+            _refuse_serving_alias(alias, model, "delete")
             row = s.scalars(
                 select(AliasRow).where(AliasRow.model_id == m.id, AliasRow.alias == alias)
             ).one_or_none()
@@ -246,10 +249,7 @@ class VersionsMixin(SqlBase):
     def set_tags(
         self, model: str, version: int, tags: dict[str, str], remove: tuple[str, ...] = ()
     ) -> ModelVersion:
-        tags_json = validate_json("tags", tags)
-        for key in [*tags_json, *remove]:
-            if not isinstance(key, str) or not key or len(key) > 255:
-                raise RegistryError(f"invalid tag name {key!r}: expected 1 to 255 characters")
+        tags_json = validate_tags(tags, remove)
 
         def fn(s: Session) -> ModelVersion:
             m = self._model(s, model, lock=True)
@@ -323,3 +323,13 @@ class VersionsMixin(SqlBase):
         # After the commit: a crash here leaves an unreferenced directory, never a dangling row.
         for uri in deleted:
             self.artifacts.delete(uri)
+
+
+def _refuse_serving_alias(alias: str, model: str, what: str) -> None:
+    """``champion`` and ``previous`` say what serves: only deployments move them."""
+    if alias in (CHAMPION, PREVIOUS):
+        raise UsageError(
+            f"cannot {what} alias {alias!r} of model {model!r} by hand: it names what serves "
+            "and moves only with the deployments",
+            hint=f"use mlkit deploy {model}, mlkit endpoints traffic or mlkit rollback",
+        )

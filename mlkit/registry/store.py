@@ -9,6 +9,7 @@ with a one-line message and, where useful, a hint.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +40,20 @@ class RegistryStore(ABC):
         run_dir: str | None = None,
         environment: dict[str, Any] | None = None,
         tags: dict[str, Any] | None = None,
+        pid: int | None = None,
+        hostname: str | None = None,
     ) -> Run:
         """Start a run of ``experiment`` (created on first use) with status ``running``.
 
-        ``environment`` says where it runs (``mlkit.registry.environment.capture()``).
+        ``environment`` says where it runs (``mlkit.registry.environment.capture()``). ``pid``
+        and ``hostname`` name the process that runs it, which then calls ``heartbeat``: a run
+        whose process is gone is shown as failed (``mlkit.registry.liveness``).
+        """
+
+    @abstractmethod
+    def heartbeat(self, run_id: int) -> None:
+        """Record that the process running ``run_id`` is alive (now). Nothing happens when the
+        run is no longer running. Not an event: it changes no state, only shows the run is alive.
         """
 
     @abstractmethod
@@ -69,6 +80,20 @@ class RegistryStore(ABC):
         Raises RegistryError when the run does not exist, is not running, or ``status`` is
         neither ``finished`` nor ``failed``.
         """
+
+    @abstractmethod
+    def record_run_data_stats(self, run_id: int, stats: dict[str, Any]) -> None:
+        """Store the statistics of a run's training data (``mlkit.data.stats``: per feature
+        count, missing, mean, std, min, max, histogram; the label distribution), replacing any,
+        in one transaction with its ``run_data_stats`` event.
+
+        RegistryError when the run does not exist or ``stats`` is not JSON.
+        """
+
+    @abstractmethod
+    def run_data_stats(self, run_id: int) -> dict[str, Any] | None:
+        """The statistics stored with the run, or None when it has none; RegistryError when the
+        run does not exist."""
 
     @abstractmethod
     def get_run(self, run_id: int) -> Run:
@@ -175,7 +200,8 @@ class RegistryStore(ABC):
 
     @abstractmethod
     def set_alias(self, model: str, alias: str, version: int) -> None:
-        """Point ``alias`` of ``model`` at ``version`` (creating or moving it)."""
+        """Point ``alias`` of ``model`` at ``version`` (creating or moving it). ``champion`` and
+        ``previous`` are refused (UsageError): they move only with the deployments."""
 
     @abstractmethod
     def get_alias(self, model: str, alias: str) -> int | None:
@@ -183,7 +209,8 @@ class RegistryStore(ABC):
 
     @abstractmethod
     def delete_alias(self, model: str, alias: str) -> None:
-        """Remove ``alias`` of ``model``; RegistryError when there is no such alias."""
+        """Remove ``alias`` of ``model``; RegistryError when there is no such alias, UsageError
+        for ``champion`` and ``previous``."""
 
     # -- verdicts ---------------------------------------------------------------------------------
 
@@ -223,6 +250,38 @@ class RegistryStore(ABC):
     # -- deployments ------------------------------------------------------------------------------
 
     @abstractmethod
+    def set_traffic(
+        self,
+        model: str,
+        split: Mapping[int, int],
+        *,
+        endpoint: str = "local",
+        version: int | None = None,
+        verdict_id: int | None = None,
+        action: str | None = None,
+        actor: str | None = None,
+        reason: str | None = None,
+        resources: Mapping[int, Mapping[str, str]] | None = None,
+        expect: Mapping[int, int] | None = None,
+    ) -> list[Deployment]:
+        """Serve ``model`` on ``endpoint`` with ``split`` (``{version: percent}`` summing to 100;
+        0 retires a version), in one transaction with its event. Returns the active deployments,
+        most traffic first. Every change of an endpoint's traffic is written this one way.
+
+        ``version`` is the version this change deploys (a promotion or a canary): it gets a new
+        deployment row recording ``verdict_id``, ``action`` (``promote``, or ``forced``, which
+        needs ``actor`` and ``reason``), ``actor`` and ``reason``. Without it the change is an
+        explicit split (action ``traffic``). ``resources`` keeps, per version, what the endpoint
+        kind calls the deployment (e.g. Vertex AI resource names).
+
+        ``champion`` moves to the version with the largest share (ties: it stays if it is among
+        them, else the version deployed last, else the highest number); when it moves,
+        ``previous`` takes the old champion. Compare-and-swap: with ``expect`` (the split the
+        change was computed from), or a verdict whose baseline no longer serves, TrafficConflict
+        and nothing changes.
+        """
+
+    @abstractmethod
     def deploy(
         self,
         model: str,
@@ -233,15 +292,17 @@ class RegistryStore(ABC):
         action: str = "promote",
         actor: str | None = None,
         reason: str | None = None,
+        resources: Mapping[str, str] | None = None,
+        expect: Mapping[int, int] | None = None,
     ) -> Deployment:
-        """Make ``version`` the active deployment of ``model`` on ``endpoint``, in one transaction.
-
-        Retires the deployment active there before (the endpoint's traffic moves with it), moves
-        alias ``champion`` to ``version`` and alias ``previous`` to the old champion (when there
-        was one and it differs), and records that old champion as the deployment's
-        ``previous_version``. ``action`` is ``promote`` or ``forced`` (which needs ``actor`` and
-        ``reason``).
+        """``set_traffic`` with all the traffic to ``version``: every other version on
+        ``endpoint`` is retired, ``champion`` moves to ``version`` and ``previous`` to the old
+        champion (when it differs), which the deployment records as ``previous_version``.
         """
+
+    @abstractmethod
+    def rollback_target(self, model: str, endpoint: str = "local") -> int:
+        """The version ``rollback`` would restore; RegistryError (as ``rollback``) otherwise."""
 
     @abstractmethod
     def rollback(
@@ -251,17 +312,41 @@ class RegistryStore(ABC):
         endpoint: str = "local",
         actor: str | None = None,
         reason: str | None = None,
+        resources: Mapping[str, str] | None = None,
+        expect: Mapping[int, int] | None = None,
     ) -> Deployment:
-        """Undo the active deployment on ``endpoint`` in one transaction: the deployment it
-        replaced (``rollback_to_id``) is restored as a new deployment with action ``rollback``,
-        ``champion`` moves back to its version and ``previous`` to the champion before that
-        (removed when history ends). Rolling back again walks further back. RegistryError when
-        nothing is deployed or nothing came before.
+        """Undo the change that made the serving version (the largest share) champion on
+        ``endpoint``, in one transaction: the deployment it replaced (``rollback_to_id``) is
+        restored with all the traffic as a new deployment with action ``rollback``, ``champion``
+        moves back to its version and ``previous`` to the champion before that (removed when
+        history ends). Rolling back again walks further back. RegistryError when nothing is
+        deployed, nothing came before, or the version to restore was deleted.
         """
 
     @abstractmethod
+    def undeploy(
+        self,
+        model: str,
+        *,
+        endpoint: str = "local",
+        version: int | None = None,
+        actor: str | None = None,
+        reason: str | None = None,
+        expect: Mapping[int, int] | None = None,
+    ) -> list[Deployment]:
+        """Retire ``version`` (default: every version) of ``model`` on ``endpoint``; its traffic
+        goes to the others in proportion. Returns what stays active. RegistryError when nothing
+        of that kind is deployed there. When nothing serves the model any more, ``champion`` is
+        removed (or follows another endpoint that serves it)."""
+
+    @abstractmethod
+    def traffic(self, model: str, endpoint: str = "local") -> list[Deployment]:
+        """The active deployments of ``model`` on ``endpoint``, most traffic first."""
+
+    @abstractmethod
     def active_deployment(self, model: str, endpoint: str = "local") -> Deployment | None:
-        """The active deployment of ``model`` on ``endpoint``; None also for an unknown model."""
+        """What serves ``model`` on ``endpoint``: the active deployment with the largest share
+        (ties as for ``champion``); None also for an unknown model."""
 
     @abstractmethod
     def list_deployments(
@@ -289,8 +374,11 @@ class RegistryStore(ABC):
         what is stored."""
 
     @abstractmethod
-    def reopen_run(self, run_id: int) -> Run:
-        """Set a ``running`` or ``failed`` run back to ``running`` to resume it.
+    def reopen_run(
+        self, run_id: int, *, pid: int | None = None, hostname: str | None = None
+    ) -> Run:
+        """Set a ``running`` (or dead) or ``failed`` run back to ``running`` to resume it, in
+        the process ``pid`` on ``hostname`` when given (see ``create_run``).
 
         Raises RegistryError when the run does not exist or has finished.
         """

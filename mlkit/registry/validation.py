@@ -6,10 +6,20 @@ import difflib
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from mlkit.errors import ModelNotFound, RegistryError, UsageError, VersionNotFound
+from mlkit.errors import MlkitError, ModelNotFound, RegistryError, UsageError, VersionNotFound
+
+# The largest number the registry's INTEGER columns hold on every database (PostgreSQL's int4):
+# version numbers, run ids and steps beyond it are refused before any SQL runs.
+MAX_INT = 2**31 - 1
+TAG_KEY_MAX = 255
+# Characters that would act on a terminal rather than show: C0/C1 controls, line and paragraph
+# separators, surrogates, and the bidirectional overrides that reorder what is displayed.
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
+_UNPRINTABLE = frozenset(("Cc", "Cs", "Zl", "Zp"))
 
 NAME_RULE = "^[a-z][a-z0-9_-]{0,62}$"
 _NAME = re.compile(NAME_RULE)
@@ -36,9 +46,67 @@ def validate_name(kind: str, name: object) -> str:
 
 
 def validate_version(version: object) -> int:
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise RegistryError(f"invalid version {version!r}: versions are integers from 1")
+    """``version`` if it is a version number the registry can hold; UsageError otherwise."""
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= MAX_INT:
+        raise UsageError(
+            f"invalid version {version!r}: versions are whole numbers from 1 to {MAX_INT}"
+        )
     return version
+
+
+def validate_run_id(run_id: object) -> int:
+    """``run_id`` if it is a number a run id can be (``run N not found`` is the store's answer
+    for numbers that could be one); UsageError for anything else."""
+    if isinstance(run_id, bool) or not isinstance(run_id, int) or run_id > MAX_INT:
+        raise UsageError(f"invalid run id {run_id!r}: run ids are whole numbers up to {MAX_INT}")
+    return run_id
+
+
+def validate_process(pid: object, hostname: object) -> None:
+    """The process running a run: both a process id and a host name, or neither."""
+    if pid is None and hostname is None:
+        return
+    if isinstance(pid, bool) or not isinstance(pid, int) or not 1 <= pid <= MAX_INT:
+        raise RegistryError(f"invalid process id {pid!r}: expected a whole number from 1")
+    if not isinstance(hostname, str) or not hostname or len(hostname) > 255:
+        raise RegistryError(f"invalid host name {hostname!r}: expected 1 to 255 characters")
+
+
+def unprintable(text: str) -> tuple[int, str] | None:
+    """The position and character of the first character of ``text`` that a terminal would act
+    on instead of showing (controls such as ESC, line separators, bidirectional overrides)."""
+    for i, char in enumerate(text):
+        if char in _BIDI or unicodedata.category(char) in _UNPRINTABLE:
+            return i, char
+    return None
+
+
+def validate_tags(tags: Mapping[str, Any] | None, remove: Iterable[object] = ()) -> dict[str, Any]:
+    """A JSON copy of ``tags`` after checking the keys (and the keys to ``remove``): 1 to 255
+    characters, none a control character; and that no text value holds one either, since tags
+    are printed to terminals. UsageError naming the tag otherwise."""
+    tags_json = validate_json("tags", tags)
+    for key in [*tags_json, *remove]:
+        if not isinstance(key, str) or not key.strip() or len(key) > TAG_KEY_MAX:
+            raise UsageError(
+                f"invalid tag name {key!r}: expected 1 to {TAG_KEY_MAX} characters, not all spaces"
+            )
+        found = unprintable(key)
+        if found is not None:
+            raise UsageError(
+                f"invalid tag name {key!r}: control character {found[1]!r} at position "
+                f"{found[0] + 1}",
+                hint="tag names and values are printed to terminals; use printable text",
+            )
+    for key, value in tags_json.items():
+        found = unprintable(value) if isinstance(value, str) else None
+        if found is not None:
+            raise UsageError(
+                f"invalid value of tag {key!r}: control character {found[1]!r} at position "
+                f"{found[0] + 1}",
+                hint="tag names and values are printed to terminals; use printable text",
+            )
+    return tags_json
 
 
 def validate_limit(limit: int) -> int:
@@ -115,7 +183,7 @@ def parse_ref(ref: object) -> tuple[str, int | None, str | None]:
             name, number = text.split(":", 1)
             version = validate_version(int(number) if number.isdigit() else number)
         validate_name("model", name)
-    except RegistryError as exc:
+    except MlkitError as exc:
         raise UsageError(
             f"invalid model reference {ref!r}: {exc.message}",
             hint="expected NAME, NAME:VERSION (digits:3) or NAME@ALIAS (digits@champion)",

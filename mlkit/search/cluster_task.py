@@ -54,7 +54,7 @@ def run_task(
 ) -> dict[str, Any]:
     """A worker or parameter server: train (or serve) until the search ends. Returns what this
     process did: its role and the training steps it ran itself."""
-    from mlkit.search.runner import _eval_fn, labels_for
+    from mlkit.search.runner import _eval_fn
 
     estimator = build_estimator(
         spec,
@@ -70,8 +70,8 @@ def run_task(
             f"not {task.task_type!r}"
         )
     train_fn = input_fn(
-        train.features,
-        labels_for(spec, train.labels),
+        train,
+        task=spec.task,
         batch_size=spec.batch_size,
         training=True,
         seed=spec.seed + 1 + task.index,  # each worker its own order of batches

@@ -1,11 +1,14 @@
-"""Arrays → tf.data input functions and feature columns with the preprocessing built in."""
+"""Training data splits → Estimator input functions, and feature columns with the preprocessing
+built in."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import tensorflow as tf
+
+from mlkit.data.training import TrainingSplit
 
 
 def feature_columns(train_features: Mapping[str, np.ndarray]):
@@ -31,22 +34,21 @@ def feature_columns(train_features: Mapping[str, np.ndarray]):
 
 
 def input_fn(
-    features: Mapping[str, np.ndarray],
-    labels: np.ndarray,
+    split: TrainingSplit,
     *,
+    task: str,
     batch_size: int,
     training: bool,
     seed: int = 0,
-):
-    """An Estimator input_fn. Training repeats and shuffles; evaluation makes one finite pass."""
+) -> Callable[[], tf.data.Dataset]:
+    """An Estimator input_fn over a split of the training data (in memory or streamed: the split
+    makes its batches). Training repeats and shuffles; evaluation makes one finite pass. Labels
+    are shaped ``[batch, 1]``: int64 class ids, or float32 regression targets."""
+    dtype = tf.float32 if task == "regression" else tf.int64
 
     def _fn():
-        data = tf.data.Dataset.from_tensor_slices(
-            ({k: v.astype(np.float32) for k, v in features.items()}, labels)
-        )
-        if training:
-            data = data.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True).repeat()
-        return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        data = split.dataset(batch_size=batch_size, training=training, seed=seed)
+        return data.map(lambda x, y: (x, tf.reshape(tf.cast(y, dtype), [-1, 1])))
 
     return _fn
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
+from mlkit.data.training import TrainingSplit
 from mlkit.errors import SearchError
 from mlkit.experiment import SearchSpec
 from mlkit.search.compat import apply
@@ -32,14 +33,8 @@ from mlkit.search.reports import (  # noqa: E402
     plot_learning_curves,
     search_report,
 )
-from mlkit.search.stream_inputs import is_streamed, streamed_input_fn  # noqa: E402
 
 PLOT_FILE = "learning_curves.png"
-
-
-class Split(Protocol):
-    features: dict[str, np.ndarray]
-    labels: np.ndarray
 
 
 @dataclass
@@ -57,9 +52,9 @@ class SearchResult:
 
 def run_search(
     spec: SearchSpec,
-    train: Split,
-    eval: Split,
-    test: Split,
+    train: TrainingSplit,
+    eval: TrainingSplit,
+    test: TrainingSplit,
     *,
     n_classes: int,
     model_dir: Path,
@@ -94,16 +89,8 @@ def run_search(
     )
     total = spec.total_steps
     train_fn = input_fn(
-        train.features,
-        labels_for(spec, train.labels),
-        batch_size=spec.batch_size,
-        training=True,
-        seed=spec.seed,
+        train, task=spec.task, batch_size=spec.batch_size, training=True, seed=spec.seed
     )
-    if is_streamed(train):  # a source bigger than memory: streamed from the warehouse each pass
-        train_fn = streamed_input_fn(
-            train, task=spec.task, batch_size=spec.batch_size, training=True, seed=spec.seed
-        )
     try:
         with Interrupts() as interrupts:
             hook = SearchHook(
@@ -153,23 +140,8 @@ def run_search(
     )
 
 
-def labels_for(spec: SearchSpec, labels: np.ndarray) -> np.ndarray:
-    if spec.task == "regression":
-        return labels.astype(np.float32).reshape(-1, 1)
-    return labels.astype(np.int64).reshape(-1, 1)
-
-
-def _eval_fn(spec: SearchSpec, split: Split):
-    if is_streamed(split):
-        return streamed_input_fn(
-            split, task=spec.task, batch_size=max(spec.batch_size, 256), training=False
-        )
-    return input_fn(
-        split.features,
-        labels_for(spec, split.labels),
-        batch_size=max(spec.batch_size, 256),
-        training=False,
-    )
+def _eval_fn(spec: SearchSpec, split: TrainingSplit):
+    return input_fn(split, task=spec.task, batch_size=max(spec.batch_size, 256), training=False)
 
 
 def _clean(metrics: dict[str, Any]) -> dict[str, float]:

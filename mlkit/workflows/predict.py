@@ -1,7 +1,8 @@
 """``mlkit predict``: read instances, ask the endpoint serving a model, and read its answer.
 
-Which endpoint answers: ``local`` (the local endpoint's HTTP API, a version or alias may be
-asked for) or ``vertex`` (Vertex AI, whose traffic split picks the version).
+The endpoint is one of ``ENDPOINT_KINDS`` (mlkit.serving.endpoints), asked through the one
+endpoint interface: the local endpoint serves a version or alias asked for; on Vertex AI the
+traffic split picks the version.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ __all__ = ["Answer", "PredictRequest", "predict", "read_instances"]
 class PredictRequest:
     model: str
     instances: str  # a JSON file, or "-" for stdin
-    target: str = "local"  # "local" or "vertex"
+    target: str = "local"  # an endpoint kind: "local", "vertex"
     url: str | None = None  # the local endpoint's URL (default: the settings')
     version: int | None = None  # local only
     label: str | None = None  # local only: an alias, e.g. champion
@@ -37,37 +38,19 @@ class Answer:
     raw: dict[str, Any]
     rows: list[tuple[int, str, str]]
     version: Any
-    where: str  # "" for the local endpoint; "on Vertex AI (<deployed model id>)"
+    where: str  # " on <the endpoint's title>", and the deployed model's id where it has one
 
 
 def predict(request: PredictRequest, settings: Settings) -> Answer:
     payload = read_instances(request.instances)
     if request.version is not None and request.label is not None:
         raise UsageError("give --version or --label, not both")
-    if request.target == "vertex":
-        if request.version is not None or request.label is not None or request.url:
-            raise UsageError(
-                "--version, --label and --url are for the local endpoint; Vertex AI picks the "
-                "version by the endpoint's traffic split"
-            )
-        from mlkit.workflows.serve import open_target
+    from mlkit.workflows.serve import open_endpoint
 
-        raw = open_target(settings, "vertex").predict(request.model, payload)
-        where = f" on Vertex AI ({raw.get('deployedModelId')})"
-    elif request.target == "local":
-        from mlkit.serving.client import predict as call
-
-        raw = call(
-            request.url or settings.endpoint_url,
-            request.model,
-            payload,
-            version=request.version,
-            label=request.label,
-            token=request.token,
-        )
-        where = ""
-    else:
-        raise UsageError(f"unknown --target {request.target!r}: expected local or vertex")
+    endpoint = open_endpoint(settings, request.target, url=request.url, token=request.token)
+    raw = endpoint.predict(request.model, payload, version=request.version, label=request.label)
+    deployed = raw.get("deployedModelId")
+    where = f" on {endpoint.title}" + (f" ({deployed})" if deployed else "")
     version = raw.get("version") or raw.get("modelVersionId")
     return Answer(raw=raw, rows=_rows(raw["predictions"]), version=version, where=where)
 

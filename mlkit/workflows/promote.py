@@ -3,7 +3,8 @@
 ``compare`` evaluates a candidate and a baseline version and records the verdict; ``deploy``
 compares with what the endpoint serves and promotes only on a pass (or when forced, recording who
 and why); ``rollback`` restores the champion the current deployment replaced. Promotion to an
-endpoint happens in one place, ``promote_to_endpoint``.
+endpoint happens in one place, ``promote_to_endpoint``, through the endpoint interface
+(``mlkit.serving.endpoints``): the workflow never asks which kind of endpoint it talks to.
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlkit.config import Settings
-from mlkit.errors import RegistryError, ServingError, UsageError
+from mlkit.errors import PromotionRefused, RegistryError, TrafficConflict, UsageError
 from mlkit.experiment import Experiment, parse_experiment
 from mlkit.registry import Deployment, ModelVersion, RegistryStore, Verdict, open_store
+
+if TYPE_CHECKING:
+    from mlkit.serving.endpoints import Endpoint
 
 LOCAL_ENDPOINT = "local"
 Stage = Callable[[str], None]
@@ -62,6 +66,7 @@ class DeployOutcome:
     deployment: Deployment | None = None
     target: str = LOCAL_ENDPOINT
     traffic: int = 100
+    where: str = ""  # how messages name the endpoint, e.g. "Vertex AI"
 
 
 @dataclass
@@ -125,17 +130,23 @@ def deploy(
     actor: str | None = None,
     endpoint: str = LOCAL_ENDPOINT,
     traffic: int = 100,
+    data_table: str | None = None,
     on_stage: Stage | None = None,
     on_progress: Progress | None = None,
 ) -> DeployOutcome:
     """Compare ``version`` (default: latest) with what ``endpoint`` serves; promote it on a pass.
 
-    ``endpoint`` is a target: ``local`` (the local endpoint) or ``vertex`` (Vertex AI).
-    ``traffic`` below 100 deploys the version as a canary beside what serves now.
+    ``endpoint`` is an endpoint kind (``mlkit.serving.endpoints.ENDPOINT_KINDS``: ``local``,
+    ``vertex``). ``traffic`` below 100 deploys the version as a canary beside what serves now.
 
     ``force`` deploys over a failed verdict and needs ``reason``; the verdict and the deployment
-    record who (``actor``, default ``current_user()``) and why.
+    record who (``actor``, default ``current_user()``) and why, for every kind and share.
+    ``data_table``: judge on every row of that table (local or ``bq://``) rather than the
+    experiment's test split. PromotionRefused when what serves changed while the verdict was
+    computed.
     """
+    from mlkit.serving.endpoints import open_endpoint  # checks the kind's settings up front
+
     reason = (reason or "").strip() or None
     if force and reason is None:
         raise UsageError(
@@ -145,19 +156,15 @@ def deploy(
     stage = on_stage or _noop
     who = actor or current_user()
     store = open_store(settings.registry_url, settings.artifacts_dir)
-    target = None
-    if endpoint != LOCAL_ENDPOINT or traffic != 100:
-        from mlkit.serving.targets import make_target  # checks the target's settings up front
-
-        target = make_target(endpoint, store)
+    target = open_endpoint(endpoint, store)
     cand = store.get_version(model, version)
-    current = store.active_deployment(model, endpoint)
+    current = target.serving(model)
     if current is not None and current.version == cand.version:
         return DeployOutcome(
             model, cand.version, current.version, deployed=False, already_deployed=True
         )
     base = None if current is None else store.get_version(model, current.version)
-    report, data = _judge(store, settings, cand, base, None, stage, on_progress)
+    report, data = _judge(store, settings, cand, base, data_table, stage, on_progress)
     forced = force and not report.passed
     verdict = _record(
         store, model, cand, base, report, data,
@@ -174,54 +181,50 @@ def deploy(
         verdict=verdict,
         target=endpoint,
         traffic=traffic,
+        where=target.title,
     )
     if report.passed or force:
         share = "" if traffic == 100 else f" with {traffic}% of the traffic"
-        stage(f"promoting version {cand.version} on the {endpoint} endpoint{share}")
+        stage(f"promoting version {cand.version} on {target.title}{share}")
         outcome.deployment = promote_to_endpoint(
-            store,
+            target,
             model,
             cand.version,
-            endpoint=endpoint,
-            verdict_id=verdict.id,
+            verdict=verdict,
             action="forced" if forced else "promote",
             actor=who,
             reason=reason,
             traffic=traffic,
-            target=target,
         )
         outcome.deployed = True
     return outcome
 
 
 def promote_to_endpoint(
-    store: RegistryStore,
+    endpoint: Endpoint,
     model: str,
     version: int,
     *,
-    endpoint: str,
-    verdict_id: int | None,
+    verdict: Verdict,
     action: str,
     actor: str,
     reason: str | None,
     traffic: int = 100,
-    target: Any = None,
 ) -> Deployment:
-    """The one place a version goes live: the champion alias and the endpoint's traffic move in
-    one registry transaction. The local endpoint reads the active deployment from the registry on
-    each request, so committing it is the switch.
-
-    A canary (``traffic`` below 100) or another target (Vertex AI) goes through ``target`` (see
-    mlkit.serving.targets), which changes the endpoint and records the traffic split."""
-    if target is not None:
-        rows = target.deploy(model, version, traffic, verdict_id=verdict_id)
-        return next(d for d in rows if d.version == version)
-    if endpoint != LOCAL_ENDPOINT:
-        raise ServingError(f"unknown endpoint {endpoint!r}", hint="deploy to 'local' or 'vertex'")
-    return store.deploy(
-        model, version, endpoint=endpoint, verdict_id=verdict_id, action=action, actor=actor,
-        reason=reason,
-    )  # fmt: skip
+    """The one place a version goes live: ``version`` takes ``traffic`` percent of the model's
+    traffic on ``endpoint``, recorded with the verdict, the action (``promote``/``forced``), who
+    and why in one registry transaction, which refuses (compare-and-swap) when what serves is no
+    longer the verdict's baseline: then PromotionRefused, and nothing changed."""
+    try:
+        rows = endpoint.deploy(
+            model, version, traffic, verdict_id=verdict.id, baseline=verdict.baseline_version,
+            action=action, actor=actor, reason=reason,
+        )  # fmt: skip
+    except TrafficConflict as exc:
+        raise PromotionRefused(
+            f"{model} version {version} was not deployed: {exc.message}", hint=exc.hint
+        ) from exc
+    return next(d for d in rows if d.version == version)
 
 
 def rollback(
@@ -232,18 +235,16 @@ def rollback(
     actor: str | None = None,
     reason: str | None = None,
 ) -> RollbackOutcome:
-    """Restore the champion that the active deployment replaced, in one registry transaction."""
+    """All traffic back to the version the serving one replaced (the ``previous`` alias), after
+    checking its artifact, in one registry transaction (on any endpoint kind)."""
+    from mlkit.serving.endpoints import open_endpoint
+
     store = open_store(settings.registry_url, settings.artifacts_dir)
     store.get_version(model)  # ModelNotFound with the known names, before anything else
-    current = store.active_deployment(model, endpoint)
-    if endpoint != LOCAL_ENDPOINT:  # Vertex AI: the target moves the traffic, then records it
-        from mlkit.serving.targets import make_target
-
-        rows = make_target(endpoint, store).rollback(model)
-        deployment = max(rows, key=lambda d: d.traffic_percent)
-        return RollbackOutcome(model, endpoint, current.version if current else 0, deployment)
+    target = open_endpoint(endpoint, store)
+    current = target.serving(model)
     why = (reason or "").strip() or None
-    deployment = store.rollback(model, endpoint=endpoint, actor=actor or current_user(), reason=why)
+    deployment = target.rollback(model, actor=actor or current_user(), reason=why)
     return RollbackOutcome(model, endpoint, current.version if current else 0, deployment)
 
 
@@ -294,14 +295,14 @@ def _judge(
     stage: Stage,
     on_progress: Progress | None,
 ):
-    from mlkit.data import open_warehouse
+    from mlkit.data.experiment_data import evaluation_source, experiment_evaluation_data
     from mlkit.promotion.evaluate import load_runner, run_version, time_batches
-    from mlkit.promotion.evaluation_data import read_evaluation_data
     from mlkit.promotion.smoke import smoke_test
     from mlkit.promotion.verdict import judge
 
     experiment = _experiment_of(store, cand)
     policy = experiment.promotion
+    source = evaluation_source(experiment.data, settings, data_table)  # checks --data first
     stage(f"loading version {cand.version}" + (f" and version {base.version}" if base else ""))
     cand_runner = load_runner(store.artifact_path(cand))
     base_runner = None if base is None else load_runner(store.artifact_path(base))
@@ -311,18 +312,15 @@ def _judge(
             f"({_inputs(cand_runner)} vs {_inputs(base_runner)}); they cannot be compared on "
             "the same rows"
         )
-    table = data_table or experiment.data.source
-    split = None if data_table else (experiment.data.split.eval, experiment.data.split.test)
-    what = f"table {table}" if data_table else f"the test split of {table}"
-    stage(f"reading {what} from the warehouse")
-    data = read_evaluation_data(
-        open_warehouse(settings.warehouse_path),
-        table,
+    what = f"table {source.text}" if data_table else f"the test split of {source.text}"
+    stage(f"reading {what} from {source.warehouse.describe()}")
+    data = experiment_evaluation_data(
+        experiment.data,
+        settings,
         features=cand_runner.input_spec,
-        label=experiment.data.label,
-        key=experiment.data.key,
         slice_column=policy.slices.column if policy.slices else None,
-        split=split,
+        regression=cand.signature.get("task") == "regression",
+        data=data_table,
     )
     runs = []
     for mv, runner in ((cand, cand_runner), (base, base_runner)):

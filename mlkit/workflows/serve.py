@@ -1,4 +1,5 @@
-"""The local endpoint, driven by the registry: it serves whatever is deployed right now.
+"""Serving: the local endpoint driven by the registry, and the endpoint operations (traffic,
+undeploy, listing) on any endpoint kind through ``mlkit.serving.endpoints``.
 
 ``RegistryResolver`` answers the endpoint's questions from the registry: the traffic split of a
 model on this endpoint, its aliases (TF Serving labels), and the list of deployments. It caches
@@ -13,11 +14,16 @@ import ipaddress
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlkit.config import Settings
-from mlkit.registry import open_store
+from mlkit.registry import Deployment, open_store
 from mlkit.serving.routing import Target
-from mlkit.workflows.promote import LOCAL_ENDPOINT
+
+if TYPE_CHECKING:
+    from mlkit.serving.endpoints import Endpoint
+
+LOCAL_ENDPOINT = "local"
 
 DEFAULT_POLL_S = 0.05
 
@@ -145,8 +151,74 @@ def serve(
         resolver.close()
 
 
-def open_target(settings: Settings, target: str):
-    """The endpoint target ``local`` or ``vertex`` on the registry (see mlkit.serving.targets)."""
-    from mlkit.serving.targets import make_target
+def open_endpoint(
+    settings: Settings, kind: str, *, url: str | None = None, token: str | None = None
+) -> Endpoint:
+    """The endpoint of kind ``kind`` (``local``, ``vertex``: ``ENDPOINT_KINDS``) on the registry,
+    which is opened only when the endpoint first needs it (a local prediction does not)."""
+    from mlkit.serving.endpoints import open_endpoint as open_kind
 
-    return make_target(target, open_store(settings.registry_url, settings.artifacts_dir))
+    return open_kind(
+        kind,
+        lambda: open_store(settings.registry_url, settings.artifacts_dir),
+        settings=settings,
+        url=url,
+        token=token,
+    )
+
+
+def set_traffic(
+    settings: Settings,
+    model: str,
+    split: str,
+    *,
+    endpoint: str = LOCAL_ENDPOINT,
+    actor: str | None = None,
+    reason: str | None = None,
+) -> list[Deployment]:
+    """Serve ``model`` on ``endpoint`` with ``split`` (text, ``3=90,4=10``), recording who."""
+    from mlkit.serving.endpoints import parse_split
+    from mlkit.workflows.promote import current_user
+
+    shares = parse_split(split)
+    target = open_endpoint(settings, endpoint)
+    return target.set_traffic(model, shares, actor=actor or current_user(), reason=reason)
+
+
+def undeploy(
+    settings: Settings,
+    model: str,
+    *,
+    version: int | None = None,
+    endpoint: str = LOCAL_ENDPOINT,
+    actor: str | None = None,
+    reason: str | None = None,
+) -> list[Deployment]:
+    """Stop serving ``model`` (or one version) on ``endpoint``; what stays active."""
+    from mlkit.workflows.promote import current_user
+
+    target = open_endpoint(settings, endpoint)
+    return target.undeploy(model, version, actor=actor or current_user(), reason=reason)
+
+
+def deployments(
+    settings: Settings, *, endpoint: str | None = None, model: str | None = None
+) -> list[Deployment]:
+    """Active deployments (of one endpoint kind, or all) with their traffic shares."""
+    if endpoint is not None:
+        from mlkit.serving.endpoints import endpoint_kind
+
+        endpoint_kind(endpoint)  # UsageError for an unknown kind
+    with open_store(settings.registry_url, settings.artifacts_dir) as store:
+        return [
+            d
+            for d in store.list_deployments(endpoint=endpoint)
+            if model is None or d.model == model
+        ]
+
+
+def resource_of(deployment: Deployment) -> str:
+    """What the deployment's endpoint kind calls it (Vertex AI: the deployed model id)."""
+    from mlkit.serving.endpoints import ENDPOINT_KINDS, Endpoint
+
+    return ENDPOINT_KINDS.get(deployment.endpoint, Endpoint).resource_of(deployment)

@@ -14,11 +14,14 @@ from typing import Any
 
 from mlkit import __version__
 from mlkit.config import Settings
+from mlkit.data.experiment_data import experiment_data
+from mlkit.data.training import TrainingData
 from mlkit.errors import DataError, MlkitError, SearchError
 from mlkit.experiment import Experiment, load_experiment, parse_experiment
 from mlkit.registry import ModelVersion, Run, open_store
 from mlkit.registry.environment import capture as capture_environment
-from mlkit.workflows.dataset import load_experiment_data, record_data_stats
+from mlkit.registry.liveness import this_host
+from mlkit.workflows.heartbeat import Heartbeat
 
 Progress = Callable[[Any], None]  # receives mlkit.search.hooks.SearchProgress
 Stage = Callable[[str], None]
@@ -90,7 +93,7 @@ def train(
         refuse_streaming(experiment)
 
     stage(f"reading {experiment.data.source} from the warehouse")
-    data = _experiment_data(experiment, settings)
+    data = experiment_data(experiment.data, settings, task=experiment.search.task)
 
     store = open_store(settings.registry_url, settings.artifacts_dir)
     run = store.create_run(
@@ -103,10 +106,12 @@ def train(
             **capture_environment(),
             **({"cluster": cluster.describe()} if cluster else {}),
         },
+        pid=os.getpid(),
+        hostname=this_host(),
     )
     run_dir = model_dir or settings.runs_dir / str(run.id)
     if data.stats:
-        record_data_stats(store, run.id, data.stats)
+        store.record_run_data_stats(run.id, data.stats)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / FINGERPRINT_FILE).write_text(json.dumps(data.fingerprint, sort_keys=True))
     return _search_and_register(
@@ -151,9 +156,9 @@ def resume(
     experiment = parse_experiment(stored, origin=f"run {run_id}'s experiment")
     experiment = Budget(iterations, steps, max_steps, max_seconds).apply(experiment)
     stage(f"reading {experiment.data.source} from the warehouse")
-    data = _experiment_data(experiment, settings)
+    data = experiment_data(experiment.data, settings, task=experiment.search.task)
     _check_same_data(run_dir, data.fingerprint, run_id)
-    run = store.reopen_run(run_id)
+    run = store.reopen_run(run_id, pid=os.getpid(), hostname=this_host())
     step = checkpoint_step(run_dir)
     stage(f"run {run_id}: resuming from the checkpoint at step {step:,}")
     outcome = _search_and_register(
@@ -166,7 +171,7 @@ def _search_and_register(
     store,
     run,
     experiment,
-    data,
+    data: TrainingData,
     run_dir: Path,
     stage,
     on_progress,
@@ -176,13 +181,14 @@ def _search_and_register(
 ) -> TrainOutcome:
     (run_dir / PID_FILE).write_text(str(os.getpid()))
     s = experiment.search
+    heartbeat = Heartbeat(store, run.id).start()
     try:
         baseline: dict[str, Any] = dict(store.get_run(run.id).baseline) if resumed else {}
         if s.baseline and not baseline:
             from mlkit.search.baselines import fit_baselines
 
             stage("fitting scikit-learn baselines on the same split")
-            base_train, base_test = _baseline_rows(data)
+            base_train, base_test = data.train.baseline_rows(), data.test.baseline_rows()
             baseline = fit_baselines(
                 s.task,
                 base_train.features,
@@ -191,10 +197,9 @@ def _search_and_register(
                 base_test.labels,
                 seed=s.seed,
             )
-            if getattr(data, "streamed", False):
-                from mlkit.workflows.stream_data import baseline_note
-
-                baseline["sample"] = baseline_note(data)
+            note = data.sample_note()
+            if note is not None:
+                baseline["sample"] = note
             store.record_run_report(run.id, baseline=baseline)
 
         from mlkit.search.runner import PLOT_FILE, run_search  # imports TensorFlow
@@ -214,7 +219,7 @@ def _search_and_register(
             model_dir=run_dir,
             on_progress=on_progress,
             resume=resumed,
-            storage_forms={f.name: f.form for f in data.feature_specs},
+            storage_forms=data.storage_forms(),
             distributed=distributed,
         )
         metrics = {
@@ -249,7 +254,7 @@ def _search_and_register(
             signature={
                 "inputs": {f.name: list(f.shape) for f in data.feature_specs},
                 # What serving_default takes per feature: floats, or the STRING / BYTES as stored.
-                "storage_forms": {f.name: f.form for f in data.feature_specs},
+                "storage_forms": data.storage_forms(),
                 "task": s.task,
                 "n_classes": data.n_classes,
                 "architecture": result.architecture,
@@ -271,20 +276,16 @@ def _search_and_register(
         store.finish_run(run.id, status="failed", error=message, data_fingerprint=data.fingerprint)
         raise
     finally:
+        heartbeat.stop()
         # The registry holds the SavedModel now; keep checkpoints and TensorBoard events only.
         shutil.rmtree(run_dir / "export", ignore_errors=True)
         (run_dir / PID_FILE).unlink(missing_ok=True)
-        if getattr(data, "streamed", False):
-            data.close()
+        data.close()
     return TrainOutcome(
         run=run,
         version=version,
         metrics=metrics,
-        rows={
-            "train": len(data.train),
-            "eval": len(data.eval),
-            "test": len(data.test),
-        },
+        rows=data.rows(),
         architecture=result.architecture,
         seconds=result.seconds,
         baseline=baseline,
@@ -294,24 +295,6 @@ def _search_and_register(
         resumed=resumed,
         resumed_from_step=from_step,
     )
-
-
-def _experiment_data(experiment: Experiment, settings: Settings):
-    """The experiment's splits: loaded into memory, or streamed from the warehouse when the
-    experiment says ``[data] stream = true`` (a source bigger than memory)."""
-    if experiment.data.stream:
-        from mlkit.workflows.stream_data import stream_experiment_data
-
-        return stream_experiment_data(experiment.data, settings, task=experiment.search.task)
-    return load_experiment_data(experiment.data, settings, task=experiment.search.task)
-
-
-def _baseline_rows(data):
-    """The rows the scikit-learn baseline fits and scores on: the train and test splits, or for a
-    streamed source a bounded sample of each."""
-    if getattr(data, "streamed", False):
-        return data.train.sample, data.test.sample
-    return data.train, data.test
 
 
 def checkpoint_step(run_dir: Path) -> int:

@@ -14,7 +14,6 @@ import pytest
 from mlkit.config import load_settings
 from mlkit.data import LocalWarehouse
 from mlkit.registry import open_store
-from mlkit.workflows.dataset import record_data_stats, run_data_stats
 
 _datasets = itertools.count()
 
@@ -103,9 +102,9 @@ def _run_with_stats(table: str) -> int:
     )
     with open_store(settings.registry_url, settings.artifacts_dir) as store:
         run = store.create_run("drifty", spec_text="", params={})
-        record_data_stats(store, run.id, data.stats)
+        store.record_run_data_stats(run.id, data.stats)
         store.finish_run(run.id, status="finished", data_fingerprint=data.fingerprint)
-        assert run_data_stats(store, run.id) == data.stats
+        assert store.run_data_stats(run.id) == data.stats
         return run.id
 
 
@@ -183,7 +182,7 @@ steps_per_iteration = 10
     assert len(fingerprint["content_sha256"]) == 64
     settings = load_settings()
     with open_store(settings.registry_url, settings.artifacts_dir) as store:
-        stats = run_data_stats(store, run_id)
+        stats = store.run_data_stats(run_id)
     assert stats["rows"] == fingerprint["rows"]
     assert list(stats["label"]["distribution"]) == ["0", "1", "2", "3", "4"]
     # all ten classes now: the label distribution moved, the pixels barely

@@ -9,9 +9,9 @@ import pytest
 
 from mlkit.config import load_settings
 from mlkit.data import BigQueryConfig, BigQueryWarehouse, load_dataset
+from mlkit.data.experiment_data import experiment_source, load_experiment_data
 from mlkit.errors import SpecError
 from mlkit.experiment import load_experiment, parse_experiment
-from mlkit.workflows.dataset import experiment_source, load_experiment_data
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
 

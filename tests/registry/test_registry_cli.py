@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ def home(mlkit_home, registry_url, artifacts_dir, monkeypatch, saved_model):
     """A registry with digits versions 1-3 from one run, version 2 deployed and tagged."""
     monkeypatch.setenv("MLKIT_REGISTRY_URL", registry_url)
     monkeypatch.setenv("MLKIT_ARTIFACTS", str(artifacts_dir))
-    with open_store(registry_url, artifacts_dir) as store:
+    with open_store(registry_url, artifacts_dir, create=True) as store:
         run = store.create_run(
             "digits",
             spec_text="[experiment]",
@@ -153,9 +154,38 @@ def test_runs_list_and_show(home, cli):
 
 def test_registry_option_overrides_the_environment(home, cli, monkeypatch, tmp_path):
     other = f"sqlite:///{tmp_path / 'other.db'}"
+    assert cli("--registry", other, "registry", "upgrade").code == 0  # creates it
     out = cli("--registry", other, "models", "list", "--json")
     assert (out.code, json.loads(out.out)) == (0, [])
     assert len(json.loads(cli("models", "list", "--json").out)) == 1  # not sticky
+
+
+def test_a_named_registry_that_does_not_exist_is_not_created(home, cli, tmp_path, monkeypatch):
+    typo = tmp_path / "regsitry.db"
+    url = f"sqlite:///{typo}"
+    for args in (
+        ("--registry", url, "models", "list"),
+        ("--registry", url, "models", "versions", "digits"),
+        ("--registry", url, "runs", "list"),
+        ("--registry", url, "models", "tag", "digits:1", "a=b"),
+    ):
+        out = cli(*args)
+        assert (out.code, out.err.splitlines()[0]) == (5, f"Error: no registry at {typo}"), args
+        assert f"`mlkit --registry {url} registry upgrade`" in out.err
+    monkeypatch.setenv("MLKIT_REGISTRY_URL", url)  # the same for the environment variable
+    assert cli("models", "list").code == 5
+    assert cli("models", "versions", "digits").code == 5  # the fast path too
+    assert not typo.exists()
+    typo.touch()  # a file that holds no registry (an empty database) is not made one either
+    assert cli("--registry", url, "models", "list").err.startswith(f"Error: no registry at {typo}")
+    with sqlite3.connect(typo) as conn:
+        assert conn.execute("SELECT name FROM sqlite_master").fetchall() == []
+    # The default location is created on first use, as ever.
+    monkeypatch.delenv("MLKIT_REGISTRY_URL")
+    monkeypatch.setenv("MLKIT_HOME", str(tmp_path / "fresh"))
+    (tmp_path / "fresh").mkdir()
+    assert (cli("models", "list", "--json").out.strip(), cli("runs", "list").code) == ("[]", 0)
+    assert (tmp_path / "fresh" / "registry.db").is_file()
 
 
 def test_listings_on_sqlite_import_neither_sqlalchemy_nor_tensorflow(home, is_sqlite):
@@ -194,3 +224,44 @@ def test_listing_options_outside_the_fast_path_still_go_through_typer(home, cli)
     assert json.loads(cli("-v", "models", "versions", "digits", "--json").out) == json.loads(
         cli("models", "versions", "digits", "--json").out
     )
+
+
+def test_out_of_range_numbers_and_deep_filters_are_one_line_exit_2(home, cli):
+    huge = "99999999999999999999"
+    deep = "(" * 300 + "version = 1" + ")" * 300
+    for args, first in (
+        (("models", "show", f"digits:{huge}"), f"invalid model reference 'digits:{huge}': "),
+        (("models", "delete", f"digits:{huge}"), f"invalid model reference 'digits:{huge}': "),
+        (("models", "alias", "digits", "x", huge), f"invalid version {huge}: versions are whole"),
+        (("runs", "show", huge), f"invalid run id {huge}: run ids are whole numbers"),
+        (("train", "--resume", huge), f"invalid run id {huge}: run ids are whole numbers"),
+        (("models", "versions", "digits", "--where", deep), "invalid --where '(((((("),
+        (("runs", "list", "--where", "not " * 1000 + "id = 1"), "invalid --where 'not not"),
+    ):
+        out = cli(*args)
+        lines = out.err.splitlines()
+        assert (out.code, lines[0][:7]) == (2, "Error: "), (args, out.err)
+        assert lines[0][7:].startswith(first), lines[0]
+        assert len(lines) <= 2 and "Traceback" not in out.err
+    assert "nest more than 32 deep" in cli("models", "versions", "digits", "-w", deep).err
+    # Limits beyond any count are simply "all".
+    out = cli("models", "versions", "digits", "--limit", huge, "--json")
+    assert [v["version"] for v in json.loads(out.out)] == [1, 2, 3]
+    assert [r["id"] for r in json.loads(cli("runs", "list", "--limit", huge, "--json").out)] == [1]
+
+
+def test_tags_are_validated_and_shown_as_written(home, cli):
+    out = cli("models", "tag", "digits:1", "te\x1b[31mam=x")
+    assert out.code == 2
+    assert out.err.splitlines()[0] == (
+        "Error: invalid tag name 'te\\x1b[31mam': control character '\\x1b' at position 3"
+    )
+    assert cli("models", "tag", "digits:1", "team=a\u202eb").code == 2
+    assert "\x1b" not in cli("models", "versions", "digits").out
+    # Brackets are text, not rich markup: stored and shown as written, no crash.
+    out = cli("models", "tag", "digits:1", "note=[/bold]x[red]y")
+    shown = "digits version 1 tags: note=[/bold]x[red]y, team=vision"
+    assert (out.code, out.out.strip()) == (0, shown)
+    for args in (("models", "versions", "digits"), ("models", "show", "digits:1")):
+        out = cli(*args)
+        assert out.code == 0 and "[/bold]x[red]y" in out.out, out.err

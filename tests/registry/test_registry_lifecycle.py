@@ -11,7 +11,7 @@ from mlkit.errors import RegistryError, UsageError, VersionNotFound
 def test_resolve_name_version_and_alias(store, saved_model):
     for _ in range(3):
         store.register_version("digits", saved_model())
-    store.set_alias("digits", "champion", 2)
+    store.deploy("digits", 2)  # champion moves only with a deployment
     assert store.resolve("digits").version == 3
     assert store.resolve("digits:1").version == 1
     assert store.resolve("digits@champion").version == 2

@@ -11,6 +11,7 @@ from mlkit.registry.query import (
     VERSION_FIELDS,
     VERSION_MAPS,
     apply,
+    filter_versions,
     parse_sort,
     parse_where,
 )
@@ -114,3 +115,21 @@ def test_sort_errors():
         parse_sort("version:down", VERSION_FIELDS, VERSION_MAPS)
     with pytest.raises(UsageError, match="invalid --sort 'speed': unknown field"):
         parse_sort("speed", VERSION_FIELDS, VERSION_MAPS)
+
+
+def test_nesting_is_bounded_with_a_one_line_error():
+    from mlkit.registry.query import MAX_DEPTH
+
+    fine = "(" * MAX_DEPTH + "version = 1" + ")" * MAX_DEPTH
+    assert filter_versions([], where=fine) == []
+    assert filter_versions([], where="not " * MAX_DEPTH + "version = 1") == []
+    for deep in (
+        "(" * 500 + "version = 1" + ")" * 500,
+        "not " * 5000 + "version = 1",
+        "(" * 100_000,
+    ):
+        with pytest.raises(UsageError) as info:
+            filter_versions([], where=deep)
+        message = info.value.message
+        assert f"nest more than {MAX_DEPTH} deep" in message
+        assert len(message) < 200 and "\n" not in message

@@ -90,3 +90,26 @@ def test_numpy_values_are_stored_as_plain_json(store):
     )
     assert run.params == {"shape": [8, 8]}
     assert done.metrics == {"accuracy": 0.5, "steps": 3}
+
+
+def test_data_statistics_go_through_the_store_with_their_event(store):
+    run = store.create_run("digits", spec_text="", params={})
+    assert store.run_data_stats(run.id) is None
+    stats = {"rows": 10, "features": {"a": {"mean": 1.5}, "b": {"mean": 2.0}}, "label": None}
+    store.record_run_data_stats(run.id, stats)
+    assert store.run_data_stats(run.id) == stats
+    event = store.list_events()[0]
+    assert (event.kind, event.run_id, event.payload) == (
+        "run_data_stats",
+        run.id,
+        {"rows": 10, "features": ["a", "b"]},
+    )
+    store.record_run_data_stats(run.id, {"rows": 3, "features": {}})  # replaces
+    assert store.run_data_stats(run.id) == {"rows": 3, "features": {}}
+    with pytest.raises(RegistryError, match="run 99 not found"):
+        store.record_run_data_stats(99, stats)
+    with pytest.raises(RegistryError, match="run 99 not found"):
+        store.run_data_stats(99)
+    with pytest.raises(RegistryError, match="invalid data statistics"):
+        store.record_run_data_stats(run.id, {"rows": float("nan")})
+    assert store.run_data_stats(run.id) == {"rows": 3, "features": {}}  # nothing half-written

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from mlkit.errors import ArtifactError, ModelNotFound, RegistryError, VersionNotFound
+from mlkit.errors import (
+    ArtifactError,
+    ModelNotFound,
+    RegistryError,
+    UsageError,
+    VersionNotFound,
+)
 
 
 def test_versions_are_numbered_per_model(store, saved_model):
@@ -167,8 +173,10 @@ def test_version_not_found(store, saved_model):
         store.get_version("digits", 7)
     assert info.value.message == "model 'digits' has no version 7"
     assert info.value.hint == "versions: 1, 2, 3"
-    with pytest.raises(RegistryError, match="invalid version 0"):
-        store.get_version("digits", 0)
+    # A number no version can have is an input error (exit 2), before any SQL runs.
+    for bad in (0, -1, 2**31, 10**20, True):
+        with pytest.raises(UsageError, match=f"invalid version {bad!r}: versions are whole"):
+            store.get_version("digits", bad)
 
 
 def test_list_models(store, saved_model):
@@ -176,7 +184,7 @@ def test_list_models(store, saved_model):
     for _ in range(2):
         store.register_version("mnist", saved_model())
     store.register_version("digits", saved_model())
-    store.set_alias("mnist", "champion", 1)
+    store.deploy("mnist", 1)
     models = store.list_models()
     assert [m.name for m in models] == ["digits", "mnist"]
     mnist = models[1]
@@ -203,3 +211,27 @@ def test_sizes_over_2_gib_fit(store, saved_model, registry_url):
         conn.execute(text("UPDATE model_versions SET size_bytes = :n"), {"n": 5 * 2**30})
     engine.dispose()
     assert store.get_version("digits", 1).size_bytes == 5 * 2**30
+
+
+def test_tags_with_control_characters_are_refused(store, saved_model):
+    mv = store.register_version("digits", saved_model(), tags={"team": "vision"})
+    for tags, what in (
+        ({"te\x1b[31mam": "x"}, "invalid tag name 'te\\x1b[31mam': control character '\\x1b' at"),
+        ({"team": "a\nb"}, "invalid value of tag 'team': control character '\\n' at position 2"),
+        ({"team": "\u202eevil"}, "invalid value of tag 'team': control character '\\u202e'"),
+        ({"": "x"}, "invalid tag name '': expected 1 to 255 characters"),
+        ({"k" * 256: "x"}, "invalid tag name 'kkk"),
+    ):
+        with pytest.raises(UsageError) as info:
+            store.set_tags("digits", mv.version, tags)
+        assert info.value.message.startswith(what), info.value.message
+        with pytest.raises(UsageError):
+            store.register_version("digits", saved_model(), tags=tags)
+    with pytest.raises(UsageError, match=r"invalid tag name 'a\\x00'"):
+        store.set_tags("digits", mv.version, {}, remove=("a\x00",))
+    with pytest.raises(UsageError, match="invalid tag name"):
+        store.create_run("digits", spec_text="", params={}, tags={"\x07": "bell"})
+    # Printable text of any script, brackets and emoji stay welcome.
+    fine = {"équipe": "vision [beta] 🚀", "note": "tab\u00a0free"}
+    assert store.set_tags("digits", mv.version, fine).tags == {"team": "vision", **fine}
+    assert store.count_versions("digits") == 1  # the refused registrations left nothing

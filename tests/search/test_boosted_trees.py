@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+from mlkit.data import Arrays
 from mlkit.errors import SpecError
 from mlkit.experiment import SearchSpec, parse_experiment
 
@@ -26,7 +26,7 @@ def sklearn_split(name: str, seed: int = 0):
     order = np.random.default_rng(seed).permutation(len(y))
     x, y = x[order].astype(np.float32), y[order]
     cut = int(len(y) * 0.7)
-    return SimpleNamespace(features={"x": x[:cut]}, labels=y[:cut]), SimpleNamespace(
+    return Arrays(features={"x": x[:cut]}, labels=y[:cut]), Arrays(
         features={"x": x[cut:]}, labels=y[cut:]
     )
 
@@ -47,23 +47,14 @@ def estimator(task: str, n_classes: int, train, model_dir: Path, **options):
 
 def fit(est, task: str, split, steps: int):
     from mlkit.search.inputs import input_fn
-    from mlkit.search.runner import labels_for
 
-    spec = SearchSpec(task=task)
-    est.train(
-        input_fn(split.features, labels_for(spec, split.labels), batch_size=32, training=True),
-        max_steps=steps,
-    )
+    est.train(input_fn(split, task=task, batch_size=32, training=True), max_steps=steps)
 
 
 def evaluate(est, task: str, split) -> dict:
     from mlkit.search.inputs import input_fn
-    from mlkit.search.runner import labels_for
 
-    spec = SearchSpec(task=task)
-    return est.evaluate(
-        input_fn(split.features, labels_for(spec, split.labels), batch_size=256, training=False)
-    )
+    return est.evaluate(input_fn(split, task=task, batch_size=256, training=False))
 
 
 def predictions(est, split, key: str) -> np.ndarray:
@@ -191,7 +182,7 @@ def test_pool_ensemble_with_trees_exports_predictions_equal_to_the_estimator(tmp
             "boosted_trees": {"n_trees": 10, "n_batches_per_layer": 2},
         },
     )
-    evaluation = SimpleNamespace(features={"x": test.features["x"][:60]}, labels=test.labels[:60])
+    evaluation = Arrays(features={"x": test.features["x"][:60]}, labels=test.labels[:60])
     result = run_search(spec, train, evaluation, test, n_classes=2, model_dir=tmp_path / "run")
     assert "boosted_trees" in result.architecture["subnetworks"]
     assert result.metrics["accuracy"] > 0.85
@@ -207,9 +198,9 @@ def test_pool_ensemble_with_trees_exports_predictions_equal_to_the_estimator(tmp
 @slow
 def test_mlkit_train_breast_cancer_auto_pool_with_trees(mlkit_home, cli):
     from mlkit.config import load_settings
+    from mlkit.data.experiment_data import load_experiment_data
     from mlkit.experiment import load_experiment
     from mlkit.savedmodel import SavedModelRunner
-    from mlkit.workflows.dataset import load_experiment_data
 
     shipped = REPO / "experiments" / "breast_cancer_auto.toml"
     # The shipped experiment, with statistics over 2 batches per layer: 60 steps grow trees.

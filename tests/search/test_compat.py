@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sys
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+from mlkit.data import Arrays
 from mlkit.experiment import SearchSpec
 from mlkit.search.compat import apply
 
@@ -30,12 +30,12 @@ def test_report_accessor_gets_float_without_touching_numpy():
     assert not hasattr(np, "float"), "the real numpy must stay as numpy 1.24+ made it"
 
 
-def blobs(n: int, seed: int) -> SimpleNamespace:
+def blobs(n: int, seed: int) -> Arrays:
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, 3, size=n)
     centres = np.array([[0, 0, 0, 0], [3, 3, 0, 0], [0, 3, 3, 3]], dtype=np.float32)
     x = centres[labels] + rng.normal(0, 0.7, size=(n, 4)).astype(np.float32)
-    return SimpleNamespace(features={"x": x * 10 + 5}, labels=labels)
+    return Arrays(features={"x": x * 10 + 5}, labels=labels)
 
 
 @pytest.mark.slow

@@ -28,9 +28,9 @@ def tf_config(task_type: str, index: int = 0, cluster=None) -> dict[str, str]:
 @pytest.mark.slow
 def test_mlkit_train_processes_train_one_search_and_only_the_chief_registers(mlkit_home, cli):
     from mlkit.config import load_settings
+    from mlkit.data.experiment_data import load_experiment_data
     from mlkit.registry import open_store
     from mlkit.savedmodel import SavedModelRunner
-    from mlkit.workflows.dataset import load_experiment_data
     from mlkit.workflows.launch.local_cluster import launch_local_cluster
 
     assert cli("data", "load", "iris").code == 0

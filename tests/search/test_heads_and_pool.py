@@ -3,22 +3,21 @@ and strategies in one search (boosted trees in the pool: test_boosted_trees.py).
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 
+from mlkit.data import Arrays
 from mlkit.errors import SpecError
 from mlkit.experiment import SearchSpec
 
 pytestmark = pytest.mark.slow
 
 
-def binary(n: int, seed: int) -> SimpleNamespace:
+def binary(n: int, seed: int) -> Arrays:
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, 2, size=n)
     x = rng.normal(0, 1, size=(n, 5)).astype(np.float32) + labels[:, None] * 1.5
-    return SimpleNamespace(features={"x": x * 100 + 7}, labels=labels)
+    return Arrays(features={"x": x * 100 + 7}, labels=labels)
 
 
 def test_auto_ensemble_pool_with_a_binary_head(tmp_path):

@@ -57,8 +57,13 @@ def test_sigkilled_training_resumes_from_its_checkpoint_and_finishes(mlkit_home,
 
     settings = load_settings()
     store = open_store(settings.registry_url, settings.artifacts_dir)
-    assert store.get_run(1).status == "running"  # nobody could record the kill
+    killed = store.get_run(1)  # nobody could record the kill; its process is gone though
+    assert (killed.status, killed.dead) == ("failed", True)
     assert store.list_models() == []
+    listed = json.loads(cli("runs", "list", "--json").out)
+    assert [(r["status"], r["dead"], r["resumable"]) for r in listed] == [("failed", True, True)]
+    assert "failed (process died), resumable" in cli("runs", "list").out
+    assert "yes: mlkit train --resume 1" in cli("runs", "show", "1").out
 
     result = cli("train", "--resume", "1", "--json")
     assert result.code == 0, result.err

@@ -3,30 +3,28 @@ estimator's (classification with a CNN on the stored pixel list, and regression)
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 
+from mlkit.data import Arrays
 from mlkit.experiment import SearchSpec
 
 pytestmark = pytest.mark.slow
 
 
-def digits_split(rows: slice) -> SimpleNamespace:
+def digits_split(rows: slice) -> Arrays:
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
     pixels = bunch.data.astype(np.float32)[rows]  # 0..16 as stored, not scaled
-    return SimpleNamespace(features={"pixels": pixels}, labels=bunch.target[rows])
+    return Arrays(features={"pixels": pixels}, labels=bunch.target[rows])
 
 
 def estimator_outputs(result, features, key):
     from mlkit.search.inputs import input_fn
 
-    predict_fn = input_fn(
-        features, np.zeros(len(next(iter(features.values())))), batch_size=64, training=False
-    )
+    rows = Arrays(features, np.zeros(len(next(iter(features.values())))))
+    predict_fn = input_fn(rows, task="classification", batch_size=64, training=False)
 
     def only_features():
         return predict_fn().map(lambda x, _y: x)
@@ -87,7 +85,7 @@ def test_regression_head_exports_predictions_equal_to_the_estimator(tmp_path):
     def split(n):
         x = rng.normal(size=(n, 3)).astype(np.float32) * 10 + 50
         y = (x @ np.array([0.5, -1.0, 2.0]) + 3).astype(np.float32)
-        return SimpleNamespace(features={"x": x}, labels=y)
+        return Arrays(features={"x": x}, labels=y)
 
     spec = SearchSpec(
         task="regression",

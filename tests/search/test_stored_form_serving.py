@@ -285,7 +285,7 @@ def test_vertex_ai_serves_the_stored_form_export_as_it_is(trained, tmp_path, mon
     """Deployed with the real SDK to the fake Vertex AI, whose prediction route feeds
     `serving_default` the way TF Serving's REST API does (strings, {"b64": ...})."""
     from mlkit.registry import open_store
-    from mlkit.serving.targets import make_target
+    from mlkit.serving.endpoints import open_endpoint
     from tests.fakes.vertex_endpoints import FakeVertex
 
     fake = FakeVertex(seed=1)
@@ -304,7 +304,7 @@ def test_vertex_ai_serves_the_stored_form_export_as_it_is(trained, tmp_path, mon
         with open_store(f"sqlite:///{tmp_path / 'r.db'}", tmp_path / "artifacts") as store:
             store.register_version("digits", trained.string_dir)
             store.register_version("digits", trained.bytes_dir)
-            target = make_target("vertex", store)
+            target = open_endpoint("vertex", store)
             target.deploy("digits", 1)
             strings = [{"pixels": v} for v in stored(pixels, "string")]
             answer = target.predict("digits", strings)

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from mlkit.config import load_settings
+from mlkit.data.experiment_data import load_experiment_data
 from mlkit.experiment import parse_experiment
 from mlkit.registry import open_store
-from mlkit.workflows.dataset import load_experiment_data, run_data_stats
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -45,7 +45,7 @@ def test_streamed_train_registers_a_version_on_the_same_splits(mlkit_home, cli):
     assert fingerprint["streamed"] is True
     assert fingerprint["split_rows"] == loaded.fingerprint["split_rows"]
     assert fingerprint["rows"] == 1797
-    stats = run_data_stats(store, run.id)
+    stats = store.run_data_stats(run.id)
     assert stats["label"]["distribution"] == loaded.stats["label"]["distribution"]
     assert stats["features"]["pixels"]["mean"] == pytest.approx(
         loaded.stats["features"]["pixels"]["mean"], rel=1e-5

@@ -79,7 +79,8 @@ def test_endpoints_traffic_rollback_undeploy(cli, registered) -> None:
     assert back.code == 0, back.err
     assert [(d["version"], d["traffic_percent"]) for d in json.loads(back.out)] == [(1, 100)]
     gone = cli("endpoints", "undeploy", "digits")
-    assert gone.code == 0 and "digits is not deployed on local" in gone.out
+    assert gone.code == 0 and "Undeployed digits from local." in gone.out
+    assert "not deployed" not in gone.out
 
 
 @pytest.mark.parametrize(
@@ -131,11 +132,11 @@ def test_predict_on_the_local_endpoint_with_a_token(cli, endpoint, instances) ->
 
 
 def test_predict_on_vertex_through_the_cli(cli, registered, fake, instances) -> None:
-    from mlkit.serving.targets import make_target
+    from mlkit.serving.endpoints import open_endpoint
 
     settings = load_settings()
     with open_store(settings.registry_url, settings.artifacts_dir) as store:
-        make_target("vertex", store).deploy("digits", 2)
+        open_endpoint("vertex", store).deploy("digits", 2)
     result = cli("predict", "digits", "-i", instances, "--target", "vertex", "--json")
     assert result.code == 0, result.err
     answer = json.loads(result.out)
@@ -144,7 +145,7 @@ def test_predict_on_vertex_through_the_cli(cli, registered, fake, instances) -> 
     table = cli("predict", "digits", "-i", instances, "--target", "vertex")
     assert table.code == 0 and "on Vertex AI" in table.out
     listed = json.loads(cli("endpoints", "list", "--target", "vertex", "--json").out)
-    assert listed[0]["vertex"]["endpoint"].startswith("projects/proj-1/locations/us-central1/")
+    assert listed[0]["resources"]["endpoint"].startswith("projects/proj-1/locations/us-central1/")
     wrong = cli("predict", "digits", "-i", instances, "--target", "vertex", "--version", "1")
     assert wrong.code == 2 and "Vertex AI picks the version" in wrong.err
 
@@ -157,11 +158,11 @@ def test_vertex_without_a_project_says_what_to_set(cli, registered, instances, m
 
 
 def test_predict_on_vertex_imports_no_tensorflow(registered, fake, instances) -> None:
-    from mlkit.serving.targets import make_target
+    from mlkit.serving.endpoints import open_endpoint
 
     settings = load_settings()
     with open_store(settings.registry_url, settings.artifacts_dir) as store:
-        make_target("vertex", store).deploy("digits", 1)
+        open_endpoint("vertex", store).deploy("digits", 1)
     code = (
         "import sys\n"
         "from mlkit.cli import main\n"
@@ -189,7 +190,8 @@ def test_deploy_target_vertex_after_training(cli, mlkit_home, fake) -> None:
     assert listed.code == 0, listed.err
     (deployment,) = json.loads(listed.out)
     assert deployment["version"] == 1 and deployment["traffic_percent"] == 100
-    assert set(deployment["vertex"]) == {"model", "model_version", "endpoint", "deployed_model_id"}
+    names = {"model", "model_version", "endpoint", "deployed_model_id"}
+    assert set(deployment["resources"]) == names
     sample = REPO / "experiments" / "digits-sample.json"
     predicted = cli("predict", "digits", "-i", sample, "--target", "vertex", "--json")
     assert predicted.code == 0, predicted.err

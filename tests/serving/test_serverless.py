@@ -14,9 +14,9 @@ from mlkit.config import load_settings
 from mlkit.errors import ServingError
 from mlkit.registry import open_store
 from mlkit.serving import client
+from mlkit.serving.endpoints import LocalEndpoint
 from mlkit.serving.pool import ModelPool, load_runner
 from mlkit.serving.server import make_server
-from mlkit.serving.targets import LocalTarget
 from mlkit.workflows.serve import RegistryResolver
 from tests.serving.test_endpoint_http import pixels_for
 
@@ -64,7 +64,7 @@ def test_deployments_rollback_and_undeploy_apply_without_restart(live) -> None:
     server, store = live
     with pytest.raises(ServingError, match="not deployed"):
         class_of(server.url)
-    target = LocalTarget(store)
+    target = LocalEndpoint(store)
     target.deploy("digits", 1)
     settle()
     assert class_of(server.url) == (1, 3)
@@ -85,8 +85,8 @@ def test_deployments_rollback_and_undeploy_apply_without_restart(live) -> None:
 
 def test_a_canary_gets_its_share(live) -> None:
     server, store = live
-    LocalTarget(store).deploy("digits", 1)
-    LocalTarget(store).deploy("digits", 2, 30)
+    LocalEndpoint(store).deploy("digits", 1)
+    LocalEndpoint(store).deploy("digits", 2, 30)
     settle()
     seen = Counter(class_of(server.url)[0] for _ in range(200))
     assert set(seen) == {1, 2}
@@ -97,7 +97,7 @@ def test_a_canary_gets_its_share(live) -> None:
 
 def test_promotions_and_rollbacks_under_load_fail_no_request(live) -> None:
     server, store = live
-    target = LocalTarget(store)
+    target = LocalEndpoint(store)
     target.deploy("digits", 1)
     stop = threading.Event()
     answers: list[tuple[int, int]] = []

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from mlkit.errors import RegistryError
+from mlkit.errors import RegistryError, UsageError
 from mlkit.registry import open_store
 from mlkit.registry.db import create_registry_engine, run_upgrade
 from tests.registry.conftest import ENV_URL, _empty_database
@@ -72,12 +72,18 @@ def test_deploy_replaces_a_whole_canary(store) -> None:
         ({1: 101}, "invalid traffic share 101 for version 1"),
         ({1: 50.5, 2: 49.5}, "expected a whole percent"),
         ({}, "needs at least one version"),
-        ({0: 100}, "version"),
     ],
 )
 def test_bad_splits_are_refused(store, split, message) -> None:
     with pytest.raises(RegistryError, match=message):
         store.set_traffic("digits", split)
+    assert store.traffic("digits") == []
+
+
+def test_a_split_naming_an_impossible_version_is_an_input_error(store) -> None:
+    for version in (0, 2**31):
+        with pytest.raises(UsageError, match=f"invalid version {version}"):
+            store.set_traffic("digits", {version: 100})
     assert store.traffic("digits") == []
 
 
@@ -97,7 +103,7 @@ def test_undeploy_gives_the_traffic_to_the_others(store) -> None:
         store.undeploy("digits")
 
 
-def test_endpoints_are_separate_and_vertex_names_are_kept(store) -> None:
+def test_endpoints_are_separate_and_resources_are_kept(store) -> None:
     store.deploy("digits", 1)
     names = {
         "model": "projects/p/locations/l/models/7",
@@ -105,11 +111,13 @@ def test_endpoints_are_separate_and_vertex_names_are_kept(store) -> None:
         "endpoint": "projects/p/locations/l/endpoints/8",
         "deployed_model_id": "9",
     }
-    (d,) = store.set_traffic("digits", {2: 100}, endpoint="vertex", vertex={2: names})
-    assert d.vertex == names
+    (d,) = store.set_traffic("digits", {2: 100}, endpoint="vertex", resources={2: names})
+    assert d.resources == names
     assert shares(store.traffic("digits", "local")) == {1: 100}
-    with pytest.raises(RegistryError, match="unknown Vertex resource field 'zone'"):
-        store.set_traffic("digits", {2: 100}, endpoint="vertex", vertex={2: {"zone": "x"}})
+    (kept,) = store.set_traffic("digits", {2: 100}, endpoint="vertex")
+    assert kept.resources == names, "a version that keeps serving keeps its resources"
+    with pytest.raises(RegistryError, match="invalid resources for version 2"):
+        store.set_traffic("digits", {2: 100}, endpoint="vertex", resources={2: {"zone": 3}})
 
 
 def test_the_database_refuses_two_active_rows_of_one_version(store) -> None:
@@ -150,3 +158,69 @@ def test_upgrade_from_0001_keeps_deployments(tmp_path: Path) -> None:
         row = conn.execute(text("SELECT version, traffic_percent FROM deployments")).one()
     assert tuple(row) == (1, None)  # NULL: the whole traffic
     engine.dispose()
+
+
+def test_champion_is_the_largest_share_and_ties_keep_it(store) -> None:
+    store.deploy("digits", 1)
+    store.set_traffic("digits", {1: 40, 2: 60})
+    assert (store.get_alias("digits", "champion"), store.get_alias("digits", "previous")) == (2, 1)
+    assert store.active_deployment("digits").version == 2
+    store.set_traffic("digits", {1: 50, 2: 50})
+    assert store.get_alias("digits", "champion") == 2, "a tie keeps the champion"
+    store.set_traffic("digits", {1: 50, 3: 50})
+    assert store.get_alias("digits", "champion") == 3, "else the version deployed last"
+    assert store.active_deployment("digits").version == 3
+
+
+def test_every_move_records_who_and_why(store) -> None:
+    store.deploy("digits", 1, actor="ada")
+    split = store.set_traffic("digits", {1: 80, 2: 20}, actor="bob", reason="try v2")
+    new = next(d for d in split if d.version == 2)
+    assert (new.action, new.actor, new.reason) == ("traffic", "bob", "try v2")
+    event = store.list_events("digits", limit=1)[0]
+    assert (event.payload["actor"], event.payload["reason"]) == ("bob", "try v2")
+    store.undeploy("digits", version=2, actor="cy", reason="v2 is slow")
+    event = store.list_events("digits", limit=1)[0]
+    assert (event.kind, event.payload["actor"], event.payload["retired"]) == (
+        "undeployed",
+        "cy",
+        [2],
+    )
+    canary = store.set_traffic(
+        "digits", {1: 90, 3: 10}, version=3, action="forced", actor="dee", reason="hotfix"
+    )
+    forced = next(d for d in canary if d.version == 3)
+    assert (forced.action, forced.actor, forced.reason) == ("forced", "dee", "hotfix")
+    with pytest.raises(RegistryError, match="a forced deployment needs who forced it and why"):
+        store.set_traffic("digits", {1: 90, 3: 10}, version=3, action="forced", actor="dee")
+
+
+def test_a_stale_verdict_or_split_is_refused_and_changes_nothing(store) -> None:
+    from mlkit.errors import TrafficConflict
+
+    store.deploy("digits", 1)
+    verdict = store.record_verdict(
+        "digits", 2, 1, metric="accuracy", candidate_value=0.9, baseline_value=0.8, passed=True,
+        reason="better",
+    )  # fmt: skip
+    store.deploy("digits", 3)  # another deploy won the race
+    events = len(store.list_events("digits"))
+    with pytest.raises(TrafficConflict, match="compared version 2 of 'digits' with version 1, but"):
+        store.deploy("digits", 2, verdict_id=verdict.id)
+    with pytest.raises(TrafficConflict, match=r"changed while .* \(now v3=100, expected v1=100\)"):
+        store.set_traffic("digits", {1: 90, 2: 10}, expect={1: 100})
+    with pytest.raises(RegistryError, match="is about version 2 of 'digits', not version 1"):
+        store.deploy("digits", 1, verdict_id=verdict.id)
+    assert shares(store.traffic("digits")) == {3: 100}
+    assert store.get_alias("digits", "champion") == 3
+    assert len(store.list_events("digits")) == events
+
+
+def test_undeploying_everywhere_removes_the_champion(store) -> None:
+    store.deploy("digits", 1)
+    store.deploy("digits", 2, endpoint="vertex")
+    assert store.get_alias("digits", "champion") == 2
+    store.undeploy("digits", endpoint="vertex")
+    assert store.get_alias("digits", "champion") == 1, "it follows what still serves"
+    store.undeploy("digits")
+    assert store.get_alias("digits", "champion") is None

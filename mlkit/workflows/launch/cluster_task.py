@@ -12,9 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlkit.config import Settings
+from mlkit.data.experiment_data import load_experiment_data
 from mlkit.experiment import load_experiment
 from mlkit.search.cluster import ClusterTask, refuse_streaming
-from mlkit.workflows.dataset import load_experiment_data
 from mlkit.workflows.launch.results import TaskResult
 from mlkit.workflows.train import Budget, Stage
 

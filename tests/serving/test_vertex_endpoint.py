@@ -1,4 +1,5 @@
-"""The Vertex AI target with the real google-cloud-aiplatform SDK against a fake Vertex REST server.
+"""The Vertex AI endpoint kind with the real google-cloud-aiplatform SDK against a fake Vertex REST
+server.
 
 The SDK is configured as a user would (``MLKIT_VERTEX_*``): its API endpoint is the fake on
 loopback, over REST, with anonymous credentials; google-cloud-storage stages the SavedModel in the
@@ -13,7 +14,7 @@ import pytest
 
 from mlkit.errors import ServingError, UsageError
 from mlkit.registry import open_store
-from mlkit.serving.targets import VertexTarget, make_target
+from mlkit.serving.endpoints import VertexEndpoint, open_endpoint
 from mlkit.serving.vertex import VertexClient, vertex_settings
 from tests.fakes.vertex_endpoints import FakeVertex
 from tests.serving.test_endpoint_http import pixels_for
@@ -44,8 +45,10 @@ def store(tmp_path, digits_v1: Path, digits_v2: Path):
 
 
 @pytest.fixture
-def target(fake, store) -> VertexTarget:
-    return make_target("vertex", store)
+def target(fake, store) -> VertexEndpoint:
+    endpoint = open_endpoint("vertex", store)
+    assert isinstance(endpoint, VertexEndpoint)
+    return endpoint
 
 
 def _endpoint(fake: FakeVertex) -> dict:
@@ -70,7 +73,7 @@ def test_deploy_uploads_a_model_version_creates_an_endpoint_and_records_the_name
     assert endpoint["displayName"] == "digits"
     (deployed,) = endpoint["deployedModels"]
     assert endpoint["trafficSplit"] == {deployed["id"]: 100}
-    assert d.vertex == {
+    assert d.resources == {
         "model": f"{PARENT}/models/{model_id}",
         "model_version": "1",
         "endpoint": endpoint["name"],
@@ -93,7 +96,7 @@ def test_a_canary_then_promotion_then_rollback_then_undeploy(fake, target, store
     canary = target.deploy("digits", 2, 10)
     assert {d.version: d.traffic_percent for d in canary} == {1: 90, 2: 10}
     endpoint = _endpoint(fake)
-    ids = {d.version: d.vertex["deployed_model_id"] for d in canary}
+    ids = {d.version: d.resources["deployed_model_id"] for d in canary}
     assert endpoint["trafficSplit"] == {ids[1]: 90, ids[2]: 10}
     (model_id,) = fake.models
     assert len(fake.models[model_id]["versions"]) == 2, "version 2 went under the same parent"
@@ -108,13 +111,13 @@ def test_a_canary_then_promotion_then_rollback_then_undeploy(fake, target, store
     assert store.get_alias("digits", "previous") == 1
 
     uploads = sum(1 for c in fake.calls if c == ("POST", f"/v1/{PARENT}/models:upload"))
-    (back,) = target.rollback("digits")
+    back = target.rollback("digits")
     assert back.version == 1 and back.traffic_percent == 100
     assert sum(1 for c in fake.calls if c == ("POST", f"/v1/{PARENT}/models:upload")) == uploads, (
         "the rollback reuses the uploaded model version"
     )
-    assert back.vertex["model_version"] == "1"
-    assert endpoint["trafficSplit"] == {back.vertex["deployed_model_id"]: 100}
+    assert back.resources["model_version"] == "1"
+    assert endpoint["trafficSplit"] == {back.resources["deployed_model_id"]: 100}
     assert target.predict("digits", [pixels_for(3)])["predictions"][0]["class_ids"] == [3]
 
     assert target.undeploy("digits") == []
@@ -125,12 +128,12 @@ def test_a_canary_then_promotion_then_rollback_then_undeploy(fake, target, store
 
 
 def test_an_existing_endpoint_and_model_are_reused(fake, store, tmp_path, digits_v1) -> None:
-    make_target("vertex", store).deploy("digits", 1)
+    open_endpoint("vertex", store).deploy("digits", 1)
     # Another registry (another machine) deploying the same model finds both by display name.
     with open_store(f"sqlite:///{tmp_path / 'other.db'}", tmp_path / "other") as other:
         other.register_version("digits", digits_v1)
         other.register_version("digits", digits_v1)
-        make_target("vertex", other).deploy("digits", 2)
+        open_endpoint("vertex", other).deploy("digits", 2)
     assert len(fake.endpoints) == 1
     (model_id,) = fake.models
     assert sorted(fake.models[model_id]["versions"]) == ["1", "2"]
@@ -174,6 +177,6 @@ def test_settings_are_checked(env: dict, message: str) -> None:
 
 def test_upload_without_a_staging_bucket_is_refused(fake, store, monkeypatch) -> None:
     monkeypatch.delenv("MLKIT_VERTEX_STAGING_BUCKET")
-    target = VertexTarget(store, VertexClient(vertex_settings()))
+    target = VertexEndpoint(store, VertexClient(vertex_settings()))
     with pytest.raises(UsageError, match="needs a staging bucket"):
         target.deploy("digits", 1)
