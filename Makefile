@@ -26,7 +26,7 @@ test: setup
 	$(VENV)/bin/ruff check mlkit tests bench
 	$(VENV)/bin/ruff format --check mlkit tests bench
 	# The layers of ../shared/DESIGN.md as import contracts, and the type checker ([tool.*] in
-	# pyproject.toml; docs/development.md says what they check).
+	# pyproject.toml; docs/architecture.md, "Guard rails", says what they check).
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy mlkit
 	$(VENV)/bin/python -m pytest -q
