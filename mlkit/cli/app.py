@@ -95,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
             hint=None if _state["verbose"] else "run with --verbose for the traceback",
         )
         return 1
+    finally:  # `--registry` holds for this command only (main may run again in one process)
+        set_registry_url(None)
 
 
 def _trace() -> None:
