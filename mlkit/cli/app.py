@@ -88,3 +88,5 @@ def main(argv: list[str] | None = None) -> int:
         return report_error(KeyboardInterrupt())
     except (Exception, KeyboardInterrupt) as exc:  # one line; the traceback with --verbose
         return report_error(exc, verbose=_state["verbose"])
+    finally:  # `--registry` holds for this command only (main may run again in one process)
+        set_registry_url(None)

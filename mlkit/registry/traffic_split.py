@@ -25,10 +25,7 @@ def validate_split(
         raise error("a traffic split needs at least one version")
     clean: dict[int, int] = {}
     for version, percent in split.items():
-        try:
-            v = validate_version(version)
-        except MlkitError as exc:
-            raise error(exc.message) from None
+        v = validate_version(version)  # UsageError: a version number is the caller's input
         if type(percent) is not int or not 0 <= percent <= 100:
             raise error(
                 f"invalid traffic share {percent!r} for version {v}: expected a whole percent "

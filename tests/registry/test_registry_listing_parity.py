@@ -49,7 +49,7 @@ def _build(store, saved_model) -> None:
         passed=True, reason="better",
     )  # fmt: skip
     store.set_alias("digits", "challenger", 4)
-    store.set_alias("wine", "champion", 2)
+    store.deploy("wine", 2)
 
 
 def _fields(value) -> dict:

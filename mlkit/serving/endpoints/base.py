@@ -106,8 +106,9 @@ class Endpoint(ABC):
 
     @classmethod
     def resource_of(cls, deployment: Deployment) -> str:
-        """What the kind calls a deployment, for listings (the registry's id by default)."""
-        return str(deployment.id)
+        """What the kind calls a deployment, for listings (nothing for a kind whose deployments
+        live in the registry only)."""
+        return ""
 
     # -- moves of traffic ---------------------------------------------------------------------
 

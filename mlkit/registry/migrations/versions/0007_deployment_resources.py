@@ -3,7 +3,9 @@
 The four Vertex AI columns of 0006 (``vertex_model``, ``vertex_model_version``,
 ``vertex_endpoint``, ``vertex_deployed_model_id``) move into ``resources`` as the keys ``model``,
 ``model_version``, ``endpoint`` and ``deployed_model_id``, and are dropped: every endpoint kind
-records its identifiers the same way. Downgrading moves them back (other keys are lost).
+records its identifiers the same way. Deployments of a forced verdict that recorded no actor
+(forced canaries and forced Vertex AI deploys before 0007) get the verdict's `forced_by` and
+`force_reason`. Downgrading moves the Vertex columns back (other keys are lost).
 
 Revision ID: 0007
 Revises: 0006
@@ -65,11 +67,37 @@ def upgrade() -> None:
         resources = {key: row._mapping[name] for name, key, _ in _VERTEX if row._mapping[name]}
         if resources:
             conn.execute(sa.update(new).where(new.c.id == row.id).values(resources=resources))
+    _backfill_forced(conn)
     _drop_active_index()
     with op.batch_alter_table("deployments") as batch:
         for name, _, _ in _VERTEX:
             batch.drop_column(name)
     _create_active_index()
+
+
+def _backfill_forced(conn: sa.Connection) -> None:
+    """Before 0007 a forced canary or a forced Vertex AI deploy recorded who and why on its
+    verdict only: give such deployments the verdict's ``forced_by`` and ``force_reason``."""
+    deployments = sa.table(
+        "deployments", sa.column("id", sa.Integer()), sa.column("verdict_id", sa.Integer()),
+        sa.column("action", sa.String(16)), sa.column("actor", sa.String(255)),
+        sa.column("reason", sa.Text()),
+    )  # fmt: skip
+    verdicts = sa.table(
+        "verdicts", sa.column("id", sa.Integer()), sa.column("forced", sa.Boolean()),
+        sa.column("forced_by", sa.String(255)), sa.column("force_reason", sa.Text()),
+    )  # fmt: skip
+    rows = conn.execute(
+        sa.select(deployments.c.id, verdicts.c.forced_by, verdicts.c.force_reason)
+        .join(verdicts, verdicts.c.id == deployments.c.verdict_id)
+        .where(verdicts.c.forced.is_(True), deployments.c.actor.is_(None))
+    ).all()
+    for row in rows:
+        conn.execute(
+            sa.update(deployments)
+            .where(deployments.c.id == row.id)
+            .values(action="forced", actor=row.forced_by, reason=row.force_reason)
+        )
 
 
 def downgrade() -> None:
