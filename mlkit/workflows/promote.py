@@ -252,8 +252,8 @@ def rollback(
 
 
 def _record(
-    store: RegistryStore, model: str, cand: ModelVersion, base: ModelVersion | None, report: Any,
-    data: Any, **forced: Any,
+    store: RegistryStore, model: str, cand: ModelVersion, base: ModelVersion | None,
+    report: VerdictReport, data: EvaluationData, **forced: Any,
 ) -> Verdict:  # fmt: skip
     """Store a verdict: both sides' values, every check and the data it was judged on."""
     return store.record_verdict(
