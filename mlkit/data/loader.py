@@ -789,7 +789,9 @@ def _content_sha256(
             else:
                 h.update(name.encode() + b"\0float32\0")
                 values = parts[split].features[name]
-            h.update(np.ascontiguousarray(values).data.cast("B"))
+            # the bytes in C order; as flat uint8, so that a split without rows hashes nothing
+            # (a memoryview cannot be cast to bytes when a dimension is 0)
+            h.update(np.ascontiguousarray(values).reshape(-1).view(np.uint8).data)
     return h.hexdigest()
 
 
