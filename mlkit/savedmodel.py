@@ -234,8 +234,8 @@ class SavedModelRunner:
         self._inputs_meta = meta
         return {name: str(entry.get("form")) for name, entry in meta.items()}
 
-    def _specs(self, fn: object) -> tuple[dict[str, tuple[int | None, ...]], dict[str, np.dtype]]:
-        specs = fn.structured_input_signature[1]  # type: ignore[attr-defined]
+    def _specs(self, fn: Any) -> tuple[dict[str, tuple[int | None, ...]], dict[str, np.dtype]]:
+        specs = fn.structured_input_signature[1]
         shapes: dict[str, tuple[int | None, ...]] = {}
         dtypes: dict[str, np.dtype] = {}
         for name in sorted(specs):
@@ -251,8 +251,8 @@ class SavedModelRunner:
         return shapes, dtypes
 
     @staticmethod
-    def _takes_floats(fn: object) -> bool:
-        args, kwargs = fn.structured_input_signature  # type: ignore[attr-defined]
+    def _takes_floats(fn: Any) -> bool:
+        args, kwargs = fn.structured_input_signature
         return (
             not args
             and bool(kwargs)
@@ -262,10 +262,10 @@ class SavedModelRunner:
             )
         )
 
-    def _takes_stored_values(self, fn: object) -> bool:
+    def _takes_stored_values(self, fn: Any) -> bool:
         """Float features, or one string per instance where the inputs file names a STRING or
         BYTES feature (a string input without it is a tf.Example receiver)."""
-        args, kwargs = fn.structured_input_signature  # type: ignore[attr-defined]
+        args, kwargs = fn.structured_input_signature
         if args or not kwargs:
             return False
         for name, spec in kwargs.items():
@@ -282,10 +282,10 @@ class SavedModelRunner:
         return True
 
     @property
-    def input_spec(self) -> dict[str, tuple[int, ...]]:
+    def input_spec(self) -> dict[str, tuple[int | None, ...]]:
         """``{feature: decoded shape without the batch dimension}`` (``None``: a free dimension):
         what :meth:`predict_arrays` takes, and what promotion reads evaluation rows as."""
-        return dict(self._feature_shapes)  # type: ignore[arg-type]
+        return dict(self._feature_shapes)
 
     @property
     def input_dtypes(self) -> dict[str, np.dtype]:

@@ -84,7 +84,13 @@ def render_search_report(run: Any, plot_dir: Path | None = None) -> Path | None:
         search_value = _search_value(run, metric)
         verdict = report.get("beats_baseline")
         if search_value is not None:
-            word = {True: "at least as good as", False: "worse than"}.get(verdict, "vs")
+            word = (
+                "at least as good as"
+                if verdict is True
+                else "worse than"
+                if verdict is False
+                else "vs"
+            )
             console.print(
                 f"search test {metric} {fmt_metric(search_value)} is {word} the best baseline "
                 f"({baseline.get('best')} {fmt_metric(baseline.get('value'))})"

@@ -21,7 +21,7 @@ import os
 import re
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -323,19 +323,19 @@ class BigQueryWarehouse(Warehouse):
 
     def count_rows(self, relation: Relation) -> int:
         if not isinstance(relation, str):
-            with self.materialize(relation) as table:
+            with self._as_table(relation) as table:
                 return self.count_rows(table)
         return int(self._get_table(relation).num_rows or 0)
 
     def relation_schema(self, relation: Relation) -> pa.Schema:
         if not isinstance(relation, str):
-            with self.materialize(relation) as table:
+            with self._as_table(relation) as table:
                 return self.schema(table)
         return self.schema(relation)
 
     def iter_batches(
         self, relation: Relation, columns: list[str] | None = None, batch_rows: int = BATCH_ROWS
-    ) -> Iterator[pa.RecordBatch]:
+    ) -> Generator[pa.RecordBatch, None, None]:
         """Record batches from the Storage Read API.
 
         The server decides how many rows each message carries (bqemulator: up to 65,536, which
@@ -344,20 +344,18 @@ class BigQueryWarehouse(Warehouse):
         stream's rows. Each message is parsed straight from its bytes and dropped before the next
         one is received, so one message's worth of data is held at a time."""
         if not isinstance(relation, str):
-            with self.materialize(relation) as table:
+            with self._as_table(relation) as table:
                 yield from self.iter_batches(table, columns, batch_rows)
             return
         from google.api_core import exceptions
-        from google.cloud.bigquery_storage import types
+        from google.cloud.bigquery_storage import DataFormat, ReadSession
 
         table = self._get_table(relation)
         if columns is not None:
             self._check_columns(relation, columns)
         path = f"projects/{table.project}/datasets/{table.dataset_id}/tables/{table.table_id}"
-        options = types.ReadSession.TableReadOptions(selected_fields=list(columns or []))
-        request = types.ReadSession(
-            table=path, data_format=types.DataFormat.ARROW, read_options=options
-        )
+        options = ReadSession.TableReadOptions(selected_fields=list(columns or []))
+        request = ReadSession(table=path, data_format=DataFormat.ARROW, read_options=options)
         streams = read_stream_count(int(table.num_rows or 0))
         try:
             session = self.read_client.create_read_session(
@@ -386,6 +384,13 @@ class BigQueryWarehouse(Warehouse):
 
     @contextlib.contextmanager
     def materialize(self, relation: Relation) -> Iterator[Relation]:
+        with self._as_table(relation) as table:
+            yield table
+
+    @contextlib.contextmanager
+    def _as_table(self, relation: Relation) -> Iterator[str]:
+        """The table a relation names, or a scratch table holding a query's rows (dropped on
+        exit)."""
         if isinstance(relation, str):
             yield relation
             return
@@ -492,7 +497,7 @@ def query_parameters(params: dict[str, Any]) -> list[Any]:
             return "FLOAT64"
         return "STRING"
 
-    out = []
+    out: list[bigquery.ArrayQueryParameter | bigquery.ScalarQueryParameter] = []
     for name, value in params.items():
         if isinstance(value, list):
             out.append(bigquery.ArrayQueryParameter(name, kind(value[0]), value))

@@ -182,7 +182,9 @@ def resolve_features(
 
 
 def _form_words(dtype: pa.DataType) -> str:
-    return {"array": "lists", "bytes": "BYTES", "string": "STRING vectors"}[storage_form(dtype)]
+    form = storage_form(dtype)  # a vector's form: array, bytes or string
+    words = {"array": "lists", "bytes": "BYTES", "string": "STRING vectors"}
+    return words[form] if form is not None else str(dtype)
 
 
 def _infer_shape(column: pa.Array, name: str, where: str) -> tuple[int, ...]:
@@ -396,8 +398,11 @@ def load_splits(
     ]
     by_feature = {n: [parts[s].features[n] for s in SPLIT_NAMES] for n in names}
     # Pixel-like features (integers 0..255) once more as uint8: hashed and summarised from those.
-    small = {n: bytes_.get(n) or as_uint8(by_feature[n], n in integral) for n in names}
-    small = {n: parts_ for n, parts_ in small.items() if parts_ is not None}
+    small = {
+        n: parts_
+        for n in names
+        if (parts_ := bytes_.get(n) or as_uint8(by_feature[n], n in integral)) is not None
+    }
     # The hash runs in a thread while the statistics are computed: hashlib and numpy both
     # release the GIL on large buffers, so the two overlap where a second core is free.
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -771,7 +776,10 @@ def _content_sha256(
     else:
         _hash_array(h, keys.cast(pa.string()) if is_number(keys.type) else keys)
     # class labels as int64; regression targets as float64 (not truncated to integers)
-    h.update(np.ascontiguousarray(labels, np.float64 if labels.dtype.kind == "f" else np.int64))
+    # ``.data``: the array's buffer (numpy's stubs do not declare ndarray a Buffer before 3.12)
+    h.update(
+        np.ascontiguousarray(labels, np.float64 if labels.dtype.kind == "f" else np.int64).data
+    )
     for split in SPLIT_NAMES:
         h.update(split.encode() + b"\0")
         for name in names:
@@ -781,7 +789,9 @@ def _content_sha256(
             else:
                 h.update(name.encode() + b"\0float32\0")
                 values = parts[split].features[name]
-            h.update(memoryview(np.ascontiguousarray(values)).cast("B"))
+            # the bytes in C order; as flat uint8, so that a split without rows hashes nothing
+            # (a memoryview cannot be cast to bytes when a dimension is 0)
+            h.update(np.ascontiguousarray(values).reshape(-1).view(np.uint8).data)
     return h.hexdigest()
 
 

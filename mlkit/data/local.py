@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import duckdb
@@ -132,7 +132,10 @@ class LocalWarehouse(Warehouse):
         with self._connect(write=False) as con:
             for name in self._table_names(con):
                 columns = [row[0] for row in con.execute(f"DESCRIBE {_quote(name)}").fetchall()]
-                (rows,) = con.execute(f"SELECT count(*) FROM {_quote(name)}").fetchone()
+                counted = con.execute(f"SELECT count(*) FROM {_quote(name)}").fetchone()
+                if counted is None:  # count(*) always answers one row
+                    raise DataError(f"cannot count the rows of table '{name}'")
+                (rows,) = counted
                 infos.append(TableInfo(name=name, rows=int(rows), columns=tuple(columns)))
         return infos
 
@@ -218,7 +221,7 @@ class LocalWarehouse(Warehouse):
 
     def iter_batches(
         self, relation: Relation, columns: list[str] | None = None, batch_rows: int = BATCH_ROWS
-    ) -> Iterator[pa.RecordBatch]:
+    ) -> Generator[pa.RecordBatch, None, None]:
         self._missing_file(relation)
         select = "*"
         with self._connect(write=False) as con:  # one connection: opening the file is the cost

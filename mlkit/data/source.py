@@ -77,8 +77,10 @@ def resolve_source(
     if is_query(text):
         query = Query(text, dict(params or {}))
         query.check_params()
-        warehouse = BigQueryWarehouse(config) if backend == "bigquery" else None
-        return ResolvedSource(warehouse or LocalWarehouse(local_path), query, text)
+        reader: Warehouse = (
+            BigQueryWarehouse(config) if backend == "bigquery" else LocalWarehouse(local_path)
+        )
+        return ResolvedSource(reader, query, text)
     if params:
         raise DataError("params apply to a SQL source, not to a table", hint="remove params")
     if backend == "bigquery":

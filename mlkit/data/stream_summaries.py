@@ -9,6 +9,7 @@ import numpy as np
 
 from mlkit.data.loader import Arrays
 from mlkit.data.split import SPLIT_NAMES
+from mlkit.errors import DataError
 
 
 def mix64(x: np.ndarray) -> np.ndarray:
@@ -27,8 +28,7 @@ class RunningMoments:
 
     def __init__(self) -> None:
         self.count = 0
-        self.mean: np.ndarray | None = None
-        self.m2: np.ndarray | None = None
+        self._moments: tuple[np.ndarray, np.ndarray] | None = None  # mean, M2; None: no rows
 
     def update(self, rows: np.ndarray) -> None:
         n = len(rows)
@@ -37,18 +37,30 @@ class RunningMoments:
         values = rows.astype(np.float64)
         mean = values.mean(axis=0)
         m2 = ((values - mean) ** 2).sum(axis=0)
-        if self.mean is None:
-            self.count, self.mean, self.m2 = n, mean, m2
+        if self._moments is None:
+            self.count, self._moments = n, (mean, m2)
             return
+        old_mean, old_m2 = self._moments
         total = self.count + n
-        delta = mean - self.mean
-        self.mean = self.mean + delta * (n / total)
-        self.m2 = self.m2 + m2 + delta**2 * (self.count * n / total)
+        delta = mean - old_mean
+        self._moments = (
+            old_mean + delta * (n / total),
+            old_m2 + m2 + delta**2 * (self.count * n / total),
+        )
         self.count = total
+
+    def _summed(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._moments is None:
+            raise DataError("no rows were summarised: their mean and deviation are undefined")
+        return self._moments
+
+    @property
+    def mean(self) -> np.ndarray:
+        return self._summed()[0]
 
     @property
     def std(self) -> np.ndarray:
-        return np.sqrt(self.m2 / self.count)
+        return np.sqrt(self._summed()[1] / self.count)
 
 
 class BottomK:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,9 +146,10 @@ class Warehouse(abc.ABC):
 
     def iter_batches(
         self, relation: Relation, columns: list[str] | None = None, batch_rows: int = BATCH_ROWS
-    ) -> Iterator[pa.RecordBatch]:
+    ) -> Generator[pa.RecordBatch, None, None]:
         """The relation's rows in record batches, without holding the whole table in memory
-        (backends stream; this default reads the table first)."""
+        (backends stream; this default reads the table first). A caller that stops early
+        closes the generator, which releases what the backend holds open."""
         if not isinstance(relation, str):
             raise DataError(f"{self.describe()} cannot run queries")
         yield from self.read_table(relation, columns).to_batches(batch_rows)

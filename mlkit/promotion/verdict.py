@@ -8,7 +8,7 @@ significance test, the smoke test, every check, the policy and the rows used.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlkit.data.evaluation import EvaluationData
 from mlkit.errors import SpecError
@@ -29,6 +29,12 @@ from mlkit.promotion.policy import (
     value_checks,
 )
 
+if TYPE_CHECKING:
+    import numpy as np
+
+    from mlkit.promotion.evaluate import VersionRun
+    from mlkit.promotion.smoke import SmokeResult
+
 MB = 1024 * 1024
 
 
@@ -43,7 +49,9 @@ class VerdictReport:
     details: dict[str, Any]
 
 
-def measured(run: Any, labels, slices) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+def measured(
+    run: VersionRun, labels: np.ndarray, slices: np.ndarray | None
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     """A version's metrics: quality overall, latency per batch, size; and quality per slice."""
     metrics = quality_metrics(run.predictions, labels)
     metrics["latency_ms"] = run.latency["median_ms"]
@@ -51,7 +59,7 @@ def measured(run: Any, labels, slices) -> tuple[dict[str, float], dict[str, dict
     return metrics, slice_metrics(run.predictions, labels, slices)
 
 
-def _side_details(run: Any, s: Side) -> dict[str, Any]:
+def _side_details(run: VersionRun, s: Side) -> dict[str, Any]:
     return {
         "version": run.version,
         "metrics": s.metrics,
@@ -66,10 +74,10 @@ def judge(
     policy: PromotionSpec,
     *,
     task: str,
-    candidate: Any,
-    baseline: Any | None,
+    candidate: VersionRun,
+    baseline: VersionRun | None,
     data: EvaluationData,
-    smoke: Any | None,
+    smoke: SmokeResult | None,
 ) -> VerdictReport:
     """Apply every check of ``policy``; ``candidate``/``baseline`` are ``evaluate.VersionRun``s."""
     metric = policy.metric_for(task)
@@ -105,7 +113,7 @@ def judge(
         "significance": None,
         "smoke": None if smoke is None else smoke.as_dict(),
     }
-    if base is None:
+    if base is None or baseline is None:  # one is None exactly when the other is
         why = "nothing to compare with (no baseline)"
         checks.append(Check(f"{metric} beats the baseline", "improvement", SKIP, why))
         checks.extend(Check(f"{r.metric} change", "change", SKIP, why) for r in policy.change)

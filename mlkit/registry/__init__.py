@@ -11,8 +11,9 @@ SQLite registry without it.
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from mlkit.registry.artifacts import ArtifactStore
 from mlkit.registry.artifacts import open_artifacts as _open_artifacts
@@ -51,7 +52,14 @@ __all__ = [
     "upgrade",
 ]
 
-_AUTO = object()
+
+class _Default(enum.Enum):
+    """``open_store``'s default ``on_upgrade`` (None means something else: refuse)."""
+
+    AUTO = "auto"
+
+
+_AUTO: Literal[_Default.AUTO] = _Default.AUTO
 
 
 def __getattr__(name: str) -> Any:
@@ -65,7 +73,7 @@ def __getattr__(name: str) -> Any:
 def open_store(
     url: str,
     artifacts: Path | str,
-    on_upgrade: Callable[[str, str, str], None] | None | object = _AUTO,
+    on_upgrade: Callable[[str, str, str], None] | None | Literal[_Default.AUTO] = _AUTO,
     *,
     create: bool | None = None,
 ) -> RegistryStore:
@@ -101,7 +109,7 @@ def open_store(
     try:
         ensure_schema(
             engine,
-            print_upgrade if on_upgrade is _AUTO else on_upgrade,  # type: ignore[arg-type]
+            print_upgrade if on_upgrade is _Default.AUTO else on_upgrade,
             create=create,
         )
     except BaseException:

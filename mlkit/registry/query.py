@@ -117,6 +117,14 @@ def _error(source: str, pos: int, what: str) -> UsageError:
 Predicate = Callable[[Mapping[str, Any]], bool]
 
 
+def _any_of(parts: tuple[Predicate, ...]) -> Predicate:
+    return lambda record: any(p(record) for p in parts)
+
+
+def _all_of(parts: tuple[Predicate, ...]) -> Predicate:
+    return lambda record: all(p(record) for p in parts)
+
+
 class _Parser:
     def __init__(self, source: str, fields: Sequence[str], maps: Sequence[str]) -> None:
         self.source, self.fields, self.maps = source, fields, maps
@@ -146,14 +154,14 @@ class _Parser:
         while self._is_word("or"):
             self.i += 1
             parts.append(self._and())
-        return parts[0] if len(parts) == 1 else (lambda r, ps=tuple(parts): any(p(r) for p in ps))
+        return parts[0] if len(parts) == 1 else _any_of(tuple(parts))
 
     def _and(self) -> Predicate:
         parts = [self._not()]
         while self._is_word("and"):
             self.i += 1
             parts.append(self._not())
-        return parts[0] if len(parts) == 1 else (lambda r, ps=tuple(parts): all(p(r) for p in ps))
+        return parts[0] if len(parts) == 1 else _all_of(tuple(parts))
 
     def _not(self) -> Predicate:
         opens = self._is_word("not") or (self.tok.kind == "paren" and self.tok.text == "(")
@@ -333,7 +341,8 @@ def apply(
     if where is not None:
         rows = [(r, d) for r, d in rows if where(d)]
     if sort is not None:
-        present, missing = [], []
+        present: list[tuple[tuple[int, Any], Any, Mapping[str, Any]]] = []
+        missing: list[tuple[tuple[int, Any], Any, Mapping[str, Any]]] = []
         for r, d in rows:
             found, value = _lookup(d, sort.path)
             (present if found and value is not None else missing).append((_sort_value(value), r, d))

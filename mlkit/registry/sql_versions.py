@@ -3,19 +3,21 @@ commits) and aliases."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypedDict
 
-from sqlalchemy import bindparam, delete, insert, select, text, update
+from sqlalchemy import Table, bindparam, delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from mlkit.errors import RegistryError, UsageError
 from mlkit.registry import listing
 from mlkit.registry import query as q
-from mlkit.registry.entities import Lineage, ModelSummary, ModelVersion
+from mlkit.registry.entities import Deployment, Lineage, ModelSummary, ModelVersion, Run
 from mlkit.registry.hooks import pause_point
 from mlkit.registry.schema import (
     AliasRow,
+    Base,
     DeploymentRow,
     EventRow,
     ModelRow,
@@ -32,20 +34,56 @@ from mlkit.registry.validation import (
     validate_version,
 )
 
+
+def _table(row: type[Base]) -> Table:
+    """The table a row class maps (SQLAlchemy types ``__table__`` as any FromClause)."""
+    table = row.__table__
+    if not isinstance(table, Table):
+        raise TypeError(f"{row.__name__} is not mapped to a table")
+    return table
+
+
 # Registration's statements, built once (Core on the tables: no ORM unit of work per call).
-_MODELS = ModelRow.__table__
+_MODELS = _table(ModelRow)
 _LOCK_MODEL = (
     select(_MODELS.c.id, _MODELS.c.last_version)
     .where(_MODELS.c.name == bindparam("name"))
     .with_for_update()
 )
-_INSERT_VERSION = insert(ModelVersionRow.__table__)
+_INSERT_VERSION = insert(_table(ModelVersionRow))
 _BUMP_MODEL = (
     update(_MODELS)
     .where(_MODELS.c.id == bindparam("id_"))
     .values(last_version=bindparam("last_version"), updated_at=bindparam("updated_at"))
 )
-_INSERT_EVENT = insert(EventRow.__table__)
+_INSERT_EVENT = insert(_table(EventRow))
+
+
+class _VersionValues(TypedDict):
+    """A new version's columns (besides ``model_id``), as inserted and as returned."""
+
+    version: int
+    run_id: int | None
+    artifact_uri: str
+    artifact_sha256: str
+    size_bytes: int
+    metrics: dict[str, Any]
+    signature: dict[str, Any]
+    description: str
+    tags: dict[str, Any]
+    created_at: datetime
+
+
+class _LineageSources(Protocol):
+    """What ``lineage`` reads: the store it is mixed into also has runs and deployments."""
+
+    def get_version(self, model: str, version: int | None = None) -> ModelVersion: ...
+
+    def get_run(self, run_id: int) -> Run: ...
+
+    def list_deployments(
+        self, endpoint: str | None = None, active_only: bool = True
+    ) -> list[Deployment]: ...
 
 
 def _query(s: Session) -> listing.Query:
@@ -89,11 +127,14 @@ class VersionsMixin(SqlBase):
             conn = s.connection()
             found = conn.execute(_LOCK_MODEL, {"name": model}).first()
             if found is None:
-                model_id = conn.execute(
+                key = conn.execute(
                     insert(_MODELS).values(
                         name=model, description="", created_at=now, updated_at=now
                     )
-                ).inserted_primary_key[0]
+                ).inserted_primary_key
+                if key is None:  # an INSERT of one row always has one
+                    raise RegistryError(f"creating model {model!r} returned no id")
+                model_id = key[0]
                 last = 0
                 self._log(s, now, "model_created", model)
             else:
@@ -101,7 +142,7 @@ class VersionsMixin(SqlBase):
             number = last + 1
             stored = self.artifacts.put_dir(Path(source_dir), model, number)
             written.append(stored.uri)
-            values = dict(
+            values = _VersionValues(
                 version=number,
                 run_id=run_id,
                 artifact_uri=stored.uri,
@@ -168,12 +209,12 @@ class VersionsMixin(SqlBase):
             ).all()
             return [self._mv(s, row, m) for row, m in rows]
 
-    def lineage(self, model: str, version: int) -> Lineage:
+    def lineage(self: _LineageSources, model: str, version: int) -> Lineage:
         mv = self.get_version(model, version)
         run = None if mv.run_id is None else self.get_run(mv.run_id)
         deployments = tuple(
             d
-            for d in self.list_deployments(active_only=False)  # type: ignore[attr-defined]
+            for d in self.list_deployments(active_only=False)
             if d.model == model and d.version == mv.version
         )
         return Lineage(version=mv, run=run, deployments=deployments)

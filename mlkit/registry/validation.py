@@ -8,7 +8,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, SupportsFloat, SupportsIndex
 
 from mlkit.errors import MlkitError, ModelNotFound, RegistryError, UsageError, VersionNotFound
 
@@ -137,8 +137,11 @@ def _plain(value: Any) -> Any:
 
 
 def validate_number(field: str, value: object) -> float:
+    # Numbers only: text (str, bytes, bytearray) is not read as a number, nor is a bool.
+    number = math.nan
     try:
-        number = float(value) if not isinstance(value, bool | str | bytes) else math.nan
+        if isinstance(value, SupportsFloat | SupportsIndex) and not isinstance(value, bool):
+            number = float(value)
     except (TypeError, ValueError):
         number = math.nan
     if not math.isfinite(number):

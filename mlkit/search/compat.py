@@ -44,7 +44,8 @@ def apply() -> Any:
         package = types.ModuleType(_OLD_PACKAGE)
         package.__path__ = []  # a package, so "from ... import graph_view" resolves
         sys.modules[_OLD_PACKAGE] = package
-    sys.modules[_OLD_PACKAGE].graph_view = graph_view  # type: ignore[attr-defined]
+    # The package's attribute, set through its namespace (ModuleType declares no graph_view).
+    vars(sys.modules[_OLD_PACKAGE])["graph_view"] = graph_view
     sys.modules[f"{_OLD_PACKAGE}.graph_view"] = graph_view
 
     import adanet

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeAlias
 
 
 @dataclass(frozen=True)
@@ -29,13 +30,17 @@ class Target:
         return self.deployed_model_id or f"v{self.version}"
 
 
-def as_targets(answer: object) -> list[Target]:
+# What a resolver answers for a model: nothing, one ``(version, path)``, or its targets.
+Resolution: TypeAlias = "Iterable[Target] | tuple[int, str | Path] | None"
+
+
+def as_targets(answer: Resolution) -> list[Target]:
     """Normalise what a resolver returns: None, ``(version, path)``, or a list of targets."""
     if answer is None:
         return []
     if isinstance(answer, tuple) and len(answer) == 2 and isinstance(answer[0], int):
         return [Target(answer[0], Path(answer[1]))]
-    return [t for t in answer if isinstance(t, Target)]  # type: ignore[union-attr]
+    return [t for t in answer if isinstance(t, Target)]
 
 
 class Picker:

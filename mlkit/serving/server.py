@@ -38,11 +38,11 @@ from urllib.parse import unquote, urlsplit
 from mlkit.config import DEFAULT_ENDPOINT_PORT
 from mlkit.errors import InvalidPayload, ServingError
 from mlkit.serving.pool import ModelPool, load_runner
-from mlkit.serving.routing import Picker, Target, as_targets
+from mlkit.serving.routing import Picker, Resolution, Target, as_targets
 
 logger = logging.getLogger("mlkit.serving")
 
-Resolve = Callable[[str], Any]
+Resolve = Callable[[str], Resolution]
 Deployed = Callable[[], "list[dict]"]
 Labels = Callable[[str], "dict[str, int]"]
 
@@ -112,9 +112,18 @@ class ModelServer(ThreadingHTTPServer):
         return self.pool
 
     @property
-    def url(self) -> str:
+    def bound(self) -> tuple[str, int]:
+        """The ``(host, port)`` the server listens on (port 0 resolved)."""
         host, port = self.server_address[:2]
-        host = f"[{host}]" if ":" in str(host) else host
+        # An AF_INET/AF_INET6 socket's address is (str, int, ...); the stubs allow any socket's.
+        if not isinstance(host, str) or not isinstance(port, int):
+            raise ServingError(f"the endpoint is bound to an unexpected address {host!r}:{port!r}")
+        return host, port
+
+    @property
+    def url(self) -> str:
+        host, port = self.bound
+        host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{port}"
 
     def server_close(self) -> None:
@@ -386,6 +395,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
         self.server.requests_served += 1
+        body: dict[str, object]
         if vertex:
             body = {
                 "predictions": predictions,
@@ -437,9 +447,10 @@ class _Handler(BaseHTTPRequestHandler):
         if version is None and label is None:
             target = max(targets, key=lambda t: (t.percent, t.version))
         else:
-            target = self._choose(name, targets, version, label)
-            if target is None:
+            chosen = self._choose(name, targets, version, label)
+            if chosen is None:
                 return
+            target = chosen
         try:
             runner = self.server.pool.get(name, target.version, target.path).runner
         except ServingError as exc:
@@ -637,7 +648,7 @@ def serve(
     try:
         logger.info("endpoint listening at %s", server.url)
         if on_ready is not None:
-            on_ready(tuple(server.server_address[:2]))
+            on_ready(server.bound)
         server.serve_forever()
     except KeyboardInterrupt:
         logger.info("endpoint stopping")

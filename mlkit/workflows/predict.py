@@ -37,7 +37,7 @@ class Answer:
 
     raw: dict[str, Any]
     rows: list[tuple[int, str, str]]
-    version: Any
+    version: int | str | None  # as the endpoint answered it (a number, or text from Vertex)
     where: str  # " on <the endpoint's title>", and the deployed model's id where it has one
 
 

@@ -23,6 +23,9 @@ from mlkit.experiment import Experiment, parse_experiment
 from mlkit.registry import Deployment, ModelVersion, RegistryStore, Verdict, open_store
 
 if TYPE_CHECKING:
+    from mlkit.data.evaluation import EvaluationData
+    from mlkit.promotion.evaluate import VersionRun
+    from mlkit.promotion.verdict import VerdictReport
     from mlkit.serving.endpoints import Endpoint
 
 LOCAL_ENDPOINT = "local"
@@ -249,8 +252,8 @@ def rollback(
 
 
 def _record(
-    store: RegistryStore, model: str, cand: ModelVersion, base: ModelVersion | None, report: Any,
-    data: Any, **forced: Any,
+    store: RegistryStore, model: str, cand: ModelVersion, base: ModelVersion | None,
+    report: VerdictReport, data: EvaluationData, **forced: Any,
 ) -> Verdict:  # fmt: skip
     """Store a verdict: both sides' values, every check and the data it was judged on."""
     return store.record_verdict(
@@ -294,7 +297,7 @@ def _judge(
     data_table: str | None,
     stage: Stage,
     on_progress: Progress | None,
-):
+) -> tuple[VerdictReport, EvaluationData]:
     from mlkit.data.experiment_data import evaluation_source, experiment_evaluation_data
     from mlkit.promotion.evaluate import load_runner, run_version, time_batches
     from mlkit.promotion.smoke import smoke_test
@@ -306,7 +309,11 @@ def _judge(
     stage(f"loading version {cand.version}" + (f" and version {base.version}" if base else ""))
     cand_runner = load_runner(store.artifact_path(cand))
     base_runner = None if base is None else load_runner(store.artifact_path(base))
-    if base_runner is not None and base_runner.input_spec != cand_runner.input_spec:
+    if (
+        base is not None
+        and base_runner is not None
+        and base_runner.input_spec != cand_runner.input_spec
+    ):
         raise UsageError(
             f"versions {cand.version} and {base.version} of '{cand.model}' take different inputs "
             f"({_inputs(cand_runner)} vs {_inputs(base_runner)}); they cannot be compared on "
@@ -322,7 +329,7 @@ def _judge(
         regression=cand.signature.get("task") == "regression",
         data=data_table,
     )
-    runs = []
+    runs: list[VersionRun | None] = []
     for mv, runner in ((cand, cand_runner), (base, base_runner)):
         if mv is None:
             runs.append(None)
@@ -340,10 +347,12 @@ def _judge(
             )
         )
     cand_run, base_run = runs
+    if cand_run is None:  # the loop above always runs the candidate
+        raise UsageError(f"version {cand.version} of '{cand.model}' was not evaluated")
     stage("timing batches of both versions in turn")
     time_batches([r for r in runs if r is not None], data.features, batch_size=policy.batch_size)
     task = cand_run.task
-    if base_run is not None and base_run.task != task:
+    if base is not None and base_run is not None and base_run.task != task:
         raise UsageError(
             f"version {cand.version} is a {task} model and version {base.version} a "
             f"{base_run.task} model; they cannot be compared"
@@ -352,8 +361,9 @@ def _judge(
     if policy.smoke.enabled:
         stage(f"smoke test: {policy.smoke.requests} requests through the serving signature")
         n_classes = cand.signature.get("n_classes")
-        if n_classes is None and task == "classification":
-            n_classes = cand_run.predictions.probabilities.shape[1]
+        probabilities = cand_run.predictions.probabilities  # a classifier's, never None
+        if n_classes is None and task == "classification" and probabilities is not None:
+            n_classes = probabilities.shape[1]
         smoke = smoke_test(
             cand_runner,
             data.features,

@@ -285,6 +285,19 @@ def test_empty_split(wh: LocalWarehouse) -> None:
     assert len(load(wh, eval_fraction=0.0, test_fraction=0.0).eval) == 0
 
 
+def test_an_empty_split_of_vector_features_loads_and_hashes(wh: LocalWarehouse) -> None:
+    # The content hash once cast each split's (0, 64) array to bytes, which a memoryview
+    # refuses when a dimension is 0: a vector feature with test_fraction 0 raised TypeError.
+    load_bundled("digits", wh)
+    data = load(wh, "digits", features=PIXELS, eval_fraction=0.1, test_fraction=0.0)
+    assert len(data.test) == 0 and data.test.features["pixels"].shape == (0, 64)
+    assert len(data.train) + len(data.eval) == 1797
+    again = load(wh, "digits", features=PIXELS, eval_fraction=0.1, test_fraction=0.0)
+    assert again.fingerprint["content_sha256"] == data.fingerprint["content_sha256"]
+    with_test = load(wh, "digits", features=PIXELS, eval_fraction=0.1, test_fraction=0.1)
+    assert with_test.fingerprint["content_sha256"] != data.fingerprint["content_sha256"]
+
+
 def test_invalid_fractions_and_missing_table(wh: LocalWarehouse) -> None:
     raises(wh, "test_fraction must be in [0, 1), got 1.5", test_fraction=1.5)
     with pytest.raises(DataError, match=r"^table 't' not found in local warehouse "):

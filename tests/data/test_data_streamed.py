@@ -11,6 +11,7 @@ import pytest
 
 from mlkit.data import LocalWarehouse, Warehouse, load_splits
 from mlkit.data.ingest import pixels_column
+from mlkit.data.stream_summaries import RunningMoments
 from mlkit.data.streamed import scan_splits
 from mlkit.data.validation import LabelValuesError
 from mlkit.errors import DataError
@@ -206,3 +207,16 @@ def test_training_cycles_through_the_split_across_restarts(
     np.testing.assert_array_equal(
         seen[len(everything) :], everything[: len(seen) - len(everything)]
     )
+
+
+def test_running_moments_of_no_rows_are_a_data_error() -> None:
+    moments = RunningMoments()
+    moments.update(np.zeros((0, 3)))
+    with pytest.raises(DataError, match=r"^no rows were summarised"):
+        moments.mean  # noqa: B018 - the property raises
+    with pytest.raises(DataError, match=r"^no rows were summarised"):
+        moments.std  # noqa: B018
+    moments.update(np.array([[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]]))
+    moments.update(np.array([[2.0, 2.0, 2.0]]))
+    np.testing.assert_allclose(moments.mean, [2.0, 2.0, 2.0])
+    np.testing.assert_allclose(moments.std, np.std([[1, 2, 3], [3, 2, 1], [2, 2, 2]], axis=0))

@@ -82,6 +82,14 @@ def test_params_and_metrics_must_be_json(store):
     assert store.get_run(run.id).status == "running"
 
 
+@pytest.mark.parametrize("value", [True, "0.5", b"0.5", bytearray(b"0.5"), None, [0.5]])
+def test_a_metric_is_a_number_not_text_or_a_bool(store, value):
+    run = store.create_run("digits", spec_text="s", params={})
+    with pytest.raises(RegistryError, match=r"^invalid metric 'loss' .*: expected a finite number"):
+        store.log_metrics(run.id, {"loss": value}, step=0)
+    store.log_metrics(run.id, {"loss": 0.5}, step=0)
+
+
 def test_numpy_values_are_stored_as_plain_json(store):
     np = pytest.importorskip("numpy")
     run = store.create_run("digits", spec_text="s", params={"shape": np.array([8, 8])})
