@@ -61,19 +61,17 @@ def load(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Load a dataset into the local warehouse or BigQuery (replacing the table if it exists)."""
-    from mlkit.data.ingest import load_dataset
-    from mlkit.data.source import table_target
+    from mlkit.workflows.ingest import load_table
 
-    warehouse, name = table_target(table, local_path=load_settings().warehouse_path)
-    summary = load_dataset(dataset, warehouse, name, labels=labels, pixels_form=pixels)
+    loaded = load_table(load_settings(), dataset, table, labels=labels, pixels=pixels)
     if as_json:
-        print_json(summary)
+        print_json(loaded.summary)
         return
     from rich.markup import escape
 
     console.print(
-        f"Loaded {summary.rows:,} rows of {escape(dataset)} into table "
-        f"[bold]{escape(summary.table)}[/] of {escape(warehouse.describe())}"
+        f"Loaded {loaded.summary.rows:,} rows of {escape(dataset)} into table "
+        f"[bold]{escape(loaded.summary.table)}[/] of {escape(loaded.warehouse)}"
     )
 
 
@@ -135,12 +133,15 @@ def stats(
     report = source_stats(
         load_settings(), source, label=label, skip=skip, params=_params(param), backend=backend
     )
-    result = report.stats
     if as_json:
-        print_json(result)
-        return
+        print_json(report.stats)
+    else:
+        _render_stats(report.source, report.stats)
+
+
+def _render_stats(source: str, result: dict) -> None:
     print_table(
-        f"{report.source}: {result['rows']:,} rows",
+        f"{source}: {result['rows']:,} rows",
         ["feature", "count", "missing", "mean", "std", "min", "max"],
         _stats_rows(result),
     )
