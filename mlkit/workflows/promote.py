@@ -157,14 +157,7 @@ def deploy(
     """
     from mlkit.serving.endpoints import open_endpoint  # checks the kind's settings up front
 
-    if reason is not None and not force:
-        raise UsageError("--reason goes with --force (it records why a verdict is overridden)")
-    reason = (reason or "").strip() or None
-    if force and reason is None:
-        raise UsageError(
-            "--force needs --reason: say why the verdict is overridden",
-            hint='e.g. --force --reason "hotfix for the label outage, ticket 123"',
-        )
+    reason = _force_reason(force, reason)
     stage = on_stage or _noop
     who = actor or current_user()
     store = open_store(settings.registry_url, settings.artifacts_dir)
@@ -183,18 +176,10 @@ def deploy(
         forced=forced, forced_by=who if forced else None, force_reason=reason if forced else None,
     )  # fmt: skip
     outcome = DeployOutcome(
-        model,
-        cand.version,
-        None if base is None else base.version,
-        deployed=False,
-        forced=forced,
-        passed=report.passed,
-        reason=report.reason,
-        verdict=verdict,
-        target=endpoint,
-        traffic=traffic,
-        where=target.title,
-    )
+        model, cand.version, None if base is None else base.version, deployed=False,
+        forced=forced, passed=report.passed, reason=report.reason, verdict=verdict,
+        target=endpoint, traffic=traffic, where=target.title,
+    )  # fmt: skip
     if report.passed or force:
         share = "" if traffic == 100 else f" with {traffic}% of the traffic"
         stage(f"promoting version {cand.version} on {target.title}{share}")
@@ -210,6 +195,19 @@ def deploy(
         )
         outcome.deployed = True
     return outcome
+
+
+def _force_reason(force: bool, reason: str | None) -> str | None:
+    """Why a failed verdict is overridden: required with ``force``, refused without it."""
+    if reason is not None and not force:
+        raise UsageError("--reason goes with --force (it records why a verdict is overridden)")
+    reason = (reason or "").strip() or None
+    if force and reason is None:
+        raise UsageError(
+            "--force needs --reason: say why the verdict is overridden",
+            hint='e.g. --force --reason "hotfix for the label outage, ticket 123"',
+        )
+    return reason
 
 
 def promote_to_endpoint(
