@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from mlkit.cli.output import console, print_json, print_table
 from mlkit.config import load_settings
+
+if TYPE_CHECKING:
+    from mlkit.workflows.data_reports import DriftReport
 
 app = typer.Typer(
     help="Load datasets into a warehouse (local or BigQuery), list tables, statistics and drift.",
@@ -174,12 +179,21 @@ def drift(
     report = drift_against_run(
         load_settings(), against, source, params=_params(param), backend=backend
     )
-    moved, result = report.drifted, report.features
     if as_json:
         print_json(
-            {"run": against, "source": report.source, "drifted": len(moved), "features": result}
+            {
+                "run": against,
+                "source": report.source,
+                "drifted": len(report.drifted),
+                "features": report.features,
+            }
         )
-        return
+    else:
+        _render_drift(report, against)
+
+
+def _render_drift(report: DriftReport, against: int) -> None:
+    moved, result = report.drifted, report.features
     print_table(
         f"{report.source} against run {against}",
         ["feature", "PSI", "mean (run)", "mean (now)", "shift (sd)", "drift"],
