@@ -8,17 +8,6 @@ import typer
 
 from mlkit.cli.output import StepProgress, console, print_json, stage_printer
 from mlkit.config import load_settings
-from mlkit.errors import UsageError
-
-
-def _baseline(value: str) -> str | int:
-    if value == "deployed":
-        return value
-    if value.isdigit() and int(value) >= 1:
-        return int(value)
-    raise UsageError(
-        f"invalid --baseline {value!r}: expected 'deployed' or a version number (1, 2, ...)"
-    )
 
 
 def compare(
@@ -44,13 +33,12 @@ def compare(
     from mlkit.cli.verdict_view import render_verdict
     from mlkit.workflows.promote import compare as run_compare
 
-    against = _baseline(baseline)
     with StepProgress("evaluating", enabled=not as_json) as progress:
         outcome = run_compare(
             name,
             load_settings(),
             candidate=candidate,
-            baseline=against,
+            baseline=baseline,
             data_table=data,
             plot_path=plot,
             on_stage=stage_printer(enabled=not as_json),

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from mlkit.cli.output import console, print_json, print_table
 from mlkit.config import load_settings
+
+if TYPE_CHECKING:
+    from mlkit.workflows.data_reports import DriftReport
 
 app = typer.Typer(
     help="Load datasets into a warehouse (local or BigQuery), list tables, statistics and drift.",
@@ -61,19 +66,17 @@ def load(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Load a dataset into the local warehouse or BigQuery (replacing the table if it exists)."""
-    from mlkit.data.ingest import load_dataset
-    from mlkit.data.source import table_target
+    from mlkit.workflows.ingest import load_table
 
-    warehouse, name = table_target(table, local_path=load_settings().warehouse_path)
-    summary = load_dataset(dataset, warehouse, name, labels=labels, pixels_form=pixels)
+    loaded = load_table(load_settings(), dataset, table, labels=labels, pixels=pixels)
     if as_json:
-        print_json(summary)
+        print_json(loaded.summary)
         return
     from rich.markup import escape
 
     console.print(
-        f"Loaded {summary.rows:,} rows of {escape(dataset)} into table "
-        f"[bold]{escape(summary.table)}[/] of {escape(warehouse.describe())}"
+        f"Loaded {loaded.summary.rows:,} rows of {escape(dataset)} into table "
+        f"[bold]{escape(loaded.summary.table)}[/] of {escape(loaded.warehouse)}"
     )
 
 
@@ -135,12 +138,15 @@ def stats(
     report = source_stats(
         load_settings(), source, label=label, skip=skip, params=_params(param), backend=backend
     )
-    result = report.stats
     if as_json:
-        print_json(result)
-        return
+        print_json(report.stats)
+    else:
+        _render_stats(report.source, report.stats)
+
+
+def _render_stats(source: str, result: dict) -> None:
     print_table(
-        f"{report.source}: {result['rows']:,} rows",
+        f"{source}: {result['rows']:,} rows",
         ["feature", "count", "missing", "mean", "std", "min", "max"],
         _stats_rows(result),
     )
@@ -173,12 +179,21 @@ def drift(
     report = drift_against_run(
         load_settings(), against, source, params=_params(param), backend=backend
     )
-    moved, result = report.drifted, report.features
     if as_json:
         print_json(
-            {"run": against, "source": report.source, "drifted": len(moved), "features": result}
+            {
+                "run": against,
+                "source": report.source,
+                "drifted": len(report.drifted),
+                "features": report.features,
+            }
         )
-        return
+    else:
+        _render_drift(report, against)
+
+
+def _render_drift(report: DriftReport, against: int) -> None:
+    moved, result = report.drifted, report.features
     print_table(
         f"{report.source} against run {against}",
         ["feature", "PSI", "mean (run)", "mean (now)", "shift (sd)", "drift"],

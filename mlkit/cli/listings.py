@@ -60,6 +60,21 @@ def versions(
     limit: int = 50,
     as_json: bool = False,
 ) -> None:
+    rows, total, verdicts = _read_versions(name, where, sort, limit)
+    if as_json:
+        print_json([{**to_jsonable(v), "verdict": verdicts[v.version]} for v in rows])
+        return
+    _versions_table(name, rows, verdicts)
+    if limit and len(rows) == limit and total > limit:
+        console.print(
+            f"[dim]{limit} of {total} versions shown; --limit 0 shows all.[/]", highlight=False
+        )
+    elif where:
+        console.print(f"[dim]{len(rows)} of {total} versions match.[/]", highlight=False)
+
+
+def _read_versions(name: str, where: str | None, sort: str | None, limit: int):
+    """The versions to show, how many the model has, and each shown version's latest verdict."""
     from mlkit.registry.query import filter_versions
 
     reader = _reader()
@@ -78,9 +93,10 @@ def versions(
                     verdicts[verdict.candidate_version] = verdict
     finally:
         reader.close()
-    if as_json:
-        print_json([{**to_jsonable(v), "verdict": verdicts[v.version]} for v in rows])
-        return
+    return rows, total, verdicts
+
+
+def _versions_table(name: str, rows, verdicts) -> None:
     print_table(
         f"Versions of {name}",
         ["version", "created", "run", "test accuracy", "test loss", "aliases", "tags", "verdict"]
@@ -101,12 +117,6 @@ def versions(
         ),
         markup=False,
     )
-    if limit and len(rows) == limit and total > limit:
-        console.print(
-            f"[dim]{limit} of {total} versions shown; --limit 0 shows all.[/]", highlight=False
-        )
-    elif where:
-        console.print(f"[dim]{len(rows)} of {total} versions match.[/]", highlight=False)
 
 
 def _verdict_cell(verdict) -> str:

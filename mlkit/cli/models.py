@@ -11,7 +11,6 @@ import typer
 from mlkit.cli import listings
 from mlkit.cli.output import console, print_json, print_text
 from mlkit.config import load_settings
-from mlkit.errors import UsageError
 
 app = typer.Typer(help="Registered models and their versions.", no_args_is_help=True)
 
@@ -73,17 +72,9 @@ def tag(
     as_json: bool = typer.Option(False, "--json", help="Print the version's tags as JSON."),
 ) -> None:
     """Set or remove tags of a version (e.g. mlkit models tag digits:3 team=vision)."""
-    pairs = {}
-    for item in tags or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UsageError(f"invalid tag {item!r}: expected KEY=VALUE", hint="e.g. team=vision")
-        pairs[key] = value
-    if not pairs and not remove:
-        raise UsageError("nothing to do: give KEY=VALUE tags or --remove KEY")
-    with _store() as store:
-        mv = store.resolve(ref)
-        mv = store.set_tags(mv.model, mv.version, pairs, tuple(remove or ()))
+    from mlkit.workflows.catalog import tag_version
+
+    mv = tag_version(load_settings(), ref, tags or [], remove or [])
     if as_json:
         print_json(mv.tags)
         return
@@ -100,16 +91,9 @@ def alias(
     as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
 ) -> None:
     """Point an alias at a version (mlkit models alias digits challenger 4), or --delete it."""
-    if delete == (version is not None):
-        raise UsageError(
-            "give either a VERSION to point the alias at or --delete",
-            hint="e.g. mlkit models alias digits challenger 4",
-        )
-    with _store() as store:
-        if delete:
-            store.delete_alias(name, alias_name)
-        else:
-            store.set_alias(name, alias_name, version)
+    from mlkit.workflows.catalog import move_alias
+
+    move_alias(load_settings(), name, alias_name, version, delete=delete)
     if as_json:
         print_json({"model": name, "alias": alias_name, "version": version})
     elif delete:
@@ -125,13 +109,9 @@ def describe(
     as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
 ) -> None:
     """Set the description of a model or of one version."""
-    from mlkit.registry.validation import parse_ref
+    from mlkit.workflows.catalog import describe as run_describe
 
-    name, version, alias_name = parse_ref(ref)
-    with _store() as store:
-        if alias_name is not None:
-            version = store.resolve(ref).version
-        store.describe(name, text, version)
+    name, version = run_describe(load_settings(), ref, text)
     if as_json:
         print_json({"model": name, "version": version, "description": text})
         return
@@ -145,17 +125,9 @@ def delete(
     as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
 ) -> None:
     """Delete a version and its artifact (refused while it is deployed)."""
-    from mlkit.registry.validation import parse_ref
+    from mlkit.workflows.catalog import delete_version
 
-    name, version, alias_name = parse_ref(ref)
-    if version is None and alias_name is None:
-        raise UsageError(
-            f"name the version to delete: {name}:VERSION or {name}@ALIAS",
-            hint=f"see the versions with `mlkit models versions {name}`",
-        )
-    with _store() as store:
-        mv = store.resolve(ref)
-        store.delete_version(mv.model, mv.version)
+    mv = delete_version(load_settings(), ref)
     if as_json:
         print_json({"model": mv.model, "deleted_version": mv.version})
     else:

@@ -32,28 +32,41 @@ def render_search_report(run: Any, plot_dir: Path | None = None) -> Path | None:
         console.print("[dim]no search report recorded for this run[/]")
         return None
     for it in report.get("iterations", []):
-        candidates = it.get("candidates", [])
-        names = sorted({k for c in candidates for k in c.get("metrics", {})})
-        shown = [n for n in ("accuracy", "average_loss", "adanet_loss", "auc") if n in names]
-        rows = []
-        for c in candidates:
-            metrics = c.get("metrics", {})
-            rows.append(
-                [
-                    c.get("name"),
-                    (c.get("hparams") or {}).get("kind", ""),
-                    _shape(c.get("hparams") or {}),
-                    _fmt(c.get("complexity")),
-                    *(_fmt(metrics.get(n)) for n in shown),
-                    "yes" if c.get("joined_ensemble") else "",
-                ]
-            )
-        print_table(
-            f"Iteration {it.get('iteration')}: candidates (metrics on the evaluation split)",
-            ["candidate", "kind", "shape", "complexity", *shown, "joined ensemble"],
-            rows,
-            markup=False,
+        _iteration_table(it)
+    _final_ensemble(report)
+    if baseline:
+        _baselines(run, report, baseline)
+    return _plot(run, plot_dir)
+
+
+def _iteration_table(it: dict[str, Any]) -> None:
+    """One iteration's candidates with their metrics on the evaluation split."""
+    candidates = it.get("candidates", [])
+    names = sorted({k for c in candidates for k in c.get("metrics", {})})
+    shown = [n for n in ("accuracy", "average_loss", "adanet_loss", "auc") if n in names]
+    rows = []
+    for c in candidates:
+        metrics = c.get("metrics", {})
+        rows.append(
+            [
+                c.get("name"),
+                (c.get("hparams") or {}).get("kind", ""),
+                _shape(c.get("hparams") or {}),
+                _fmt(c.get("complexity")),
+                *(_fmt(metrics.get(n)) for n in shown),
+                "yes" if c.get("joined_ensemble") else "",
+            ]
         )
+    print_table(
+        f"Iteration {it.get('iteration')}: candidates (metrics on the evaluation split)",
+        ["candidate", "kind", "shape", "complexity", *shown, "joined ensemble"],
+        rows,
+        markup=False,
+    )
+
+
+def _final_ensemble(report: dict[str, Any]) -> None:
+    """The final ensemble's members, and whether the run stopped at its budget or resumed."""
     final = (report.get("final") or {}).get("subnetworks") or []
     if final:
         console.print(f"[bold]Final ensemble:[/] {' + '.join(final)}")
@@ -64,45 +77,43 @@ def render_search_report(run: Any, plot_dir: Path | None = None) -> Path | None:
         notes.append("resumed from a checkpoint")
     if notes:
         console.print(f"[dim]{'; '.join(notes)}[/]")
-    if baseline:
-        models = baseline.get("models", {})
-        metric = baseline.get("metric", "accuracy")
-        print_table(
-            "Baselines (scikit-learn, same split, test metric)",
-            ["model", metric, "seconds", "best"],
+
+
+def _baselines(run: Any, report: dict[str, Any], baseline: dict[str, Any]) -> None:
+    """The scikit-learn baselines, how the search compares, and the sample they saw."""
+    models = baseline.get("models", {})
+    metric = baseline.get("metric", "accuracy")
+    print_table(
+        "Baselines (scikit-learn, same split, test metric)",
+        ["model", metric, "seconds", "best"],
+        [
             [
-                [
-                    name,
-                    _fmt(m.get(metric)),
-                    _fmt(m.get("seconds")),
-                    "*" if name == baseline.get("best") else "",
-                ]
-                for name, m in models.items()
-            ],
-            markup=False,
+                name,
+                _fmt(m.get(metric)),
+                _fmt(m.get("seconds")),
+                "*" if name == baseline.get("best") else "",
+            ]
+            for name, m in models.items()
+        ],
+        markup=False,
+    )
+    search_value = _search_value(run, metric)
+    verdict = report.get("beats_baseline")
+    if search_value is not None:
+        word = (
+            "at least as good as" if verdict is True else "worse than" if verdict is False else "vs"
         )
-        search_value = _search_value(run, metric)
-        verdict = report.get("beats_baseline")
-        if search_value is not None:
-            word = (
-                "at least as good as"
-                if verdict is True
-                else "worse than"
-                if verdict is False
-                else "vs"
-            )
-            console.print(
-                f"search test {metric} {fmt_metric(search_value)} is {word} the best baseline "
-                f"({baseline.get('best')} {fmt_metric(baseline.get('value'))})"
-            )
-        sample = baseline.get("sample")
-        if sample:  # a streamed source: the baselines saw a bounded sample of each split
-            console.print(
-                f"[dim]baselines fitted on a sample of {sample['train_rows']:,} of "
-                f"{sample['of_train_rows']:,} training rows, scored on {sample['test_rows']:,} "
-                f"of {sample['of_test_rows']:,} test rows (streamed source)[/]"
-            )
-    return _plot(run, plot_dir)
+        console.print(
+            f"search test {metric} {fmt_metric(search_value)} is {word} the best baseline "
+            f"({baseline.get('best')} {fmt_metric(baseline.get('value'))})"
+        )
+    sample = baseline.get("sample")
+    if sample:  # a streamed source: the baselines saw a bounded sample of each split
+        console.print(
+            f"[dim]baselines fitted on a sample of {sample['train_rows']:,} of "
+            f"{sample['of_train_rows']:,} training rows, scored on {sample['test_rows']:,} "
+            f"of {sample['of_test_rows']:,} test rows (streamed source)[/]"
+        )
 
 
 def _search_value(run: Any, metric: str) -> float | None:

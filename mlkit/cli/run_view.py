@@ -42,6 +42,8 @@ def render_runs(runs: list[RunSummary]) -> None:
 
 
 def render_run(view: RunView, plot_dir: Path) -> None:
+    """A run's fields, parameters, metrics (final and by step), data, environment, the versions
+    it produced and their deployments, then its search report."""
     from mlkit.cli.run_report import render_search_report
 
     run = view.run
@@ -55,34 +57,42 @@ def render_run(view: RunView, plot_dir: Path) -> None:
     print_fields("Parameters", flatten(view.parameters))
     print_fields("Metrics", sorted(run.metrics.items()))
     if view.metrics_by_step:
-        keys = sorted(view.metrics_by_step)
-        steps = sorted({s for points in view.metrics_by_step.values() for s, _ in points})
-        values = {k: dict(points) for k, points in view.metrics_by_step.items()}
-        print_table(
-            "Metrics by step",
-            ["step", *keys],
-            ([step, *(fmt_metric(values[k].get(step)) for k in keys)] for step in steps),
-            markup=False,
-        )
+        _metrics_by_step(view.metrics_by_step)
     print_fields("Data fingerprint", flatten(run.data_fingerprint))
     print_fields("Environment", flatten(run.environment))
     if view.versions:
-        print_table(
-            "Versions produced",
-            ["model", "version", "created", "aliases", "test accuracy", "sha256"],
-            (
-                [
-                    v.model,
-                    v.version,
-                    fmt_time(v.created_at),
-                    ", ".join(v.aliases),
-                    fmt_metric(v.metrics.get("accuracy")),
-                    v.artifact_sha256[:12],
-                ]
-                for v in view.versions
-            ),
-            markup=False,
-        )
+        _versions_produced(view)
         render_deployments(view.deployments)
     console.print()
     render_search_report(run, plot_dir=plot_dir)
+
+
+def _metrics_by_step(by_step: dict[str, list[tuple[int, float]]]) -> None:
+    keys = sorted(by_step)
+    steps = sorted({s for points in by_step.values() for s, _ in points})
+    values = {k: dict(points) for k, points in by_step.items()}
+    print_table(
+        "Metrics by step",
+        ["step", *keys],
+        ([step, *(fmt_metric(values[k].get(step)) for k in keys)] for step in steps),
+        markup=False,
+    )
+
+
+def _versions_produced(view: RunView) -> None:
+    print_table(
+        "Versions produced",
+        ["model", "version", "created", "aliases", "test accuracy", "sha256"],
+        (
+            [
+                v.model,
+                v.version,
+                fmt_time(v.created_at),
+                ", ".join(v.aliases),
+                fmt_metric(v.metrics.get("accuracy")),
+                v.artifact_sha256[:12],
+            ]
+            for v in view.versions
+        ),
+        markup=False,
+    )

@@ -2,40 +2,65 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from mlkit.cli.output import console
 from mlkit.config import DEFAULT_ENDPOINT_PORT, load_settings
 
-
-def serve(
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback by default)."),
-    port: int = typer.Option(DEFAULT_ENDPOINT_PORT, "--port", min=0, max=65535, help="Port."),
-    endpoint: str = typer.Option(
-        "local", "--endpoint", help="Serve the deployments the registry records for this endpoint."
+Host = Annotated[str, typer.Option("--host", help="Address to bind (loopback by default).")]
+Port = Annotated[int, typer.Option("--port", min=0, max=65535, help="Port.")]
+ServedEndpoint = Annotated[
+    str,
+    typer.Option(
+        "--endpoint", help="Serve the deployments the registry records for this endpoint."
     ),
-    token: str = typer.Option(
-        None,
+]
+Token = Annotated[
+    str | None,
+    typer.Option(
         "--token",
         envvar="MLKIT_ENDPOINT_TOKEN",
         help="Require 'Authorization: Bearer TOKEN' (default: MLKIT_ENDPOINT_TOKEN; none: open).",
         show_default=False,
     ),
-    idle_unload: float = typer.Option(
-        300.0, "--idle-unload", min=0, help="Unload a version unused this many seconds (0: never)."
+]
+# How the server batches and what it accepts.
+IdleUnload = Annotated[
+    float,
+    typer.Option(
+        "--idle-unload", min=0, help="Unload a version unused this many seconds (0: never)."
     ),
-    max_batch: int = typer.Option(
-        256, "--max-batch", min=1, help="Most rows the server batches into one model call."
+]
+MaxBatch = Annotated[
+    int,
+    typer.Option("--max-batch", min=1, help="Most rows the server batches into one model call."),
+]
+BatchWait = Annotated[
+    float,
+    typer.Option(
+        "--batch-wait-ms", min=0, max=1000, help="How long a batch waits for more requests."
     ),
-    batch_wait_ms: float = typer.Option(
-        2.0, "--batch-wait-ms", min=0, max=1000, help="How long a batch waits for more requests."
-    ),
-    max_instances: int = typer.Option(
-        10_000, "--max-instances", min=1, help="Most instances one request may carry."
-    ),
-    max_body_mb: float = typer.Option(
-        8.0, "--max-body-mb", min=0.001, help="Largest request body accepted, in MiB."
-    ),
+]
+MaxInstances = Annotated[
+    int, typer.Option("--max-instances", min=1, help="Most instances one request may carry.")
+]
+MaxBodyMb = Annotated[
+    float, typer.Option("--max-body-mb", min=0.001, help="Largest request body accepted, in MiB.")
+]
+
+
+def serve(
+    host: Host = "127.0.0.1",
+    port: Port = DEFAULT_ENDPOINT_PORT,
+    endpoint: ServedEndpoint = "local",
+    token: Token = None,
+    idle_unload: IdleUnload = 300.0,
+    max_batch: MaxBatch = 256,
+    batch_wait_ms: BatchWait = 2.0,
+    max_instances: MaxInstances = 10_000,
+    max_body_mb: MaxBodyMb = 8.0,
 ) -> None:
     """Serve the deployed versions over HTTP until interrupted; deployments apply live."""
     from mlkit.workflows.serve import exposed_without_token
@@ -46,23 +71,16 @@ def serve(
             f"[yellow]Warning:[/] serving on {host} without a token: anyone who can reach it can "
             "call it (set --token or MLKIT_ENDPOINT_TOKEN)."
         )
-
-    def on_ready(address: tuple[str, int]) -> None:
-        console.print(
-            f"Local endpoint listening on http://{address[0]}:{address[1]} "
-            "(POST /v1/models/NAME:predict, /v1/endpoints/NAME:predict); Ctrl-C stops it."
-        )
-
     run_serve(
-        load_settings(),
-        host=host,
-        port=port,
-        on_ready=on_ready,
-        endpoint=endpoint,
-        token=token or None,
-        idle_unload_s=idle_unload,
-        max_batch_rows=max_batch,
-        batch_wait_ms=batch_wait_ms,
-        max_instances=max_instances,
+        load_settings(), host=host, port=port, on_ready=_listening, endpoint=endpoint,
+        token=token or None, idle_unload_s=idle_unload, max_batch_rows=max_batch,
+        batch_wait_ms=batch_wait_ms, max_instances=max_instances,
         max_body_bytes=int(max_body_mb * 1024 * 1024),
+    )  # fmt: skip
+
+
+def _listening(address: tuple[str, int]) -> None:
+    console.print(
+        f"Local endpoint listening on http://{address[0]}:{address[1]} "
+        "(POST /v1/models/NAME:predict, /v1/endpoints/NAME:predict); Ctrl-C stops it."
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,40 +16,69 @@ if TYPE_CHECKING:
     from mlkit.workflows.train import TrainOutcome
 
 
-def train(
-    experiment: Path = typer.Argument(
-        None, help="The experiment file, e.g. experiments/digits.toml (not with --resume)."
-    ),
-    iterations: int = typer.Option(None, "--iterations", min=1, help="Override search.iterations."),
-    steps: int = typer.Option(None, "--steps", min=1, help="Override search.steps_per_iteration."),
-    max_steps: int = typer.Option(
-        None, "--max-steps", min=1, help="Budget: at most this many training steps in all."
-    ),
-    max_seconds: float = typer.Option(
-        None,
+Iterations = Annotated[
+    int | None, typer.Option("--iterations", min=1, help="Override search.iterations.")
+]
+Steps = Annotated[
+    int | None, typer.Option("--steps", min=1, help="Override search.steps_per_iteration.")
+]
+MaxSteps = Annotated[
+    int | None,
+    typer.Option("--max-steps", min=1, help="Budget: at most this many training steps in all."),
+]
+MaxSeconds = Annotated[
+    float | None,
+    typer.Option(
         "--max-seconds",
         min=0.001,
         help="Budget: stop training after this many seconds and keep the best ensemble so far.",
     ),
-    resume: int = typer.Option(
-        None, "--resume", metavar="RUN", help="Resume a stopped or killed run from its checkpoint."
+]
+Resume = Annotated[
+    int | None,
+    typer.Option(
+        "--resume", metavar="RUN", help="Resume a stopped or killed run from its checkpoint."
     ),
-    backend: str = typer.Option(
-        "local", "--backend", help="Where to train: 'local' (here) or 'vertex' (a CustomJob)."
+]
+Backend = Annotated[
+    str,
+    typer.Option("--backend", help="Where to train: 'local' (here) or 'vertex' (a CustomJob)."),
+]
+# The cluster: replicas a Vertex AI job asks for, and the directory a TF_CONFIG cluster shares.
+Workers = Annotated[
+    int | None,
+    typer.Option("--workers", min=0, help="--backend vertex: worker replicas besides the chief."),
+]
+ParameterServers = Annotated[
+    int | None,
+    typer.Option(
+        "--ps", min=0, help="--backend vertex: parameter servers (default 1 with workers)."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    workers: int = typer.Option(
-        None, "--workers", min=0, help="--backend vertex: worker replicas besides the chief."
-    ),
-    ps: int = typer.Option(
-        None, "--ps", min=0, help="--backend vertex: parameter servers (default 1 with workers)."
-    ),
-    model_dir: Path = typer.Option(
-        None,
+]
+ModelDir = Annotated[
+    Path | None,
+    typer.Option(
         "--model-dir",
         help="In a TF_CONFIG cluster: the model directory all tasks share "
         "(default: AIP_CHECKPOINT_DIR, as Vertex AI sets it).",
     ),
+]
+
+
+def train(
+    experiment: Path = typer.Argument(
+        None, help="The experiment file, e.g. experiments/digits.toml (not with --resume)."
+    ),
+    iterations: Iterations = None,
+    steps: Steps = None,
+    max_steps: MaxSteps = None,
+    max_seconds: MaxSeconds = None,
+    resume: Resume = None,
+    backend: Backend = "local",
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    workers: Workers = None,
+    ps: ParameterServers = None,
+    model_dir: ModelDir = None,
 ) -> None:
     """Train an experiment: load data, run the AdaNet search, export and register the model.
 

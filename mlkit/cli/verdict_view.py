@@ -17,11 +17,36 @@ def _num(value: Any) -> str:
 
 
 def render_verdict(verdict: Any) -> None:
+    """Metrics, slices and checks as tables, then the verdict's line (and who forced it)."""
     d = verdict.details or {}
-    cand, base = d.get("candidate") or {}, d.get("baseline")
-    data = d.get("data") or verdict.data_fingerprint or {}
+    base = d.get("baseline")
     c_label = f"v{verdict.candidate_version} (candidate)"
     b_label = f"v{verdict.baseline_version} (baseline)" if base else ""
+    _metrics_table(verdict, d, c_label, b_label)
+    _slices_table(verdict, d, c_label, b_label)
+    print_table(
+        "Checks",
+        ["check", "result", "reason"],
+        ([c["name"], _RESULT.get(c["status"], c["status"]), c["reason"]] for c in d["checks"])
+        if d.get("checks")
+        else [],
+    )
+    mark = "[green]PASS[/]" if verdict.passed else "[red]FAIL[/]"
+    console.print(f"Verdict {verdict.id}: {mark}: {verdict.reason}", highlight=False)
+    if verdict.forced:
+        console.print(
+            f"[yellow]Forced[/] by {verdict.forced_by}: {verdict.force_reason}", highlight=False
+        )
+
+
+def _data(verdict: Any, d: dict[str, Any]) -> dict[str, Any]:
+    return d.get("data") or verdict.data_fingerprint or {}
+
+
+def _metrics_table(verdict: Any, d: dict[str, Any], c_label: str, b_label: str) -> None:
+    """Each metric of both sides, the change and its interval, titled with the rows judged on."""
+    cand, base = d.get("candidate") or {}, d.get("baseline")
+    data = _data(verdict, d)
     sha = (data.get("content_sha256") or "")[:12]
     where = f"{data.get('selection', 'rows')} of {data.get('table', '?')}"
     against = f"version {verdict.baseline_version}" if base else "no baseline (nothing deployed)"
@@ -49,34 +74,25 @@ def render_verdict(verdict: Any) -> None:
         rows.append(row)
     print_table(title, columns, rows)
 
+
+def _slices_table(verdict: Any, d: dict[str, Any], c_label: str, b_label: str) -> None:
+    """The slice guard's metric per slice on both sides (nothing when there are no slices)."""
+    cand, base = d.get("candidate") or {}, d.get("baseline")
     slices = cand.get("slices") or {}
+    if not slices:
+        return
     metric = d.get("metric", verdict.metric)
     guard = (d.get("policy") or {}).get("slices") or {}
     slice_metric = guard.get("metric") or metric
-    if slices:
-        columns = ["slice", "rows", f"{slice_metric} {c_label}"]
+    columns = ["slice", "rows", f"{slice_metric} {c_label}"]
+    if base:
+        columns += [f"{slice_metric} {b_label}", "change"]
+    rows = []
+    for value, numbers in sorted(slices.items()):
+        c = numbers.get(slice_metric)
+        row = [value, numbers.get("rows"), _num(c)]
         if base:
-            columns += [f"{slice_metric} {b_label}", "change"]
-        rows = []
-        for value, numbers in sorted(slices.items()):
-            c = numbers.get(slice_metric)
-            row = [value, numbers.get("rows"), _num(c)]
-            if base:
-                b = (base.get("slices") or {}).get(value, {}).get(slice_metric)
-                row += [_num(b), "" if b is None or c is None else f"{c - b:+.4f}"]
-            rows.append(row)
-        print_table(f"Per {data.get('slice_column') or 'slice'}", columns, rows)
-
-    print_table(
-        "Checks",
-        ["check", "result", "reason"],
-        ([c["name"], _RESULT.get(c["status"], c["status"]), c["reason"]] for c in d["checks"])
-        if d.get("checks")
-        else [],
-    )
-    mark = "[green]PASS[/]" if verdict.passed else "[red]FAIL[/]"
-    console.print(f"Verdict {verdict.id}: {mark}: {verdict.reason}", highlight=False)
-    if verdict.forced:
-        console.print(
-            f"[yellow]Forced[/] by {verdict.forced_by}: {verdict.force_reason}", highlight=False
-        )
+            b = (base.get("slices") or {}).get(value, {}).get(slice_metric)
+            row += [_num(b), "" if b is None or c is None else f"{c - b:+.4f}"]
+        rows.append(row)
+    print_table(f"Per {_data(verdict, d).get('slice_column') or 'slice'}", columns, rows)

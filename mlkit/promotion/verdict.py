@@ -8,7 +8,7 @@ significance test, the smoke test, every check, the policy and the rows used.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlkit.data.evaluation import EvaluationData
 from mlkit.errors import SpecError
@@ -29,12 +29,6 @@ from mlkit.promotion.policy import (
     value_checks,
 )
 
-if TYPE_CHECKING:
-    import numpy as np
-
-    from mlkit.promotion.evaluate import VersionRun
-    from mlkit.promotion.smoke import SmokeResult
-
 MB = 1024 * 1024
 
 
@@ -49,9 +43,7 @@ class VerdictReport:
     details: dict[str, Any]
 
 
-def measured(
-    run: VersionRun, labels: np.ndarray, slices: np.ndarray | None
-) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+def measured(run: Any, labels, slices) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     """A version's metrics: quality overall, latency per batch, size; and quality per slice."""
     metrics = quality_metrics(run.predictions, labels)
     metrics["latency_ms"] = run.latency["median_ms"]
@@ -59,7 +51,7 @@ def measured(
     return metrics, slice_metrics(run.predictions, labels, slices)
 
 
-def _side_details(run: VersionRun, s: Side) -> dict[str, Any]:
+def _side_details(run: Any, s: Side) -> dict[str, Any]:
     return {
         "version": run.version,
         "metrics": s.metrics,
@@ -74,27 +66,14 @@ def judge(
     policy: PromotionSpec,
     *,
     task: str,
-    candidate: VersionRun,
-    baseline: VersionRun | None,
+    candidate: Any,
+    baseline: Any | None,
     data: EvaluationData,
-    smoke: SmokeResult | None,
+    smoke: Any | None,
 ) -> VerdictReport:
     """Apply every check of ``policy``; ``candidate``/``baseline`` are ``evaluate.VersionRun``s."""
     metric = policy.metric_for(task)
-    labels = data.labels
-    c_metrics, c_slices = measured(candidate, labels, data.slices)
-    if metric not in c_metrics:
-        quality = ", ".join(k for k in c_metrics if k not in ("latency_ms", "size_mb"))
-        raise SpecError(
-            f"promotion.metric: {metric!r} is not measured for a {task} model",
-            hint=f"use one of: {quality}",
-        )
-    cand = side(candidate.version, c_metrics, c_slices, candidate.predictions, labels)
-    base = None
-    if baseline is not None:
-        b_metrics, b_slices = measured(baseline, labels, data.slices)
-        base = side(baseline.version, b_metrics, b_slices, baseline.predictions, labels)
-
+    cand, base = _sides(metric, task, candidate, baseline, data)
     checks: list[Check] = value_checks(policy, task, cand)
     if smoke is None:
         checks.append(Check("smoke test", "smoke", SKIP, "disabled by the policy"))
@@ -103,7 +82,7 @@ def judge(
     details: dict[str, Any] = {
         "task": task,
         "metric": metric,
-        "rows": len(labels),
+        "rows": len(data.labels),
         "data": data.fingerprint,
         "policy": policy.model_dump(mode="json"),
         "candidate": _side_details(candidate, cand),
@@ -113,23 +92,79 @@ def judge(
         "significance": None,
         "smoke": None if smoke is None else smoke.as_dict(),
     }
-    if base is None or baseline is None:  # one is None exactly when the other is
-        why = "nothing to compare with (no baseline)"
-        checks.append(Check(f"{metric} beats the baseline", "improvement", SKIP, why))
-        checks.extend(Check(f"{r.metric} change", "change", SKIP, why) for r in policy.change)
-        checks.append(Check("significance", "significance", SKIP, why))
+    if base is None:
+        checks.extend(_skipped_comparisons(policy, metric))
     else:
-        checks.append(improvement_check(policy, metric, cand, base))
-        checks.extend(change_check(rule, cand, base) for rule in policy.change)
-        sig_metric = metric if task == "classification" else _bootstrappable(metric)
-        check, info = significance(policy, task, sig_metric, cand, base)
-        checks.append(check)
-        level = 1.0 - policy.significance.alpha
-        details["baseline"] = _side_details(baseline, base)
-        details["differences"] = {
+        comparisons, info = _comparisons(policy, task, metric, cand, base)
+        checks.extend(comparisons)
+        details.update(_comparison_details(policy, task, baseline, cand, base, info))
+    checks.extend(slice_checks(policy, metric, cand, base))
+    details["checks"] = [c.as_dict() for c in checks]
+    failed = [c for c in checks if c.status == FAIL]
+    return VerdictReport(
+        passed=not failed,
+        reason=_reason(checks, failed),
+        metric=metric,
+        candidate_value=cand.metrics[metric],
+        baseline_value=None if base is None else base.metrics.get(metric),
+        checks=checks,
+        details=details,
+    )
+
+
+def _sides(
+    metric: str, task: str, candidate: Any, baseline: Any | None, data: EvaluationData
+) -> tuple[Side, Side | None]:
+    """Both versions' metrics and slices on the same rows; SpecError when ``metric`` is not
+    measured for ``task``."""
+    labels = data.labels
+    c_metrics, c_slices = measured(candidate, labels, data.slices)
+    if metric not in c_metrics:
+        quality = ", ".join(k for k in c_metrics if k not in ("latency_ms", "size_mb"))
+        raise SpecError(
+            f"promotion.metric: {metric!r} is not measured for a {task} model",
+            hint=f"use one of: {quality}",
+        )
+    cand = side(candidate.version, c_metrics, c_slices, candidate.predictions, labels)
+    if baseline is None:
+        return cand, None
+    b_metrics, b_slices = measured(baseline, labels, data.slices)
+    return cand, side(baseline.version, b_metrics, b_slices, baseline.predictions, labels)
+
+
+def _skipped_comparisons(policy: PromotionSpec, metric: str) -> list[Check]:
+    """The checks against a baseline, skipped: nothing is deployed."""
+    why = "nothing to compare with (no baseline)"
+    return [
+        Check(f"{metric} beats the baseline", "improvement", SKIP, why),
+        *(Check(f"{r.metric} change", "change", SKIP, why) for r in policy.change),
+        Check("significance", "significance", SKIP, why),
+    ]
+
+
+def _comparisons(
+    policy: PromotionSpec, task: str, metric: str, cand: Side, base: Side
+) -> tuple[list[Check], Any]:
+    """Improvement, every change rule and significance; with the significance test's details."""
+    checks = [improvement_check(policy, metric, cand, base)]
+    checks.extend(change_check(rule, cand, base) for rule in policy.change)
+    sig_metric = metric if task == "classification" else _bootstrappable(metric)
+    check, info = significance(policy, task, sig_metric, cand, base)
+    checks.append(check)
+    return checks, info
+
+
+def _comparison_details(
+    policy: PromotionSpec, task: str, baseline: Any, cand: Side, base: Side, info: Any
+) -> dict[str, Any]:
+    """The baseline's side, the differences, their intervals and the significance test."""
+    level = 1.0 - policy.significance.alpha
+    return {
+        "baseline": _side_details(baseline, base),
+        "differences": {
             k: cand.metrics[k] - base.metrics[k] for k in cand.metrics if k in base.metrics
-        }
-        details["intervals"] = {
+        },
+        "intervals": {
             "level": level,
             **intervals(
                 task,
@@ -139,30 +174,21 @@ def judge(
                 resamples=policy.significance.resamples,
                 seed=policy.significance.seed,
             ),
-        }
-        details["significance"] = info
-    checks.extend(slice_checks(policy, metric, cand, base))
-    details["checks"] = [c.as_dict() for c in checks]
+        },
+        "significance": info,
+    }
 
-    failed = [c for c in checks if c.status == FAIL]
+
+def _reason(checks: list[Check], failed: list[Check]) -> str:
+    """One line: the first failed checks, or how many passed and why."""
     if failed:
         shown = "; ".join(f"{c.name}: {c.reason}" for c in failed[:2])
         more = f" (and {len(failed) - 2} more)" if len(failed) > 2 else ""
-        reason = f"failed {len(failed)} of {len(checks)} checks: {shown}{more}"
-    else:
-        ran = sum(c.status == PASS for c in checks)
-        headline = next((c for c in checks if c.kind == "improvement"), None)
-        lead = headline.reason if headline and headline.status == PASS else "nothing is deployed"
-        reason = f"passed {ran} checks ({len(checks) - ran} skipped): {lead}"
-    return VerdictReport(
-        passed=not failed,
-        reason=reason,
-        metric=metric,
-        candidate_value=cand.metrics[metric],
-        baseline_value=None if base is None else base.metrics.get(metric),
-        checks=checks,
-        details=details,
-    )
+        return f"failed {len(failed)} of {len(checks)} checks: {shown}{more}"
+    ran = sum(c.status == PASS for c in checks)
+    headline = next((c for c in checks if c.kind == "improvement"), None)
+    lead = headline.reason if headline and headline.status == PASS else "nothing is deployed"
+    return f"passed {ran} checks ({len(checks) - ran} skipped): {lead}"
 
 
 def _bootstrappable(metric: str) -> str:

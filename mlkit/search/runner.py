@@ -87,28 +87,8 @@ def run_search(
         config=config,
         train_labels=train.labels,
     )
-    total = spec.total_steps
-    train_fn = input_fn(
-        train, task=spec.task, batch_size=spec.batch_size, training=True, seed=spec.seed
-    )
     try:
-        with Interrupts() as interrupts:
-            hook = SearchHook(
-                model_dir=model_dir,
-                iterations=spec.iterations,
-                steps_per_iteration=spec.steps_per_iteration,
-                total_steps=total,
-                max_seconds=spec.max_seconds,
-                callback=on_progress,
-                should_stop=lambda: interrupts.requested,
-            )
-            if distributed:
-                from mlkit.search.cluster_task import train_and_evaluate
-
-                train_and_evaluate(estimator, train_fn, total, [hook], _eval_fn(spec, eval))
-            else:
-                estimator.train(train_fn, max_steps=total, hooks=[hook])
-            interrupts.check()
+        hook = _train(estimator, spec, train, eval, model_dir, on_progress, distributed)
         trained_seconds = hook.seconds
         # One evaluation, on the held-out test split: it also names the final ensemble. (Each
         # evaluate rebuilds AdaNet's graph, seconds apiece; the eval split's metrics per candidate
@@ -119,6 +99,56 @@ def run_search(
         )
     except tf.errors.OpError as exc:
         raise SearchError(f"training failed in TensorFlow: {exc.message.splitlines()[0]}") from exc
+    stopped_by = hook.stopped_by
+    return _result(
+        estimator, model_dir, test_metrics, export_dir, stopped_by, started, trained_seconds
+    )
+
+
+def _train(
+    estimator: Any,
+    spec: SearchSpec,
+    train: TrainingSplit,
+    eval: TrainingSplit,
+    model_dir: Path,
+    on_progress: Progress | None,
+    distributed: bool,
+) -> SearchHook:
+    """Train to the budget (here, or as a cluster's chief); the hook knows how it stopped."""
+    total = spec.total_steps
+    train_fn = input_fn(
+        train, task=spec.task, batch_size=spec.batch_size, training=True, seed=spec.seed
+    )
+    with Interrupts() as interrupts:
+        hook = SearchHook(
+            model_dir=model_dir,
+            iterations=spec.iterations,
+            steps_per_iteration=spec.steps_per_iteration,
+            total_steps=total,
+            max_seconds=spec.max_seconds,
+            callback=on_progress,
+            should_stop=lambda: interrupts.requested,
+        )
+        if distributed:
+            from mlkit.search.cluster_task import train_and_evaluate
+
+            train_and_evaluate(estimator, train_fn, total, [hook], _eval_fn(spec, eval))
+        else:
+            estimator.train(train_fn, max_steps=total, hooks=[hook])
+        interrupts.check()
+    return hook
+
+
+def _result(
+    estimator: Any,
+    model_dir: Path,
+    test_metrics: dict[str, Any],
+    export_dir: Path,
+    stopped_by: str | None,
+    started: float,
+    trained_seconds: float,
+) -> SearchResult:
+    """The final ensemble's report, learning curves and plot, as a SearchResult."""
     members = _ensemble_members(test_metrics)
     _report_final_iteration(estimator, model_dir, test_metrics)
     report = search_report(model_dir, members, learning_curves(model_dir))
@@ -133,7 +163,7 @@ def run_search(
         },
         report=report,
         seconds=time.perf_counter() - started,
-        stopped_by=hook.stopped_by,
+        stopped_by=stopped_by,
         train_seconds=trained_seconds,
         global_step=int(test_metrics.get("global_step", 0)),
         estimator=estimator,

@@ -71,6 +71,15 @@ class DeployOutcome:
     traffic: int = 100
     where: str = ""  # how messages name the endpoint, e.g. "Vertex AI"
 
+    def refusal(self) -> PromotionRefused | None:
+        """The error a refused deployment ends in (None when deployed or already serving)."""
+        if self.deployed or self.already_deployed:
+            return None
+        return PromotionRefused(
+            f"{self.model} version {self.candidate_version} was not deployed: {self.reason}",
+            hint='deploy it anyway with --force --reason "why"',
+        )
+
 
 @dataclass
 class RollbackOutcome:
@@ -99,9 +108,10 @@ def compare(
     """Evaluate ``candidate`` against ``baseline`` (``deployed``: what ``endpoint`` serves; a
     version number; nothing when nothing is deployed), record the verdict, draw the plot."""
     stage = on_stage or _noop
+    against = _parse_baseline(baseline)
     store = open_store(settings.registry_url, settings.artifacts_dir)
     cand = store.get_version(model, candidate)
-    base = _baseline(store, model, baseline, endpoint)
+    base = _baseline(store, model, against, endpoint)
     if base is not None and base.version == cand.version:
         raise UsageError(
             f"the candidate and the baseline are both version {cand.version} of '{model}'",
@@ -150,12 +160,7 @@ def deploy(
     """
     from mlkit.serving.endpoints import open_endpoint  # checks the kind's settings up front
 
-    reason = (reason or "").strip() or None
-    if force and reason is None:
-        raise UsageError(
-            "--force needs --reason: say why the verdict is overridden",
-            hint='e.g. --force --reason "hotfix for the label outage, ticket 123"',
-        )
+    reason = _force_reason(force, reason)
     stage = on_stage or _noop
     who = actor or current_user()
     store = open_store(settings.registry_url, settings.artifacts_dir)
@@ -174,18 +179,10 @@ def deploy(
         forced=forced, forced_by=who if forced else None, force_reason=reason if forced else None,
     )  # fmt: skip
     outcome = DeployOutcome(
-        model,
-        cand.version,
-        None if base is None else base.version,
-        deployed=False,
-        forced=forced,
-        passed=report.passed,
-        reason=report.reason,
-        verdict=verdict,
-        target=endpoint,
-        traffic=traffic,
-        where=target.title,
-    )
+        model, cand.version, None if base is None else base.version, deployed=False,
+        forced=forced, passed=report.passed, reason=report.reason, verdict=verdict,
+        target=endpoint, traffic=traffic, where=target.title,
+    )  # fmt: skip
     if report.passed or force:
         share = "" if traffic == 100 else f" with {traffic}% of the traffic"
         stage(f"promoting version {cand.version} on {target.title}{share}")
@@ -201,6 +198,19 @@ def deploy(
         )
         outcome.deployed = True
     return outcome
+
+
+def _force_reason(force: bool, reason: str | None) -> str | None:
+    """Why a failed verdict is overridden: required with ``force``, refused without it."""
+    if reason is not None and not force:
+        raise UsageError("--reason goes with --force (it records why a verdict is overridden)")
+    reason = (reason or "").strip() or None
+    if force and reason is None:
+        raise UsageError(
+            "--force needs --reason: say why the verdict is overridden",
+            hint='e.g. --force --reason "hotfix for the label outage, ticket 123"',
+        )
+    return reason
 
 
 def promote_to_endpoint(
@@ -274,19 +284,24 @@ def _record(
 # -- evaluation -------------------------------------------------------------------------------
 
 
+def _parse_baseline(baseline: str | int) -> str | int:
+    """``deployed`` or a version number (a digit string becomes an int); else UsageError."""
+    if baseline == "deployed" or isinstance(baseline, int):
+        return baseline
+    if baseline.isdigit() and int(baseline) >= 1:
+        return int(baseline)
+    raise UsageError(
+        f"invalid --baseline {baseline!r}: expected 'deployed' or a version number (1, 2, ...)"
+    )
+
+
 def _baseline(
     store: RegistryStore, model: str, baseline: str | int, endpoint: str
 ) -> ModelVersion | None:
     if baseline == "deployed":
         current = store.active_deployment(model, endpoint)
         return None if current is None else store.get_version(model, current.version)
-    if isinstance(baseline, str):
-        if not baseline.isdigit() or int(baseline) < 1:
-            raise UsageError(
-                f"invalid --baseline {baseline!r}: expected 'deployed' or a version number"
-            )
-        baseline = int(baseline)
-    return store.get_version(model, baseline)
+    return store.get_version(model, int(baseline))
 
 
 def _judge(

@@ -10,18 +10,21 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlkit import __version__
 from mlkit.config import Settings
 from mlkit.data.experiment_data import experiment_data
 from mlkit.data.training import TrainingData
 from mlkit.errors import DataError, MlkitError, SearchError
-from mlkit.experiment import Experiment, load_experiment, parse_experiment
+from mlkit.experiment import Experiment, SearchSpec, load_experiment, parse_experiment
 from mlkit.registry import ModelVersion, Run, open_store
 from mlkit.registry.environment import capture as capture_environment
 from mlkit.registry.liveness import this_host
 from mlkit.workflows.heartbeat import Heartbeat
+
+if TYPE_CHECKING:
+    from mlkit.search.runner import SearchResult
 
 Progress = Callable[[Any], None]  # receives mlkit.search.hooks.SearchProgress
 Stage = Callable[[str], None]
@@ -179,101 +182,29 @@ def _search_and_register(
     from_step: int | None = None,
     distributed: bool = False,
 ) -> TrainOutcome:
+    """Baselines, the search, its report and the registered version; the run fails on any error
+    and keeps only checkpoints and TensorBoard events in ``run_dir`` either way."""
+    from mlkit.search.baselines import beats_baseline
+
     (run_dir / PID_FILE).write_text(str(os.getpid()))
     s = experiment.search
     heartbeat = Heartbeat(store, run.id).start()
     try:
-        baseline: dict[str, Any] = dict(store.get_run(run.id).baseline) if resumed else {}
-        if s.baseline and not baseline:
-            from mlkit.search.baselines import fit_baselines
-
-            stage("fitting scikit-learn baselines on the same split")
-            base_train, base_test = data.train.baseline_rows(), data.test.baseline_rows()
-            baseline = fit_baselines(
-                s.task,
-                base_train.features,
-                base_train.labels,
-                base_test.features,
-                base_test.labels,
-                seed=s.seed,
-            )
-            note = data.sample_note()
-            if note is not None:
-                baseline["sample"] = note
-            store.record_run_report(run.id, baseline=baseline)
-
-        from mlkit.search.runner import PLOT_FILE, run_search  # imports TensorFlow
-
-        what = "AdaNet search (resumed)," if resumed else "AdaNet search,"
-        stage(
-            f"run {run.id}: {what} {_count(s.iterations, 'iteration')} of "
-            f"{_count(s.steps_per_iteration, 'step')}"
-            + (f", at most {s.max_seconds:g} s" if s.max_seconds else "")
-        )
-        result = run_search(
-            s,
-            data.train,
-            data.eval,
-            data.test,
-            n_classes=data.n_classes,
-            model_dir=run_dir,
-            on_progress=on_progress,
-            resume=resumed,
-            storage_forms=data.storage_forms(),
-            distributed=distributed,
-        )
-        metrics = {
-            **{
-                k: v
-                for k, v in result.metrics.items()
-                if k in ("accuracy", "loss", "average_loss", "auc", "precision", "recall")
-            },
-            "train_seconds": round(result.seconds, 2),
-        }
-        if s.task == "regression" and "average_loss" in metrics:
-            metrics["rmse"] = float(metrics["average_loss"] ** 0.5)
-        from mlkit.search.baselines import beats_baseline
-
+        baseline = _baselines(store, run.id, s, data, stage, resumed)
+        result = _search(run.id, s, data, run_dir, stage, on_progress, resumed, distributed)
+        metrics = _final_metrics(result, s)
         verdict = beats_baseline(s.task, metrics, baseline)
-        report = {
-            **result.report,
-            "stopped_by": result.stopped_by,
-            "resumed": resumed,
-            "resumed_from_step": from_step,
-            "beats_baseline": verdict,
-            "plot": str(run_dir / PLOT_FILE) if (run_dir / PLOT_FILE).is_file() else None,
-        }
-        store.record_run_report(run.id, report=report)
-        _log_iteration_metrics(store, run.id, report, s.steps_per_iteration)
+        report = _record_report(store, run.id, result, run_dir, s, verdict, resumed, from_step)
         stage("registering the exported SavedModel")
-        version = store.register_version(
-            experiment.experiment.model_name,
-            result.export_dir,
-            run_id=run.id,
-            metrics=metrics,
-            signature={
-                "inputs": {f.name: list(f.shape) for f in data.feature_specs},
-                # What serving_default takes per feature: floats, or the STRING / BYTES as stored.
-                "storage_forms": data.storage_forms(),
-                "task": s.task,
-                "n_classes": data.n_classes,
-                "architecture": result.architecture,
-                "signature_name": "serving_default",
-            },
-            description=experiment.experiment.description,
-        )
-        store.log_metrics(run.id, metrics, step=result_step(experiment.search))
+        version = _register(store, run.id, experiment, data, result, metrics)
+        store.log_metrics(run.id, metrics, step=result_step(s))
         run = store.finish_run(
             run.id, status="finished", metrics=metrics, data_fingerprint=data.fingerprint
         )
     except BaseException as exc:
-        if isinstance(exc, KeyboardInterrupt):
-            message = "interrupted"
-        elif isinstance(exc, MlkitError):
-            message = exc.message
-        else:
-            message = f"{type(exc).__name__}: {exc}"
-        store.finish_run(run.id, status="failed", error=message, data_fingerprint=data.fingerprint)
+        store.finish_run(
+            run.id, status="failed", error=_failure(exc), data_fingerprint=data.fingerprint
+        )
         raise
     finally:
         heartbeat.stop()
@@ -282,19 +213,145 @@ def _search_and_register(
         (run_dir / PID_FILE).unlink(missing_ok=True)
         data.close()
     return TrainOutcome(
-        run=run,
-        version=version,
-        metrics=metrics,
-        rows=data.rows(),
-        architecture=result.architecture,
-        seconds=result.seconds,
-        baseline=baseline,
-        beats_baseline=verdict,
-        plot=report["plot"],
-        stopped_by=result.stopped_by,
-        resumed=resumed,
-        resumed_from_step=from_step,
+        run=run, version=version, metrics=metrics, rows=data.rows(),
+        architecture=result.architecture, seconds=result.seconds, baseline=baseline,
+        beats_baseline=verdict, plot=report["plot"], stopped_by=result.stopped_by,
+        resumed=resumed, resumed_from_step=from_step,
+    )  # fmt: skip
+
+
+def _baselines(
+    store: Any, run_id: int, s: SearchSpec, data: TrainingData, stage: Stage, resumed: bool
+) -> dict[str, Any]:
+    """The scikit-learn baselines on the same split: fitted once, kept by a resumed run."""
+    baseline: dict[str, Any] = dict(store.get_run(run_id).baseline) if resumed else {}
+    if not s.baseline or baseline:
+        return baseline
+    from mlkit.search.baselines import fit_baselines
+
+    stage("fitting scikit-learn baselines on the same split")
+    base_train, base_test = data.train.baseline_rows(), data.test.baseline_rows()
+    baseline = fit_baselines(
+        s.task,
+        base_train.features,
+        base_train.labels,
+        base_test.features,
+        base_test.labels,
+        seed=s.seed,
     )
+    note = data.sample_note()
+    if note is not None:
+        baseline["sample"] = note
+    store.record_run_report(run_id, baseline=baseline)
+    return baseline
+
+
+def _search(
+    run_id: int,
+    s: SearchSpec,
+    data: TrainingData,
+    run_dir: Path,
+    stage: Stage,
+    on_progress: Progress | None,
+    resumed: bool,
+    distributed: bool,
+) -> SearchResult:
+    """The AdaNet search in ``run_dir`` (from its checkpoint when ``resumed``)."""
+    from mlkit.search.runner import run_search  # imports TensorFlow
+
+    what = "AdaNet search (resumed)," if resumed else "AdaNet search,"
+    stage(
+        f"run {run_id}: {what} {_count(s.iterations, 'iteration')} of "
+        f"{_count(s.steps_per_iteration, 'step')}"
+        + (f", at most {s.max_seconds:g} s" if s.max_seconds else "")
+    )
+    return run_search(
+        s,
+        data.train,
+        data.eval,
+        data.test,
+        n_classes=data.n_classes,
+        model_dir=run_dir,
+        on_progress=on_progress,
+        resume=resumed,
+        storage_forms=data.storage_forms(),
+        distributed=distributed,
+    )
+
+
+def _final_metrics(result: SearchResult, s: SearchSpec) -> dict[str, float]:
+    """The test metrics a version records, with the training time (and RMSE for regression)."""
+    kept = ("accuracy", "loss", "average_loss", "auc", "precision", "recall")
+    metrics = {
+        **{k: v for k, v in result.metrics.items() if k in kept},
+        "train_seconds": round(result.seconds, 2),
+    }
+    if s.task == "regression" and "average_loss" in metrics:
+        metrics["rmse"] = float(metrics["average_loss"] ** 0.5)
+    return metrics
+
+
+def _record_report(
+    store: Any,
+    run_id: int,
+    result: SearchResult,
+    run_dir: Path,
+    s: SearchSpec,
+    verdict: bool | None,
+    resumed: bool,
+    from_step: int | None,
+) -> dict[str, Any]:
+    """The run's report (iterations, how it stopped, the plot) and its per-iteration metrics."""
+    from mlkit.search.runner import PLOT_FILE
+
+    report = {
+        **result.report,
+        "stopped_by": result.stopped_by,
+        "resumed": resumed,
+        "resumed_from_step": from_step,
+        "beats_baseline": verdict,
+        "plot": str(run_dir / PLOT_FILE) if (run_dir / PLOT_FILE).is_file() else None,
+    }
+    store.record_run_report(run_id, report=report)
+    _log_iteration_metrics(store, run_id, report, s.steps_per_iteration)
+    return report
+
+
+def _register(
+    store: Any,
+    run_id: int,
+    experiment: Experiment,
+    data: TrainingData,
+    result: SearchResult,
+    metrics: dict[str, float],
+) -> ModelVersion:
+    """The exported SavedModel as the next version, with what serving needs to call it."""
+    s = experiment.search
+    return store.register_version(
+        experiment.experiment.model_name,
+        result.export_dir,
+        run_id=run_id,
+        metrics=metrics,
+        signature={
+            "inputs": {f.name: list(f.shape) for f in data.feature_specs},
+            # What serving_default takes per feature: floats, or the STRING / BYTES as stored.
+            "storage_forms": data.storage_forms(),
+            "task": s.task,
+            "n_classes": data.n_classes,
+            "architecture": result.architecture,
+            "signature_name": "serving_default",
+        },
+        description=experiment.experiment.description,
+    )
+
+
+def _failure(exc: BaseException) -> str:
+    """What a failed run records as its error."""
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    if isinstance(exc, MlkitError):
+        return exc.message
+    return f"{type(exc).__name__}: {exc}"
 
 
 def checkpoint_step(run_dir: Path) -> int:
