@@ -254,7 +254,7 @@ def test_mlkit_serve_with_a_token_until_interrupted(registered, instances) -> No
         answer = client.predict(url, "digits", [pixels_for(3)], token="tok", vertex=True)
         assert answer["modelVersionId"] == "1" and answer["predictions"][0]["class_id"] == 3
         proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=30)
+        proc.communicate(timeout=90)
     finally:
         if proc.poll() is None:
             proc.kill()

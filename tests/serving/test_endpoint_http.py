@@ -247,7 +247,7 @@ def test_serve_runs_until_interrupted_and_stops_cleanly(stop: int) -> None:
         with pytest.raises(ServingError, match="model 'digits' is not deployed"):
             client.predict(url, "digits", [[0] * 64])
         proc.send_signal(stop)
-        out, err = proc.communicate(timeout=30)
+        out, err = proc.communicate(timeout=90)
     finally:
         if proc.poll() is None:
             proc.kill()
