@@ -4,6 +4,7 @@ real CLI, against a real local endpoint and the fake Vertex REST server."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import threading
@@ -20,6 +21,12 @@ from tests.fakes.vertex_endpoints import FakeVertex
 from tests.serving.test_endpoint_http import pixels_for
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def _default_sigint() -> None:
+    """Ctrl-C's default in the child: a shell that started the tests in the background (``&``,
+    ``nohup``) makes SIGINT ignored, and a child inherits that, so SIGINT would not stop it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.fixture
@@ -226,7 +233,6 @@ def test_deploy_target_vertex_after_training(cli, mlkit_home, fake) -> None:
 
 def test_mlkit_serve_with_a_token_until_interrupted(registered, instances) -> None:
     import os
-    import signal
 
     from mlkit.serving import client
 
@@ -243,6 +249,7 @@ def test_mlkit_serve_with_a_token_until_interrupted(registered, instances) -> No
         text=True,
         env=env,
         cwd=REPO,
+        preexec_fn=_default_sigint,
     )
     try:
         line = proc.stdout.readline()
@@ -254,7 +261,7 @@ def test_mlkit_serve_with_a_token_until_interrupted(registered, instances) -> No
         answer = client.predict(url, "digits", [pixels_for(3)], token="tok", vertex=True)
         assert answer["modelVersionId"] == "1" and answer["predictions"][0]["class_id"] == 3
         proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=90)
+        proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()

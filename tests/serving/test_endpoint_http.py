@@ -17,6 +17,12 @@ from mlkit.errors import EndpointUnavailable, InvalidPayload, ServingError
 from mlkit.serving import client
 
 
+def _default_sigint() -> None:
+    """Ctrl-C's default in the child: a shell that started the tests in the background (``&``,
+    ``nohup``) makes SIGINT ignored, and a child inherits that, so SIGINT would not stop it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def pixels_for(cls: int) -> list[float]:
     pixels = [0.0] * 64
     pixels[cls] = 16.0
@@ -238,7 +244,11 @@ def test_serve_runs_until_interrupted_and_stops_cleanly(stop: int) -> None:
         "print('stopped', flush=True)\n"
     )
     proc = subprocess.Popen(
-        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_default_sigint,
     )
     try:
         url = proc.stdout.readline().strip()
@@ -247,7 +257,7 @@ def test_serve_runs_until_interrupted_and_stops_cleanly(stop: int) -> None:
         with pytest.raises(ServingError, match="model 'digits' is not deployed"):
             client.predict(url, "digits", [[0] * 64])
         proc.send_signal(stop)
-        out, err = proc.communicate(timeout=90)
+        out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
