@@ -118,6 +118,14 @@ def rollback(
 
 def render_rollback(outcome: RollbackOutcome) -> None:
     d = outcome.deployment
+    by = f" (by {d.actor})" if d.actor else ""
+    if outcome.from_version == d.version:  # a canary retired: the champion stays
+        console.print(
+            f"[green]Rolled back[/] the canary of {outcome.model} on the {outcome.endpoint} "
+            f"endpoint: version {d.version} serves all the traffic again{by}.",
+            highlight=False,
+        )
+        return
     console.print(
         f"[green]Rolled back[/] {outcome.model} on the {outcome.endpoint} endpoint: version "
         f"{outcome.from_version} → version {d.version} (champion: {d.version}"

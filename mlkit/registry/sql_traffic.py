@@ -351,6 +351,11 @@ class TrafficMixin(SqlBase):
         action = action or ("promote" if subject is not None else "traffic")
         if subject is not None and shares.get(subject, 0) == 0:
             raise RegistryError(f"version {subject} is deployed with no traffic share")
+        if action == "rollback" and (expect is None or expect.get(subject or 0, 0) == 0):
+            raise RegistryError(
+                "invalid deployment action 'rollback': only a version that serves beside a "
+                "canary takes its traffic back this way (mlkit rollback)"
+            )
         if (
             subject is None
             and action != "traffic"
@@ -359,6 +364,7 @@ class TrafficMixin(SqlBase):
             not in (
                 "promote",
                 "forced",
+                "rollback",
             )
         ):
             raise RegistryError(

@@ -68,12 +68,18 @@ def test_a_forced_canary_on_vertex_keeps_who_and_why(project, cli, fake, monkeyp
     assert endpoint["trafficSplit"] == {ids[1]: 90, ids[2]: 10}
     assert {d.resources["endpoint"] for d in split} == {endpoint["name"]}
     assert project.store.traffic("promo", "local") == []
-    # Rolling the canary back on Vertex AI: nothing came before version 1 there.
-    back = cli("rollback", "promo", "--target", "vertex")
-    assert back.code == 5 and "nothing to roll back to" in back.err
-    assert cli("endpoints", "undeploy", "promo", "--version", "2", "--target", "vertex").code == 0
+    # Rolling the canary back on Vertex AI: nothing came before version 1 there, so the canary
+    # is retired and version 1 takes all the traffic back; a second rollback has nothing left.
+    back = cli("rollback", "promo", "--target", "vertex", "--reason", "canary errors")
+    assert back.code == 0, back.err
     assert endpoint["trafficSplit"] == {ids[1]: 100}
     assert [d["id"] for d in endpoint["deployedModels"]] == [ids[1]]
+    restored = project.store.active_deployment("promo", "vertex")
+    assert (restored.version, restored.action, restored.actor, restored.reason) == (
+        1, "rollback", "ada", "canary errors",
+    )  # fmt: skip
+    again = cli("rollback", "promo", "--target", "vertex")
+    assert again.code == 5 and "nothing to roll back to" in again.err
 
 
 def test_a_forced_canary_on_the_local_endpoint_keeps_who_and_why(project, cli, monkeypatch):

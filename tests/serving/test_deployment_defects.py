@@ -66,6 +66,28 @@ def test_rollback_during_a_canary_goes_back_to_previous(cli, store, command) -> 
     assert split_of(store) == {1: 100} and aliases(store) == (1, None)
 
 
+@pytest.mark.parametrize("command", [("rollback",), ("endpoints", "rollback")])
+def test_rollback_of_a_canary_beside_a_first_deployment_retires_the_canary(
+    cli, mlkit_home, command
+) -> None:
+    with open_store(load_settings().registry_url, load_settings().artifacts_dir) as s:
+        source = mlkit_home / "export1"
+        source.mkdir()
+        for i in (1, 2):
+            (source / "saved_model.pb").write_bytes(f"model {i}".encode())
+            s.register_version("wine", source)
+        s.deploy("wine", 1)  # the first deployment: it replaced nothing
+        s.set_traffic("wine", {1: 90, 2: 10})
+        result = cli(*command, "wine", "--reason", "the canary misbehaves")
+        assert result.code == 0, result.err
+        assert {d.version: d.traffic_percent for d in s.traffic("wine")} == {1: 100}
+        assert (s.get_alias("wine", "champion"), s.get_alias("wine", "previous")) == (1, None)
+        restored = s.active_deployment("wine")
+        assert (restored.action, restored.reason) == ("rollback", "the canary misbehaves")
+        again = cli(*command, "wine")  # one version serves, and it replaced nothing
+        one_line_error(again, 5, "there is nothing to roll back to")
+
+
 def test_rollback_after_the_version_to_restore_was_deleted_is_one_line(cli, store) -> None:
     assert cli("models", "delete", "digits:1").code == 0
     result = cli("rollback", "digits")

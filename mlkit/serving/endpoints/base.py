@@ -168,14 +168,35 @@ class Endpoint(ABC):
     def rollback(
         self, model: str, *, actor: str | None = None, reason: str | None = None
     ) -> Deployment:
-        """All traffic back to the version the serving one replaced (the ``previous`` alias)."""
+        """All traffic back to the version the serving one replaced (the ``previous`` alias).
+        When the serving version replaced nothing but a canary shares the traffic, the canary is
+        retired and the serving version takes all of it back."""
         current = self.split(model)
+        serving = self.serving(model)
+        if serving is not None and serving.rollback_to_id is None and len(current) > 1:
+            return self._end_canary(model, serving.version, current, actor, reason)
         target = self.store.rollback_target(model, self.kind)
         resources = self._move(model, {target: 100})
         return self.store.rollback(
             model, endpoint=self.kind, actor=actor, reason=reason,
             resources=resources.get(target), expect=current,
         )  # fmt: skip
+
+    def _end_canary(
+        self,
+        model: str,
+        champion: int,
+        current: Mapping[int, int],
+        actor: str | None,
+        reason: str | None,
+    ) -> Deployment:
+        """The champion takes all the traffic back from the canaries beside it."""
+        resources = self._move(model, {champion: 100})
+        rows = self.store.set_traffic(
+            model, {champion: 100}, endpoint=self.kind, version=champion, action="rollback",
+            actor=actor, reason=reason, resources=resources, expect=current,
+        )  # fmt: skip
+        return next(d for d in rows if d.version == champion)
 
     def undeploy(
         self,
