@@ -161,7 +161,7 @@ def main() -> None:
             rest = args.versions - args.register
             fill_s = register(store, source, rest, f"filling up to {args.versions} versions")
             print(f"registered {rest} more in {fill_s:.1f} s")
-            store.set_alias("bench", "champion", args.versions // 2)
+            store.deploy("bench", args.versions // 2)  # champion moves only with a deployment
 
         list_argv = [str(MLKIT), "models", "list"]
         versions_argv = [str(MLKIT), "models", "versions", "bench"]
