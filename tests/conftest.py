@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,3 +57,23 @@ def home_env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _ENV}
     env["MLKIT_HOME"] = str(home)
     return env
+
+
+@contextlib.contextmanager
+def registry_endpoint() -> Iterator[str]:
+    """The registry-driven local endpoint on a free port, as `mlkit serve` runs it; yields its URL.
+
+    poll_s=0: commands run in-process within milliseconds of each other, faster than the
+    endpoint's default 50 ms between looks at the registry's event log."""
+    from mlkit.config import load_settings
+    from mlkit.serving.server import make_server
+    from mlkit.workflows.serve import RegistryResolver
+
+    resolver = RegistryResolver(load_settings(), poll_s=0)
+    server = make_server(resolver.resolve, resolver.deployed, port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -7,12 +7,11 @@ TensorFlow, SQLite registry, the local endpoint over HTTP).
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 
 import pytest
 
-from mlkit.config import load_settings
+from tests.conftest import registry_endpoint
 
 REPO = Path(__file__).resolve().parents[1]
 EXPERIMENT = REPO / "experiments" / "digits.toml"
@@ -42,18 +41,8 @@ def project(tmp_path_factory):
 @pytest.fixture(scope="module")
 def endpoint(project):
     """The registry-driven local endpoint on a free port, as `mlkit serve` runs it."""
-    from mlkit.serving.server import make_server
-    from mlkit.workflows.serve import RegistryResolver
-
-    # poll_s=0: the commands here run in-process within milliseconds of each other, faster than
-    # the endpoint's default 50 ms between looks at the registry's event log.
-    resolver = RegistryResolver(load_settings(), poll_s=0)
-    server = make_server(resolver.resolve, resolver.deployed, port=0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with registry_endpoint() as url:
+        yield url
 
 
 def versions_json(cli, name="digits"):

@@ -9,15 +9,14 @@ layer's one resolution of a source, so nothing here may fall back to the local w
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pytest
 
-from mlkit.config import load_settings
 from mlkit.data import BigQueryWarehouse
+from tests.conftest import registry_endpoint
 
 REPO = Path(__file__).resolve().parents[2]
 QUERY_EXPERIMENT = REPO / "experiments" / "digits-bigquery.toml"
@@ -74,16 +73,8 @@ def project(tmp_path_factory, bq_emulator):
 @pytest.fixture(scope="module")
 def endpoint(project):
     """The registry-driven local endpoint on a free port, as `mlkit serve` runs it."""
-    from mlkit.serving.server import make_server
-    from mlkit.workflows.serve import RegistryResolver
-
-    resolver = RegistryResolver(load_settings(), poll_s=0)
-    server = make_server(resolver.resolve, resolver.deployed, port=0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with registry_endpoint() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

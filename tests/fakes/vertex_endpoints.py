@@ -22,6 +22,7 @@ endpoint's traffic split. ``calls`` records every request as ``(METHOD, path)``.
 
 from __future__ import annotations
 
+import contextlib
 import email.parser
 import email.policy
 import json
@@ -537,3 +538,23 @@ class _Handler(BaseHTTPRequestHandler):
             if verb == method and (hit := re.fullmatch(pattern, rest)):
                 return fn(*hit.groups())
         raise FakeError(404, f"the fake has no route {method} {path}", "NOT_FOUND")
+
+
+@contextlib.contextmanager
+def running_fake(monkeypatch, seed: int = 5):
+    """A fake Vertex AI on loopback, with the ``MLKIT_VERTEX_*`` settings pointing the real SDK
+    (and google-cloud-storage) at it for the test."""
+    vertex = FakeVertex(seed=seed)
+    url = vertex.serve()
+    for key, value in {
+        "MLKIT_VERTEX_PROJECT": "proj-1",
+        "MLKIT_VERTEX_STAGING_BUCKET": "gs://mlkit-staging",
+        "MLKIT_VERTEX_API_ENDPOINT": url,
+        "MLKIT_VERTEX_CREDENTIALS": "anonymous",
+        "STORAGE_EMULATOR_HOST": url,
+    }.items():
+        monkeypatch.setenv(key, value)
+    try:
+        yield vertex
+    finally:
+        vertex.close()

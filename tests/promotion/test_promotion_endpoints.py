@@ -11,7 +11,7 @@ import pytest
 
 from mlkit.config import load_settings
 from mlkit.errors import PromotionRefused
-from tests.fakes.vertex_endpoints import FakeVertex
+from tests.fakes.vertex_endpoints import running_fake
 from tests.promotion.conftest import HASH, probabilities
 
 REASON = "canary of the label fix, ticket 42"
@@ -19,18 +19,8 @@ REASON = "canary of the label fix, ticket 42"
 
 @pytest.fixture
 def fake(monkeypatch):
-    vertex = FakeVertex(seed=5)
-    url = vertex.serve()
-    for key, value in {
-        "MLKIT_VERTEX_PROJECT": "proj-1",
-        "MLKIT_VERTEX_STAGING_BUCKET": "gs://mlkit-staging",
-        "MLKIT_VERTEX_API_ENDPOINT": url,
-        "MLKIT_VERTEX_CREDENTIALS": "anonymous",
-        "STORAGE_EMULATOR_HOST": url,
-    }.items():
-        monkeypatch.setenv(key, value)
-    yield vertex
-    vertex.close()
+    with running_fake(monkeypatch, seed=5) as vertex:
+        yield vertex
 
 
 def _forced_canary(project, cli, target: str) -> tuple:

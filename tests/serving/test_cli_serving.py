@@ -17,7 +17,7 @@ from mlkit.errors import ServingError
 from mlkit.registry import open_store
 from mlkit.serving.server import make_server
 from mlkit.workflows.serve import RegistryResolver
-from tests.fakes.vertex_endpoints import FakeVertex
+from tests.fakes.vertex_endpoints import running_fake
 from tests.serving.test_endpoint_http import pixels_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -48,18 +48,8 @@ def instances(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def fake(monkeypatch):
-    vertex = FakeVertex(seed=5)
-    url = vertex.serve()
-    for key, value in {
-        "MLKIT_VERTEX_PROJECT": "proj-1",
-        "MLKIT_VERTEX_STAGING_BUCKET": "gs://mlkit-staging",
-        "MLKIT_VERTEX_API_ENDPOINT": url,
-        "MLKIT_VERTEX_CREDENTIALS": "anonymous",
-        "STORAGE_EMULATOR_HOST": url,
-    }.items():
-        monkeypatch.setenv(key, value)
-    yield vertex
-    vertex.close()
+    with running_fake(monkeypatch, seed=5) as vertex:
+        yield vertex
 
 
 @pytest.fixture
