@@ -45,7 +45,9 @@ class SearchResult:
     architecture: dict[str, Any]
     report: dict[str, Any] = field(default_factory=dict)  # iterations, candidates, curves
     seconds: float = 0.0
-    stopped_by: str | None = None  # "max_seconds" when the wall-clock budget ended training
+    # "max_seconds" when the wall-clock budget ended training, "max_steps" when the step cap
+    # ended it before iterations x steps_per_iteration
+    stopped_by: str | None = None
     train_seconds: float = 0.0  # training alone (all iterations, this run directory's total)
     global_step: int = 0
     estimator: Any = None
@@ -100,10 +102,16 @@ def run_search(
         )
     except tf.errors.OpError as exc:
         raise SearchError(f"training failed in TensorFlow: {exc.message.splitlines()[0]}") from exc
-    stopped_by = hook.stopped_by
+    stopped_by = hook.stopped_by or _step_cap(spec)
     return _result(
         estimator, model_dir, test_metrics, export_dir, stopped_by, started, trained_seconds
     )
+
+
+def _step_cap(spec: SearchSpec) -> str | None:
+    """ "max_steps" when ``max_steps`` ended the search before its iterations' steps."""
+    planned = spec.iterations * spec.steps_per_iteration
+    return "max_steps" if spec.max_steps and spec.max_steps < planned else None
 
 
 def _train(
