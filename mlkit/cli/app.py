@@ -10,6 +10,7 @@ from typer.exceptions import Abort, Exit, TyperException
 from mlkit import __version__
 from mlkit.cli import (
     compare,
+    config,
     data,
     deploy,
     endpoints,
@@ -44,6 +45,7 @@ app.command("serve")(serve.serve)
 app.command("predict")(predict.predict)
 app.command("compare")(compare.compare)
 app.command("rollback")(deploy.rollback)
+app.command("config")(config.config)
 
 _state = {"verbose": False}
 
