@@ -71,7 +71,7 @@ PROJECT_KEYS = {
     "endpoint_url": ("endpoint_url", "MLKIT_ENDPOINT_URL", False),
     "keep_after_run": ("keep_after_run", "MLKIT_KEEP_AFTER_RUN", False),
 }
-KEEP_CHOICES = ("all", "resume", "final")
+KEEP_CHOICES = ("all", "resume", "events")
 
 
 def find_project(start: Path) -> Path | None:
@@ -138,8 +138,8 @@ class Settings:
     artifacts_dir: Path
     runs_dir: Path
     endpoint_url: str
-    # What a finished run's directory keeps: "all", "resume" (checkpoints and TensorBoard
-    # events, the default), "final" (TensorBoard events and the last checkpoint only).
+    # What a finished run's directory keeps (mlkit.search.run_files): "all"; "resume" (the
+    # default: the latest checkpoint and TensorBoard's scalars); "events" (TensorBoard's only).
     keep_after_run: str = "resume"
     # Where each setting came from (``mlkit config``): "default", "MLKIT_RUNS", "mlkit.toml"...
     sources: dict[str, str] = field(default_factory=dict, compare=False)

@@ -57,7 +57,7 @@ def test_mlkit_toml_sets_locations_relative_to_itself_and_the_environment_wins(
 ):
     _no_env(monkeypatch)
     (tmp_path / "mlkit.toml").write_text(
-        '[mlkit]\nwarehouse = "data/w.duckdb"\nruns = "/scratch/runs"\nkeep_after_run = "final"\n'
+        '[mlkit]\nwarehouse = "data/w.duckdb"\nruns = "/scratch/runs"\nkeep_after_run = "events"\n'
     )
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MLKIT_RUNS", str(tmp_path / "elsewhere"))
@@ -66,7 +66,7 @@ def test_mlkit_toml_sets_locations_relative_to_itself_and_the_environment_wins(
     assert settings.sources["warehouse_path"] == str(tmp_path.resolve() / "mlkit.toml")
     assert settings.runs_dir == tmp_path / "elsewhere"
     assert settings.sources["runs_dir"] == "MLKIT_RUNS"
-    assert settings.keep_after_run == "final"
+    assert settings.keep_after_run == "events"
 
 
 def test_a_bad_mlkit_toml_is_one_line_exit_2(monkeypatch, tmp_path, cli):

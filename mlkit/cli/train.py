@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mlkit.cli.output import console, fmt_metric, print_json, stage_printer
+from mlkit.cli.output import console, fmt_metric, print_json
 from mlkit.cli.search_progress import IterationProgress
 from mlkit.config import load_settings
 
@@ -94,7 +94,7 @@ def train(
         outcome = launch_training(
             request,
             load_settings(),
-            on_stage=stage_printer(enabled=not as_json),
+            on_stage=progress.stage,
             on_progress=progress.update,
         )
     if as_json:

@@ -34,6 +34,7 @@ from mlkit.search.reports import (  # noqa: E402
     plot_learning_curves,
     search_report,
 )
+from mlkit.search.stages import StageCallback  # noqa: E402
 
 PLOT_FILE = "learning_curves.png"
 
@@ -66,12 +67,16 @@ def run_search(
     config: tf.estimator.RunConfig | None = None,
     storage_forms: dict[str, str | None] | None = None,
     distributed: bool = False,
+    on_stage: StageCallback | None = None,
 ) -> SearchResult:
     """Train, choose, evaluate on the held-out test split and export.
 
     ``model_dir`` must be new or empty, unless ``resume`` continues the search saved in it.
     ``storage_forms`` (feature → 'scalar' | 'array' | 'bytes' | 'string', as the warehouse stores
     it) decides what the export's ``serving_default`` takes; see ``mlkit.search.export``.
+    ``on_stage(key, message)`` is told as each stage starts (``mlkit.search.stages``): building an
+    iteration's graph, training, AdaNet's bookkeeping between iterations, the test evaluation,
+    the export.
     ``distributed``: this is the chief of a ``TF_CONFIG`` cluster; it trains through
     ``tf.estimator.train_and_evaluate`` with the workers and parameter servers.
     """
@@ -90,13 +95,23 @@ def run_search(
         config=config,
         train_labels=train.labels,
     )
+    stage: StageCallback = on_stage or (lambda _key, _message: None)
+    iteration = _announce_phases(estimator, stage, spec.steps_per_iteration, model_dir)
     try:
-        hook = _train(estimator, spec, train, eval, model_dir, on_progress, distributed)
+        stage("train_graph", f"iteration {iteration + 1}: building the training graph")
+        hook = _train(estimator, spec, train, eval, model_dir, on_progress, distributed, stage)
         trained_seconds = hook.seconds
+        # AdaNet picks the final ensemble by evaluating every candidate on the eval split, once
+        # for evaluate and again for the export: once here (remembered per checkpoint).
+        stage("evaluate_candidates", "choosing the final ensemble (candidates on the eval split)")
+        _remember_best_ensemble(estimator)
+        estimator._compute_best_ensemble_index(tf.train.latest_checkpoint(str(model_dir)), None)
         # One evaluation, on the held-out test split: it also names the final ensemble. (Each
         # evaluate rebuilds AdaNet's graph, seconds apiece; the eval split's metrics per candidate
         # are in the iteration reports already.)
+        stage("test_evaluation", "evaluating the final ensemble on the test split")
         test_metrics = estimator.evaluate(_eval_fn(spec, test), name="test")
+        stage("export", "exporting the SavedModel")
         export_dir = export_for_serving(
             estimator, model_dir / "export", train.features, storage_forms
         )
@@ -104,8 +119,68 @@ def run_search(
         raise SearchError(f"training failed in TensorFlow: {exc.message.splitlines()[0]}") from exc
     stopped_by = hook.stopped_by or _step_cap(spec)
     return _result(
-        estimator, model_dir, test_metrics, export_dir, stopped_by, started, trained_seconds
+        estimator, model_dir, test_metrics, export_dir, stopped_by, started, trained_seconds, stage
     )
+
+
+def _remember_best_ensemble(estimator: Any) -> None:
+    """AdaNet's ``_compute_best_ensemble_index`` evaluates every candidate of the checkpoint's
+    iteration; ``evaluate`` and ``export_saved_model`` each call it. Remember its answer per
+    checkpoint on this instance (the checkpoint does not change after training)."""
+    compute = estimator._compute_best_ensemble_index
+    known: dict[str, Any] = {}
+
+    def best_ensemble_index(checkpoint_path: str, hooks: Any) -> Any:
+        if checkpoint_path not in known:
+            known[checkpoint_path] = compute(checkpoint_path, hooks)
+        return known[checkpoint_path]
+
+    estimator._compute_best_ensemble_index = best_ensemble_index
+
+
+def _announce_phases(estimator: Any, stage: StageCallback, steps: int, model_dir: Path) -> int:
+    """Tell ``stage`` when AdaNet's bookkeeping phases between iterations start (evaluating the
+    candidates, their report, growing the ensemble) and when the next training graph is built;
+    return the iteration training starts in. (AdaNet 0.9.0 is frozen: its private phase methods
+    are stable; they are wrapped on this instance only.)"""
+    state = {"iteration": 0}
+    checkpoint = tf.train.latest_checkpoint(str(model_dir))
+    if checkpoint is not None:
+        state["iteration"] = estimator._checkpoint_iteration_number(checkpoint)
+    phases = {
+        "_execute_candidate_evaluation_phase": (
+            "evaluate_candidates",
+            "iteration {n}: evaluating the candidates on the eval split",
+        ),
+        "_execute_report_materialization_phase": (
+            "report",
+            "iteration {n}: the candidates' report",
+        ),
+        "_execute_graph_growing_phase": ("grow", "iteration {n}: growing the ensemble"),
+    }
+
+    def announced(name: str, key: str, message: str) -> Any:
+        original = getattr(estimator, name)
+
+        def phase(*args: Any, **kwargs: Any) -> Any:
+            stage(key, message.format(n=state["iteration"] + 1))
+            return original(*args, **kwargs)
+
+        return phase
+
+    for name, (key, message) in phases.items():
+        setattr(estimator, name, announced(name, key, message))
+    bookkeeping = estimator._execute_bookkeeping_phase
+
+    def bookkeeping_phase(train_input_fn: Any, iteration_number: int, *args: Any, **kw: Any) -> Any:
+        state["iteration"] = int(iteration_number)
+        result = bookkeeping(train_input_fn, iteration_number, *args, **kw)
+        state["iteration"] = int(iteration_number) + 1
+        stage("train_graph", f"iteration {state['iteration'] + 1}: building the training graph")
+        return result
+
+    estimator._execute_bookkeeping_phase = bookkeeping_phase
+    return int(state["iteration"])
 
 
 def _step_cap(spec: SearchSpec) -> str | None:
@@ -122,6 +197,7 @@ def _train(
     model_dir: Path,
     on_progress: Progress | None,
     distributed: bool,
+    stage: StageCallback,
 ) -> SearchHook:
     """Train to the budget (here, or as a cluster's chief); the hook knows how it stopped."""
     total = spec.total_steps
@@ -137,6 +213,7 @@ def _train(
             max_seconds=spec.max_seconds,
             callback=on_progress,
             should_stop=lambda: interrupts.requested,
+            on_session=lambda n: stage("train", f"iteration {n + 1}: training"),
         )
         if distributed:
             from mlkit.search.cluster_task import train_and_evaluate
@@ -156,10 +233,12 @@ def _result(
     stopped_by: str | None,
     started: float,
     trained_seconds: float,
+    stage: StageCallback,
 ) -> SearchResult:
     """The final ensemble's report, learning curves and plot, as a SearchResult."""
     members = _ensemble_members(test_metrics)
     _report_final_iteration(estimator, model_dir, test_metrics)
+    stage("curves", "the run report and its learning curves")
     report = search_report(model_dir, members, learning_curves(model_dir))
     plot_learning_curves(report, model_dir / PLOT_FILE)
     return SearchResult(
