@@ -76,9 +76,10 @@ KEEP_CHOICES = ("all", "resume", "events")
 
 def find_project(start: Path) -> Path | None:
     """The nearest folder from ``start`` up holding ``mlkit.toml``, ``registry.db`` or
-    ``warehouse.duckdb``; None when no folder above holds one."""
+    ``warehouse.duckdb``; None when no folder above holds one. The filesystem's root is not
+    looked at (stray files there would capture every folder of the machine)."""
     start = start.resolve()
-    for folder in (start, *start.parents):
+    for folder in (start, *start.parents[:-1]):
         if any((folder / marker).exists() for marker in PROJECT_MARKERS):
             return folder
     return None
