@@ -26,6 +26,7 @@ import tensorflow as tf  # noqa: E402
 
 from mlkit.search.estimators import build_estimator  # noqa: E402
 from mlkit.search.export import export_for_serving  # noqa: E402
+from mlkit.search.held_out import architecture_members, in_memory, saved_model_metrics  # noqa: E402
 from mlkit.search.hooks import Interrupts, Progress, SearchHook  # noqa: E402
 from mlkit.search.inputs import input_fn  # noqa: E402
 from mlkit.search.reports import (  # noqa: E402
@@ -101,20 +102,33 @@ def run_search(
         stage("train_graph", f"iteration {iteration + 1}: building the training graph")
         hook = _train(estimator, spec, train, eval, model_dir, on_progress, distributed, stage)
         trained_seconds = hook.seconds
-        # AdaNet picks the final ensemble by evaluating every candidate on the eval split, once
-        # for evaluate and again for the export: once here (remembered per checkpoint).
+        # AdaNet picks the final ensemble by evaluating every candidate on the eval split, for
+        # evaluate and again for the export: once here (remembered per checkpoint), writing its
+        # architecture as AdaNet does between iterations.
         stage("evaluate_candidates", "choosing the final ensemble (candidates on the eval split)")
-        _remember_best_ensemble(estimator)
-        estimator._compute_best_ensemble_index(tf.train.latest_checkpoint(str(model_dir)), None)
-        # One evaluation, on the held-out test split: it also names the final ensemble. (Each
-        # evaluate rebuilds AdaNet's graph, seconds apiece; the eval split's metrics per candidate
-        # are in the iteration reports already.)
-        stage("test_evaluation", "evaluating the final ensemble on the test split")
-        test_metrics = estimator.evaluate(_eval_fn(spec, test), name="test")
-        stage("export", "exporting the SavedModel")
-        export_dir = export_for_serving(
-            estimator, model_dir / "export", train.features, storage_forms
-        )
+        checkpoint = tf.train.latest_checkpoint(str(model_dir))
+        best = _choose_final_ensemble(estimator, checkpoint)
+        if in_memory(test):
+            stage("export", "exporting the SavedModel")
+            export_dir = export_for_serving(
+                estimator, model_dir / "export", train.features, storage_forms
+            )
+            stage("test_evaluation", "evaluating the exported model on the test split")
+            test_metrics: dict[str, Any] = {
+                **saved_model_metrics(export_dir, test, spec.task),
+                "iteration": estimator._checkpoint_iteration_number(checkpoint),
+                "global_step": estimator._checkpoint_global_step(checkpoint),
+            }
+            iteration = int(test_metrics["iteration"])
+            test_metrics[f"best_ensemble_index_{iteration}"] = best
+            test_metrics["members"] = architecture_members(model_dir, iteration)
+        else:  # a streamed test split: the Estimator's evaluation over its batches
+            stage("test_evaluation", "evaluating the final ensemble on the test split")
+            test_metrics = estimator.evaluate(_eval_fn(spec, test), name="test")
+            stage("export", "exporting the SavedModel")
+            export_dir = export_for_serving(
+                estimator, model_dir / "export", train.features, storage_forms
+            )
     except tf.errors.OpError as exc:
         raise SearchError(f"training failed in TensorFlow: {exc.message.splitlines()[0]}") from exc
     stopped_by = hook.stopped_by or _step_cap(spec)
@@ -123,12 +137,21 @@ def run_search(
     )
 
 
-def _remember_best_ensemble(estimator: Any) -> None:
-    """AdaNet's ``_compute_best_ensemble_index`` evaluates every candidate of the checkpoint's
-    iteration; ``evaluate`` and ``export_saved_model`` each call it. Remember its answer per
-    checkpoint on this instance (the checkpoint does not change after training)."""
+def _choose_final_ensemble(estimator: Any, checkpoint: str) -> Any:
+    """The best ensemble of the checkpoint's iteration, chosen once: AdaNet's
+    ``_compute_best_ensemble_index`` evaluates every candidate, and ``evaluate`` and
+    ``export_saved_model`` each call it; its answer is remembered on this instance (the
+    checkpoint does not change after training). Its architecture is written too
+    (``architecture-N.json``: the final ensemble's members)."""
     compute = estimator._compute_best_ensemble_index
     known: dict[str, Any] = {}
+    if estimator._evaluator is not None:
+        known[checkpoint] = estimator._execute_candidate_evaluation_phase(
+            estimator._evaluator.input_fn,
+            export_best_architecture=True,
+            checkpoint_path=checkpoint,
+            hooks=None,
+        )
 
     def best_ensemble_index(checkpoint_path: str, hooks: Any) -> Any:
         if checkpoint_path not in known:
@@ -136,6 +159,7 @@ def _remember_best_ensemble(estimator: Any) -> None:
         return known[checkpoint_path]
 
     estimator._compute_best_ensemble_index = best_ensemble_index
+    return best_ensemble_index(checkpoint, None)
 
 
 def _announce_phases(estimator: Any, stage: StageCallback, steps: int, model_dir: Path) -> int:
@@ -236,7 +260,7 @@ def _result(
     stage: StageCallback,
 ) -> SearchResult:
     """The final ensemble's report, learning curves and plot, as a SearchResult."""
-    members = _ensemble_members(test_metrics)
+    members = test_metrics.pop("members", None) or _ensemble_members(test_metrics)
     _report_final_iteration(estimator, model_dir, test_metrics)
     stage("curves", "the run report and its learning curves")
     report = search_report(model_dir, members, learning_curves(model_dir))
