@@ -7,7 +7,7 @@ UV := .tools/bin/uv
 VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: setup demo test lint typecheck fmt clean test-postgres bench-registry bench-data bench-data-stream bench-serving bench-search
+.PHONY: setup demo test lint typecheck fmt clean test-postgres bench-registry bench-data bench-data-stream bench-serving bench-search bench-overhead
 
 setup: $(VENV)/.synced
 
@@ -70,3 +70,7 @@ bench-serving: setup
 # The search's accuracy vs scikit-learn baselines, and AdaNet's throughput vs plain Keras.
 bench-search: setup
 	$(VENV)/bin/python bench/search.py
+
+# The fixed cost of a small search (mlkit train iris --steps 10) by stage, vs plain Keras.
+bench-overhead: setup
+	$(VENV)/bin/python bench/overhead.py

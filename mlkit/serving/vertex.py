@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlkit.config import google_project
 from mlkit.errors import ServingError, UsageError
 
 logger = logging.getLogger("mlkit.serving")
@@ -68,14 +69,15 @@ def _int_env(env: Mapping[str, str], name: str, default: int) -> int:
 def vertex_settings(env: Mapping[str, str] | None = None) -> VertexSettings:
     """Read and check the ``MLKIT_VERTEX_*`` settings; UsageError naming what is wrong."""
     env = os.environ if env is None else env
-    project = (env.get("MLKIT_VERTEX_PROJECT") or "").strip()
+    project, variable = google_project("MLKIT_VERTEX_PROJECT", env)
     if not project:
         raise UsageError(
-            "the Vertex AI target needs a Google Cloud project: MLKIT_VERTEX_PROJECT is not set",
+            "the Vertex AI target needs a Google Cloud project: neither MLKIT_VERTEX_PROJECT "
+            "nor GOOGLE_CLOUD_PROJECT is set",
             hint=_SETUP_HINT,
         )
     if not re.fullmatch(r"[a-z0-9][a-z0-9.:-]{1,62}", project):
-        raise UsageError(f"MLKIT_VERTEX_PROJECT {project!r} is not a valid project id")
+        raise UsageError(f"{variable} {project!r} is not a valid project id")
     location = (env.get("MLKIT_VERTEX_LOCATION") or "us-central1").strip()
     if not re.fullmatch(r"[a-z]+-[a-z]+\d+", location):
         raise UsageError(

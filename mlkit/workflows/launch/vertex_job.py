@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from mlkit.config import google_project
 from mlkit.errors import UsageError
 from mlkit.experiment import load_experiment
 from mlkit.workflows.launch.results import JobSubmitted
@@ -43,6 +44,9 @@ class VertexSettings:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> VertexSettings:
         env = dict(os.environ if env is None else env)
+        project, _ = google_project("MLKIT_VERTEX_PROJECT", env)
+        if project:  # GOOGLE_CLOUD_PROJECT, as every Google target takes it
+            env["MLKIT_VERTEX_PROJECT"] = project
         missing = [
             name
             for name in (
@@ -54,8 +58,9 @@ class VertexSettings:
             if not env.get(name)
         ]
         if missing:
+            named = [m + (" (or GOOGLE_CLOUD_PROJECT)" if "PROJECT" in m else "") for m in missing]
             raise UsageError(
-                f"--backend vertex needs {', '.join(missing)} set",
+                f"--backend vertex needs {', '.join(named)} set",
                 hint="e.g. MLKIT_VERTEX_PROJECT=my-project MLKIT_VERTEX_LOCATION=us-central1 "
                 "MLKIT_VERTEX_STAGING_BUCKET=gs://my-bucket "
                 "MLKIT_VERTEX_IMAGE=us-docker.pkg.dev/my-project/mlkit/train:latest",
