@@ -20,6 +20,7 @@ from mlkit.cli import (
     runs,
     serve,
     train,
+    ui,
 )
 from mlkit.cli.output import error, report_error
 from mlkit.config import set_registry_url
@@ -43,6 +44,7 @@ app.command("serve")(serve.serve)
 app.command("predict")(predict.predict)
 app.command("compare")(compare.compare)
 app.command("rollback")(deploy.rollback)
+app.command("ui")(ui.ui)
 
 _state = {"verbose": False}
 
