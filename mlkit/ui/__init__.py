@@ -6,3 +6,5 @@ one small script of its own (``static/ui.js``) for hover values and toggles. Eve
 ``?format=json`` with its read model, and ``?format=json&table=NAME`` with one of its tables.
 Nothing here writes to the registry, and nothing imports TensorFlow.
 """
+
+__all__: list[str] = []  # the app is mlkit.ui.app.make_app, the server mlkit.ui.server.serve

@@ -25,11 +25,10 @@ STEPS = (
 )
 
 
-def build(home: Path) -> None:
-    """Run the story with ``MLKIT_HOME=home``; raises when a step fails."""
+def build() -> None:
+    """Run the story in ``MLKIT_HOME`` (set by the caller); raises when a step fails."""
     from mlkit.cli import main
 
-    os.environ["MLKIT_HOME"] = str(home)
     for step in STEPS:
         code = main(list(step))
         if code != 0:
@@ -37,4 +36,5 @@ def build(home: Path) -> None:
 
 
 if __name__ == "__main__":
-    build(Path(sys.argv[1]).resolve())
+    os.environ["MLKIT_HOME"] = str(Path(sys.argv[1]).resolve())
+    build()
