@@ -7,7 +7,7 @@ UV := .tools/bin/uv
 VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: setup demo test lint typecheck fmt clean test-postgres bench-registry bench-data bench-data-stream bench-serving bench-search
+.PHONY: setup demo test lint typecheck fmt clean test-postgres bench-registry bench-data bench-data-stream bench-serving bench-search bench-ui
 
 setup: $(VENV)/.synced
 
@@ -29,7 +29,8 @@ test: setup
 	# pyproject.toml; docs/architecture.md, "Guard rails", says what they check).
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy mlkit
-	$(VENV)/bin/python -m pytest -q
+	# The dashboard's browser tests need Chromium: installed with apt if missing (tests/ui).
+	bash scripts/with-chromium.sh $(VENV)/bin/python -m pytest -q
 	# The registry's suite again, on a throw-away PostgreSQL server (installed with apt if missing).
 	bash scripts/with-postgres.sh $(VENV)/bin/python -m pytest -q tests/registry
 
@@ -70,3 +71,7 @@ bench-serving: setup
 # The search's accuracy vs scikit-learn baselines, and AdaNet's throughput vs plain Keras.
 bench-search: setup
 	$(VENV)/bin/python bench/search.py
+
+# The dashboard: server time of the versions and models pages with 10,000 versions, page weight.
+bench-ui: setup
+	$(VENV)/bin/python bench/ui.py

@@ -77,6 +77,7 @@ class Dashboard:
     ) -> None:
         self.settings = settings
         self.store = store
+        self.cache = views.ReadCache(store)
         self.tensorboard = tensorboard
 
     def respond(self, request: Request, build: Callable[[], pages.Page]) -> Response:
@@ -120,7 +121,7 @@ class Dashboard:
         def build() -> pages.Page:
             return pages.versions(
                 views.versions_page(
-                    self.store,
+                    self.cache,
                     request.path_params["model"],
                     where=_q(request, "where"),
                     sort=_q(request, "sort"),

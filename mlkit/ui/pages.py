@@ -458,14 +458,26 @@ def run(page: RunPage, tensorboard: str | None) -> Page:
             Table(
                 "versions",
                 ["version", "created", "metrics"],
-                [[_vlink(v), v.created_at, v.metrics] for v in page.view.versions],
+                [[_vlink(v), v.created_at, v.metrics] for v in page.view.versions[:SHOWN]],
+                caption=_more(page),
             ),
-            deployments_table("deployments", page.view.deployments),
+            deployments_table("deployments", page.view.deployments[:SHOWN]),
         )
     )
     return Page(
         f"Run {r.id} ({r.experiment})", body, page, crumbs=[("Runs", "/runs"), (str(r.id), "")]
     )
+
+
+SHOWN = 50  # the most versions and deployments a run page lists
+
+
+def _more(page: RunPage) -> str:
+    produced = page.view.versions
+    if len(produced) <= SHOWN:
+        return ""
+    run_id = page.view.run.id
+    return f"the first {SHOWN} of {len(produced)}; a model's page filters with run_id = {run_id}"
 
 
 def _flat(params: dict[str, Any], prefix: str = "") -> list[list[Any]]:

@@ -8,6 +8,7 @@ here renders or writes. The single-item views reuse ``views.run_view`` and ``vie
 from __future__ import annotations
 
 import math
+import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,57 @@ def open_dashboard_store(settings: Settings) -> RegistryStore:
     """The registry the dashboard reads: it must exist and be at the current schema (the
     dashboard neither creates nor upgrades one)."""
     return open_store(settings.registry_url, settings.artifacts_dir, on_upgrade=None, create=False)
+
+
+class ReadCache:
+    """The reads a page repeats on every request (a model's versions, its verdicts, the active
+    deployments), kept until the registry's event log moves: every write to the registry
+    appends an event in its own transaction, so the newest event's id (one primary-key query)
+    says whether anything changed. Shared by the dashboard's threads."""
+
+    def __init__(self, store: RegistryStore) -> None:
+        self.store = store
+        self._lock = threading.Lock()
+        self._stamp: int | None = None
+        self._values: dict[tuple[str, str], Any] = {}
+
+    def remember(self, key: tuple[str, str], read: Any) -> Any:
+        """``read()``, or what it returned before while the registry has not changed."""
+        newest = self.store.list_events(limit=1)
+        stamp = newest[0].id if newest else 0
+        with self._lock:
+            if stamp != self._stamp:
+                self._stamp, self._values = stamp, {}
+            if key in self._values:
+                return self._values[key]
+        value = read()
+        with self._lock:
+            if stamp == self._stamp:
+                self._values[key] = value
+        return value
+
+    def versions(self, model: str) -> list[ModelVersion]:
+        return self.remember(("versions", model), lambda: self.store.list_versions(model))
+
+    def verdicts(self, model: str) -> list[Verdict]:
+        return self.remember(("verdicts", model), lambda: self.store.list_verdicts(model))
+
+    def active_deployments(self) -> list[Deployment]:
+        return self.remember(("deployments", ""), lambda: self.store.list_deployments())
+
+    def metric_names(self, model: str) -> list[str]:
+        """Every numeric metric name of ``model``'s versions."""
+        return self.remember(
+            ("metric_names", model),
+            lambda: sorted(
+                {
+                    k
+                    for v in self.versions(model)
+                    for k, x in v.metrics.items()
+                    if _number(x) is not None
+                }
+            ),
+        )
 
 
 # -- models -------------------------------------------------------------------------------------
@@ -98,7 +150,7 @@ class VersionsPage:
 
 
 def versions_page(
-    store: RegistryStore,
+    store: RegistryStore | ReadCache,
     model: str,
     *,
     where: str | None = None,
@@ -108,27 +160,33 @@ def versions_page(
     metric: str | None = None,
 ) -> VersionsPage:
     """One page of ``model``'s versions matching ``where`` (``--where``'s language), newest first
-    unless ``sort`` says otherwise, with the chart of ``metric`` over every matched version."""
+    unless ``sort`` says otherwise, with the chart of ``metric`` over every matched version.
+    With a ``ReadCache``, the versions are read again only when the registry has changed."""
     if per_page < 1 or per_page > MAX_PER_PAGE:
         raise UsageError(f"per_page must be 1..{MAX_PER_PAGE}, got {per_page}")
     if page < 1:
         raise UsageError(f"page must be 1 or more, got {page}")
-    every = store.list_versions(model)
-    matched = filter_versions(every, where=where or None) if where else every
+    cache = store if isinstance(store, ReadCache) else ReadCache(store)
+    every = cache.versions(model)
+    matched = filter_versions(every, where=where) if where else every
     if sort:
         parse_sort(sort, VERSION_FIELDS, VERSION_MAPS)  # a bad key: UsageError before sorting
         ordered = filter_versions(matched, sort=sort)
     else:
-        ordered = list(reversed(matched))
+        ordered = matched[::-1]
     pages = max(1, math.ceil(len(ordered) / per_page))
     shown = ordered[(page - 1) * per_page : page * per_page]
-    names = sorted({k for v in matched for k, x in v.metrics.items() if _number(x) is not None})
-    chosen = metric if metric in names else _default_metric(names)
+    names = (
+        cache.metric_names(model)
+        if matched is every
+        else sorted({k for v in matched for k, x in v.metrics.items() if _number(x) is not None})
+    )
     if metric and metric not in names:
         raise UsageError(f"no version of {model} has metric {metric!r}; it has: {', '.join(names)}")
-    verdicts = _latest_verdicts(store, model, {v.version for v in shown})
+    chosen = metric or _default_metric(names)
+    verdicts = _latest_verdicts(cache.verdicts(model), {v.version for v in shown})
     deployed: dict[int, list[str]] = defaultdict(list)
-    for d in store.list_deployments(active_only=True):
+    for d in cache.active_deployments():
         if d.model == model:
             deployed[d.version].append(d.endpoint)
     return VersionsPage(
@@ -143,7 +201,9 @@ def versions_page(
         sort=sort or None,
         metric=chosen,
         metrics=names,
-        chart=_chart(matched, chosen),
+        chart=cache.remember(("chart", f"{model}\0{chosen}"), lambda: _chart(every, chosen))
+        if matched is every
+        else _chart(matched, chosen),
         deployed=dict(deployed),
     )
 
@@ -181,12 +241,11 @@ def _verdict_word(verdict: Verdict) -> str:
     return "pass" if verdict.passed else "fail"
 
 
-def _latest_verdicts(store: RegistryStore, model: str, versions: set[int]) -> dict[int, str]:
+def _latest_verdicts(verdicts: list[Verdict], versions: set[int]) -> dict[int, str]:
     out: dict[int, str] = {}
-    if versions:
-        for verdict in store.list_verdicts(model):  # oldest first: the last one wins
-            if verdict.candidate_version in versions:
-                out[verdict.candidate_version] = _verdict_word(verdict)
+    for verdict in verdicts:  # oldest first: the last one wins
+        if verdict.candidate_version in versions:
+            out[verdict.candidate_version] = _verdict_word(verdict)
     return out
 
 
@@ -433,6 +492,7 @@ def data_page(store: RegistryStore, run_id: int) -> DataPage:
 
 __all__ = [
     "DataPage",
+    "ReadCache",
     "EndpointModel",
     "LineageGraph",
     "LineageNode",

@@ -1,12 +1,17 @@
-"""The dashboard served by uvicorn on a free loopback port, in a thread."""
+"""The dashboard served by uvicorn on a free loopback port, in a thread; a trained registry;
+a headless Chromium."""
 
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
+import pytest
 import uvicorn
 
 from mlkit.config import Settings
@@ -32,3 +37,40 @@ def running_dashboard(settings: Settings, token: str | None = None) -> Iterator[
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def trained_home(tmp_path_factory) -> Iterator[Path]:
+    """A project whose registry holds trained versions, verdicts, a canary and a rollback
+    (``tests/ui/story.py``), built once per session."""
+    from tests.ui.story import build
+
+    home = tmp_path_factory.mktemp("trained")
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("MLKIT_REGISTRY_URL", "MLKIT_WAREHOUSE", "MLKIT_ARTIFACTS", "MLKIT_RUNS"):
+            patch.delenv(name, raising=False)
+        patch.setenv("MLKIT_HOME", str(home))
+        build()
+        yield home
+
+
+def chromium_path() -> str:
+    """Debian's chromium (``scripts/with-chromium.sh`` installs it and names it in
+    MLKIT_CHROMIUM); the browser tests skip without one unless MLKIT_REQUIRE_CHROMIUM=1."""
+    path = os.environ.get("MLKIT_CHROMIUM") or shutil.which("chromium")
+    if not path:
+        reason = "no chromium: run the tests through scripts/with-chromium.sh (make test does)"
+        if os.environ.get("MLKIT_REQUIRE_CHROMIUM") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=chromium_path(), headless=True)
+        yield chromium
+        chromium.close()
