@@ -7,9 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from mlkit.config import load_settings
@@ -159,3 +164,29 @@ def test_browsing_wrote_nothing_to_the_registry(url, page, trained_home, before)
     for path, _, _ in PAGES:
         page.goto(url + path)
     assert snapshot(trained_home / "registry.db") == before
+
+
+def test_tensorboard_starts_from_the_locked_environment_and_reads_a_run(trained_home):
+    """The locked setuptools still has pkg_resources, which TensorBoard 2.15 imports."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    command = [sys.executable, "-m", "tensorboard.main", "--logdir", str(trained_home / "runs"),
+               "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+    board = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        runs: list[str] = []
+        while time.monotonic() < deadline and board.poll() is None:
+            try:
+                runs = httpx.get(f"http://127.0.0.1:{port}/data/runs", timeout=5).json()
+                if runs:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        assert board.poll() is None, board.stdout.read() if board.stdout else ""
+        assert any(r == "1" or r.startswith("1/") for r in runs), runs
+    finally:
+        board.terminate()
+        board.wait(10)
