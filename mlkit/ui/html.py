@@ -135,6 +135,7 @@ def layout(title: str, body: str, *, crumbs: list[tuple[str, str]] | None = None
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{esc(title)} · mlkit</title>"
+        '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">'
         '<link rel="stylesheet" href="/static/ui.css">'
         '<script src="/static/ui.js" defer></script></head><body>'
         f'<header><a class="brand" href="/">mlkit</a><nav>{nav}</nav></header>'

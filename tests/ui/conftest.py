@@ -42,10 +42,16 @@ def running_dashboard(settings: Settings, token: str | None = None) -> Iterator[
 @pytest.fixture(scope="session")
 def trained_home(tmp_path_factory) -> Iterator[Path]:
     """A project whose registry holds trained versions, verdicts, a canary and a rollback
-    (``tests/ui/story.py``), built once per session."""
+    (``tests/ui/story.py``), built once per session; MLKIT_TEST_UI_HOME names one built before
+    (``python -m tests.ui.story DIR``) to copy instead, when working on the dashboard."""
     from tests.ui.story import build
 
     home = tmp_path_factory.mktemp("trained")
+    built = os.environ.get("MLKIT_TEST_UI_HOME")
+    if built:
+        shutil.copytree(built, home, dirs_exist_ok=True)
+        yield home
+        return
     with pytest.MonkeyPatch.context() as patch:
         for name in ("MLKIT_REGISTRY_URL", "MLKIT_WAREHOUSE", "MLKIT_ARTIFACTS", "MLKIT_RUNS"):
             patch.delenv(name, raising=False)

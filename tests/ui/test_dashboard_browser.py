@@ -37,7 +37,7 @@ PAGES = [
     ("/runs/1", "#t-baselines", "logistic_regression"),
     ("/runs/1/data", "#t-features", "petal"),
     ("/compare?model=iris&a=1&b=2", ".side[data-side=right]", "iris:2"),
-    ("/compare?run_a=1&run_b=2", "#curves", "run 2"),
+    ("/compare?run_a=1&run_b=2", "figure.plot figcaption", "run 2:"),
     ("/endpoints", "#t-traffic", "iris"),
     ("/endpoints", "main", "rollback"),
 ]
@@ -81,7 +81,7 @@ def test_every_page_renders_its_key_content_without_console_errors(url, page):
         element = page.locator(selector).first
         assert element.is_visible(), (path, selector)
         if text:
-            assert text in element.inner_text(), (path, selector, text)
+            assert text in (element.text_content() or ""), (path, selector, text)
     assert page.errors == []
 
 
@@ -121,7 +121,7 @@ def test_the_where_filter_and_sort_work_and_bad_input_says_why(url, page):
 
 def test_charts_show_values_on_hover_and_series_toggle(url, page):
     page.goto(url + "/runs/1")
-    page.locator("#curves circle.pt").first.hover()
+    page.locator("#curves g.series").last.locator("circle.pt").last.hover()  # the one on top
     tip = page.locator("div.tip")
     assert tip.is_visible() and "→" in tip.inner_text()
     button = page.locator("button.toggle[data-chart=curves]").first
