@@ -24,10 +24,12 @@ class Series:
     marks: dict[float, str] = field(default_factory=dict)  # x -> label (e.g. "deployed")
 
 
-def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
+def _ticks(lo: float, hi: float, n: int = 5, integer: bool = False) -> list[float]:
     if hi <= lo:
         return [lo]
     step = 10 ** math.floor(math.log10((hi - lo) / n))
+    if integer:
+        step = max(step, 1)
     for mult in (1, 2, 5, 10):
         if (hi - lo) / (step * mult) <= n:
             step *= mult
@@ -41,9 +43,15 @@ def _num(v: float) -> str:
 
 
 def line_chart(
-    series: Sequence[Series], *, x_label: str, y_label: str, chart_id: str = "chart"
+    series: Sequence[Series],
+    *,
+    x_label: str,
+    y_label: str,
+    chart_id: str = "chart",
+    integer_x: bool = False,
 ) -> str:
-    """Several series over a shared x axis; empty when no series has a point."""
+    """Several series over a shared x axis; empty when no series has a point. ``integer_x``:
+    ticks on whole numbers only (version numbers)."""
     drawn = [s for s in series if s.points]
     if not drawn:
         return '<p class="dim">no points to draw</p>'
@@ -52,8 +60,9 @@ def line_chart(
     x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
     if x1 == x0:
         x0, x1 = x0 - 1, x1 + 1
-    if y1 == y0:
-        y0, y1 = y0 - abs(y0) * 0.05 - 0.5, y1 + abs(y1) * 0.05 + 0.5
+    if y1 == y0:  # a flat line: a band around it
+        pad = abs(y0) * 0.05 or 0.5
+        y0, y1 = y0 - pad, y1 + pad
     w, h = WIDTH - PAD_L - PAD_R, HEIGHT - PAD_T - PAD_B
 
     def sx(x: float) -> float:
@@ -72,7 +81,7 @@ def line_chart(
             f'y2="{sy(t):.1f}"/><text class="tick" x="{PAD_L - 4}" y="{sy(t) + 4:.1f}" '
             f'text-anchor="end">{_num(t)}</text>'
         )
-    for t in _ticks(x0, x1):
+    for t in _ticks(x0, x1, integer=integer_x):
         out.append(
             f'<text class="tick" x="{sx(t):.1f}" y="{HEIGHT - PAD_B + 14}" '
             f'text-anchor="middle">{_num(t)}</text>'

@@ -117,8 +117,10 @@ def section(title: str, *parts: Any, anchor: str = "") -> list[Any]:
 
 
 def pairs(items: list[tuple[str, Any]]) -> str:
-    """A definition list of label: value."""
-    body = "".join(f"<dt>{esc(k)}</dt><dd>{_cell(v)}</dd>" for k, v in items)
+    """A definition list of label: value (empty values left out)."""
+    body = "".join(
+        f"<dt>{esc(k)}</dt><dd>{_cell(v)}</dd>" for k, v in items if v is not None and v != ""
+    )
     return f'<dl class="pairs">{body}</dl>'
 
 

@@ -122,6 +122,7 @@ def versions(view: VersionsPage) -> Page:
         x_label="version",
         y_label=view.metric or "",
         chart_id="versions-chart",
+        integer_x=True,
     )
     table = Table(
         "versions",
@@ -228,6 +229,24 @@ def version(view: VersionPage) -> Page:
     )
 
 
+def _pre(value: Any) -> Html:
+    return Html(f"<pre>{esc(_pretty(value))}</pre>", value)
+
+
+def signed(value: Any) -> Html | None:
+    """A change, with its sign."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    return Html(f"{value:+.4f}", value)
+
+
+def span(value: Any) -> Html | None:
+    """An interval ``[low, high]`` of a change."""
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        return None
+    return Html(f"[{value[0]:+.4f}, {value[1]:+.4f}]", list(value))
+
+
 def _pretty(value: Any) -> str:
     import json
 
@@ -278,8 +297,8 @@ def verdict_block(v: Verdict) -> list[Any]:
                 name,
                 value,
                 (base or {}).get("metrics", {}).get(name) if base else None,
-                diffs.get(name),
-                intervals.get(name),
+                signed(diffs.get(name)),
+                span(intervals.get(name)),
             ]
             for name, value in (cand.get("metrics") or {}).items()
         ],
@@ -295,9 +314,7 @@ def verdict_block(v: Verdict) -> list[Any]:
                 numbers.get("rows"),
                 numbers.get(slice_metric),
                 b := ((base or {}).get("slices") or {}).get(name, {}).get(slice_metric),
-                None
-                if b is None or numbers.get(slice_metric) is None
-                else numbers[slice_metric] - b,
+                signed(_diff(numbers.get(slice_metric), b)),
             ]
             for name, numbers in sorted((cand.get("slices") or {}).items())
         ],
@@ -318,10 +335,11 @@ def verdict_block(v: Verdict) -> list[Any]:
         ],
     )
     sig = d.get("significance") or {}
-    word = "forced" if v.forced else "PASS" if v.passed else "FAIL"
+    word = "PASS" if v.passed else "FAIL, forced" if v.forced else "FAIL"
+    style = "forced" if v.forced else word.lower()
     head = (
         f'<h3 id="verdict-{v.id}" class="verdict">Verdict {v.id}: '
-        f'<span class="v-{esc(word.lower())}">{esc(word)}</span> · v{v.candidate_version} vs '
+        f'<span class="v-{style}">{esc(word)}</span> · v{v.candidate_version} vs '
         f"{esc(f'v{v.baseline_version}' if v.baseline_version else 'no baseline')} · "
         f"{esc(fmt(v.created_at))}</h3><p>{esc(v.reason)}</p>"
     )
@@ -565,7 +583,12 @@ def compare_versions(c: VersionComparison) -> Page:
         "metrics",
         ["metric", la, lb, "change"],
         [
-            [m, a.metrics.get(m), b.metrics.get(m), _diff(b.metrics.get(m), a.metrics.get(m))]
+            [
+                m,
+                a.metrics.get(m),
+                b.metrics.get(m),
+                signed(_diff(b.metrics.get(m), a.metrics.get(m))),
+            ]
             for m in c.metrics
         ],
     )
@@ -587,10 +610,12 @@ def compare_versions(c: VersionComparison) -> Page:
     )
     arch = Table(
         "architecture",
-        ["side", "architecture"],
+        [la, lb],
         [
-            [la, _pretty((a.signature or {}).get("architecture"))],
-            [lb, _pretty((b.signature or {}).get("architecture"))],
+            [
+                _pre((a.signature or {}).get("architecture")),
+                _pre((b.signature or {}).get("architecture")),
+            ]
         ],
     )
     sides = (
@@ -635,7 +660,12 @@ def compare_runs(c: RunComparison) -> Page:
         "metrics",
         ["metric", la, lb, "change"],
         [
-            [m, a.metrics.get(m), b.metrics.get(m), _diff(b.metrics.get(m), a.metrics.get(m))]
+            [
+                m,
+                a.metrics.get(m),
+                b.metrics.get(m),
+                signed(_diff(b.metrics.get(m), a.metrics.get(m))),
+            ]
             for m in c.metrics
         ],
     )
