@@ -40,7 +40,7 @@ def running_dashboard(settings: Settings, token: str | None = None) -> Iterator[
 
 
 @pytest.fixture(scope="session")
-def trained_home(tmp_path_factory) -> Iterator[Path]:
+def trained_home(tmp_path_factory) -> Path:
     """A project whose registry holds trained versions, verdicts, a canary and a rollback
     (``tests/ui/story.py``), built once per session; MLKIT_TEST_UI_HOME names one built before
     (``python -m tests.ui.story DIR``) to copy instead, when working on the dashboard."""
@@ -50,14 +50,13 @@ def trained_home(tmp_path_factory) -> Iterator[Path]:
     built = os.environ.get("MLKIT_TEST_UI_HOME")
     if built:
         shutil.copytree(built, home, dirs_exist_ok=True)
-        yield home
-        return
-    with pytest.MonkeyPatch.context() as patch:
+        return home
+    with pytest.MonkeyPatch.context() as patch:  # only while it is built: pages name the home
         for name in ("MLKIT_REGISTRY_URL", "MLKIT_WAREHOUSE", "MLKIT_ARTIFACTS", "MLKIT_RUNS"):
             patch.delenv(name, raising=False)
         patch.setenv("MLKIT_HOME", str(home))
         build()
-        yield home
+    return home
 
 
 def chromium_path() -> str:

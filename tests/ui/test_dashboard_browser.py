@@ -52,12 +52,12 @@ def snapshot(db: Path) -> tuple[str, int]:
 
 
 @pytest.fixture(scope="module")
-def before(trained_home):
+def before(browser, trained_home):  # the browser first: no training when it is skipped
     return snapshot(trained_home / "registry.db")
 
 
 @pytest.fixture(scope="module")
-def url(trained_home, before):
+def url(before, trained_home):
     with running_dashboard(load_settings(trained_home)) as url:
         yield url
 
