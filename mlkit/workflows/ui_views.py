@@ -23,7 +23,7 @@ from mlkit.registry import (
     Verdict,
     open_store,
 )
-from mlkit.registry.query import VERSION_FIELDS, VERSION_MAPS, filter_versions, parse_sort
+from mlkit.registry.query import filter_versions
 from mlkit.workflows.views import RunSummary, RunView, VersionView, list_runs, run_view
 from mlkit.workflows.views import version_view as _version_view
 
@@ -168,19 +168,16 @@ def versions_page(
         raise UsageError(f"page must be 1 or more, got {page}")
     cache = store if isinstance(store, ReadCache) else ReadCache(store)
     every = cache.versions(model)
-    matched = filter_versions(every, where=where) if where else every
-    if sort:
-        parse_sort(sort, VERSION_FIELDS, VERSION_MAPS)  # a bad key: UsageError before sorting
-        ordered = filter_versions(matched, sort=sort)
+    if where or sort:
+        ordered = filter_versions(every, where=where or None, sort=sort or None)
+        matched = sorted(ordered, key=lambda v: v.version) if sort else ordered
+        if not sort:
+            ordered = ordered[::-1]
     else:
-        ordered = matched[::-1]
+        matched, ordered = every, every[::-1]
     pages = max(1, math.ceil(len(ordered) / per_page))
     shown = ordered[(page - 1) * per_page : page * per_page]
-    names = (
-        cache.metric_names(model)
-        if matched is every
-        else sorted({k for v in matched for k, x in v.metrics.items() if _number(x) is not None})
-    )
+    names = cache.metric_names(model)  # the chart may show any metric of the model
     if metric and metric not in names:
         raise UsageError(f"no version of {model} has metric {metric!r}; it has: {', '.join(names)}")
     chosen = metric or _default_metric(names)

@@ -190,3 +190,14 @@ def test_tensorboard_starts_from_the_locked_environment_and_reads_a_run(trained_
     finally:
         board.terminate()
         board.wait(10)
+
+
+def test_the_data_page_shows_statistics_and_a_drift_report(url, page):
+    page.goto(url + "/runs/1/data")
+    assert page.locator("#t-features svg.hist").count() == 4  # iris: four measurements
+    page.click("a.drift")
+    caption = page.locator("#t-drift caption").inner_text()
+    assert "against run 1: 0 drifted" in caption  # its own source, unchanged
+    names = page.locator("#t-drift tbody tr td:first-child").all_inner_texts()
+    assert {"sepal_length_cm", "petal_width_cm"} <= set(names), names
+    assert page.errors == []
