@@ -625,9 +625,17 @@ def compare_versions(c: VersionComparison) -> Page:
         f"{lineage_svg(c.right.lineage)}</div>"
         "</div>"
     )
+    curves = line_chart(
+        [Series(f"{la}: {n}", pts) for n, pts in sorted(c.left_curves.items())]
+        + [Series(f"{lb}: {n}", pts) for n, pts in sorted(c.right_curves.items())],
+        x_label="global step",
+        y_label="training loss",
+        chart_id="curves",
+    )
     body: list[Any] = [
         sides,
         section("Metrics", metrics),
+        section("Learning curves of their runs, overlaid", curves),
         section("Fields", fields),
         section("Architecture", arch),
     ]

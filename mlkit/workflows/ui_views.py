@@ -384,10 +384,7 @@ class RunPage:
 def run_page(store: RegistryStore, settings: Settings, run_id: int) -> RunPage:
     view = run_view(store, settings, run_id)
     report = dict(view.run.report or {})
-    curves = {
-        name: [(float(p[0]), float(p[1])) for p in points if len(p) == 2]
-        for name, points in (report.get("curves") or {}).items()
-    }
+    curves = report_curves(report)
     return RunPage(
         view=view,
         report=report,
@@ -405,6 +402,8 @@ class VersionComparison:
     left: VersionPage
     right: VersionPage
     metrics: list[str]  # the union of both sides' metric names
+    left_curves: dict[str, list[tuple[float, float]]]  # the learning curves of each one's run
+    right_curves: dict[str, list[tuple[float, float]]]
 
 
 def compare_versions(store: RegistryStore, left: str, right: str) -> VersionComparison:
@@ -412,7 +411,19 @@ def compare_versions(store: RegistryStore, left: str, right: str) -> VersionComp
     a, b = store.resolve(left), store.resolve(right)
     pa, pb = version_page(store, a.model, a.version), version_page(store, b.model, b.version)
     names = sorted(set(a.metrics) | set(b.metrics))
-    return VersionComparison(pa, pb, names)
+
+    def curves(page: VersionPage) -> dict[str, list[tuple[float, float]]]:
+        return report_curves(page.view.run.report) if page.view.run else {}
+
+    return VersionComparison(pa, pb, names, curves(pa), curves(pb))
+
+
+def report_curves(report: dict[str, Any]) -> dict[str, list[tuple[float, float]]]:
+    """Training loss by global step of every candidate ensemble, from a stored search report."""
+    return {
+        name: [(float(p[0]), float(p[1])) for p in points if len(p) == 2]
+        for name, points in (report.get("curves") or {}).items()
+    }
 
 
 @dataclass(frozen=True)
@@ -508,6 +519,7 @@ __all__ = [
     "lineage_graph",
     "models_overview",
     "open_dashboard_store",
+    "report_curves",
     "run_page",
     "runs_page",
     "version_page",

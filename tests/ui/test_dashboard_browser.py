@@ -147,6 +147,8 @@ def test_compare_shows_both_sides(url, page):
     assert page.locator(".side[data-side=left] h2").inner_text() == "iris:1"
     assert page.locator(".side[data-side=right] h2").inner_text() == "iris:2"
     assert page.locator("#t-metrics thead th").all_inner_texts()[1:3] == ["iris:1", "iris:2"]
+    overlaid = " ".join(page.locator("button.toggle").all_inner_texts())
+    assert "iris:1:" in overlaid and "iris:2:" in overlaid
     page.click("a:text('compare their runs')")
     legend = " ".join(page.locator("button.toggle").all_inner_texts())
     assert "run 1:" in legend and "run 2:" in legend
