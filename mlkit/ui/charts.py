@@ -22,6 +22,7 @@ class Series:
     name: str
     points: Sequence[tuple[float, float]]
     marks: dict[float, str] = field(default_factory=dict)  # x -> label (e.g. "deployed")
+    dashed: bool = False  # the second side of a comparison
 
 
 def _ticks(lo: float, hi: float, n: int = 5, integer: bool = False) -> list[float]:
@@ -94,10 +95,12 @@ def line_chart(
     )
     for i, s in enumerate(drawn):
         color = COLORS[i % len(COLORS)]
+        dash = ' stroke-dasharray="5 3"' if s.dashed else ""
         path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in s.points)
         out.append(
             f'<g class="series" data-series="{i}" data-name="{esc(s.name)}">'
-            f'<polyline fill="none" stroke="{color}" stroke-width="1.5" points="{path}"/>'
+            f'<polyline fill="none" stroke="{color}" stroke-width="1.5" points="{path}"'
+            f"{dash}/>"
         )
         stride = max(1, len(s.points) // MAX_DOTS)
         dots = list(s.points[::stride])
@@ -120,7 +123,8 @@ def line_chart(
     out.append("</svg>")
     legend = "".join(
         f'<button type="button" class="toggle" data-chart="{esc(chart_id)}" data-series="{i}">'
-        f'<span class="swatch" style="background:{COLORS[i % len(COLORS)]}"></span>'
+        f'<span class="swatch{" dashed" if s.dashed else ""}" '
+        f'style="background-color:{COLORS[i % len(COLORS)]}"></span>'
         f"{esc(s.name)}</button>"
         for i, s in enumerate(drawn)
     )

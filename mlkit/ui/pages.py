@@ -395,8 +395,11 @@ def runs(rows: list[RunSummary], where: str | None, sort: str | None) -> Page:
     return Page("Runs", [form, table, compare], rows)
 
 
-def _curve_series(page: RunPage, prefix: str = "") -> list[Series]:
-    return [Series(f"{prefix}{name}", points) for name, points in sorted(page.curves.items())]
+def _curve_series(page: RunPage, prefix: str = "", dashed: bool = False) -> list[Series]:
+    return [
+        Series(f"{prefix}{name}", points, dashed=dashed)
+        for name, points in sorted(page.curves.items())
+    ]
 
 
 def run(page: RunPage, tensorboard: str | None) -> Page:
@@ -627,7 +630,7 @@ def compare_versions(c: VersionComparison) -> Page:
     )
     curves = line_chart(
         [Series(f"{la}: {n}", pts) for n, pts in sorted(c.left_curves.items())]
-        + [Series(f"{lb}: {n}", pts) for n, pts in sorted(c.right_curves.items())],
+        + [Series(f"{lb}: {n}", pts, dashed=True) for n, pts in sorted(c.right_curves.items())],
         x_label="global step",
         y_label="training loss",
         chart_id="curves",
@@ -686,7 +689,7 @@ def compare_runs(c: RunComparison) -> Page:
         ],
     )
     curves = line_chart(
-        _curve_series(c.left, f"{la}: ") + _curve_series(c.right, f"{lb}: "),
+        _curve_series(c.left, f"{la}: ") + _curve_series(c.right, f"{lb}: ", dashed=True),
         x_label="global step",
         y_label="training loss",
         chart_id="curves",
