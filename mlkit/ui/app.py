@@ -26,8 +26,9 @@ from starlette.staticfiles import StaticFiles
 from mlkit.config import Settings
 from mlkit.errors import MlkitError, ModelNotFound, UsageError, VersionNotFound
 from mlkit.registry import RegistryStore
-from mlkit.ui import pages
+from mlkit.ui import compare_pages, model_pages, run_pages
 from mlkit.ui.html import esc, layout
+from mlkit.ui.page import Page
 from mlkit.workflows import ui_views as views
 
 STATIC = Path(__file__).parent / "static"
@@ -80,7 +81,7 @@ class Dashboard:
         self.cache = views.ReadCache(store)
         self.tensorboard = tensorboard
 
-    def respond(self, request: Request, build: Callable[[], pages.Page]) -> Response:
+    def respond(self, request: Request, build: Callable[[], Page]) -> Response:
         """The page as HTML, or its data or one of its tables as JSON (``?format=json``)."""
         try:
             page = build()
@@ -115,11 +116,11 @@ class Dashboard:
     # -- routes -----------------------------------------------------------------------------------
 
     def models(self, request: Request) -> Response:
-        return self.respond(request, lambda: pages.models(views.models_overview(self.store)))
+        return self.respond(request, lambda: model_pages.models(views.models_overview(self.store)))
 
     def versions(self, request: Request) -> Response:
-        def build() -> pages.Page:
-            return pages.versions(
+        def build() -> Page:
+            return model_pages.versions(
                 views.versions_page(
                     self.cache,
                     request.path_params["model"],
@@ -136,18 +137,18 @@ class Dashboard:
     def version(self, request: Request) -> Response:
         model, number = request.path_params["model"], request.path_params["version"]
         return self.respond(
-            request, lambda: pages.version(views.version_page(self.store, model, number))
+            request, lambda: model_pages.version(views.version_page(self.store, model, number))
         )
 
     def runs(self, request: Request) -> Response:
         where, sort = _q(request, "where"), _q(request, "sort")
 
-        def build() -> pages.Page:
+        def build() -> Page:
             rows = views.runs_page(
                 self.store, self.settings, experiment=_q(request, "experiment"), where=where,
                 sort=sort, limit=_int(request, "limit", 100),
             )  # fmt: skip
-            return pages.runs(rows, where, sort)
+            return run_pages.runs(rows, where, sort)
 
         return self.respond(request, build)
 
@@ -155,30 +156,32 @@ class Dashboard:
         run_id = request.path_params["run"]
         return self.respond(
             request,
-            lambda: pages.run(views.run_page(self.store, self.settings, run_id), self.tensorboard),
+            lambda: run_pages.run(
+                views.run_page(self.store, self.settings, run_id), self.tensorboard
+            ),
         )
 
     def data(self, request: Request) -> Response:
         run_id = request.path_params["run"]
 
-        def build() -> pages.Page:
+        def build() -> Page:
             page = views.data_page(self.store, run_id)
             drift = None
             if request.query_params.get("drift"):
                 from mlkit.workflows.data_reports import drift_against_run
 
                 drift = drift_against_run(self.settings, run_id)
-            return pages.data(page, drift)
+            return run_pages.data(page, drift)
 
         return self.respond(request, build)
 
     def compare(self, request: Request) -> Response:
-        def build() -> pages.Page:
+        def build() -> Page:
             run_a, run_b = _q(request, "run_a"), _q(request, "run_b")
             if run_a or run_b:
                 if not (run_a and run_b):
                     raise UsageError("compare two runs: give both run_a and run_b")
-                return pages.compare_runs(
+                return compare_pages.compare_runs(
                     views.compare_runs(
                         self.store, self.settings, _int(request, "run_a", 0),
                         _int(request, "run_b", 0),
@@ -186,15 +189,17 @@ class Dashboard:
                 )  # fmt: skip
             model, a, b = _q(request, "model"), _q(request, "a"), _q(request, "b")
             if not (a and b):
-                return pages.compare_form(model or "", a or "", b or "")
+                return compare_pages.compare_form(model or "", a or "", b or "")
             left = a if model is None or ":" in a or "@" in a else f"{model}:{a}"
             right = b if model is None or ":" in b or "@" in b else f"{model}:{b}"
-            return pages.compare_versions(views.compare_versions(self.store, left, right))
+            return compare_pages.compare_versions(views.compare_versions(self.store, left, right))
 
         return self.respond(request, build)
 
     def endpoints(self, request: Request) -> Response:
-        return self.respond(request, lambda: pages.endpoints(views.endpoints_page(self.store)))
+        return self.respond(
+            request, lambda: model_pages.endpoints(views.endpoints_page(self.store))
+        )
 
 
 class TokenGate(BaseHTTPMiddleware):
