@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -67,7 +70,7 @@ def test_every_page_answers_with_its_content(url, path, text):
 def test_every_table_downloads_as_json(url):
     for path, _ in PAGES:
         page = httpx.get(url + path).text
-        names = set(__import__("re").findall(r'data-table="([^"]+)"', page))
+        names = set(re.findall(r'data-table="([^"]+)"', page))
         for name in names:
             sep = "&" if "?" in path else "?"
             r = httpx.get(f"{url}{path}{sep}format=json&table={name}")
@@ -137,6 +140,37 @@ def test_the_registry_is_not_written_and_a_missing_one_is_not_created(home, url,
     )  # fmt: skip
     assert code.returncode == 5 and "no registry at" in code.stderr
     assert not (tmp_path / "registry.db").exists()
+
+
+def _mlkit(home: Path, *args: str, **kw) -> subprocess.Popen:
+    env = {"MLKIT_HOME": str(home), "PATH": "/usr/bin:/bin", "PYTHONUNBUFFERED": "1",
+           "COLUMNS": "200", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}  # fmt: skip
+    pipe = subprocess.PIPE
+    command = [sys.executable, "-m", "mlkit", *args]
+    return subprocess.Popen(command, cwd=home, env=env, stdout=pipe, stderr=pipe, text=True, **kw)
+
+
+def test_mlkit_ui_serves_until_interrupted(home):
+    proc = _mlkit(home, "ui", "--port", "0")
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        url = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        assert url, line
+        assert "toy" in httpx.get(url.group()).text
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+
+
+def test_a_port_in_use_is_one_line_and_exit_7(home):
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        proc = _mlkit(home, "ui", "--port", str(held.getsockname()[1]))
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 7
+    assert err.startswith("Error: cannot listen on 127.0.0.1:") and "Traceback" not in err
 
 
 def test_a_token_is_required_when_set(home):
