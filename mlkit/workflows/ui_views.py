@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 import threading
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from mlkit.config import Settings
 from mlkit.errors import UsageError
@@ -30,6 +31,8 @@ from mlkit.workflows.views import version_view as _version_view
 PER_PAGE = 50
 MAX_PER_PAGE = 500
 CHART_POINTS = 400  # the most points a chart over versions draws (evenly thinned beyond)
+
+T = TypeVar("T")
 
 
 def open_dashboard_store(settings: Settings) -> RegistryStore:
@@ -50,7 +53,7 @@ class ReadCache:
         self._stamp: int | None = None
         self._values: dict[tuple[str, str], Any] = {}
 
-    def remember(self, key: tuple[str, str], read: Any) -> Any:
+    def remember(self, key: tuple[str, str], read: Callable[[], T]) -> T:
         """``read()``, or what it returned before while the registry has not changed."""
         newest = self.store.list_events(limit=1)
         stamp = newest[0].id if newest else 0
@@ -58,7 +61,8 @@ class ReadCache:
             if stamp != self._stamp:
                 self._stamp, self._values = stamp, {}
             if key in self._values:
-                return self._values[key]
+                cached: T = self._values[key]
+                return cached
         value = read()
         with self._lock:
             if stamp == self._stamp:
