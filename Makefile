@@ -7,7 +7,7 @@ UV := .tools/bin/uv
 VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: setup demo test lint typecheck fmt clean test-postgres bench-registry bench-data bench-data-stream bench-serving bench-search bench-overhead
+.PHONY: setup demo test lint typecheck fmt clean test-postgres bench-registry bench-data bench-data-stream bench-serving bench-search bench-overhead bench-ui
 
 setup: $(VENV)/.synced
 
@@ -29,7 +29,8 @@ test: setup
 	# pyproject.toml; docs/architecture.md, "Guard rails", says what they check).
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy mlkit
-	$(VENV)/bin/python -m pytest -q
+	# The dashboard's browser tests need Chromium: installed with apt if missing (tests/ui).
+	bash scripts/with-chromium.sh $(VENV)/bin/python -m pytest -q
 	# The registry's suite again, on a throw-away PostgreSQL server (installed with apt if missing).
 	bash scripts/with-postgres.sh $(VENV)/bin/python -m pytest -q tests/registry
 
@@ -74,3 +75,7 @@ bench-search: setup
 # The fixed cost of a small search (mlkit train iris --steps 10) by stage, vs plain Keras.
 bench-overhead: setup
 	$(VENV)/bin/python bench/overhead.py
+
+# The dashboard: server time of the versions and models pages with 10,000 versions, page weight.
+bench-ui: setup
+	$(VENV)/bin/python bench/ui.py

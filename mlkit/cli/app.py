@@ -21,6 +21,7 @@ from mlkit.cli import (
     runs,
     serve,
     train,
+    ui,
 )
 from mlkit.cli.argv import normalize
 from mlkit.cli.output import error, report_error
@@ -46,6 +47,7 @@ app.command("predict")(predict.predict)
 app.command("compare")(compare.compare)
 app.command("rollback")(deploy.rollback)
 app.command("config")(config.config)
+app.command("ui")(ui.ui)
 
 _state = {"verbose": False}
 
