@@ -375,16 +375,23 @@ def parse_experiment(raw: dict[str, Any], origin: str = "experiment") -> Experim
         raise SpecError(_format_errors(origin, exc, raw)) from None
 
 
-def _format_errors(origin: str, exc: ValidationError, raw: dict[str, Any]) -> str:
-    lines = [f"{origin}: {_describe(error, raw)}" for error in exc.errors()]
+def _format_errors(
+    origin: str, exc: ValidationError, raw: dict[str, Any], root: type[BaseModel] | None = None
+) -> str:
+    """One line per error: ``ORIGIN: KEY: what is wrong`` (``root``: the file's model, default
+    Experiment; other spec files, such as pipelines, reuse this)."""
+    lines = [f"{origin}: {_describe(error, raw, root or Experiment)}" for error in exc.errors()]
     return "\n".join(lines)
 
 
-def _describe(error: Any, raw: dict[str, Any]) -> str:
+format_spec_errors = _format_errors
+
+
+def _describe(error: Any, raw: dict[str, Any], root: type[BaseModel]) -> str:
     loc = ".".join(str(part) for part in error["loc"])
     kind = error["type"]
     if kind == "extra_forbidden":
-        known = _known_keys(error["loc"][:-1])
+        known = _known_keys(error["loc"][:-1], root)
         close = difflib.get_close_matches(str(error["loc"][-1]), known, n=1)
         suggestion = (
             f" (did you mean '{close[0]}'?)" if close else f" (expected one of: {', '.join(known)})"
@@ -409,8 +416,8 @@ def _describe(error: Any, raw: dict[str, Any]) -> str:
     return f"{loc}: {message}{shown}"
 
 
-def _known_keys(parent: tuple[Any, ...]) -> list[str]:
-    model: Any = Experiment
+def _known_keys(parent: tuple[Any, ...], root: type[BaseModel]) -> list[str]:
+    model: Any = root
     for part in parent:
         if isinstance(part, int):
             continue
