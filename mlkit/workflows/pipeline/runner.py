@@ -94,12 +94,17 @@ def run_pipeline(
     store = open_store(settings.registry_url, settings.artifacts_dir)
     if resume is not None:
         run = _reopen(store, resume, loaded)
+        options = run.resources.get("options", {})  # a resumed run keeps its options
+        use_cache = use_cache and options.get("use_cache", True)
+        if_drift = if_drift or options.get("if_drift", False)
     else:
         run = store.create_pipeline_run(
             loaded.spec.pipeline.name, spec_text=loaded.text, spec_sha256=loaded.sha256,
             path=str(path), trigger="drift" if if_drift else "manual", pid=os.getpid(),
             hostname=this_host(),
         )  # fmt: skip
+        options = {"use_cache": use_cache, "if_drift": if_drift}
+        run = store.link_pipeline_run(run.id, resources={"options": options})
     ctx = steps.StepContext(
         loaded, load_experiment(loaded.experiment_path)[0], settings, store, run.id,
         stage=on_stage or (lambda _msg: None), if_drift=if_drift,
@@ -180,7 +185,7 @@ def _one_step(
             _link(ctx, name, hit.outputs)
             on_step(StepEvent(name, "cached", f"same inputs as pipeline run {hit.pipeline_run_id}"))
             return
-    if name == "train":
+    if name == "train" and use_cache:  # --no-cache runs every step: this condition too
         reason = _no_data_change(ctx, inputs)
         if reason is not None:
             _skip(ctx, name, reason, on_step)
