@@ -13,7 +13,14 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from mlkit.errors import SpecError
 
@@ -315,11 +322,38 @@ class PromotionSpec(_Strict):
         return _check_metric_names(values)
 
 
+# -- [vertex]: where `mlkit train --backend vertex` trains (see docs/pipelines.md) ---------------
+
+AcceleratorType = Literal[
+    "NVIDIA_TESLA_T4", "NVIDIA_TESLA_V100", "NVIDIA_TESLA_P100", "NVIDIA_TESLA_P4",
+    "NVIDIA_TESLA_A100", "NVIDIA_A100_80GB", "NVIDIA_L4", "NVIDIA_H100_80GB",
+]  # fmt: skip
+
+
+class VertexSpec(_Strict):
+    """The Vertex AI job's machines: unset keys fall back to the environment
+    (``MLKIT_VERTEX_MACHINE_TYPE``, ``_ACCELERATOR_TYPE``, ``_ACCELERATOR_COUNT``, ``_WORKERS``,
+    ``_PS``), which overrides them, as ``--workers``/``--ps`` override both."""
+
+    machine_type: Annotated[str | None, Field(pattern=r"^[a-z][a-z0-9-]{1,62}$")] = None
+    accelerator_type: AcceleratorType | None = None
+    accelerator_count: Annotated[int | None, Field(ge=1, le=16)] = None
+    workers: Annotated[int | None, Field(ge=0, le=1000)] = None  # replicas besides the chief
+    ps: Annotated[int | None, Field(ge=0, le=100)] = None  # parameter servers
+
+    @model_validator(mode="after")
+    def _accelerator(self) -> VertexSpec:
+        if (self.accelerator_type is None) != (self.accelerator_count is None):
+            raise ValueError("give accelerator_type and accelerator_count together")
+        return self
+
+
 class Experiment(_Strict):
     experiment: ExperimentInfo
     data: DataSpec
     search: SearchSpec = SearchSpec()
     promotion: PromotionSpec = PromotionSpec()
+    vertex: VertexSpec = VertexSpec()
 
     def with_budget(
         self,
