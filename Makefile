@@ -7,7 +7,7 @@ UV := .tools/bin/uv
 VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: setup demo test lint typecheck fmt clean test-postgres bench-registry bench-data bench-data-stream bench-serving bench-search
+.PHONY: setup demo test lint typecheck fmt clean test-postgres bench-registry bench-data bench-data-stream bench-serving bench-search bench-pipeline
 
 setup: $(VENV)/.synced
 
@@ -70,3 +70,7 @@ bench-serving: setup
 # The search's accuracy vs scikit-learn baselines, and AdaNet's throughput vs plain Keras.
 bench-search: setup
 	$(VENV)/bin/python bench/search.py
+
+# Pipelines: what recording a pipeline run costs beside its steps' work; cache lookups with history.
+bench-pipeline: setup
+	$(VENV)/bin/python bench/pipeline.py

@@ -156,3 +156,22 @@ def test_options_that_do_not_apply_are_refused(mlkit_home, cli):
     assert result.code == 2 and "unknown backend 'mars'" in result.err
     result = cli("pipeline", "show", "7")
     assert result.code == 5 and "pipeline run 7 not found" in result.err
+
+
+def test_listing_pipeline_runs_imports_neither_tensorflow_nor_kfp_nor_aiplatform(mlkit_home):
+    import subprocess
+    import sys
+
+    from tests.conftest import home_env
+
+    code = (
+        "import sys; from mlkit.cli import main; main(['pipeline', 'runs']); "
+        "print(sorted(m for m in ('tensorflow', 'kfp', 'google.cloud.aiplatform') "
+        "if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=home_env(mlkit_home),
+        cwd=mlkit_home, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
