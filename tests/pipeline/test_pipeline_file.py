@@ -175,3 +175,27 @@ def test_listing_pipeline_runs_imports_neither_tensorflow_nor_kfp_nor_aiplatform
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_ingest_runs_a_query_with_params_into_a_table(mlkit_home, cli):
+    assert cli("data", "load", "digits").code == 0
+    path = write(
+        mlkit_home,
+        f"""
+[pipeline]
+name = "subset"
+experiment = "{EXPERIMENT}"
+[ingest]
+query = "SELECT * FROM digits WHERE label < @n"
+params = {{ n = 3 }}
+table = "digits_low"
+""",
+    )
+    result = cli("pipeline", "run", path)
+    assert result.code == 0, result.err
+    tables = {t["name"]: t["rows"] for t in json.loads(cli("data", "tables", "--json").out)}
+    assert 0 < tables["digits_low"] < 1797
+    empty = write(mlkit_home, path.read_text().replace("@n", "@n - 10"), "empty.toml")
+    result = cli("pipeline", "run", empty)
+    assert result.code == 3 and "ingest.query returned no rows" in result.err
+    assert "--resume 2" in result.err  # the exact command that continues it

@@ -74,16 +74,22 @@ def ingest(ctx: StepContext) -> dict[str, Any]:
     assert spec.query is not None
     import pyarrow as pa
 
+    from mlkit.data.experiment_data import bigquery_config
     from mlkit.data.source import resolve_source, table_target
 
+    data = ctx.experiment.data  # the query runs where the experiment's queries run
     source = resolve_source(
-        spec.query, local_path=ctx.settings.warehouse_path, params=dict(spec.params)
-    )
+        spec.query, local_path=ctx.settings.warehouse_path, params=dict(spec.params),
+        backend=data.backend, bigquery=bigquery_config(data),
+    )  # fmt: skip
     ctx.stage(f"running the query into table {table}")
     with source.warehouse.materialize(source.relation) as relation:
-        data = pa.Table.from_batches(list(source.warehouse.iter_batches(relation)))
+        batches = list(source.warehouse.iter_batches(relation))
+    if not batches or not sum(b.num_rows for b in batches):
+        raise DataError(f"ingest.query returned no rows: {source.text}")
+    rows_read = pa.Table.from_batches(batches)
     warehouse, name = table_target(table, local_path=ctx.settings.warehouse_path)
-    rows = warehouse.write_table(name or table, data, replace=True)
+    rows = warehouse.write_table(name or table, rows_read, replace=True)
     return {"table": name or table, "rows": rows, "from": "query"}
 
 
