@@ -1,7 +1,7 @@
 """``make bench-pipeline``: what recording a pipeline costs, beside the work of its steps.
 
 1. The same work two ways, ``--repeat`` times each (interleaved; medians), on the bundled digits
-   in a fresh project: the steps' functions called directly (load the table, compute its statistics), and
+   in a fresh project: the steps' functions called directly (load the table, its statistics), and
    ``mlkit.workflows.pipeline.runner.run_pipeline`` on an ingest + validate pipeline, which also
    opens the registry, records the pipeline run and each step (inputs, outputs) and keeps a
    heartbeat. The difference, per run, is the pipeline's overhead.
