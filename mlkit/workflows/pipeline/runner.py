@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -85,13 +86,30 @@ def run_pipeline(
     on_stage: steps.Stage | None = None,
 ) -> PipelineOutcome:
     """Run the pipeline file here, step by step; return the recorded pipeline run."""
-    import time
-
     started = time.monotonic()
     loaded = load_pipeline(path)
     if if_drift and loaded.spec.validate_ is None:
         raise UsageError("--if-drift needs a [validate] step (its drift gate decides)")
-    store = open_store(settings.registry_url, settings.artifacts_dir)
+    with open_store(settings.registry_url, settings.artifacts_dir) as store:
+        return _run_here(
+            loaded, path, settings, store, use_cache=use_cache, resume=resume, if_drift=if_drift,
+            on_step=on_step, on_stage=on_stage, started=started,
+        )  # fmt: skip
+
+
+def _run_here(
+    loaded: LoadedPipeline,
+    path: Path,
+    settings: Settings,
+    store: RegistryStore,
+    *,
+    use_cache: bool,
+    resume: int | None,
+    if_drift: bool,
+    on_step: OnStep | None,
+    on_stage: steps.Stage | None,
+    started: float,
+) -> PipelineOutcome:
     if resume is not None:
         run = _reopen(store, resume, loaded)
         options = run.resources.get("options", {})  # a resumed run keeps its options
@@ -364,7 +382,19 @@ def run_one_step(
     the pipeline run (returns its id); a step then runs with the outputs recorded by the steps
     before it; ``end`` records how it ended."""
     loaded = load_pipeline(path, experiment=experiment)
-    store = open_store(settings.registry_url, settings.artifacts_dir)
+    with open_store(settings.registry_url, settings.artifacts_dir) as store:
+        return _component_step(loaded, path, settings, store, name, pipeline_run_id, on_stage)
+
+
+def _component_step(
+    loaded: LoadedPipeline,
+    path: Path,
+    settings: Settings,
+    store: RegistryStore,
+    name: str,
+    pipeline_run_id: int | None,
+    on_stage: steps.Stage | None,
+) -> int:
     if name == "begin":
         return store.create_pipeline_run(
             loaded.spec.pipeline.name, spec_text=loaded.text, spec_sha256=loaded.sha256,
