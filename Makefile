@@ -7,7 +7,7 @@ UV := .tools/bin/uv
 VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: setup demo test lint typecheck fmt clean test-postgres bench-registry bench-data bench-data-stream bench-serving bench-search bench-overhead bench-ui
+.PHONY: setup demo test lint typecheck fmt clean test-postgres bench-registry bench-data bench-data-stream bench-serving bench-search bench-overhead bench-ui bench-pipeline
 
 setup: $(VENV)/.synced
 
@@ -79,3 +79,7 @@ bench-overhead: setup
 # The dashboard: server time of the versions and models pages with 10,000 versions, page weight.
 bench-ui: setup
 	$(VENV)/bin/python bench/ui.py
+
+# Pipelines: what recording a pipeline run costs beside its steps' work; cache lookups with history.
+bench-pipeline: setup
+	$(VENV)/bin/python bench/pipeline.py

@@ -16,6 +16,7 @@ from mlkit.cli import (
     endpoints,
     fast,
     models,
+    pipeline,
     predict,
     registry,
     runs,
@@ -40,6 +41,7 @@ app.add_typer(models.app, name="models")
 app.add_typer(registry.app, name="registry")
 app.add_typer(runs.app, name="runs")
 app.add_typer(endpoints.app, name="endpoints")
+app.add_typer(pipeline.app, name="pipeline")
 app.command("train")(train.train)
 app.command("deploy")(deploy.deploy)
 app.command("serve")(serve.serve)

@@ -125,8 +125,8 @@ def run(page: RunPage, tensorboard: str | None) -> Page:
         or [[n, None] for n in final.get("subnetworks") or []],
     )
     body.append(section("Final ensemble", members))
-    if page.baseline:
-        body.append(section("Baselines", _baselines(page)))
+    if page.reference_models:
+        body.append(section("Reference models", _reference_models(page)))
     body.append(
         section(
             "Versions produced",
@@ -188,11 +188,11 @@ def _iteration(it: dict[str, Any]) -> str | list[Any]:
     return section(f"Iteration {it.get('iteration')}: candidates", table)
 
 
-def _baselines(page: RunPage) -> list[Any]:
-    b = page.baseline
+def _reference_models(page: RunPage) -> list[Any]:
+    b = page.reference_models
     metric = b.get("metric", "accuracy")
     table = Table(
-        "baselines",
+        "reference_models",
         ["model", metric, "seconds", "best"],
         [
             [n, m.get(metric), m.get("seconds"), n == b.get("best")]
@@ -200,7 +200,7 @@ def _baselines(page: RunPage) -> list[Any]:
         ],
         caption="scikit-learn, same split, test metric",
     )
-    verdict = page.report.get("beats_baseline")
+    verdict = page.report.get("beats_reference_models", page.report.get("beats_baseline"))
     search = page.view.run.metrics.get(metric)
     line = ""
     if search is not None:
@@ -209,7 +209,7 @@ def _baselines(page: RunPage) -> list[Any]:
         )
         best = f"{esc(b.get('best'))} {esc(fmt(b.get('value')))}"
         line = (
-            f"<p>search test {esc(metric)} {esc(fmt(search))} is {word} the best baseline "
+            f"<p>search test {esc(metric)} {esc(fmt(search))} is {word} the best reference model "
             f"({best})</p>"
         )
     return [table, line]

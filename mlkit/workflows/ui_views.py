@@ -379,7 +379,7 @@ def runs_page(
 class RunPage:
     view: RunView
     report: dict[str, Any]
-    baseline: dict[str, Any]
+    reference_models: dict[str, Any]
     curves: dict[str, list[tuple[float, float]]]
     """Training loss by global step of every candidate ensemble (from the stored report)."""
     has_data_stats: bool
@@ -392,7 +392,7 @@ def run_page(store: RegistryStore, settings: Settings, run_id: int) -> RunPage:
     return RunPage(
         view=view,
         report=report,
-        baseline=dict(view.run.baseline or {}),
+        reference_models=dict(view.run.reference_models or {}),
         curves=curves,
         has_data_stats=store.run_data_stats(run_id) is not None,
     )

@@ -34,7 +34,7 @@ PAGES = [
     ("/runs/1", "#curves", ""),
     ("/runs/1", "#t-iteration-0", "linear"),
     ("/runs/1", "#t-final_ensemble", ""),
-    ("/runs/1", "#t-baselines", "logistic_regression"),
+    ("/runs/1", "#t-reference_models", "logistic_regression"),
     ("/runs/1/data", "#t-features", "petal"),
     ("/compare?model=iris&a=1&b=2", ".side[data-side=right]", "iris:2"),
     ("/compare?run_a=1&run_b=2", "figure.plot figcaption", "run 2:"),
