@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import difflib
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
 from mlkit.data.bundled import bundled_names
+from mlkit.data.sql_dialect import DuckDBDialect, SqlDialect
 from mlkit.data.warehouse import (
     BATCH_ROWS,
     PARAM_PATTERN,
@@ -247,6 +248,18 @@ class LocalWarehouse(Warehouse):
                 except StopIteration:
                     return
                 yield batch
+
+    # -- aggregates inside DuckDB ----------------------------------------------------------------
+
+    def sql_dialect(self) -> SqlDialect:
+        return DuckDBDialect()
+
+    def aggregate(self, relation: Relation, build: Callable[[str], str]) -> pa.Table:
+        self._missing_file(relation)
+        with self._connect(write=False) as con:
+            source, params = self._from(con, relation)
+            source = source.removesuffix(" AS _mlkit_query")
+            return self._execute(con, relation, build(source), params).to_arrow_table()
 
     # -- writing -----------------------------------------------------------------------------
 
