@@ -66,6 +66,12 @@ def run_batch(
     if as_json:
         print_json({**outcome.__dict__, "rows_per_s": round(outcome.rows_per_s, 1)})
         return
+    if outcome.job:
+        console.print(
+            f"{outcome.model} version {outcome.version}: Vertex AI job {outcome.job} wrote "
+            f"{outcome.output} ({outcome.seconds:.1f} s)"
+        )
+        return
     resumed = f", {outcome.skipped:,} already there" if outcome.skipped else ""
     console.print(
         f"{outcome.model} version {outcome.version}: {outcome.written:,} rows predicted into "

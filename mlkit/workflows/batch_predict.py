@@ -66,6 +66,7 @@ class BatchOutcome:
     written: int  # rows predicted and written by this job
     skipped: int  # rows already in the output (a resumed job)
     seconds: float
+    job: str | None = None  # --target vertex: the BatchPredictionJob's resource name
 
     @property
     def rows_per_s(self) -> float:

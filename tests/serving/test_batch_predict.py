@@ -115,3 +115,87 @@ def test_errors_are_one_line(registered: Path, cli) -> None:
     taken = cli("predict", "digits", "--table", "scans", "--output", "taken")
     assert taken.code != 0 and "does not hold mlkit predictions" in taken.err
     assert "Traceback" not in taken.err + bad_key.err + no_output.err
+
+
+def test_bigquery_table_to_bigquery_table_on_the_emulator(
+    registered: Path, bq_emulator, monkeypatch: pytest.MonkeyPatch, cli
+) -> None:
+    from mlkit.data import BigQueryWarehouse
+
+    for name, value in bq_emulator.env().items():
+        monkeypatch.setenv(name, value)
+    warehouse = BigQueryWarehouse(bq_emulator.config(dataset="batch"))
+    table, expected = _rows(1200)
+    warehouse.write_table("scans", table)
+    source, output = "bq://test.batch.scans", "bq://test.batch.scans_pred"
+    first = cli("predict", "digits", "--table", source, "--output", output, "--batch-rows", "500")
+    assert first.code == 0, first.err
+    assert "1,200 rows predicted into bq://test.batch.scans_pred" in first.out
+    _check(warehouse.read_table("scans_pred"), expected)
+    again = cli("predict", "digits", "--table", source, "--output", output)
+    assert again.code == 0 and "1,200 already there" in again.out
+    assert warehouse.count_rows("scans_pred") == 1200
+
+
+def test_vertex_batch_prediction_job_bigquery_in_and_out(
+    registered: Path, bq_emulator, monkeypatch: pytest.MonkeyPatch, cli
+) -> None:
+    """The real aiplatform SDK creates a BatchPredictionJob on the fake Vertex AI; the fake runs
+    the uploaded SavedModel over the emulator's table and writes the destination table there."""
+    from mlkit.data import BigQueryWarehouse
+    from tests.fakes.vertex_endpoints import running_fake
+
+    warehouse = BigQueryWarehouse(bq_emulator.config(dataset="vx"))
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(0, 16, size=(50, 64))
+    ids = np.arange(50)
+    warehouse.write_table(
+        "scans", pa.table({"id": ids, "pixels": pa.array(list(pixels), pa.list_(pa.int64()))})
+    )
+
+    def run_job(fake, artifact_uri: str, source: str, destination: str) -> str:
+        rows = warehouse.read_table(source.removeprefix("bq://test.vx.")).to_pylist()
+        answers = fake._run(artifact_uri, rows)
+        out = pa.table(
+            {
+                "id": [r["id"] for r in rows],
+                "prediction": [int(a["class_ids"][0]) for a in answers],
+            }
+        )
+        warehouse.write_table("predictions_1", out)
+        return "predictions_1"
+
+    with running_fake(monkeypatch) as vertex:
+        vertex.batch_runner = run_job
+        result = cli(
+            "predict",
+            "digits",
+            "--table",
+            "bq://test.vx.scans",
+            "--output",
+            "bq://test.vx",
+            "--target",
+            "vertex",
+        )
+        assert result.code == 0, result.err
+        assert "Vertex AI job projects/proj-1/locations/" in result.out
+        job = next(iter(vertex.batch_jobs.values()))
+        assert job["inputConfig"]["bigquerySource"]["inputUri"] == "bq://test.vx.scans"
+        assert job["model"].startswith("projects/proj-1/locations/")
+        uploads = [c for c in vertex.calls if c[1].endswith("/models:upload")]
+        again = cli(
+            "predict",
+            "digits",
+            "--table",
+            "bq://test.vx.scans",
+            "--output",
+            "bq://test.vx",
+            "--target",
+            "vertex",
+        )
+        assert again.code == 0, again.err
+        assert [c for c in vertex.calls if c[1].endswith("/models:upload")] == uploads  # once
+    written = warehouse.read_table("predictions_1").sort_by("id")
+    assert written.column("prediction").to_pylist() == pixels[:, :10].argmax(axis=1).tolist()
+    bad = cli("predict", "digits", "--table", "scans", "--output", "o", "--target", "vertex")
+    assert bad.code != 0 and "--target vertex reads and writes BigQuery" in bad.err
