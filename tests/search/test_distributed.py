@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from mlkit.errors import UsageError
-from mlkit.search.cluster import shared_model_dir, task_from_env
+from mlkit.search.cluster import ClusterTask, shared_model_dir, task_from_env
 
 REPO = Path(__file__).resolve().parents[2]
 CLUSTER = {"chief": ["h:1"], "worker": ["h:2", "h:3"], "ps": ["h:4"]}
@@ -166,16 +166,11 @@ def test_cluster_flags_are_checked_at_the_boundary(mlkit_home, cli, monkeypatch)
     assert result.code == 2 and result.err.startswith("Error: TF_CONFIG: expected {")
 
 
-@pytest.mark.parametrize("role", ["chief", "worker"])
-def test_a_streamed_experiment_is_refused_in_a_cluster(mlkit_home, cli, monkeypatch, role):
-    # A cluster's tasks load the split into memory; a streamed experiment would otherwise train
-    # its workers on the streaming pass's summary rows.
-    monkeypatch.setenv("TF_CONFIG", tf_config(role)["TF_CONFIG"])
-    stream = str(REPO / "experiments" / "digits-stream.toml")
-    result = cli("train", stream, "--model-dir", str(mlkit_home / "m"))
-    assert result.code == 2
-    assert result.err.startswith("Error: data.stream: streaming training runs in one process")
-    assert not (mlkit_home / "m").exists() or not any((mlkit_home / "m").iterdir())
+def test_each_training_task_takes_one_share_of_a_streamed_split():
+    two_workers = {"chief": 1, "worker": 2, "ps": 1}
+    assert ClusterTask("chief", 0, two_workers).share() == (0, 3)
+    assert ClusterTask("worker", 0, two_workers).share() == (1, 3)
+    assert ClusterTask("worker", 1, two_workers).share() == (2, 3)
 
 
 def test_the_launcher_refuses_a_used_model_dir(tmp_path):
