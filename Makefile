@@ -7,7 +7,7 @@ UV := .tools/bin/uv
 VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: setup demo test lint typecheck fmt clean test-postgres bench-registry bench-data bench-data-stream bench-serving bench-search
+.PHONY: setup demo test lint typecheck fmt clean test-postgres bench-registry bench-data bench-data-stream bench-serving bench-search bench-scale
 
 setup: $(VENV)/.synced
 
@@ -70,3 +70,8 @@ bench-serving: setup
 # The search's accuracy vs scikit-learn baselines, and AdaNet's throughput vs plain Keras.
 bench-search: setup
 	$(VENV)/bin/python bench/search.py
+
+# Statistics pushed down vs streamed (local, emulator), streamed training chief+2 workers vs one
+# process, batch prediction end to end vs in memory; last line JSON (docs/data.md, docs/serving.md)
+bench-scale: setup
+	$(VENV)/bin/python bench/scale.py

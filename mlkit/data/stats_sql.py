@@ -134,12 +134,13 @@ def _feature_names(
 
 
 def _values(
-    dialect: SqlDialect, form: str, name: str, boolean: bool, tag: int
+    dialect: SqlDialect, form: str, name: str, boolean: bool, tag: int, source: str
 ) -> tuple[str, str, str | None]:
-    """``(join, value, position)`` for a feature: no join for a scalar column."""
+    """``(from, value, position)`` for a feature (no position for a scalar column)."""
     if form == "scalar":
-        return "", dialect.number(f"src.{dialect.quote(name)}", boolean=boolean), None
-    return dialect.values_join(form, name, str(tag))
+        value = dialect.number(f"src.{dialect.quote(name)}", boolean=boolean)
+        return f"{source} AS src", value, None
+    return dialect.values_from(form, name, str(tag), source)
 
 
 def _literal(text: str) -> str:
@@ -160,15 +161,15 @@ def _moments_sql(
     none_f, none_i, none_s = f"CAST(NULL AS {f})", f"CAST(NULL AS {i})", f"CAST(NULL AS {s})"
     none_q = f"CAST(NULL AS {d.float_array_type()})"
 
-    def row(kind: str, name: str, n: str, rest: list[str], q: str, join: str = "") -> str:
+    def row(kind: str, name: str, n: str, rest: list[str], q: str, frm: str = "") -> str:
         values = [_literal(kind), _literal(name), none_s, none_f, f"CAST({n} AS {i})", *rest, q]
         select = ", ".join(f"{v} AS {c}" for v, c in zip(values, _COLUMNS, strict=True))
-        return f"SELECT {select} FROM {source} AS src {join}".rstrip()
+        return f"SELECT {select} FROM {frm or source + ' AS src'}"
 
     nothing = [none_f, none_f, none_f, none_f, none_i]
     parts = [row("rows", "", "COUNT(*)", nothing, none_q)]
     for tag, (name, form) in enumerate(forms.items()):
-        join, value, position = _values(d, form, name, name in booleans, tag)
+        frm, value, position = _values(d, form, name, name in booleans, tag, source)
         column = f"src.{d.quote(name)}"
         moments = [
             f"SUM({value})",
@@ -179,7 +180,7 @@ def _moments_sql(
         ]
         q = d.quantiles(value, QUANTILE_PARTS)
         count = f"COUNT({value})"
-        parts.append(row("values", name, count, moments, q, join))
+        parts.append(row("values", name, count, moments, q, frm))
         missing = f"COUNT(*) - COUNT({column})"
         parts.append(row("missing", name, missing, nothing, none_q))
     for name in grouped:  # how many values: their frequencies come in the second query
@@ -209,13 +210,13 @@ def _second_sql(
         )
 
     for tag, (name, bounds) in enumerate(edges.items()):
-        join, value, _ = _values(d, forms[name], name, name in booleans, tag)
+        frm, value, _ = _values(d, forms[name], name, name in booleans, tag, source)
         low, high = float(bounds[0]), float(bounds[-1])
         scale = BINS / (high - low) if high > low else 0.0
         bin_ = d.bin_of(value, low, scale, BINS)
         parts.append(
             row("histogram", name, f"CAST(NULL AS {s})", bin_)
-            + f" FROM {source} AS src {join} WHERE {value} IS NOT NULL GROUP BY {bin_}"
+            + f" FROM {frm} WHERE {value} IS NOT NULL GROUP BY {bin_}"
         )
     for name in grouped:
         column = f"src.{d.quote(name)}"

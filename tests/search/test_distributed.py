@@ -182,3 +182,46 @@ def test_the_launcher_refuses_a_used_model_dir(tmp_path):
         launch_local_cluster(REPO / "experiments" / "iris.toml", tmp_path, workers=1)
     with pytest.raises(UsageError, match="--ps 0: workers need at least one parameter server"):
         launch_local_cluster(REPO / "experiments" / "iris.toml", tmp_path / "o", ps=0)
+
+
+MEMORY_CAP_MB = 2500  # per process: TensorFlow and the estimator, not the table
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["local", "bigquery"])
+def test_a_streamed_search_in_a_cluster_reads_one_shard_per_task(
+    mlkit_home, cli, backend, request, monkeypatch
+):
+    """A chief and two workers (and a ps) train a streamed experiment: each streams its own
+    third of the training split; the chief registers the one version."""
+    from mlkit.workflows.launch.local_cluster import launch_local_cluster
+
+    text = (REPO / "experiments" / "digits-stream.toml").read_text()
+    if backend == "bigquery":
+        emulator = request.getfixturevalue("bq_emulator")
+        for key, value in emulator.env().items():
+            monkeypatch.setenv(key, value)
+        assert cli("data", "load", "digits", "-t", "bq://test.shards.digits").code == 0
+        text = text.replace('source = "digits"', 'source = "bq://test.shards.digits"')
+    else:
+        assert cli("data", "load", "digits").code == 0
+    experiment = mlkit_home / "stream.toml"
+    experiment.write_text(text)
+    summary = launch_local_cluster(
+        experiment,
+        mlkit_home / "cluster",
+        workers=2,
+        ps=1,
+        train_args=["--iterations", "1", "--steps", "100000", "--max-seconds", "60"],
+    )
+    tasks = summary["tasks"]
+    assert {n: t["exit"] for n, t in tasks.items() if n != "ps0"} == {
+        "chief0": 0,
+        "worker0": 0,
+        "worker1": 0,
+    }, tasks
+    shards = sorted(tasks[w]["result"]["shard"] for w in ("worker0", "worker1"))
+    assert shards == ["1/3", "2/3"]  # the chief streams shard 0/3
+    for name in ("worker0", "worker1"):
+        assert tasks[name]["result"]["peak_rss_mb"] < MEMORY_CAP_MB
+    assert tasks["chief0"]["result"]["version"]["version"] == 1
