@@ -219,6 +219,25 @@ def bench_batch_predict(home: Path, rows: int) -> dict[str, Any]:
     from mlkit.workflows.batch_predict import BATCH_ROWS, BatchRequest, batch_predict
 
     settings = load_settings()
+    with open_store(settings.registry_url, settings.artifacts_dir) as store:
+        registered = any(m.name == "digits" for m in store.list_models())
+    if not registered:  # (b) did not run: a small digits model to predict with
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        for args in (
+            ["data", "load", "digits"],
+            [
+                "train",
+                str(ROOT / "experiments" / "digits.toml"),
+                "--iterations",
+                "1",
+                "--steps",
+                "200",
+            ],
+        ):
+            done = subprocess.run(
+                [sys.executable, "-m", "mlkit", *args], env=env, capture_output=True
+            )
+            assert done.returncode == 0, done.stderr[-2000:]
     rng = np.random.default_rng(1)
     pixels = rng.integers(0, 17, size=(rows, 64))
     table = pa.table({"id": np.arange(rows), "pixels": pixels_column(pixels, "string")})
