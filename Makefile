@@ -7,7 +7,7 @@ UV := .tools/bin/uv
 VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: setup demo test lint typecheck fmt clean test-postgres bench-registry bench-data bench-data-stream bench-serving bench-search bench-overhead bench-ui bench-pipeline
+.PHONY: setup demo test lint typecheck fmt clean test-postgres bench-registry bench-data bench-data-stream bench-serving bench-search bench-overhead bench-ui bench-pipeline bench-scale
 
 setup: $(VENV)/.synced
 
@@ -83,3 +83,8 @@ bench-ui: setup
 # Pipelines: what recording a pipeline run costs beside its steps' work; cache lookups with history.
 bench-pipeline: setup
 	$(VENV)/bin/python bench/pipeline.py
+
+# Statistics pushed down vs streamed (local, emulator), streamed training chief+2 workers vs one
+# process, batch prediction end to end vs in memory; last line JSON (docs/data.md, docs/serving.md)
+bench-scale: setup
+	$(VENV)/bin/python bench/scale.py

@@ -213,6 +213,47 @@ class VertexClient:
         )
         return uploaded.resource_name, str(uploaded.version_id)
 
+    def uploaded_version(self, name: str, version: int) -> tuple[str, str] | None:
+        """``(model resource name, Vertex version id)`` of registry version ``version`` of
+        ``name`` when it was uploaded (its version alias ``v<version>``), else None."""
+        from google.api_core import exceptions as gexc
+
+        parent = self.find_model(name)
+        if parent is None:
+            return None
+        try:
+            found = self.aiplatform.Model(model_name=f"{parent}@v{version}")
+        except gexc.NotFound:
+            return None
+        except (gexc.GoogleAPIError, ValueError) as exc:
+            what = f"cannot read model '{name}' on Vertex AI"
+            raise ServingError(f"{what}: {_one_line(exc)}") from exc
+        return found.resource_name, str(found.version_id)
+
+    def batch_predict(
+        self, model: str, model_version: str, *, source: str, destination: str, display_name: str
+    ) -> dict[str, Any]:
+        """Run a BatchPredictionJob (BigQuery in, BigQuery out) and wait for it; its resource
+        name, state and output table."""
+        job = self._call(
+            f"run a batch prediction job of {model}@{model_version}",
+            self.aiplatform.BatchPredictionJob.create,
+            job_display_name=display_name,
+            model_name=f"{model}@{model_version}",
+            instances_format="bigquery",
+            predictions_format="bigquery",
+            bigquery_source=source,
+            bigquery_destination_prefix=destination,
+            sync=True,
+        )
+        info = job.output_info
+        return {
+            "job": job.resource_name,
+            "state": job.state.name,
+            "output_table": getattr(info, "bigquery_output_table", "") or "",
+            "output_dataset": getattr(info, "bigquery_output_dataset", "") or "",
+        }
+
     def set_alias(self, model: str, model_version: str, alias: str) -> None:
         """Point ``alias`` at a model version (Vertex moves it from any other version)."""
         registry = self.aiplatform.models.ModelRegistry(model)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from mlkit import __version__
 from mlkit.config import Settings
 from mlkit.data.experiment_data import experiment_data
+from mlkit.data.streamed import StreamedData
 from mlkit.data.training import TrainingData
 from mlkit.errors import DataError, MlkitError, SearchError
 from mlkit.experiment import Experiment, SearchSpec, load_experiment, parse_experiment
@@ -96,13 +97,10 @@ def train(
     stage = StageClock(on_stage)
     experiment, spec_text = load_experiment(experiment_path)
     experiment = Budget(iterations, steps, max_steps, max_seconds).apply(experiment)
-    if cluster:
-        from mlkit.search.cluster import refuse_streaming
-
-        refuse_streaming(experiment)
-
     stage("data", f"reading {experiment.data.source} from the warehouse")
     data = experiment_data(experiment.data, settings, task=experiment.search.task)
+    if cluster and isinstance(data, StreamedData):
+        data.train.shard(*cluster.share())  # the chief trains on its share of the rows
 
     store = open_store(settings.registry_url, settings.artifacts_dir)
     run = store.create_run(
