@@ -113,7 +113,7 @@ def versions(view: VersionsPage) -> Page:
 
 
 def _shown_metrics(view: VersionsPage) -> list[str]:
-    shown: list[str] = [m for m in ("accuracy", "average_loss", "auc", "rmse") if m in view.metrics]
+    shown: list[str] = [m for m in ("accuracy", "loss", "auc", "rmse") if m in view.metrics]
     if view.metric and view.metric not in shown:
         shown.append(view.metric)
     return shown

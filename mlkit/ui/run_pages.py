@@ -34,7 +34,7 @@ def runs(rows: list[RunSummary], where: str | None, sort: str | None) -> Page:
                 r.run.started_at,
                 r.run.finished_at,
                 r.run.metrics.get("accuracy"),
-                r.run.metrics.get("average_loss", r.run.metrics.get("loss")),
+                r.run.metrics.get("loss"),
                 r.resumable,
             ]
             for r in rows
@@ -168,7 +168,7 @@ def _flat(params: dict[str, Any], prefix: str = "") -> list[list[Any]]:
 def _iteration(it: dict[str, Any]) -> str | list[Any]:
     candidates = it.get("candidates") or []
     names = sorted({k for c in candidates for k in c.get("metrics", {})})
-    shown = [n for n in ("accuracy", "average_loss", "adanet_loss", "auc") if n in names]
+    shown = [n for n in ("accuracy", "loss", "adanet_loss", "auc") if n in names]
     table = Table(
         f"iteration-{it.get('iteration')}",
         ["candidate", "kind", "hparams", "complexity", *shown, "joined ensemble"],

@@ -151,7 +151,10 @@ def test_vertex_without_a_project_says_what_to_set(cli, registered, instances, m
     monkeypatch.delenv("MLKIT_VERTEX_PROJECT", raising=False)
     result = cli("predict", "digits", "-i", instances, "--target", "vertex")
     assert result.code == 2
-    assert "MLKIT_VERTEX_PROJECT is not set" in result.err and "docs/serving.md" in result.err
+    assert (
+        "neither MLKIT_VERTEX_PROJECT nor GOOGLE_CLOUD_PROJECT is set" in result.err
+        and "docs/serving.md" in result.err
+    )
 
 
 def test_predict_on_vertex_imports_no_tensorflow(registered, fake, instances) -> None:

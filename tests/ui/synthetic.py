@@ -25,9 +25,9 @@ REPORT = {
             "iteration": 0,
             "candidates": [
                 {"name": "linear", "hparams": {"kind": "linear"}, "complexity": 1.0,
-                 "metrics": {"accuracy": 0.8, "average_loss": 0.5}, "joined_ensemble": True},
+                 "metrics": {"accuracy": 0.8, "loss": 0.5}, "joined_ensemble": True},
                 {"name": "dnn_1x16", "hparams": {"kind": "dnn", "layers": 1, "width": 16},
-                 "complexity": 2.0, "metrics": {"accuracy": 0.7, "average_loss": 0.6},
+                 "complexity": 2.0, "metrics": {"accuracy": 0.7, "loss": 0.6},
                  "joined_ensemble": False},
             ],
         }
@@ -58,7 +58,7 @@ def fill(store: RegistryStore, workdir: Path, versions: int = 3, runs: int = 2) 
         run = store.create_run("toy", spec_text="", params={"search": {"iterations": r + 1}})
         store.log_metrics(run.id, {"loss": 1.0 / (r + 1)}, step=1)
         store.log_metrics(run.id, {"loss": 0.5 / (r + 1)}, step=10)
-        store.record_run_report(run.id, report=REPORT, baseline={
+        store.record_run_report(run.id, report=REPORT, reference_models={
             "metric": "accuracy", "best": "logistic_regression", "value": 0.85,
             "models": {"logistic_regression": {"accuracy": 0.85, "seconds": 0.1}}})  # fmt: skip
         fingerprint = {"table": "toy", "rows": 100, "content_sha256": "ab" * 32}
@@ -75,7 +75,7 @@ def fill(store: RegistryStore, workdir: Path, versions: int = 3, runs: int = 2) 
             "toy",
             source,
             run_id=run_ids[i % runs],
-            metrics={"accuracy": 0.8 + (i % 100) / 1000, "average_loss": 0.5 - (i % 50) / 1000},
+            metrics={"accuracy": 0.8 + (i % 100) / 1000, "loss": 0.5 - (i % 50) / 1000},
             signature={"inputs": {"x": [1]}, "task": "classification", "n_classes": 2},
             tags={"team": "ml" if i % 2 else "vision"},
         )

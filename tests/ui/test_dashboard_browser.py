@@ -130,11 +130,9 @@ def test_charts_show_values_on_hover_and_series_toggle(url, page):
     button.click()
     assert page.locator("#curves g.series.off").count() == 0
     page.goto(url + "/models/iris")
-    page.select_option("select[name=metric]", "average_loss")
-    page.wait_for_url("**metric=average_loss**")
-    assert page.locator("svg#versions-chart").get_attribute("aria-label") == (
-        "average_loss by version"
-    )
+    page.select_option("select[name=metric]", "loss")
+    page.wait_for_url("**metric=loss**")
+    assert page.locator("svg#versions-chart").get_attribute("aria-label") == ("loss by version")
     assert page.errors == []
 
 

@@ -92,8 +92,8 @@ def test_versions_filter_sort_page_and_chart(url):
     assert (data["pages"], data["matched"], data["total"]) == (3, 7, 7)
     assert data["metric"] == "accuracy" and len(data["chart"]) == 7
     assert data["deployed"] == {"1": ["local"], "3": ["local"]}  # 3 is a canary beside 1
-    html = httpx.get(f"{url}/models/toy", params={"metric": "average_loss"}).text
-    assert 'aria-label="average_loss by version"' in html and "deployed" in html
+    html = httpx.get(f"{url}/models/toy", params={"metric": "loss"}).text
+    assert 'aria-label="loss by version"' in html and "deployed" in html
 
 
 @pytest.mark.parametrize(
