@@ -216,7 +216,7 @@ def _number(value: Any) -> float | None:
 
 
 def _default_metric(names: list[str]) -> str | None:
-    for preferred in ("accuracy", "average_loss", "loss", "auc", "mse"):
+    for preferred in ("accuracy", "loss", "auc", "mse"):
         if preferred in names:
             return preferred
     return names[0] if names else None
