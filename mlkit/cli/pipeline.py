@@ -146,7 +146,7 @@ def step(
     run_id_file: Path = typer.Option(None, "--write-run", help="begin: write the run's id here."),
 ) -> None:
     """One step of a pipeline run (what a Vertex AI Pipelines component runs)."""
-    from mlkit.workflows.pipeline.runner import run_one_step
+    from mlkit.workflows.pipeline.component import run_one_step
 
     done = run_one_step(
         path,

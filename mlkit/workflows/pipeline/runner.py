@@ -27,9 +27,9 @@ from mlkit.registry import PipelineRun, PipelineStep, RegistryStore, open_store
 from mlkit.registry.liveness import this_host
 from mlkit.workflows.heartbeat import PipelineHeartbeat
 from mlkit.workflows.pipeline import steps
-from mlkit.workflows.pipeline.spec import STEP_NAMES, LoadedPipeline, load_pipeline
+from mlkit.workflows.pipeline.spec import LoadedPipeline, load_pipeline
 
-__all__ = ["PipelineOutcome", "StepEvent", "code_version", "run_pipeline", "run_one_step"]
+__all__ = ["PipelineOutcome", "StepEvent", "code_version", "run_pipeline"]
 
 CACHED_STEPS = ("train", "compare")  # ingest, validate and deploy look at the world each time
 
@@ -158,10 +158,10 @@ def _run_steps(
                 on_step(StepEvent(name, done[name].status, "done before this resume"))
                 continue
             if stop_reason is not None:
-                _skip(ctx, name, stop_reason, on_step)
+                skip_step(ctx, name, stop_reason, on_step)
                 continue
             try:
-                _one_step(ctx, name, position, use_cache, on_step, earlier.get(name))
+                run_step(ctx, name, position, use_cache, on_step, earlier.get(name))
             except steps.DriftGateStopped as exc:
                 status, message = "stopped", exc.message
                 stop_reason = "the drift gate stopped the pipeline"
@@ -169,15 +169,15 @@ def _run_steps(
                 stop_reason = "no drift (--if-drift runs the rest only when the gate fires)"
                 message = "no drift: nothing to do"
     except (Exception, KeyboardInterrupt) as exc:
-        message = _one_line(exc)
-        _end(ctx, "failed", message)
+        message = one_line(exc)
+        end_run(ctx, "failed", message)
         if isinstance(exc, MlkitError):
             exc.hint = f"resume it: mlkit pipeline run {path} --resume {ctx.pipeline_run_id}"
         raise
-    _end(ctx, status, message)
+    end_run(ctx, status, message)
 
 
-def _one_step(
+def run_step(
     ctx: steps.StepContext,
     name: str,
     position: int,
@@ -206,7 +206,7 @@ def _one_step(
     if name == "train" and use_cache:  # --no-cache runs every step: this condition too
         reason = _no_data_change(ctx, inputs)
         if reason is not None:
-            _skip(ctx, name, reason, on_step)
+            skip_step(ctx, name, reason, on_step)
             return
     store.start_pipeline_step(
         ctx.pipeline_run_id, name, position=position, inputs=inputs, cache_key=key
@@ -226,10 +226,8 @@ def _one_step(
         on_step(StepEvent(name, "succeeded", exc.message))
         raise
     except (Exception, KeyboardInterrupt) as exc:
-        store.finish_pipeline_step(
-            ctx.pipeline_run_id, name, status="failed", reason=_one_line(exc)
-        )
-        on_step(StepEvent(name, "failed", _one_line(exc)))
+        store.finish_pipeline_step(ctx.pipeline_run_id, name, status="failed", reason=one_line(exc))
+        on_step(StepEvent(name, "failed", one_line(exc)))
         raise
     ctx.outputs[name] = outputs
     store.finish_pipeline_step(ctx.pipeline_run_id, name, status="succeeded", outputs=outputs)
@@ -308,7 +306,7 @@ def _no_data_change(ctx: steps.StepContext, inputs: dict[str, Any]) -> str | Non
     return None
 
 
-def _skip(
+def skip_step(
     ctx: steps.StepContext,
     name: str,
     reason: str,
@@ -320,7 +318,7 @@ def _skip(
     on_step(StepEvent(name, "skipped", reason))
 
 
-def _end(ctx: steps.StepContext, status: str, message: str | None) -> None:
+def end_run(ctx: steps.StepContext, status: str, message: str | None) -> None:
     """Notify (when asked), then record how the pipeline run ended."""
     if ctx.pipeline.spec.notify is not None:
         position = len(ctx.pipeline.spec.steps) + 1
@@ -339,7 +337,7 @@ def _end(ctx: steps.StepContext, status: str, message: str | None) -> None:
             )
         except Exception as exc:  # noqa: BLE001 - a failed notification does not undo the run
             ctx.store.finish_pipeline_step(
-                ctx.pipeline_run_id, "notify", status="failed", reason=_one_line(exc)
+                ctx.pipeline_run_id, "notify", status="failed", reason=one_line(exc)
             )
     ctx.store.finish_pipeline_run(ctx.pipeline_run_id, status=status, message=message)
 
@@ -362,70 +360,8 @@ def _summary(name: str, outputs: dict[str, Any]) -> str:
     return ""
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted"
     text = exc.message if isinstance(exc, MlkitError) else f"{type(exc).__name__}: {exc}"
     return " ".join(text.split())[:500]
-
-
-def run_one_step(
-    path: Path,
-    settings: Settings,
-    name: str,
-    pipeline_run_id: int | None,
-    *,
-    experiment: Path | None = None,
-    on_stage: steps.Stage | None = None,
-) -> int:
-    """One step of a pipeline run, as a Vertex AI Pipelines component runs it: ``begin`` starts
-    the pipeline run (returns its id); a step then runs with the outputs recorded by the steps
-    before it; ``end`` records how it ended."""
-    loaded = load_pipeline(path, experiment=experiment)
-    with open_store(settings.registry_url, settings.artifacts_dir) as store:
-        return _component_step(loaded, path, settings, store, name, pipeline_run_id, on_stage)
-
-
-def _component_step(
-    loaded: LoadedPipeline,
-    path: Path,
-    settings: Settings,
-    store: RegistryStore,
-    name: str,
-    pipeline_run_id: int | None,
-    on_stage: steps.Stage | None,
-) -> int:
-    if name == "begin":
-        return store.create_pipeline_run(
-            loaded.spec.pipeline.name, spec_text=loaded.text, spec_sha256=loaded.sha256,
-            path=str(path), backend="vertex", trigger="manual",
-        ).id  # fmt: skip
-    if pipeline_run_id is None:
-        raise UsageError(f"step {name} needs --run (the pipeline run that `begin` started)")
-    if name not in (*STEP_NAMES, "end"):
-        raise UsageError(f"unknown step {name!r}: expected begin, {', '.join(STEP_NAMES)} or end")
-    run = store.get_pipeline_run(pipeline_run_id)
-    ctx = steps.StepContext(
-        loaded, load_experiment(loaded.experiment_path)[0], settings, store, run.id,
-        stage=on_stage or (lambda _msg: None),
-    )  # fmt: skip
-    for step in run.steps:
-        ctx.outputs[step.name] = step.outputs
-    if name == "end":
-        stopped = next((s for s in run.steps if s.reason and "drift gate" in s.reason), None)
-        _end(ctx, "stopped" if stopped else "finished", None if stopped is None else stopped.reason)
-        return run.id
-    if any(s.reason and s.reason.startswith("the drift gate") for s in run.steps):
-        _skip(ctx, name, "the drift gate stopped the pipeline", lambda _e: None)
-        return run.id
-    if name not in loaded.spec.steps:
-        return run.id
-    position = loaded.spec.steps.index(name) + 1
-    try:
-        _one_step(ctx, name, position, True, lambda _e: None, None)
-    except steps.DriftGateStopped:
-        pass
-    except (Exception, KeyboardInterrupt) as exc:
-        _end(ctx, "failed", _one_line(exc))
-        raise
-    return run.id
