@@ -74,3 +74,13 @@ def test_shell_completion_installs_and_completes(mlkit_home, tmp_path):
              "COMP_CWORD": "2"},
     )  # fmt: skip
     assert complete.stdout.split() == ["versions"]
+
+
+def test_register_refuses_a_folder_that_is_no_saved_model_in_one_line(mlkit_home, cli, tmp_path):
+    result = cli("models", "register", "outside", tmp_path, "-e", REPO / "experiments/iris.toml")
+    assert result.code == 2
+    assert (
+        result.err.strip()
+        == f"Error: PATH: {tmp_path} is not a SavedModel directory (no saved_model.pb)"
+    )
+    assert not (mlkit_home / "artifacts").exists()
