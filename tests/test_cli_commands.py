@@ -60,7 +60,9 @@ def test_models_versions_without_a_name_is_one_usage_error(mlkit_home):
 
 
 def test_shell_completion_installs_and_completes(mlkit_home, tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(REPO), "HOME": str(tmp_path), "SHELL": "/bin/bash"}
+    # Without a shell above it (pytest), typer takes the shell named after the option.
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HOME": str(tmp_path), "SHELL": "/bin/bash",
+           "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}  # fmt: skip
     install = subprocess.run(
         [sys.executable, "-m", "mlkit", "--install-completion", "bash"],
         capture_output=True, text=True, env=env, timeout=60,
