@@ -105,7 +105,6 @@ def run_search(
         # AdaNet picks the final ensemble by evaluating every candidate on the eval split, for
         # evaluate and again for the export: once here (remembered per checkpoint), writing its
         # architecture as AdaNet does between iterations.
-        stage("evaluate_candidates", "choosing the final ensemble (candidates on the eval split)")
         checkpoint = tf.train.latest_checkpoint(str(model_dir))
         best = _choose_final_ensemble(estimator, checkpoint)
         if in_memory(test):
