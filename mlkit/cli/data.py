@@ -105,14 +105,19 @@ def tables(
 def _stats_rows(stats: dict):
     for name, s in stats["features"].items():
         per_row = s.get("values_per_row")
+        head = [name + (f" [{per_row}]" if per_row else ""), s.get("kind", "numeric")]
+        counts = [f"{s['count']:,}", f"{s['missing']:,}"]
+        if s.get("kind") == "categorical":
+            top = ", ".join(f"{t['value']} {t['share']:.0%}" for t in s["top"][:4])
+            more = f" (+{s['distinct'] - 4} more)" if s["distinct"] > 4 else ""
+            yield [*head, *counts, "-", "-", "-", "-", f"{s['distinct']} distinct: {top}{more}"]
+            continue
+        median = (s.get("quantiles") or {}).get("p50")
         yield [
-            name + (f" [{per_row}]" if per_row else ""),
-            f"{s['count']:,}",
-            f"{s['missing']:,}",
-            _num(s["mean"]),
-            _num(s["std"]),
-            _num(s["min"]),
-            _num(s["max"]),
+            *head,
+            *counts,
+            *(_num(s[k]) for k in ("mean", "std", "min", "max")),
+            "" if median is None else f"median {_num(median)}",
         ]
 
 
@@ -147,7 +152,7 @@ def stats(
 def _render_stats(source: str, result: dict) -> None:
     print_table(
         f"{source}: {result['rows']:,} rows",
-        ["feature", "count", "missing", "mean", "std", "min", "max"],
+        ["feature", "kind", "count", "missing", "mean", "std", "min", "max", "values"],
         _stats_rows(result),
     )
     if "label" in result:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from mlkit.data.columns import ColumnPlan
 from mlkit.data.training import TrainingSplit
 from mlkit.errors import SearchError
 from mlkit.experiment import SearchSpec
@@ -63,12 +64,16 @@ def run_search(
     config: tf.estimator.RunConfig | None = None,
     storage_forms: dict[str, str | None] | None = None,
     distributed: bool = False,
+    columns: ColumnPlan | None = None,
 ) -> SearchResult:
     """Train, choose, evaluate on the held-out test split and export.
 
     ``model_dir`` must be new or empty, unless ``resume`` continues the search saved in it.
     ``storage_forms`` (feature → 'scalar' | 'array' | 'bytes' | 'string', as the warehouse stores
     it) decides what the export's ``serving_default`` takes; see ``mlkit.search.export``.
+    ``columns``: a tabular source's preprocessing (``mlkit.data.columns``): categorical features
+    are one-hot or embedded, and ``serving_default`` takes the raw row
+    (``mlkit.search.preprocess``).
     ``distributed``: this is the chief of a ``TF_CONFIG`` cluster; it trains through
     ``tf.estimator.train_and_evaluate`` with the workers and parameter servers.
     """
@@ -86,6 +91,7 @@ def run_search(
         _eval_fn(spec, eval),
         config=config,
         train_labels=train.labels,
+        categorical=columns.categorical() if columns is not None else None,
     )
     try:
         hook = _train(estimator, spec, train, eval, model_dir, on_progress, distributed)
@@ -95,7 +101,7 @@ def run_search(
         # are in the iteration reports already.)
         test_metrics = estimator.evaluate(_eval_fn(spec, test), name="test")
         export_dir = export_for_serving(
-            estimator, model_dir / "export", train.features, storage_forms
+            estimator, model_dir / "export", train.features, storage_forms, columns=columns
         )
     except tf.errors.OpError as exc:
         raise SearchError(f"training failed in TensorFlow: {exc.message.splitlines()[0]}") from exc
