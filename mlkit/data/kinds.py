@@ -109,8 +109,8 @@ def column_kinds(
             found = schema_kind(dtype, shape)
             if found is None:
                 raise FeatureTypeError(
-                    f"feature column '{name}' in {where} is {type_words(dtype)}; expected a number, "
-                    "STRING, BOOL, TIMESTAMP, DATE, a list of numbers or BYTES",
+                    f"feature column '{name}' in {where} is {type_words(dtype)}; expected a "
+                    "number, STRING, BOOL, TIMESTAMP, DATE, a list of numbers or BYTES",
                     hint="leave it out with data.exclude, or cast it in a query",
                 )
             kinds[name] = found
