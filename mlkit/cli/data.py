@@ -176,9 +176,15 @@ def drift(
         None, "--backend", help="Where a SQL query runs: local (default) or bigquery."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON."),
+    fail_on_drift: bool = typer.Option(
+        True,
+        "--fail-on-drift/--no-fail-on-drift",
+        help="Exit 8 when drift is flagged (default), or only report it.",
+    ),
 ) -> None:
     """Compare a source's statistics with a training run's; flag features whose distribution
-    moved (PSI above 0.2, or the mean moved over half a standard deviation)."""
+    moved (PSI above 0.2, the mean moved over half a standard deviation, new categories); exit 8
+    when one did."""
     from mlkit.workflows.data_reports import drift_against_run
 
     report = drift_against_run(
@@ -195,6 +201,7 @@ def drift(
         )
     else:
         _render_drift(report, against)
+    report.check(fail_on_drift)
 
 
 def _render_drift(report: DriftReport, against: int) -> None:
