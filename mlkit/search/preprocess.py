@@ -56,7 +56,8 @@ def _days_from_civil(year: tf.Tensor, month: tf.Tensor, day: tf.Tensor) -> tf.Te
 
 
 def _field(text: tf.Tensor, start: int, length: int, present: tf.Tensor) -> tf.Tensor:
-    part = tf.strings.substr(text, start, length)
+    # padded, so that a short value's missing field is read (then masked) without an error
+    part = tf.strings.substr(tf.strings.join([text, " " * (start + length)]), start, length)
     part = tf.where(present, part, tf.fill(tf.shape(part), "0"))
     return tf.strings.to_number(part, tf.int64)
 
