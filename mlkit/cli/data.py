@@ -46,8 +46,8 @@ def _params(values: list[str] | None) -> dict:
 def load(
     dataset: str = typer.Argument(
         ...,
-        help="A bundled dataset (digits, breast_cancer, wine, iris), an MNIST-format IDX images "
-        "file (with --labels), or a .csv / .parquet file.",
+        help="A bundled dataset (digits, breast_cancer, wine, iris, diabetes, penguins), an "
+        "MNIST-format IDX images file (with --labels), or a .csv / .parquet file.",
     ),
     table: str = typer.Option(
         None,

@@ -200,3 +200,14 @@ def test_statistics_and_drift_of_categories(warehouse: Warehouse) -> None:
     drift = {d.feature: d for d in compare(stats, after)}
     assert drift["plan"].drifted and "new categories 'enterprise'" in drift["plan"].reason
     assert not drift["store"].drifted
+
+
+def test_bundled_penguins(local_warehouse: LocalWarehouse) -> None:
+    from mlkit.data import load_bundled
+
+    assert load_bundled("penguins", local_warehouse).rows == 344
+    data = load(local_warehouse, "penguins", label="species", exclude=["year"])
+    assert data.classes == ["Adelie", "Chinstrap", "Gentoo"]
+    kinds = data.fingerprint["kinds"]
+    assert kinds["island"] == kinds["sex"] == "categorical" and kinds["body_mass_g"] == "numeric"
+    assert data.stats["features"]["sex"]["missing"] == 11
