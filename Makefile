@@ -7,7 +7,7 @@ UV := .tools/bin/uv
 VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: setup demo test lint typecheck fmt clean test-postgres bench-registry bench-data bench-data-stream bench-serving bench-search
+.PHONY: setup demo test lint typecheck fmt clean test-postgres bench-registry bench-data bench-data-stream bench-serving bench-search bench-tabular
 
 setup: $(VENV)/.synced
 
@@ -70,3 +70,8 @@ bench-serving: setup
 # The search's accuracy vs scikit-learn baselines, and AdaNet's throughput vs plain Keras.
 bench-search: setup
 	$(VENV)/bin/python bench/search.py
+
+# Tables with categories and NULLs (penguins; 60,000 generated sales rows): the default search vs
+# the best scikit-learn pipeline, and loading vs pandas + scikit-learn's encoders. Last line: JSON.
+bench-tabular: setup
+	$(VENV)/bin/python bench/tabular.py

@@ -28,7 +28,7 @@ from mlkit.data.fingerprint import _hash_array, schema_string
 from mlkit.data.kinds import Declared, column_kinds, is_tabular, looks_like_pixels
 from mlkit.data.split import SPLIT_NAMES, assign_splits, check_fractions
 from mlkit.data.stats import array_stats, as_uint8
-from mlkit.data.tabular import TabularOptions, load_tabular
+from mlkit.data.tabular import TabularOptions, load_tabular, read_all
 from mlkit.data.training import TrainingData, TrainingSplit
 from mlkit.data.validation import (
     FeatureNullsError,
@@ -528,20 +528,33 @@ class _Tabular:
         if not names:
             return None
         kinds = column_kinds(schema, where, names, declared)
-        if self.features is None:  # STRING of comma-separated numbers: pixels, as before
-            text = [n for n in names if kinds[n] == "categorical" and is_text(schema.field(n).type)]
-            for name, value in _first_values(warehouse, relation, text).items():
-                if looks_like_pixels(value):
-                    kinds[name] = "image"
         label_type = schema.field(self.label).type
         text_label = not self.regression and (
             is_text(label_type) or pa.types.is_boolean(label_type)
         )
-        wanted = (
-            self.force or is_tabular(kinds) or text_label or any(d.kind for d in declared.values())
+        # STRING columns of comma-separated numbers are pixels, as before (auto features only)
+        text = []
+        if self.features is None:
+            text = [n for n in names if kinds[n] == "categorical" and is_text(schema.field(n).type)]
+        sure = (
+            self.force
+            or text_label
+            or any(k in ("timestamp", "date") for k in kinds.values())
+            or any(d.kind for d in declared.values())
         )
-        if not wanted:
+        if text and not sure:  # a look at the first rows decides (pixels: the pixel reader)
+            for name, value in _first_values(warehouse, relation, text).items():
+                if looks_like_pixels(value):
+                    kinds[name] = "image"
+            text = []
+        if not (sure or is_tabular(kinds)):
             return None
+        columns = list(dict.fromkeys([self.key, self.label, *names, *self.extra_columns]))
+        table = read_all(warehouse, relation, columns)
+        for name in text:
+            values = table.column(name).drop_null()
+            if len(values) and looks_like_pixels(values[0].as_py()):
+                kinds[name] = "image"
         images = [n for n, k in kinds.items() if k == "image"]
         if images:
             raise FeatureTypeError(
@@ -551,13 +564,14 @@ class _Tabular:
             )
         shapes = {n: d.shape for n, d in declared.items() if d.shape}
         for name in (n for n, k in kinds.items() if k == "array" and n not in shapes):
-            first = _first_values(warehouse, relation, [name]).get(name)
+            values = table.column(name).drop_null()
+            first = values[0].as_py() if len(values) else None
             shapes[name] = (len(first) if isinstance(first, list) else 1,)
         return load_tabular(
             warehouse, relation, self.source, schema, where=where, label=self.label,
             key=self.key, kinds=kinds, shapes=shapes, fractions=self.fractions,
             extra_columns=self.extra_columns, regression=self.regression,
-            options=self.options, with_stats=self.with_stats,
+            options=self.options, with_stats=self.with_stats, table=table,
         )  # fmt: skip
 
 

@@ -163,15 +163,18 @@ def load_tabular(
     regression: bool,
     options: TabularOptions,
     with_stats: bool = True,
+    table: pa.Table | None = None,
 ) -> Any:
     """The splits of a tabular source as :class:`mlkit.data.loader.SplitData`, with the fitted
-    :class:`ColumnPlan` in its ``columns`` (and the class names in ``classes``)."""
+    :class:`ColumnPlan` in its ``columns`` (and the class names in ``classes``). ``table``: the
+    columns already read (key, label, features, extra columns)."""
     from mlkit.data.loader import Arrays, FeatureSpec, SplitData, _content_sha256, _source_fields
     from mlkit.data.stats import table_stats
 
     names = list(kinds)
     columns = list(dict.fromkeys([key, label, *names, *extra_columns]))
-    table = read_all(warehouse, relation, columns)
+    if table is None:
+        table = read_all(warehouse, relation, columns)
     if table.num_rows == 0:
         raise DataError(f"{where} has no rows")
     check_key(table, key, where)
