@@ -55,7 +55,7 @@ def test_errors_are_one_line(cli, mlkit_home: Path) -> None:
     line = _one_line_error(cli("data", "load", "digitz"))
     assert line == (
         "Error: no bundled dataset or file named 'digitz' "
-        "(bundled: breast_cancer, diabetes, digits, iris, wine)"
+        "(bundled: breast_cancer, diabetes, digits, iris, penguins, wine)"
     )
     line = _one_line_error(cli("data", "stats", "SELECT 1 AS a WHERE @x", "--json"))
     assert line == "Error: query parameter @x has no value"
