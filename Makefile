@@ -7,7 +7,7 @@ UV := .tools/bin/uv
 VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: setup demo test lint typecheck fmt clean test-postgres bench-registry bench-data bench-data-stream bench-serving bench-search bench-overhead bench-ui bench-pipeline bench-scale
+.PHONY: setup demo test lint typecheck fmt clean test-postgres bench-registry bench-data bench-data-stream bench-serving bench-search bench-overhead bench-ui bench-pipeline bench-scale bench-tabular
 
 setup: $(VENV)/.synced
 
@@ -88,3 +88,8 @@ bench-pipeline: setup
 # process, batch prediction end to end vs in memory; last line JSON (docs/data.md, docs/serving.md)
 bench-scale: setup
 	$(VENV)/bin/python bench/scale.py
+
+# Tables with categories and NULLs (penguins; 60,000 generated sales rows): the default search vs
+# the best scikit-learn pipeline, and loading vs pandas + scikit-learn's encoders. Last line: JSON.
+bench-tabular: setup
+	$(VENV)/bin/python bench/tabular.py

@@ -34,6 +34,7 @@ __all__ = [
     "UNEXPECTED",
     "ArtifactError",
     "DataError",
+    "DriftDetected",
     "EndpointUnavailable",
     "InvalidPayload",
     "MlkitError",
@@ -121,6 +122,11 @@ class InvalidPayload(ServingError):
     pass
 
 
+class DriftDetected(MlkitError):
+    """``mlkit data drift`` flagged drift (a finding, not a fault: ``--no-fail-on-drift`` only
+    reports it)."""
+
+
 UNEXPECTED = 1  # an exception that is no MlkitError: a bug
 INVALID_INPUT = 2  # a spec file, an argument (typer's own usage errors too), a payload file
 INTERRUPTED = 130  # Ctrl-C
@@ -135,6 +141,7 @@ EXIT_CODES: dict[type[BaseException], int] = {
     RegistryError: 5,
     PromotionRefused: 6,
     ServingError: 7,
+    DriftDetected: 8,
     KeyboardInterrupt: INTERRUPTED,
 }
 

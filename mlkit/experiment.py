@@ -42,9 +42,15 @@ class ExperimentInfo(_Strict):
         return self.model or self.name
 
 
+ColumnKind = Literal["numeric", "categorical", "boolean", "timestamp", "date", "array", "image"]
+
+
 class FeatureSpec(_Strict):
     name: Annotated[str, Field(min_length=1)]
     shape: tuple[Annotated[int, Field(ge=1)], ...] = ()
+    # The column's kind, when the schema's is not the one wanted (e.g. an INT64 store id that is
+    # a category): see docs/data.md, "Column kinds".
+    kind: ColumnKind | None = None
 
 
 class SplitSpec(_Strict):
@@ -68,7 +74,14 @@ class DataSpec(_Strict):
     source: Annotated[str, Field(min_length=1)]
     label: Annotated[str, Field(min_length=1)]
     key: Annotated[str, Field(min_length=1)] = "id"
-    features: list[FeatureSpec] | None = None
+    # "auto" (the default): every column except the label, the key, extra_columns and exclude,
+    # each of the kind its type gives (docs/data.md, "Column kinds"); or a list of features.
+    features: list[FeatureSpec] | Literal["auto"] | None = None
+    exclude: list[Annotated[str, Field(min_length=1)]] = []
+    # Categorical vocabularies (from the training split): at most max_categories values, each
+    # seen at least min_count times; the rest share the out-of-vocabulary id.
+    max_categories: Annotated[int, Field(ge=1, le=1_000_000)] = 1000
+    min_count: Annotated[int, Field(ge=1)] = 1
     split: SplitSpec = SplitSpec()
     params: dict[str, ParamValue | list[ParamValue]] = {}
     extra_columns: list[Annotated[str, Field(min_length=1)]] = []

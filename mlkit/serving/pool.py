@@ -65,7 +65,9 @@ class Loaded:
         from mlkit.savedmodel import format_predictions
 
         arrays = self.runner.parse_instances(instances)
-        return format_predictions(self.batcher.predict(arrays))
+        return format_predictions(
+            self.batcher.predict(arrays), getattr(self.runner, "classes", None)
+        )
 
 
 class ModelPool:

@@ -66,8 +66,15 @@ def _rows(predictions: list[Any]) -> list[tuple[int, str, str]]:
         class_id = p.get("class_id") if isinstance(p, dict) else None
         if class_id is None and isinstance(p, dict) and p.get("class_ids"):
             class_id = int(p["class_ids"][0])  # Vertex's TF container: the raw outputs
+        name = p.get("class") if isinstance(p, dict) else None
+        if isinstance(name, list):  # Vertex's TF container: the raw outputs
+            name = name[0] if name else None
         if class_id is not None and p.get("probabilities"):
-            rows.append((i, str(class_id), f"{max(p['probabilities']):.3f}"))
+            probabilities = p["probabilities"]
+            if isinstance(probabilities, dict):  # by class name
+                probabilities = list(probabilities.values())
+            shown = str(class_id) if name is None else f"{name} ({class_id})"
+            rows.append((i, shown, f"{max(probabilities):.3f}"))
         else:
             rows.append((i, json.dumps(p), ""))
     return rows

@@ -357,6 +357,8 @@ def _judge(
         slice_column=policy.slices.column if policy.slices else None,
         regression=cand.signature.get("task") == "regression",
         data=data_table,
+        raw_columns=cand_runner.raw_columns,
+        classes=cand_runner.classes,
     )
     runs: list[VersionRun | None] = []
     for mv, runner in ((cand, cand_runner), (base, base_runner)):
