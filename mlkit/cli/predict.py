@@ -17,7 +17,7 @@ def predict(
         None, "--url", help="Endpoint URL (default: MLKIT_ENDPOINT_URL or local)."
     ),
     target: str = typer.Option(
-        "local", "--target", help="local (the local endpoint) or vertex (Vertex AI)."
+        "local", "--target", help="local (the local endpoint), vertex or cloudrun."
     ),
     version: int = typer.Option(
         None, "--version", min=1, help="Ask this deployed version (local endpoint only)."
