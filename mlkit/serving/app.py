@@ -102,6 +102,7 @@ _MODEL_ROUTE = re.compile(
 _ENDPOINT_ROUTE = re.compile(
     r"^/v1/(?:projects/[^/]+/locations/[^/]+/)?endpoints/(?P<endpoint>[^/:]+)(?P<verb>:predict)?$"
 )
+_REQUEST_ID = re.compile(r"[^A-Za-z0-9._:-]")  # what a client's X-Request-Id may keep
 _GOOGLE_STATUS = {
     400: "INVALID_ARGUMENT",
     401: "UNAUTHENTICATED",
@@ -200,7 +201,8 @@ class EndpointApp:
             return
         started = time.perf_counter()
         headers = dict(scope["headers"])
-        request_id = (headers.get(b"x-request-id") or b"").decode("latin-1")[:64]
+        given = (headers.get(b"x-request-id") or b"").decode("latin-1")
+        request_id = _REQUEST_ID.sub("", given)[:64]
         info = _Info(request_id=request_id or self._next_id(), started=started)
         scope["mlkit"] = info
         status = 500

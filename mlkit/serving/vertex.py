@@ -13,7 +13,7 @@
 
 Configuration comes from the environment (``vertex_settings``), so the same code path runs
 against Vertex AI and, in tests, against a fake REST server on loopback:
-``MLKIT_VERTEX_PROJECT`` (required), ``MLKIT_VERTEX_LOCATION`` (us-central1),
+``MLKIT_VERTEX_PROJECT`` (else ``GOOGLE_CLOUD_PROJECT``), ``MLKIT_VERTEX_LOCATION`` (us-central1),
 ``MLKIT_VERTEX_STAGING_BUCKET`` (gs://..., required to upload), ``MLKIT_VERTEX_API_ENDPOINT``
 (another API host, e.g. ``http://127.0.0.1:PORT``), ``MLKIT_VERTEX_CREDENTIALS=anonymous`` (no
 Google credentials: only for a local fake), ``MLKIT_VERTEX_SERVING_IMAGE``,
@@ -68,10 +68,11 @@ def _int_env(env: Mapping[str, str], name: str, default: int) -> int:
 def vertex_settings(env: Mapping[str, str] | None = None) -> VertexSettings:
     """Read and check the ``MLKIT_VERTEX_*`` settings; UsageError naming what is wrong."""
     env = os.environ if env is None else env
-    project = (env.get("MLKIT_VERTEX_PROJECT") or "").strip()
+    project = (env.get("MLKIT_VERTEX_PROJECT") or env.get("GOOGLE_CLOUD_PROJECT") or "").strip()
     if not project:
         raise UsageError(
-            "the Vertex AI target needs a Google Cloud project: MLKIT_VERTEX_PROJECT is not set",
+            "the Vertex AI target needs a Google Cloud project: MLKIT_VERTEX_PROJECT is not set "
+            "(nor GOOGLE_CLOUD_PROJECT)",
             hint=_SETUP_HINT,
         )
     if not re.fullmatch(r"[a-z0-9][a-z0-9.:-]{1,62}", project):

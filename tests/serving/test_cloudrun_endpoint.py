@@ -139,3 +139,6 @@ def test_settings_and_names() -> None:
     assert settings.project == "proj-one" and settings.region == "us-central1"
     assert settings.max_instances == 3 and settings.concurrency == 80
     assert service_id("Digits_v2.Beta") == "mlkit-digits-v2-beta"
+    from mlkit.serving.vertex import vertex_settings
+
+    assert vertex_settings({"GOOGLE_CLOUD_PROJECT": "proj-one"}).project == "proj-one"

@@ -271,3 +271,65 @@ def test_mlkit_serve_warns_on_stderr_and_takes_the_token_from_a_file(tmp_path: P
     code_file, _, err_file, status_file = runs["file"]
     assert code_file == 0 and "Warning" not in err_file
     assert status_file is not None and "missing bearer token" in status_file
+
+
+class Recording:
+    """An observer that keeps what it is told (the seam of mlkit/serving/observe.py)."""
+
+    def __init__(self) -> None:
+        self.records: list = []
+        self.closed: float | None = None
+
+    def answered(self, record) -> None:
+        self.records.append(record)
+
+    def close(self, timeout_s: float) -> None:
+        self.closed = timeout_s
+
+
+class Second:
+    """A picker that always answers with the highest version (the seam's ``picker``)."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, int]] = []
+
+    def pick(self, model, targets):
+        self.asked.append((model, len(targets)))
+        return max(targets, key=lambda t: t.version)
+
+
+def test_observers_are_told_each_predict_answer_and_the_picker_chooses(
+    digits_v1: Path, digits_v2: Path
+) -> None:
+    from mlkit.serving.routing import Target
+
+    observer, picker = Recording(), Second()
+    targets = [Target(1, digits_v1, 90, "11"), Target(2, digits_v2, 10, "12")]
+    server = make_server(
+        lambda name: targets if name == "digits" else None,
+        list,
+        port=0,
+        observers=[observer],
+        picker=picker,
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        answer = client.predict(server.url, "digits", [pixels_for(3)], vertex=True)
+        assert answer["modelVersionId"] == "2" and picker.asked == [("digits", 2)]
+        with pytest.raises(Exception, match="has 2 values"):
+            client.predict(server.url, "digits", [[1, 2]])
+        client.health(server.url)
+        deadline = time.monotonic() + 5
+        while len(observer.records) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+    ok, bad = observer.records
+    assert (ok.model, ok.version, ok.route, ok.status) == ("digits", 2, "vertex_predict", 200)
+    assert ok.instances == [pixels_for(3)] and ok.predictions[0]["class_id"] == 7
+    assert ok.latency_s > 0 and ok.request_id and ok.at > 0
+    assert (bad.route, bad.status, bad.predictions) == ("predict", 400, [])
+    assert observer.closed == 5.0, "flushed on shutdown"
