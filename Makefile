@@ -64,7 +64,8 @@ bench-data: setup
 bench-data-stream: setup
 	$(VENV)/bin/python bench/data_stream.py
 
-# Serving: the local endpoint vs the in-process floor and a plain HTTP server; swaps under load.
+# Serving: the local endpoint at 1/16/64 clients vs the in-process floor and two plain servers;
+# swaps under load; cold start and scale from zero. Last line: JSON.
 bench-serving: setup
 	$(VENV)/bin/python bench/serving.py
 

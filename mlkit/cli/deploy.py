@@ -25,7 +25,7 @@ ForceReason = Annotated[
     ),
 ]
 Target = Annotated[
-    str, typer.Option("--target", help="Where to deploy: local (the local endpoint) or vertex.")
+    str, typer.Option("--target", help="Where to deploy: local, vertex or cloudrun.")
 ]
 Traffic = Annotated[
     int,
@@ -106,7 +106,7 @@ def rollback(
     name: str = typer.Argument(..., help="The model to roll back, e.g. digits."),
     reason: str = typer.Option(None, "--reason", help="Why (recorded with who rolled back)."),
     as_json: bool = typer.Option(False, "--json", help="Print the new deployment as JSON."),
-    target: str = typer.Option("local", "--target", help="local (default) or vertex."),
+    target: str = typer.Option("local", "--target", help="local (default), vertex or cloudrun."),
 ) -> None:
     """Restore the previous champion on the endpoint in one step."""
     from mlkit.workflows.promote import rollback as run_rollback

@@ -14,7 +14,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-_TARGET_HELP = "local (the local endpoint) or vertex (Vertex AI)."
+_TARGET_HELP = "local (the local endpoint), vertex (Vertex AI) or cloudrun (Cloud Run)."
 _REASON_HELP = "Why (recorded with who did it)."
 
 

@@ -171,7 +171,7 @@ class ModelPool:
 
     def lookup(self, model: str, version: int, path: Path) -> Loaded | None:
         """The version if it is in memory (from ``path``), without loading; marks it used."""
-        return self._hit((model, version), Path(path))
+        return self._hit((model, version), path if isinstance(path, Path) else Path(path))
 
     def _hit(self, key: Key, path: Path) -> Loaded | None:
         with self._lock:

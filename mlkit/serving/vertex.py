@@ -13,7 +13,7 @@
 
 Configuration comes from the environment (``vertex_settings``), so the same code path runs
 against Vertex AI and, in tests, against a fake REST server on loopback:
-``MLKIT_VERTEX_PROJECT`` (required), ``MLKIT_VERTEX_LOCATION`` (us-central1),
+``MLKIT_VERTEX_PROJECT`` (else ``GOOGLE_CLOUD_PROJECT``), ``MLKIT_VERTEX_LOCATION`` (us-central1),
 ``MLKIT_VERTEX_STAGING_BUCKET`` (gs://..., required to upload), ``MLKIT_VERTEX_API_ENDPOINT``
 (another API host, e.g. ``http://127.0.0.1:PORT``), ``MLKIT_VERTEX_CREDENTIALS=anonymous`` (no
 Google credentials: only for a local fake), ``MLKIT_VERTEX_SERVING_IMAGE``,

@@ -15,6 +15,7 @@ from typing import Any
 
 from mlkit.config import Settings
 from mlkit.errors import UsageError
+from mlkit.serving.values import number_problem
 
 __all__ = ["Answer", "PredictRequest", "predict", "read_instances"]
 
@@ -96,4 +97,7 @@ def read_instances(source: str) -> list[Any]:
         raise UsageError(
             f'{source} must hold a non-empty list of instances or {{"instances": [...]}}'
         )
+    problem = number_problem(data)  # the endpoint's rule (mlkit.serving.values), checked here
+    if problem:
+        raise UsageError(f"{source}: {problem}")
     return data

@@ -209,6 +209,8 @@ def serve(
         body_timeout_s=body_timeout_s or bounds.body_timeout_s,
     )
     resolver = RegistryResolver(settings, endpoint)
+    if resolver.deployed():  # TensorFlow before listening, not in the first request's time
+        import mlkit.savedmodel  # noqa: F401
     metrics = EndpointMetrics()
     resolver.on_refresh = metrics.refreshed
     pool = ModelPool(
