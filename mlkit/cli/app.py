@@ -15,6 +15,7 @@ from mlkit.cli import (
     endpoints,
     fast,
     models,
+    monitor,
     predict,
     registry,
     runs,
@@ -43,6 +44,7 @@ app.command("serve")(serve.serve)
 app.command("predict")(predict.predict)
 app.command("compare")(compare.compare)
 app.command("rollback")(deploy.rollback)
+app.command("monitor")(monitor.monitor)
 
 _state = {"verbose": False}
 

@@ -50,6 +50,21 @@ MaxBodyMb = Annotated[
     float, typer.Option("--max-body-mb", min=0.001, help="Largest request body accepted, in MiB.")
 ]
 
+# The prediction log (docs/monitoring.md).
+Log = Annotated[
+    str,
+    typer.Option(
+        "--log", help="Log each answer to this table (local, or bq://project.dataset.table)."
+    ),
+]
+NoLog = Annotated[bool, typer.Option("--no-log", help="Do not log the answers.")]
+LogSample = Annotated[
+    float, typer.Option("--log-sample", min=0.0, max=1.0, help="Share of requests logged.")
+]
+LogFlush = Annotated[
+    float, typer.Option("--log-flush-s", min=0.01, help="Seconds between writes of the log.")
+]
+
 
 def serve(
     host: Host = "127.0.0.1",
@@ -61,6 +76,10 @@ def serve(
     batch_wait_ms: BatchWait = 2.0,
     max_instances: MaxInstances = 10_000,
     max_body_mb: MaxBodyMb = 8.0,
+    log: Log = "prediction_log",
+    no_log: NoLog = False,
+    log_sample: LogSample = 1.0,
+    log_flush_s: LogFlush = 1.0,
 ) -> None:
     """Serve the deployed versions over HTTP until interrupted; deployments apply live."""
     from mlkit.workflows.serve import exposed_without_token
@@ -75,7 +94,8 @@ def serve(
         load_settings(), host=host, port=port, on_ready=_listening, endpoint=endpoint,
         token=token or None, idle_unload_s=idle_unload, max_batch_rows=max_batch,
         batch_wait_ms=batch_wait_ms, max_instances=max_instances,
-        max_body_bytes=int(max_body_mb * 1024 * 1024),
+        max_body_bytes=int(max_body_mb * 1024 * 1024), log=None if no_log else log,
+        log_sample=log_sample, log_flush_s=log_flush_s,
     )  # fmt: skip
 
 

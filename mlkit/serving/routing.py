@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeAlias
+from typing import Protocol, TypeAlias
 
 
 @dataclass(frozen=True)
@@ -43,14 +43,21 @@ def as_targets(answer: Resolution) -> list[Target]:
     return [t for t in answer if isinstance(t, Target)]
 
 
+class TargetPicker(Protocol):
+    """The per-request choice of a version: the fixed split (:class:`Picker`) or a policy such
+    as the bandit of ``mlkit.monitoring.bandit``."""
+
+    def pick(self, model: str, targets: Sequence[Target]) -> Target: ...
+
+
 class Picker:
-    """Weighted choice between targets; thread-safe, seedable for tests."""
+    """Weighted choice between targets by their traffic shares; thread-safe, seedable for tests."""
 
     def __init__(self, seed: int | None = None) -> None:
         self._random = random.Random(seed)
         self._lock = threading.Lock()
 
-    def pick(self, targets: Sequence[Target]) -> Target:
+    def pick(self, model: str, targets: Sequence[Target]) -> Target:
         if len(targets) == 1:
             return targets[0]
         weights = [max(0, t.percent) for t in targets]

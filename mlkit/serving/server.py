@@ -29,7 +29,8 @@ import re
 import signal
 import threading
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -37,8 +38,9 @@ from urllib.parse import unquote, urlsplit
 
 from mlkit.config import DEFAULT_ENDPOINT_PORT
 from mlkit.errors import InvalidPayload, ServingError
+from mlkit.serving.observe import Answered, AnswerObserver, Feedback, FeedbackObserver
 from mlkit.serving.pool import ModelPool, load_runner
-from mlkit.serving.routing import Picker, Resolution, Target, as_targets
+from mlkit.serving.routing import Picker, Resolution, Target, TargetPicker, as_targets
 
 logger = logging.getLogger("mlkit.serving")
 
@@ -55,11 +57,14 @@ _OPEN_PATHS = ("/health", "/ready")  # answered without a token
 _MODEL_ROUTE = re.compile(
     r"^/v1/models/(?P<name>[^/:]+)"
     r"(?:/versions/(?P<version>[^/:]+)|/labels/(?P<label>[^/:]+))?"
-    r"(?P<verb>:predict|/metadata)?$"
+    r"(?P<verb>:predict|:feedback|/metadata)?$"
 )
 _ENDPOINT_ROUTE = re.compile(
     r"^/v1/(?:projects/[^/]+/locations/[^/]+/)?endpoints/(?P<endpoint>[^/:]+)(?P<verb>:predict)?$"
 )
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+MAX_FEEDBACK_ITEMS = 10_000
+"""The most truths one feedback request may carry."""
 _GOOGLE_STATUS = {
     400: "INVALID_ARGUMENT",
     401: "UNAUTHENTICATED",
@@ -93,7 +98,8 @@ class ModelServer(ThreadingHTTPServer):
         max_body_bytes: int = MAX_BODY_BYTES,
         max_instances: int = MAX_INSTANCES,
         pool: ModelPool | None = None,
-        picker: Picker | None = None,
+        picker: TargetPicker | None = None,
+        observers: Sequence[AnswerObserver] = (),
     ) -> None:
         self.resolve = resolve
         self.deployed = deployed
@@ -102,7 +108,8 @@ class ModelServer(ThreadingHTTPServer):
         self.max_body_bytes = max_body_bytes
         self.max_instances = max_instances
         self.pool = pool or ModelPool(load_runner)
-        self.picker = picker or Picker()
+        self.picker: TargetPicker = picker or Picker()
+        self.observers = tuple(observers)
         self.requests_served = 0
         super().__init__(address, _Handler)
         self.pool.start_reaper()
@@ -125,6 +132,34 @@ class ModelServer(ThreadingHTTPServer):
         host, port = self.bound
         host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{port}"
+
+    def observe(self, record: Answered) -> None:
+        """Tell every observer about an answer; an observer's failure never reaches the client."""
+        for observer in self.observers:
+            try:
+                observer.answered(record)
+            except Exception:
+                logger.exception("observer %r failed", observer)
+
+    def receive_feedback(self, items: list[Feedback]) -> None:
+        seen: list[object] = []
+        for observer in (*self.observers, self.picker):
+            if any(observer is other for other in seen):
+                continue
+            seen.append(observer)
+            if isinstance(observer, FeedbackObserver):
+                try:
+                    observer.feedback(items)
+                except Exception:
+                    logger.exception("feedback observer %r failed", observer)
+
+    def close_observers(self, timeout_s: float = 10.0) -> None:
+        """Flush the observers (SIGTERM, shutdown): each gets ``timeout_s``."""
+        for observer in self.observers:
+            try:
+                observer.close(timeout_s)
+            except Exception:
+                logger.exception("closing observer %r failed", observer)
 
     def server_close(self) -> None:
         super().server_close()
@@ -150,6 +185,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         for key, value in (headers or {}).items():
             self.send_header(key, value)
+        if getattr(self, "_request_id", ""):
+            self.send_header("X-Request-Id", self._request_id)
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
@@ -201,6 +238,7 @@ class _Handler(BaseHTTPRequestHandler):
     def handle_one_request(self) -> None:
         self._started = time.perf_counter()
         self._google_errors = False
+        self._request_id = ""
         super().handle_one_request()
 
     def _authorized(self, path: str) -> bool:
@@ -244,7 +282,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             self._send_json(200, {"models": models})
         elif (m := _MODEL_ROUTE.match(path)) is not None:
-            if m["verb"] == ":predict":
+            if m["verb"] in (":predict", ":feedback"):
                 self._method_not_allowed("POST")
             elif m["verb"] == "/metadata":
                 self._metadata(unquote(m["name"]), m["version"], m["label"])
@@ -260,6 +298,9 @@ class _Handler(BaseHTTPRequestHandler):
         model_route, endpoint_route = _MODEL_ROUTE.match(path), _ENDPOINT_ROUTE.match(path)
         self._google_errors = endpoint_route is not None
         if not self._authorized(path):
+            return
+        if model_route is not None and model_route["verb"] == ":feedback":
+            self._feedback(unquote(model_route["name"]))
             return
         if model_route is not None and model_route["verb"] == ":predict":
             name, version, label = (
@@ -279,8 +320,19 @@ class _Handler(BaseHTTPRequestHandler):
         payload = self._read_payload()
         if payload is None:
             return
+        given = self.headers.get("X-Request-Id", "").strip()
+        if given and not _REQUEST_ID.match(given):
+            self._error(
+                400,
+                "the X-Request-Id header must be 1 to 128 letters, digits or . _ : -",
+            )
+            return
+        self._request_id = given or uuid.uuid4().hex
         instances = payload["instances"]
-        self._predict(name, version, label, instances, vertex=endpoint_route is not None)
+        route = "vertex" if endpoint_route is not None else "tfserving"
+        self._predict(
+            name, version, label, instances, vertex=endpoint_route is not None, route=route
+        )
 
     # -- predict -----------------------------------------------------------------------------
 
@@ -338,7 +390,7 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> Target | None:
         """The version a request names, or one picked by traffic share; None after an error."""
         if version is None and label is None:
-            return self.server.picker.pick(targets)
+            return self.server.picker.pick(name, targets)
         if label is not None:
             label = unquote(label)
             try:
@@ -367,8 +419,39 @@ class _Handler(BaseHTTPRequestHandler):
         )
         return None
 
+    def _answered(
+        self,
+        name: str,
+        target: Target,
+        route: str,
+        status: int,
+        instances: object,
+        predictions: list,
+    ) -> None:
+        if not self.server.observers:
+            return
+        self.server.observe(
+            Answered(
+                request_id=self._request_id,
+                model=name,
+                version=target.version,
+                route=route,
+                status=status,
+                latency_s=time.perf_counter() - self._started,
+                instances=list(instances) if isinstance(instances, list) else [instances],
+                predictions=predictions,
+                at=time.time(),
+            )
+        )
+
     def _predict(
-        self, name: str, version: str | None, label: str | None, instances: object, vertex: bool
+        self,
+        name: str,
+        version: str | None,
+        label: str | None,
+        instances: object,
+        vertex: bool,
+        route: str = "tfserving",
     ) -> None:
         targets = self._targets(name)
         if targets is None:
@@ -381,10 +464,12 @@ class _Handler(BaseHTTPRequestHandler):
             predictions = loaded.predict_instances(instances)
         except InvalidPayload as exc:
             self._error(400, exc.message)
+            self._answered(name, target, route, 400, instances, [])
             return
         except ServingError as exc:
             logger.error("model '%s' version %s failed: %s", name, target.version, exc.message)
             self._error(500, f"model '{name}' version {target.version} failed: {exc.message}")
+            self._answered(name, target, route, 500, instances, [])
             return
         except Exception as exc:
             logger.exception("model '%s' version %s failed", name, target.version)
@@ -393,6 +478,7 @@ class _Handler(BaseHTTPRequestHandler):
                 f"model '{name}' version {target.version} failed: "
                 f"{type(exc).__name__}: {_one_line(str(exc))}",
             )
+            self._answered(name, target, route, 500, instances, [])
             return
         self.server.requests_served += 1
         body: dict[str, object]
@@ -403,7 +489,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "model": name,
                 "modelDisplayName": name,
                 "modelVersionId": str(target.version),
-            }
+            }  # Vertex AI's PredictResponse has no field for it: the X-Request-Id header only
         else:
             body = {
                 "predictions": predictions,
@@ -411,8 +497,32 @@ class _Handler(BaseHTTPRequestHandler):
                 "version": target.version,
                 "deployedModelId": target.id,
                 "modelVersionId": str(target.version),
+                "request_id": self._request_id,
             }
         self._send_json(200, body)
+        self._answered(name, target, route, 200, instances, predictions)
+
+    # -- feedback ----------------------------------------------------------------------------
+
+    def _feedback(self, name: str) -> None:
+        """``POST /v1/models/NAME:feedback``: truths for answered requests, as
+        ``{"feedback": [{"request_id": "...", "label": 3, "index": 0}, ...]}`` (``index``: the
+        instance's place in its request, default 0), or ``{"request_ids": [...],
+        "labels": [...]}``."""
+        body = self._read_body()
+        if body is None:
+            return
+        try:
+            payload = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            self._error(400, f"the body is not valid JSON: {exc}")
+            return
+        items = _feedback_items(name, payload)
+        if isinstance(items, str):
+            self._error(400, items)
+            return
+        self.server.receive_feedback(items)
+        self._send_json(200, {"received": len(items), "model": name})
 
     # -- status, metadata, readiness ---------------------------------------------------------
 
@@ -552,6 +662,42 @@ class _Handler(BaseHTTPRequestHandler):
         return body
 
 
+def _feedback_items(name: str, payload: object) -> list[Feedback] | str:
+    """The feedback a body carries, or the one-line reason it is invalid."""
+    expected = (
+        'the body must be {"feedback": [{"request_id": "...", "label": ...}]} '
+        'or {"request_ids": [...], "labels": [...]}'
+    )
+    if not isinstance(payload, dict):
+        return expected
+    if "request_ids" in payload or "labels" in payload:
+        ids, labels = payload.get("request_ids"), payload.get("labels")
+        if not isinstance(ids, list) or not isinstance(labels, list) or len(ids) != len(labels):
+            return "'request_ids' and 'labels' must be lists of the same length"
+        raw: object = [{"request_id": i, "label": v} for i, v in zip(ids, labels, strict=True)]
+    else:
+        raw = payload.get("feedback")
+    if not isinstance(raw, list) or not raw:
+        return expected
+    if len(raw) > MAX_FEEDBACK_ITEMS:
+        return f"'feedback' has {len(raw)} items; at most {MAX_FEEDBACK_ITEMS} per request"
+    now = time.time()
+    out = []
+    for n, item in enumerate(raw):
+        if not isinstance(item, dict) or "label" not in item:
+            return f"feedback item {n} must be an object with 'request_id' and 'label'"
+        rid, index = item.get("request_id"), item.get("index", 0)
+        if not isinstance(rid, str) or not _REQUEST_ID.match(rid):
+            return f"feedback item {n}: 'request_id' must be the id an answer returned"
+        if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+            return f"feedback item {n}: 'index' must be a whole number >= 0"
+        label = item["label"]
+        if not isinstance(label, int | float | str | bool):
+            return f"feedback item {n}: 'label' must be a number or a string"
+        out.append(Feedback(rid, name, label, index, now))
+    return out
+
+
 _TF_DTYPES = {
     "float32": "DT_FLOAT",
     "float64": "DT_DOUBLE",
@@ -599,7 +745,8 @@ def make_server(
     max_body_bytes: int = MAX_BODY_BYTES,
     max_instances: int = MAX_INSTANCES,
     pool: ModelPool | None = None,
-    picker: Picker | None = None,
+    picker: TargetPicker | None = None,
+    observers: Sequence[AnswerObserver] = (),
 ) -> ModelServer:
     """Bind the endpoint (``port=0`` picks a free port; ``server.server_address`` tells it).
 
@@ -616,6 +763,7 @@ def make_server(
             max_instances=max_instances,
             pool=pool,
             picker=picker,
+            observers=observers,
         )
     except OSError as exc:
         raise ServingError(
@@ -635,7 +783,8 @@ def serve(
     """Serve until Ctrl-C (or SIGTERM), then shut down cleanly.
 
     ``on_ready`` is called once listening, with the bound ``(host, port)`` (port 0 resolved).
-    ``options`` go to :func:`make_server` (labels, token, limits, pool).
+    ``options`` go to :func:`make_server` (labels, token, limits, pool, picker, observers); the
+    observers are closed (flushed) on the way out.
     """
     server = make_server(resolve, deployed, host, port, **options)
     previous = None
@@ -654,5 +803,6 @@ def serve(
         logger.info("endpoint stopping")
     finally:
         server.server_close()
+        server.close_observers()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

@@ -11,19 +11,27 @@ seconds, so a change recorded by any process takes effect within ``poll_s`` with
 from __future__ import annotations
 
 import ipaddress
+import logging
+import queue
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlkit.config import Settings
 from mlkit.registry import Deployment, open_store
 from mlkit.serving.routing import Target
 
 if TYPE_CHECKING:
+    from mlkit.monitoring.bandit import BanditPolicy
+    from mlkit.monitoring.log import PredictionLogger
     from mlkit.serving.endpoints import Endpoint
 
+logger = logging.getLogger("mlkit.serving")
+
 LOCAL_ENDPOINT = "local"
+POLICY_EVENT = "traffic_policy"  # how an endpoint splits a model's traffic: fixed or bandit
+POLICIES = ("fixed", "bandit")
 
 DEFAULT_POLL_S = 0.05
 
@@ -57,6 +65,7 @@ class RegistryResolver:
         self._checked = 0.0
         self._targets: dict[str, list[Target]] = {}
         self._labels: dict[str, dict[str, int]] = {}
+        self._policies: dict[str, BanditPolicy | None] = {}
 
     def _fresh(self) -> None:
         """Forget cached answers when the event log has moved (checked at most every poll_s)."""
@@ -68,7 +77,7 @@ class RegistryResolver:
         self._checked = now
         if stamp != self._stamp:
             self._stamp = stamp
-            self._targets, self._labels = {}, {}
+            self._targets, self._labels, self._policies = {}, {}, {}
 
     def resolve(self, model: str) -> list[Target]:
         with self._lock:
@@ -94,6 +103,40 @@ class RegistryResolver:
                 self._labels[model] = dict(found.aliases) if found else {}
             return self._labels[model]
 
+    def policy(self, model: str) -> BanditPolicy | None:
+        """The bandit's policy for ``model`` on this endpoint, or None (the fixed split)."""
+        with self._lock:
+            self._fresh()
+            if model not in self._policies:
+                self._policies[model] = self._read_policy(model)
+            return self._policies[model]
+
+    def _read_policy(self, model: str) -> BanditPolicy | None:
+        from mlkit.monitoring.bandit import BanditPolicy
+        from mlkit.workflows.monitor import ALLOCATION_EVENT
+
+        event = self._store.latest_event(POLICY_EVENT, model)
+        payload = event.payload if event is not None else {}
+        if payload.get("policy") != "bandit" or payload.get("endpoint") != self.endpoint:
+            return None
+        capped = set()
+        for d in self._store.traffic(model, self.endpoint):
+            verdict = self._store.latest_verdict(model, d.version)
+            if verdict is not None and not verdict.passed and not verdict.forced:
+                capped.add(d.version)
+        last = self._store.latest_event(ALLOCATION_EVENT, model)
+        prior: dict[int, tuple[int, int]] = {}
+        if last is not None and event is not None and last.id > event.id:
+            counts = (last.payload or {}).get("counts") or {}
+            prior = {int(v): (int(c[0]), int(c[1])) for v, c in counts.items()}
+        return BanditPolicy(
+            min_share=float(payload.get("min_share", 0.05)),
+            cap=float(payload.get("cap", 0.05)),
+            capped=frozenset(capped),
+            tolerance=payload.get("tolerance"),
+            prior=prior,
+        )
+
     def deployed(self) -> list[dict]:
         return [
             {
@@ -109,6 +152,71 @@ class RegistryResolver:
         self._store.close()
 
 
+class EventWriter:
+    """Registry events written off the request path: one background thread and a queue."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._queue: queue.Queue[tuple[str, str | None, dict[str, Any]] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="mlkit-events", daemon=True)
+        self._thread.start()
+
+    def put(self, kind: str, model: str | None, payload: dict[str, Any]) -> None:
+        self._queue.put((kind, model, payload))
+
+    def _run(self) -> None:
+        store = open_store(self._settings.registry_url, self._settings.artifacts_dir)
+        try:
+            while (item := self._queue.get()) is not None:
+                kind, model, payload = item
+                try:
+                    store.record_event(kind, model=model, payload=payload)
+                except Exception:
+                    logger.exception("recording the event '%s' failed", kind)
+        finally:
+            store.close()
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout_s)
+
+
+def prediction_logger(
+    settings: Settings,
+    log: str,
+    *,
+    sample: float = 1.0,
+    flush_s: float = 1.0,
+    events: EventWriter | None = None,
+) -> PredictionLogger:
+    """The endpoint's prediction log, in ``log`` (a local table or ``bq://project.dataset.table``);
+    its dropped count is recorded as an event at most every 10 s."""
+    from mlkit.data.source import table_target
+    from mlkit.errors import UsageError
+    from mlkit.monitoring.log import LOG_TABLE, PredictionLogger
+    from mlkit.workflows.monitor import DROPPED_EVENT
+
+    if not 0.0 < sample <= 1.0:
+        raise UsageError(f"--log-sample must be in (0, 1], got {sample}")
+    warehouse, table = table_target(log, local_path=settings.warehouse_path)
+    table = table or LOG_TABLE
+    last = [0.0]
+
+    def dropped(count: int) -> None:
+        if events is not None and time.monotonic() - last[0] >= 10.0:
+            last[0] = time.monotonic()
+            events.put(DROPPED_EVENT, None, {"dropped": count, "log": log})
+
+    return PredictionLogger(
+        warehouse,
+        table=table,
+        labels_table=f"{table}_labels",
+        sample=sample,
+        flush_interval_s=flush_s,
+        on_dropped=dropped,
+    )
+
+
 def serve(
     settings: Settings,
     *,
@@ -122,13 +230,33 @@ def serve(
     batch_wait_ms: float = 2.0,
     max_instances: int | None = None,
     max_body_bytes: int | None = None,
+    log: str | None = "prediction_log",
+    log_sample: float = 1.0,
+    log_flush_s: float = 1.0,
 ) -> None:
-    """Run the local endpoint for ``endpoint``'s deployments until interrupted."""
+    """Run the local endpoint for ``endpoint``'s deployments until interrupted; each answer is
+    logged to ``log`` (None: not logged) and models under the bandit policy are routed by it."""
+    from mlkit.monitoring.bandit import ThompsonPicker
+    from mlkit.serving.observe import AnswerObserver
     from mlkit.serving.pool import ModelPool
     from mlkit.serving.server import MAX_BODY_BYTES, MAX_INSTANCES
     from mlkit.serving.server import serve as run_server
+    from mlkit.workflows.monitor import ALLOCATION_EVENT
 
+    events = EventWriter(settings)
+    observers: list[AnswerObserver] = []
+    if log:
+        observers.append(
+            prediction_logger(settings, log, sample=log_sample, flush_s=log_flush_s, events=events)
+        )
     resolver = RegistryResolver(settings, endpoint)
+
+    def allocated(model: str, shares: dict[int, float], counts: dict[int, tuple[int, int]]) -> None:
+        payload = {"endpoint": endpoint, "shares": shares, "counts": counts}
+        events.put(ALLOCATION_EVENT, model, payload)
+
+    bandit = ThompsonPicker(resolver.policy, on_allocation=allocated)
+    observers.append(bandit)
     pool = ModelPool(
         idle_unload_s=idle_unload_s,
         max_batch_rows=max_batch_rows,
@@ -146,8 +274,11 @@ def serve(
             pool=pool,
             max_instances=max_instances or MAX_INSTANCES,
             max_body_bytes=max_body_bytes or MAX_BODY_BYTES,
+            picker=bandit,
+            observers=observers,
         )
     finally:
+        events.close()
         resolver.close()
 
 
