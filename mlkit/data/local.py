@@ -70,9 +70,13 @@ class LocalWarehouse(Warehouse):
             try:
                 con = duckdb.connect(str(self.path), read_only=not write)
                 break
-            except duckdb.IOException as error:
-                # Another process holds the file; they use it one after another, so wait briefly.
-                if "lock" not in str(error).lower() or time.monotonic() > deadline:
+            except (duckdb.IOException, duckdb.ConnectionException) as error:
+                # Another process holds the file (or, in this process, a connection opened the
+                # other way: read-only vs read-write, e.g. the prediction log's writer thread);
+                # they use it one after another, so wait briefly.
+                text = str(error).lower()
+                busy = "lock" in text or "different configuration" in text
+                if not busy or time.monotonic() > deadline:
                     raise DataError(
                         f"cannot open {self.describe()}: {_one_line(error)}",
                         hint="another mlkit process may be using it; try again when it finishes",

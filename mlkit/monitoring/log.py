@@ -16,7 +16,7 @@ Rows, one per answered instance (table ``prediction_log``)::
     request_id, at (epoch seconds), model, version, route, status, latency_s, instance_index,
     instance (the instance's JSON), prediction (the prediction's JSON)
 
-and one per truth received (table ``prediction_labels``)::
+and one per truth received (table ``prediction_log_labels``: the log's name + ``_labels``)::
 
     request_id, instance_index, model, label (JSON), at
 """
@@ -40,7 +40,7 @@ from mlkit.serving.observe import Answered, Feedback
 logger = logging.getLogger("mlkit.monitoring")
 
 LOG_TABLE = "prediction_log"
-LABELS_TABLE = "prediction_labels"
+LABELS_TABLE = "prediction_log_labels"  # the log table's name + "_labels"
 DEFAULT_FLUSH_S = 1.0
 
 LOG_SCHEMA = pa.schema(
@@ -87,7 +87,7 @@ class PredictionLogger:
         warehouse: Warehouse,
         *,
         table: str = LOG_TABLE,
-        labels_table: str = LABELS_TABLE,
+        labels_table: str | None = None,
         sample: float = 1.0,
         flush_interval_s: float = DEFAULT_FLUSH_S,
         batch_rows: int = 2000,
@@ -99,7 +99,7 @@ class PredictionLogger:
             raise ValueError(f"sample must be between 0 and 1, got {sample}")
         self.warehouse = warehouse
         self.table = check_table_name(table)
-        self.labels_table = check_table_name(labels_table)
+        self.labels_table = check_table_name(labels_table or f"{table}_labels")
         self.sample = sample
         self.flush_interval_s = max(0.01, flush_interval_s)
         self.batch_rows = max(1, batch_rows)

@@ -15,6 +15,7 @@ import logging
 import queue
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,9 +24,10 @@ from mlkit.registry import Deployment, open_store
 from mlkit.serving.routing import Target
 
 if TYPE_CHECKING:
-    from mlkit.monitoring.bandit import BanditPolicy
+    from mlkit.monitoring.bandit import BanditPolicy, ThompsonPicker
     from mlkit.monitoring.log import PredictionLogger
     from mlkit.serving.endpoints import Endpoint
+    from mlkit.serving.observe import AnswerObserver
 
 logger = logging.getLogger("mlkit.serving")
 
@@ -217,6 +219,50 @@ def prediction_logger(
     )
 
 
+@dataclass
+class Observing:
+    """What watches a local endpoint: its observers (the prediction log, the bandit), the picker
+    (the bandit, falling back to the fixed split), and the writer of their registry events."""
+
+    observers: list[AnswerObserver]
+    picker: ThompsonPicker
+    events: EventWriter
+    log: PredictionLogger | None
+
+
+def observing(
+    settings: Settings,
+    resolver: RegistryResolver,
+    *,
+    log: str | None = "prediction_log",
+    log_sample: float = 1.0,
+    log_flush_s: float = 1.0,
+    seed: int | None = None,
+) -> Observing:
+    """The observers and picker of an endpoint that serves ``resolver``'s deployments. Close
+    the server's observers (``serve`` does) and then ``events``."""
+    from mlkit.monitoring.bandit import ThompsonPicker
+    from mlkit.workflows.monitor import ALLOCATION_EVENT
+
+    events = EventWriter(settings)
+    observers: list[AnswerObserver] = []
+    logger_ = None
+    if log:
+        logger_ = prediction_logger(
+            settings, log, sample=log_sample, flush_s=log_flush_s, events=events
+        )
+        observers.append(logger_)
+    endpoint = resolver.endpoint
+
+    def allocated(model: str, shares: dict[int, float], counts: dict[int, tuple[int, int]]) -> None:
+        payload = {"endpoint": endpoint, "shares": shares, "counts": counts}
+        events.put(ALLOCATION_EVENT, model, payload)
+
+    bandit = ThompsonPicker(resolver.policy, on_allocation=allocated, seed=seed)
+    observers.append(bandit)
+    return Observing(observers, bandit, events, logger_)
+
+
 def serve(
     settings: Settings,
     *,
@@ -236,27 +282,12 @@ def serve(
 ) -> None:
     """Run the local endpoint for ``endpoint``'s deployments until interrupted; each answer is
     logged to ``log`` (None: not logged) and models under the bandit policy are routed by it."""
-    from mlkit.monitoring.bandit import ThompsonPicker
-    from mlkit.serving.observe import AnswerObserver
     from mlkit.serving.pool import ModelPool
     from mlkit.serving.server import MAX_BODY_BYTES, MAX_INSTANCES
     from mlkit.serving.server import serve as run_server
-    from mlkit.workflows.monitor import ALLOCATION_EVENT
 
-    events = EventWriter(settings)
-    observers: list[AnswerObserver] = []
-    if log:
-        observers.append(
-            prediction_logger(settings, log, sample=log_sample, flush_s=log_flush_s, events=events)
-        )
     resolver = RegistryResolver(settings, endpoint)
-
-    def allocated(model: str, shares: dict[int, float], counts: dict[int, tuple[int, int]]) -> None:
-        payload = {"endpoint": endpoint, "shares": shares, "counts": counts}
-        events.put(ALLOCATION_EVENT, model, payload)
-
-    bandit = ThompsonPicker(resolver.policy, on_allocation=allocated)
-    observers.append(bandit)
+    watch = observing(settings, resolver, log=log, log_sample=log_sample, log_flush_s=log_flush_s)
     pool = ModelPool(
         idle_unload_s=idle_unload_s,
         max_batch_rows=max_batch_rows,
@@ -274,11 +305,11 @@ def serve(
             pool=pool,
             max_instances=max_instances or MAX_INSTANCES,
             max_body_bytes=max_body_bytes or MAX_BODY_BYTES,
-            picker=bandit,
-            observers=observers,
+            picker=watch.picker,
+            observers=watch.observers,
         )
     finally:
-        events.close()
+        watch.events.close()
         resolver.close()
 
 
@@ -314,6 +345,82 @@ def set_traffic(
     shares = parse_split(split)
     target = open_endpoint(settings, endpoint)
     return target.set_traffic(model, shares, actor=actor or current_user(), reason=reason)
+
+
+@dataclass(frozen=True)
+class TrafficOutcome:
+    deployments: list[Deployment]
+    policy: str  # fixed or bandit
+    min_share: float | None = None
+    cap: float | None = None
+
+
+def traffic(
+    settings: Settings,
+    model: str,
+    split: str | None,
+    *,
+    policy: str | None = None,
+    endpoint: str = LOCAL_ENDPOINT,
+    min_share: float = 0.05,
+    cap: float = 0.05,
+    tolerance: float | None = None,
+    actor: str | None = None,
+    reason: str | None = None,
+) -> TrafficOutcome:
+    """``mlkit endpoints traffic``: set ``split`` (the fixed split, recorded as ever) and/or the
+    policy that routes each request: ``fixed`` (the split; the default) or ``bandit`` (Thompson
+    sampling on feedback between the deployed versions, at least ``min_share`` each, at most
+    ``cap`` for a version whose verdict failed). A split without ``policy`` ends a bandit. The
+    policy is recorded as a ``traffic_policy`` event; the local endpoint follows it live."""
+    from mlkit.errors import UsageError
+    from mlkit.workflows.promote import current_user
+
+    if policy is not None and policy not in POLICIES:
+        raise UsageError(f"--policy must be one of {', '.join(POLICIES)}, got {policy!r}")
+    if split is None and policy != "bandit":
+        raise UsageError("give the split, e.g. 3=90,4=10 (or --policy bandit)")
+    if policy == "bandit" and endpoint != LOCAL_ENDPOINT:
+        raise UsageError(
+            f"--policy bandit runs in the local endpoint; endpoint '{endpoint}' splits by weight",
+            hint="use --target local, or a fixed split",
+        )
+    if not 0.0 <= min_share <= 0.5 or not 0.0 <= cap <= 1.0:
+        raise UsageError("--min-share must be in 0..0.5 and --cap in 0..1")
+    who = actor or current_user()
+    if policy == "bandit":
+        from mlkit.serving.endpoints import parse_split
+
+        serving = (
+            [v for v, p in parse_split(split).items() if p > 0]
+            if split is not None
+            else deployments(settings, endpoint=endpoint, model=model)
+        )
+        if len(serving) < 2:
+            raise UsageError(
+                f"the bandit needs at least two deployed versions of '{model}' on {endpoint} "
+                f"({len(serving)} deployed)",
+                hint=f"deploy two, e.g. mlkit endpoints traffic {model} 1=50,2=50 --policy bandit",
+            )
+    rows = (
+        set_traffic(settings, model, split, endpoint=endpoint, actor=who, reason=reason)
+        if split is not None
+        else deployments(settings, endpoint=endpoint, model=model)
+    )
+    with open_store(settings.registry_url, settings.artifacts_dir) as store:
+        current = store.latest_event(POLICY_EVENT, model)
+        was = (current.payload or {}).get("policy") if current is not None else "fixed"
+        chosen = policy or "fixed"
+        if policy is not None or was == "bandit":
+            payload: dict[str, object] = {
+                "policy": chosen, "endpoint": endpoint, "actor": who, "reason": reason,
+            }  # fmt: skip
+            if chosen == "bandit":
+                payload |= {"min_share": min_share, "cap": cap, "tolerance": tolerance}
+            store.record_event(POLICY_EVENT, model=model, payload=payload)
+    if chosen == "bandit":
+        return TrafficOutcome(rows, chosen, min_share, cap)
+    return TrafficOutcome(rows, chosen)
 
 
 def undeploy(
