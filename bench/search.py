@@ -1,10 +1,10 @@
-"""`make bench-search`: how good and how fast the default searches are, against baselines.
+"""`make bench-search`: how good and how fast the default searches are, against reference models.
 
 In one run, on the same deterministic splits the CLI uses (FARM_FINGERPRINT of the key):
 1. bundled digits with experiments/digits.toml's search: test accuracy and wall-clock seconds
-   (train + evaluate + export), against the best scikit-learn baseline on the same split;
+   (train + evaluate + export), against the best scikit-learn reference model on the same split;
 2. the bundled tabular datasets (breast_cancer, wine, iris) with their experiment files: does
-   the search at least equal the best baseline's test accuracy? (the issue asks for two)
+   the search at least equal the best reference model's test accuracy? (the issue asks for two)
 3. AdaNet's training throughput (examples/s over the whole search, graph rebuilds and
    bookkeeping included) against a hand-written Keras model of the final digits architecture
    trained on the same data with the same batch size: the ratio.
@@ -31,7 +31,7 @@ from mlkit.data import open_warehouse  # noqa: E402
 from mlkit.data.bundled import load_bundled  # noqa: E402
 from mlkit.data.experiment_data import load_experiment_data  # noqa: E402
 from mlkit.experiment import load_experiment  # noqa: E402
-from mlkit.search.baselines import beats_baseline, fit_baselines  # noqa: E402
+from mlkit.search.reference_models import beats_reference_models, fit_reference_models  # noqa: E402
 
 TABULAR = ("breast_cancer", "wine", "iris")
 
@@ -51,7 +51,7 @@ def search(name: str, home: Path):
     experiment, _ = load_experiment(REPO / "experiments" / f"{name}.toml")
     spec = experiment.search
     data = load_experiment_data(experiment.data, _Settings(home / "warehouse.duckdb"), spec.task)
-    baseline = fit_baselines(
+    baseline = fit_reference_models(
         spec.task,
         data.train.features,
         data.train.labels,
@@ -71,7 +71,7 @@ def search(name: str, home: Path):
     seconds = time.perf_counter() - started
     log(
         f"{name}: test accuracy {result.metrics['accuracy']:.4f} in {seconds:.1f} s "
-        f"({' + '.join(result.architecture['subnetworks'])}); best baseline "
+        f"({' + '.join(result.architecture['subnetworks'])}); best reference model "
         f"{baseline['best']} {baseline['value']:.4f}"
     )
     return experiment, data, result, baseline, seconds
@@ -152,24 +152,24 @@ def main() -> int:
             t_experiment, _, t_result, t_baseline, t_seconds = search(name, home)
             tabular[name] = {
                 "accuracy": round(t_result.metrics["accuracy"], 4),
-                "baseline_accuracy": round(t_baseline["value"], 4),
-                "baseline": t_baseline["best"],
+                "reference_accuracy": round(t_baseline["value"], 4),
+                "reference_model": t_baseline["best"],
                 "seconds": round(t_seconds, 1),
-                "at_or_above_baseline": bool(
-                    beats_baseline("classification", t_result.metrics, t_baseline)
+                "at_or_above_reference": bool(
+                    beats_reference_models("classification", t_result.metrics, t_baseline)
                 ),
             }
     figures = {
         "digits_accuracy": round(result.metrics["accuracy"], 4),
         "digits_seconds": round(seconds, 1),
         "digits_train_seconds": round(result.train_seconds, 1),
-        "digits_baseline_accuracy": round(baseline["value"], 4),
-        "digits_baseline": baseline["best"],
+        "digits_reference_accuracy": round(baseline["value"], 4),
+        "digits_reference_model": baseline["best"],
         "digits_test_rows": int(len(data.test.labels)),
         "digits_architecture": result.architecture["subnetworks"],
         "tabular": tabular,
-        "tabular_datasets_at_or_above_baseline": sum(
-            1 for t in tabular.values() if t["at_or_above_baseline"]
+        "tabular_datasets_at_or_above_reference": sum(
+            1 for t in tabular.values() if t["at_or_above_reference"]
         ),
         "adanet_examples_per_second": round(adanet_rate, 1),
         "keras_examples_per_second": round(keras_rate, 1),

@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mlkit.errors import SpecError
 
@@ -159,7 +159,10 @@ class SearchSpec(_Strict):
     # training (the search stops, keeps the best ensemble so far and finishes normally).
     max_steps: Annotated[int | None, Field(ge=1)] = None
     max_seconds: Annotated[float | None, Field(gt=0.0)] = None
-    baseline: bool = True  # also fit a quick scikit-learn baseline on the same split
+    # Also fit quick scikit-learn reference models on the same split (``baseline``: the old name).
+    reference_models: bool = Field(
+        default=True, validation_alias=AliasChoices("reference_models", "baseline")
+    )
     pool: PoolSpec = PoolSpec()
     seed: int = 42
 

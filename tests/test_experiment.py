@@ -109,3 +109,12 @@ def test_runs_show_leaves_out_the_option_groups_a_run_does_not_use():
     assert "search.pool.boosted_trees.n_trees" in stored["breast_cancer_auto"]
     assert stored["digits-stream"]["data.stream"] is True
     assert "data.shuffle_buffer" in stored["digits-stream"]
+
+
+def test_reference_models_switch_keeps_its_old_name_baseline():
+    """``[search] reference_models`` (the scikit-learn models); ``baseline``, its old name, still
+    reads, so experiment files written before keep working."""
+    assert parse_experiment(VALID).search.reference_models is True
+    for key in ("reference_models", "baseline"):
+        raw = {**VALID, "search": {key: False}}
+        assert parse_experiment(raw).search.reference_models is False

@@ -37,7 +37,9 @@ def list_models(as_json: bool = False) -> None:
         return
     print_table(
         "Models",
-        ["model", "versions", "latest", "champion", "updated", "description"],
+        # The headers are the --json field names.
+        ["name", "version_count", "latest_version", "aliases.champion", "updated_at"]
+        + ["description"],
         (
             [
                 m.name,
@@ -99,15 +101,16 @@ def _read_versions(name: str, where: str | None, sort: str | None, limit: int):
 def _versions_table(name: str, rows, verdicts) -> None:
     print_table(
         f"Versions of {name}",
-        ["version", "created", "run", "test accuracy", "test loss", "aliases", "tags", "verdict"]
-        + ["size"],
+        # The headers are the --json field names, as --where and --sort take them.
+        ["version", "created_at", "run_id", "metrics.accuracy", "metrics.loss", "aliases"]
+        + ["tags", "verdict", "size_bytes"],
         (
             [
                 v.version,
                 fmt_time(v.created_at),
                 v.run_id,
                 fmt_metric(v.metrics.get("accuracy")),
-                fmt_metric(v.metrics.get("average_loss", v.metrics.get("loss"))),
+                fmt_metric(v.metrics.get("loss")),
                 ", ".join(v.aliases),
                 ", ".join(f"{k}={val}" for k, val in sorted(v.tags.items())),
                 _verdict_cell(verdicts[v.version]),

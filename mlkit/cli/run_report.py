@@ -1,4 +1,5 @@
-"""Rendering a run's search report: iterations and candidates, the final ensemble, the baseline.
+"""Rendering a run's search report: iterations and candidates, the final ensemble, the
+scikit-learn reference models.
 
 ``render_search_report(run)`` prints to the console; ``mlkit runs show RUN`` calls it after the
 run's general fields. It also (re)draws the learning-curve plot from the stored report when the
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mlkit.cli.output import console, fmt_metric, print_table
+from mlkit.quantities import canonical_metrics
 
 
 def _fmt(value: Any) -> str:
@@ -27,26 +29,26 @@ def _shape(hparams: dict[str, Any]) -> str:
 def render_search_report(run: Any, plot_dir: Path | None = None) -> Path | None:
     """Print the report of ``run`` (a registry Run); return the learning-curve plot's path."""
     report: dict[str, Any] = dict(getattr(run, "report", {}) or {})
-    baseline: dict[str, Any] = dict(getattr(run, "baseline", {}) or {})
-    if not report and not baseline:
+    reference: dict[str, Any] = dict(getattr(run, "reference_models", {}) or {})
+    if not report and not reference:
         console.print("[dim]no search report recorded for this run[/]")
         return None
     for it in report.get("iterations", []):
         _iteration_table(it)
     _final_ensemble(report)
-    if baseline:
-        _baselines(run, report, baseline)
+    if reference:
+        _reference_models(run, report, reference)
     return _plot(run, plot_dir)
 
 
 def _iteration_table(it: dict[str, Any]) -> None:
     """One iteration's candidates with their metrics on the evaluation split."""
     candidates = it.get("candidates", [])
-    names = sorted({k for c in candidates for k in c.get("metrics", {})})
-    shown = [n for n in ("accuracy", "average_loss", "adanet_loss", "auc") if n in names]
+    names = sorted({k for c in candidates for k in canonical_metrics(c.get("metrics", {}))})
+    shown = [n for n in ("accuracy", "loss", "adanet_loss", "auc") if n in names]
     rows = []
     for c in candidates:
-        metrics = c.get("metrics", {})
+        metrics = canonical_metrics(c.get("metrics", {}))  # reports stored before: average_loss
         rows.append(
             [
                 c.get("name"),
@@ -79,38 +81,38 @@ def _final_ensemble(report: dict[str, Any]) -> None:
         console.print(f"[dim]{'; '.join(notes)}[/]")
 
 
-def _baselines(run: Any, report: dict[str, Any], baseline: dict[str, Any]) -> None:
-    """The scikit-learn baselines, how the search compares, and the sample they saw."""
-    models = baseline.get("models", {})
-    metric = baseline.get("metric", "accuracy")
+def _reference_models(run: Any, report: dict[str, Any], reference: dict[str, Any]) -> None:
+    """The scikit-learn reference models, how the search compares, and the sample they saw."""
+    models = reference.get("models", {})
+    metric = reference.get("metric", "accuracy")
     print_table(
-        "Baselines (scikit-learn, same split, test metric)",
+        "Reference models (scikit-learn, same split, test metric)",
         ["model", metric, "seconds", "best"],
         [
             [
                 name,
                 _fmt(m.get(metric)),
                 _fmt(m.get("seconds")),
-                "*" if name == baseline.get("best") else "",
+                "*" if name == reference.get("best") else "",
             ]
             for name, m in models.items()
         ],
         markup=False,
     )
     search_value = _search_value(run, metric)
-    verdict = report.get("beats_baseline")
+    verdict = report.get("beats_reference_models", report.get("beats_baseline"))  # old: baseline
     if search_value is not None:
         word = (
             "at least as good as" if verdict is True else "worse than" if verdict is False else "vs"
         )
         console.print(
-            f"search test {metric} {fmt_metric(search_value)} is {word} the best baseline "
-            f"({baseline.get('best')} {fmt_metric(baseline.get('value'))})"
+            f"search test {metric} {fmt_metric(search_value)} is {word} the best reference model "
+            f"({reference.get('best')} {fmt_metric(reference.get('value'))})"
         )
-    sample = baseline.get("sample")
-    if sample:  # a streamed source: the baselines saw a bounded sample of each split
+    sample = reference.get("sample")
+    if sample:  # a streamed source: the reference models saw a bounded sample of each split
         console.print(
-            f"[dim]baselines fitted on a sample of {sample['train_rows']:,} of "
+            f"[dim]reference models fitted on a sample of {sample['train_rows']:,} of "
             f"{sample['of_train_rows']:,} training rows, scored on {sample['test_rows']:,} "
             f"of {sample['of_test_rows']:,} test rows (streamed source)[/]"
         )

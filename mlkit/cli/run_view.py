@@ -22,9 +22,11 @@ def status_cell(status: str, dead: bool, resumable: bool) -> str:
 
 
 def render_runs(runs: list[RunSummary]) -> None:
+    """Headers are the ``--json`` field names (and what ``--where``/``--sort`` take)."""
     print_table(
         "Runs",
-        ["run", "experiment", "status", "started", "finished", "test accuracy", "code version"],
+        ["id", "experiment", "status", "started_at", "finished_at"]
+        + ["metrics.accuracy", "metrics.loss", "code_version"],
         (
             [
                 s.run.id,
@@ -33,6 +35,7 @@ def render_runs(runs: list[RunSummary]) -> None:
                 fmt_time(s.run.started_at),
                 fmt_time(s.run.finished_at),
                 fmt_metric(s.run.metrics.get("accuracy")),
+                fmt_metric(s.run.metrics.get("loss")),
                 s.run.code_version,
             ]
             for s in runs
@@ -82,7 +85,7 @@ def _metrics_by_step(by_step: dict[str, list[tuple[int, float]]]) -> None:
 def _versions_produced(view: RunView) -> None:
     print_table(
         "Versions produced",
-        ["model", "version", "created", "aliases", "test accuracy", "sha256"],
+        ["model", "version", "created_at", "aliases", "metrics.accuracy", "artifact_sha256"],
         (
             [
                 v.model,

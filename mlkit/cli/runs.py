@@ -51,7 +51,8 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """A run: parameters, metrics by step, data, environment, versions and their deployments,
-    then the search report (every iteration's candidates, the baseline, the learning curves)."""
+    then the search report (every iteration's candidates, the reference models, the learning
+    curves)."""
     from mlkit.cli.run_view import render_run
     from mlkit.workflows import views
 

@@ -134,22 +134,22 @@ def _report(outcome: TrainOutcome) -> None:
     rows = outcome.rows
     shown = ", ".join(
         f"{k} {fmt_metric(outcome.metrics[k])}"
-        for k in ("accuracy", "average_loss", "rmse")
+        for k in ("accuracy", "loss", "rmse")
         if k in outcome.metrics
     )
     console.print(
         f"test {shown} on {rows['test']} held-out rows (train {rows['train']}, eval {rows['eval']})"
     )
-    base = outcome.baseline
+    base = outcome.reference_models
     if base:
         verdict = {
             True: "the search equals or beats it",
             False: "the search does not reach it",
             None: "",
-        }[outcome.beats_baseline]
+        }[outcome.beats_reference_models]
         console.print(
-            f"baseline: {base['best']} {base['metric']} {fmt_metric(base['value'])}"
-            + (f"; {verdict}" if verdict else "")
+            f"reference models (scikit-learn): best {base['best']} {base['metric']} "
+            f"{fmt_metric(base['value'])}" + (f"; {verdict}" if verdict else "")
         )
     if outcome.plot:
         console.print(f"learning curves: {outcome.plot}")

@@ -61,7 +61,7 @@ class Arrays(TrainingSplit):
     def __len__(self) -> int:
         return len(self.labels)
 
-    def baseline_rows(self) -> Arrays:
+    def reference_rows(self) -> Arrays:
         return self
 
     def dataset(self, *, batch_size: int, training: bool, seed: int = 0) -> Any:

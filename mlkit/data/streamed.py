@@ -11,8 +11,8 @@ at a time, only small summaries:
 - statistics of the whole source (count, mean, std, min, max, label distribution), as
   :func:`mlkit.data.stats.array_stats` gives for loaded arrays; the histograms are of the samples;
 - a bounded sample of each split (the ``sample_rows`` rows with the smallest hash of their key, so
-  the same rows whatever order the warehouse streams them in): the scikit-learn baseline fits and
-  scores on it;
+  the same rows whatever order the warehouse streams them in): the scikit-learn reference models
+  fit and score on it;
 - an order-independent content hash (see :class:`~mlkit.data.stream_summaries.ContentHash`).
 
 Rows are assigned to splits with :func:`mlkit.data.split.assign_splits`, the function the
@@ -53,7 +53,7 @@ from mlkit.data.validation import FeatureTypeError, LabelValuesError
 from mlkit.data.warehouse import BATCH_ROWS, Relation, Warehouse
 from mlkit.errors import DataError
 
-SAMPLE_ROWS = 10_000  # rows per split kept for the baseline and the histograms
+SAMPLE_ROWS = 10_000  # rows per split kept for the reference models and the histograms
 SHUFFLE_BUFFER = 10_000  # rows
 CONTENT_HASH = "streamed: SHA-256 of per-split sums of per-row 64-bit hashes (order-independent)"
 _MAX_TARGET_VALUES = 10_000  # a regression target's distribution is dropped beyond this
@@ -88,7 +88,7 @@ class StreamedSplit(TrainingSplit):
     def __len__(self) -> int:
         return self.rows
 
-    def baseline_rows(self) -> Arrays:
+    def reference_rows(self) -> Arrays:
         return self.sample
 
     def dataset(self, *, batch_size: int, training: bool, seed: int = 0) -> Any:

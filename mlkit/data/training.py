@@ -2,7 +2,7 @@
 (:class:`mlkit.data.loader.SplitData`) or streamed from the warehouse
 (:class:`mlkit.data.streamed.StreamedData`).
 
-A :class:`TrainingSplit` says how many rows it has, gives the rows a scikit-learn baseline fits
+A :class:`TrainingSplit` says how many rows it has, gives the rows reference models fit
 on (all of them, or a bounded sample), and makes the ``tf.data.Dataset`` the search trains or
 evaluates on (TensorFlow is imported only then). Its ``features`` and ``labels`` are rows whose
 per-value mean and standard deviation are the split's: the split's own rows in memory, two summary
@@ -32,8 +32,9 @@ class TrainingSplit(abc.ABC):
         """The split's rows."""
 
     @abc.abstractmethod
-    def baseline_rows(self) -> Arrays:
-        """The rows a baseline fits or scores on: every row in memory, else a bounded sample."""
+    def reference_rows(self) -> Arrays:
+        """The rows the reference models fit or score on: every row in memory, else a bounded
+        sample."""
 
     @abc.abstractmethod
     def dataset(self, *, batch_size: int, training: bool, seed: int = 0) -> Any:
@@ -64,7 +65,8 @@ class TrainingData(abc.ABC):
 
     @abc.abstractmethod
     def sample_note(self) -> dict[str, Any] | None:
-        """What a run report says of baselines fitted on samples (None: on the whole splits)."""
+        """What a run report says of reference models fitted on samples (None: on the whole
+        splits)."""
 
     def close(self) -> None:  # noqa: B027 - nothing to release unless a kind holds something
         """Release what reading the source holds open (a query's scratch table)."""

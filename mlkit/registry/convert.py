@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from mlkit.quantities import canonical_metrics
 from mlkit.registry import liveness
 from mlkit.registry.entities import Deployment, Event, ModelVersion, Run, Verdict
 from mlkit.registry.schema import DeploymentRow, EventRow, ModelVersionRow, RunRow, VerdictRow
@@ -18,7 +19,7 @@ def run(row: RunRow, experiment: str) -> Run:
         spec_text=row.spec_text,
         params=dict(row.params or {}),
         status="failed" if death else row.status,
-        metrics=dict(row.metrics or {}),
+        metrics=canonical_metrics(row.metrics or {}),
         data_fingerprint=dict(row.data_fingerprint or {}),
         code_version=row.code_version,
         run_dir=row.run_dir,
@@ -28,7 +29,7 @@ def run(row: RunRow, experiment: str) -> Run:
         environment=dict(row.environment or {}),
         tags=dict(row.tags or {}),
         report=dict(row.report or {}),
-        baseline=dict(row.baseline or {}),
+        reference_models=dict(row.reference_models or {}),
         pid=row.pid,
         hostname=row.hostname,
         heartbeat_at=row.heartbeat_at,
@@ -44,7 +45,7 @@ def model_version(row: ModelVersionRow, model: str, aliases: Iterable[str] = ())
         artifact_uri=row.artifact_uri,
         artifact_sha256=row.artifact_sha256,
         size_bytes=row.size_bytes,
-        metrics=dict(row.metrics or {}),
+        metrics=canonical_metrics(row.metrics or {}),
         signature=dict(row.signature or {}),
         description=row.description,
         tags=dict(row.tags or {}),

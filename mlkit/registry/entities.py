@@ -32,7 +32,8 @@ class Run:
     environment: dict[str, Any] = field(default_factory=dict)
     tags: dict[str, Any] = field(default_factory=dict)
     report: dict[str, Any] = field(default_factory=dict)  # the search report (empty: none)
-    baseline: dict[str, Any] = field(default_factory=dict)  # the scikit-learn baseline
+    # the scikit-learn reference models fitted on the same split (mlkit.quantities)
+    reference_models: dict[str, Any] = field(default_factory=dict)
     pid: int | None = None  # the process running it, on ``hostname``
     hostname: str | None = None
     heartbeat_at: datetime | None = None  # its last sign of life (None: it gave none)

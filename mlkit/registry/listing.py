@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mlkit.errors import RegistryError
+from mlkit.quantities import canonical_metrics
 from mlkit.registry.entities import ModelSummary, ModelVersion, Verdict
 from mlkit.registry.validation import MAX_INT, model_not_found
 
@@ -117,7 +118,7 @@ def list_versions(query: Query, model: str, newest: int | None = None) -> list[M
             artifact_uri=uri,
             artifact_sha256=sha,
             size_bytes=size,
-            metrics=_json(metrics),
+            metrics=canonical_metrics(_json(metrics)),
             signature=_json(signature),
             description=description,
             tags=_json(tags),

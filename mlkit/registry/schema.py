@@ -105,9 +105,9 @@ class RunRow(Base):
     tags: Mapped[dict[str, Any] | None]  # 0002
     data_stats: Mapped[dict[str, Any] | None]  # migration 0004
     # 0003: the search report (per-iteration candidates, final architecture, learning curves)
-    # and the scikit-learn baseline on the same split.
+    # and the scikit-learn reference models on the same split (column ``baseline``).
     report: Mapped[dict[str, Any] | None]
-    baseline: Mapped[dict[str, Any] | None]
+    reference_models: Mapped[dict[str, Any] | None] = mapped_column("baseline", Json)
     # 0008: the process running it and its last sign of life, to recognise a dead run.
     pid: Mapped[int | None] = mapped_column(Integer)
     hostname: Mapped[str | None] = mapped_column(String(255))

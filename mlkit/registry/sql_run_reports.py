@@ -1,4 +1,4 @@
-"""Runs' search reports and baselines, and reopening a stopped or killed run to resume it."""
+"""Runs' search reports and reference models, and reopening a stopped or killed run to resume it."""
 
 from __future__ import annotations
 
@@ -20,17 +20,17 @@ class RunReportsMixin(SqlBase):
         run_id: int,
         *,
         report: dict[str, Any] | None = None,
-        baseline: dict[str, Any] | None = None,
+        reference_models: dict[str, Any] | None = None,
     ) -> Run:
         report_json = validate_json("report", report)
-        baseline_json = validate_json("baseline", baseline)
+        reference_json = validate_json("reference_models", reference_models)
 
         def fn(s: Session) -> Run:
             row = self._run(s, run_id)
             if report is not None:
                 row.report = report_json
-            if baseline is not None:
-                row.baseline = baseline_json
+            if reference_models is not None:
+                row.reference_models = reference_json
             s.flush()
             return convert.run(row, s.get_one(ExperimentRow, row.experiment_id).name)
 

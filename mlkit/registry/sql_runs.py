@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from mlkit.errors import RegistryError
+from mlkit.quantities import canonical_metrics
 from mlkit.registry import convert
 from mlkit.registry import query as q
 from mlkit.registry.entities import MetricPoint, Run
@@ -192,7 +193,14 @@ class RunsMixin(SqlBase):
                 .where(RunMetricRow.run_id == run_id)
                 .order_by(RunMetricRow.key, RunMetricRow.step)
             ).all()
-            return [MetricPoint(r.key, r.step, r.value, r.at) for r in rows]
+            # one name per quantity (mlkit.quantities): shown name → the stored name it reads
+            stored = canonical_metrics({r.key: r.key for r in rows})
+            return [
+                MetricPoint(shown, r.step, r.value, r.at)
+                for shown, key in stored.items()
+                for r in rows
+                if r.key == key
+            ]
 
     def list_runs(
         self,

@@ -12,7 +12,7 @@ one-line RegistryError. The operations live in one module per concern:
 - ``sql_promotion``: verdicts, the deployment history, events
 - ``sql_traffic``: deployments: every change of an endpoint's traffic (deploy, canary, split,
   rollback, undeploy) through one write path, with the aliases that follow it
-- ``sql_run_reports``: search reports and baselines of runs, reopening a run to resume it
+- ``sql_run_reports``: search reports and reference models of runs, reopening a run to resume it
 """
 
 from __future__ import annotations

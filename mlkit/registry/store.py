@@ -384,10 +384,10 @@ class RegistryStore(ABC):
         run_id: int,
         *,
         report: dict[str, Any] | None = None,
-        baseline: dict[str, Any] | None = None,
+        reference_models: dict[str, Any] | None = None,
     ) -> Run:
-        """Store the search report and/or the baseline of a run (any status); ``None`` keeps
-        what is stored."""
+        """Store the search report and/or the scikit-learn reference models of a run (any
+        status); ``None`` keeps what is stored."""
 
     @abstractmethod
     def reopen_run(

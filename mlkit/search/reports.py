@@ -13,8 +13,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from mlkit.quantities import canonical_metrics
+
 REPORT_VERSION = 1
-_LOWER_IS_BETTER = ("loss", "average_loss", "adanet_loss", "rmse", "mse", "mae")
+_LOWER_IS_BETTER = ("loss", "adanet_loss", "rmse", "mse", "mae")
 _MAX_POINTS = 60  # per curve, in the stored report
 
 
@@ -29,8 +31,8 @@ def iteration_reports(model_dir: Path) -> list[dict[str, Any]]:
 
 
 def headline_metric(metrics: dict[str, Any]) -> str | None:
-    """The metric a person reads first: accuracy for classification, else the average loss."""
-    for name in ("accuracy", "average_loss", "loss"):
+    """The metric a person reads first: accuracy for classification, else the loss."""
+    for name in ("accuracy", "loss"):
         if name in metrics:
             return name
     return None
@@ -64,11 +66,13 @@ def _candidates(iteration: dict[str, Any]) -> list[dict[str, Any]]:
                 "name": candidate.get("name"),
                 "hparams": candidate.get("hparams", {}),
                 "complexity": attributes.get("complexity"),
-                "metrics": {
-                    k: float(v)
-                    for k, v in candidate.get("metrics", {}).items()
-                    if isinstance(v, int | float) and not isinstance(v, bool)
-                },
+                "metrics": canonical_metrics(
+                    {
+                        k: float(v)
+                        for k, v in candidate.get("metrics", {}).items()
+                        if isinstance(v, int | float) and not isinstance(v, bool)
+                    }
+                ),
                 "joined_ensemble": bool(candidate.get("included_in_final_ensemble")),
             }
         )

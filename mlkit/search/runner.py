@@ -18,6 +18,7 @@ import numpy as np
 from mlkit.data.training import TrainingSplit
 from mlkit.errors import SearchError
 from mlkit.experiment import SearchSpec
+from mlkit.quantities import canonical_metrics
 from mlkit.search.compat import apply
 
 apply()
@@ -175,11 +176,16 @@ def _eval_fn(spec: SearchSpec, split: TrainingSplit):
 
 
 def _clean(metrics: dict[str, Any]) -> dict[str, float]:
-    return {
-        k: float(v)
-        for k, v in metrics.items()
-        if k != "global_step" and np.ndim(v) == 0 and np.issubdtype(np.asarray(v).dtype, np.number)
-    }
+    """The numeric metrics, with one ``loss`` (the mean per-example loss: mlkit.quantities)."""
+    return canonical_metrics(
+        {
+            k: float(v)
+            for k, v in metrics.items()
+            if k != "global_step"
+            and np.ndim(v) == 0
+            and np.issubdtype(np.asarray(v).dtype, np.number)
+        }
+    )
 
 
 def _ensemble_members(metrics: dict[str, Any]) -> list[str]:

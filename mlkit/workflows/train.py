@@ -1,4 +1,4 @@
-"""experiment → data → baseline → search → registry; and resuming a stopped or killed run."""
+"""experiment → data → reference models → search → registry; and resuming a stopped run."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from mlkit.data.experiment_data import experiment_data
 from mlkit.data.training import TrainingData
 from mlkit.errors import DataError, MlkitError, SearchError
 from mlkit.experiment import Experiment, SearchSpec, load_experiment, parse_experiment
+from mlkit.quantities import canonical_metrics
 from mlkit.registry import ModelVersion, Run, open_store
 from mlkit.registry.environment import capture as capture_environment
 from mlkit.registry.liveness import this_host
@@ -41,8 +42,8 @@ class TrainOutcome:
     rows: dict[str, int]
     architecture: dict[str, Any]
     seconds: float
-    baseline: dict[str, Any] = field(default_factory=dict)
-    beats_baseline: bool | None = None
+    reference_models: dict[str, Any] = field(default_factory=dict)  # scikit-learn, same split
+    beats_reference_models: bool | None = None
     plot: str | None = None
     stopped_by: str | None = None
     resumed: bool = False
@@ -182,18 +183,18 @@ def _search_and_register(
     from_step: int | None = None,
     distributed: bool = False,
 ) -> TrainOutcome:
-    """Baselines, the search, its report and the registered version; the run fails on any error
-    and keeps only checkpoints and TensorBoard events in ``run_dir`` either way."""
-    from mlkit.search.baselines import beats_baseline
+    """Reference models, the search, its report and the registered version; the run fails on
+    any error and keeps only checkpoints and TensorBoard events in ``run_dir`` either way."""
+    from mlkit.search.reference_models import beats_reference_models
 
     (run_dir / PID_FILE).write_text(str(os.getpid()))
     s = experiment.search
     heartbeat = Heartbeat(store, run.id).start()
     try:
-        baseline = _baselines(store, run.id, s, data, stage, resumed)
+        reference = _reference_models(store, run.id, s, data, stage, resumed)
         result = _search(run.id, s, data, run_dir, stage, on_progress, resumed, distributed)
         metrics = _final_metrics(result, s)
-        verdict = beats_baseline(s.task, metrics, baseline)
+        verdict = beats_reference_models(s.task, metrics, reference)
         report = _record_report(store, run.id, result, run_dir, s, verdict, resumed, from_step)
         stage("registering the exported SavedModel")
         version = _register(store, run.id, experiment, data, result, metrics)
@@ -214,24 +215,25 @@ def _search_and_register(
         data.close()
     return TrainOutcome(
         run=run, version=version, metrics=metrics, rows=data.rows(),
-        architecture=result.architecture, seconds=result.seconds, baseline=baseline,
-        beats_baseline=verdict, plot=report["plot"], stopped_by=result.stopped_by,
+        architecture=result.architecture, seconds=result.seconds,
+        reference_models=reference, beats_reference_models=verdict, plot=report["plot"],
+        stopped_by=result.stopped_by,
         resumed=resumed, resumed_from_step=from_step,
     )  # fmt: skip
 
 
-def _baselines(
+def _reference_models(
     store: Any, run_id: int, s: SearchSpec, data: TrainingData, stage: Stage, resumed: bool
 ) -> dict[str, Any]:
-    """The scikit-learn baselines on the same split: fitted once, kept by a resumed run."""
-    baseline: dict[str, Any] = dict(store.get_run(run_id).baseline) if resumed else {}
-    if not s.baseline or baseline:
-        return baseline
-    from mlkit.search.baselines import fit_baselines
+    """The scikit-learn reference models on the same split: fitted once, kept by a resumed run."""
+    reference: dict[str, Any] = dict(store.get_run(run_id).reference_models) if resumed else {}
+    if not s.reference_models or reference:
+        return reference
+    from mlkit.search.reference_models import fit_reference_models
 
-    stage("fitting scikit-learn baselines on the same split")
-    base_train, base_test = data.train.baseline_rows(), data.test.baseline_rows()
-    baseline = fit_baselines(
+    stage("fitting scikit-learn reference models on the same split")
+    base_train, base_test = data.train.reference_rows(), data.test.reference_rows()
+    reference = fit_reference_models(
         s.task,
         base_train.features,
         base_train.labels,
@@ -241,9 +243,9 @@ def _baselines(
     )
     note = data.sample_note()
     if note is not None:
-        baseline["sample"] = note
-    store.record_run_report(run_id, baseline=baseline)
-    return baseline
+        reference["sample"] = note
+    store.record_run_report(run_id, reference_models=reference)
+    return reference
 
 
 def _search(
@@ -281,13 +283,13 @@ def _search(
 
 def _final_metrics(result: SearchResult, s: SearchSpec) -> dict[str, float]:
     """The test metrics a version records, with the training time (and RMSE for regression)."""
-    kept = ("accuracy", "loss", "average_loss", "auc", "precision", "recall")
+    kept = ("accuracy", "loss", "auc", "precision", "recall")  # loss: see mlkit.quantities
     metrics = {
-        **{k: v for k, v in result.metrics.items() if k in kept},
+        **{k: v for k, v in canonical_metrics(result.metrics).items() if k in kept},
         "train_seconds": round(result.seconds, 2),
     }
-    if s.task == "regression" and "average_loss" in metrics:
-        metrics["rmse"] = float(metrics["average_loss"] ** 0.5)
+    if s.task == "regression" and "loss" in metrics:
+        metrics["rmse"] = float(metrics["loss"] ** 0.5)
     return metrics
 
 
@@ -309,7 +311,7 @@ def _record_report(
         "stopped_by": result.stopped_by,
         "resumed": resumed,
         "resumed_from_step": from_step,
-        "beats_baseline": verdict,
+        "beats_reference_models": verdict,
         "plot": str(run_dir / PLOT_FILE) if (run_dir / PLOT_FILE).is_file() else None,
     }
     store.record_run_report(run_id, report=report)

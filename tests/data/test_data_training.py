@@ -39,8 +39,8 @@ def test_both_kinds_are_training_data_with_the_same_rows(tmp_path):
         assert data.storage_forms() == {"x": "scalar"}
     assert loaded.rows() == streamed.rows() and sum(loaded.rows().values()) == 500
     # a baseline fits on every row in memory, on a bounded sample when streamed
-    assert loaded.train.baseline_rows() is loaded.train and loaded.sample_note() is None
-    assert len(streamed.train.baseline_rows()) == 40 < len(streamed.train)
+    assert loaded.train.reference_rows() is loaded.train and loaded.sample_note() is None
+    assert len(streamed.train.reference_rows()) == 40 < len(streamed.train)
     note = streamed.sample_note()
     assert note is not None and note["train_rows"] == 40
     assert note["of_train_rows"] == len(loaded.train)

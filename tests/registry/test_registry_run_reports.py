@@ -1,4 +1,4 @@
-"""Runs' search reports and baselines (migration 0003), and reopening a run to resume it."""
+"""Runs' search reports and reference models (migration 0003), and reopening a run to resume it."""
 
 from __future__ import annotations
 
@@ -11,15 +11,15 @@ def _run(store):
     return store.create_run("digits", spec_text="x", params={"a": 1})
 
 
-def test_report_and_baseline_are_stored_and_read_back(store):
+def test_report_and_reference_models_are_stored_and_read_back(store):
     run = _run(store)
-    assert run.report == {} and run.baseline == {}
-    store.record_run_report(run.id, baseline={"best": "svc", "value": 0.99})
+    assert run.report == {} and run.reference_models == {}
+    store.record_run_report(run.id, reference_models={"best": "svc", "value": 0.99})
     stored = store.record_run_report(run.id, report={"iterations": [{"iteration": 0}]})
-    assert stored.baseline == {"best": "svc", "value": 0.99}  # None keeps what is stored
+    assert stored.reference_models == {"best": "svc", "value": 0.99}  # None keeps what is stored
     again = store.get_run(run.id)
     assert again.report == {"iterations": [{"iteration": 0}]}
-    assert store.list_runs()[0].baseline["best"] == "svc"
+    assert store.list_runs()[0].reference_models["best"] == "svc"
 
 
 def test_a_report_that_is_not_json_is_refused(store):

@@ -67,3 +67,21 @@ def test_an_old_registry_is_upgraded_once_and_then_opens_as_is(cli, registry) ->
     again = cli("--registry", registry, "registry", "upgrade")
     assert again.code == 0, again.err
     assert "0008" in again.out
+
+
+def test_old_rows_show_one_loss_in_tables_json_filters_and_runs(cli, registry) -> None:
+    """Rows stored both the Estimator's per-batch ``loss`` (0.0735) and ``average_loss``
+    (0.0719): every reader shows one ``loss``, the mean per-example loss (mlkit.quantities)."""
+    import json
+
+    assert cli("--registry", registry, "registry", "upgrade").code == 0
+    shown = json.loads(cli("--registry", registry, "models", "versions", "digits", "--json").out)
+    assert [v["metrics"]["loss"] for v in shown] == pytest.approx([0.0719, 0.0719], abs=1e-4)
+    assert all("average_loss" not in v["metrics"] for v in shown)
+    kept = cli(
+        "--registry", registry, "models", "versions", "digits", "--where", "metrics.loss < 0.072"
+    )
+    assert kept.code == 0 and "2 of 2 versions match" in kept.out, kept.out
+    assert "metrics.loss" in kept.out and "0.0719" in kept.out
+    runs = json.loads(cli("--registry", registry, "runs", "list", "--json").out)
+    assert runs and all(r["metrics"]["loss"] == pytest.approx(0.0719, abs=1e-4) for r in runs)

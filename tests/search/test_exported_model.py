@@ -28,4 +28,4 @@ def test_saved_model_predicts_like_the_evaluation_on_raw_inputs(tmp_path):
     np.testing.assert_allclose(outputs["probabilities"].sum(axis=1), 1.0, rtol=1e-5)
     metrics = evaluate_saved_model(result.export_dir, test.features, test.labels, "classification")
     assert metrics["accuracy"] == pytest.approx(result.metrics["accuracy"], abs=1e-6)
-    assert metrics["loss"] == pytest.approx(result.metrics["average_loss"], rel=1e-3)
+    assert metrics["loss"] == pytest.approx(result.metrics["loss"], rel=1e-3)

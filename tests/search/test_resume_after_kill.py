@@ -76,7 +76,7 @@ def test_sigkilled_training_resumes_from_its_checkpoint_and_finishes(mlkit_home,
     assert _checkpoint_step(run_dir) == 6000  # the full budget, no more
     run = store.get_run(1)
     assert run.status == "finished" and run.report["resumed"] is True
-    assert run.report["iterations"] and run.baseline["best"]
+    assert run.report["iterations"] and run.reference_models["best"]
     kinds = [e.kind for e in store.list_events() if e.run_id == 1]  # newest first
     assert kinds[0] == "run_finished" and "run_resumed" in kinds
     again = cli("train", "--resume", "1")

@@ -30,8 +30,8 @@ def test_wall_clock_budget_then_runs_show(mlkit_home, cli):
     assert outcome["stopped_by"] == "max_seconds"
     assert outcome["run"]["status"] == "finished"
     assert outcome["metrics"]["accuracy"] > 0.5
-    assert outcome["baseline"]["metric"] == "accuracy"
-    assert set(outcome["baseline"]["models"]) >= {"logistic_regression", "random_forest"}
+    assert outcome["reference_models"]["metric"] == "accuracy"
+    assert set(outcome["reference_models"]["models"]) >= {"logistic_regression", "random_forest"}
     plot = Path(outcome["plot"])
     assert plot.is_file() and plot.stat().st_size > 10_000
     assert list((mlkit_home / "runs" / "1").glob("events.out.tfevents.*"))  # TensorBoard
@@ -45,7 +45,7 @@ def test_wall_clock_budget_then_runs_show(mlkit_home, cli):
     assert "dnn_1x64" in out and "dnn_2x64" in out and "dnn_1x128" in out
     assert "Final ensemble:" in out
     assert "stopped at its wall-clock budget" in out
-    assert "Baselines (scikit-learn, same split, test metric)" in out
+    assert "Reference models (scikit-learn, same split, test metric)" in out
     assert f"learning curves: {plot}" in out
 
     plot.unlink()  # redrawn from the stored report

@@ -35,7 +35,7 @@ layer_size = 16
 iterations = 1
 steps_per_iteration = 60
 batch_size = 32
-baseline = false
+reference_models = false
 
 [promotion]
 metric = "accuracy"

@@ -50,10 +50,10 @@ def test_streamed_train_registers_a_version_on_the_same_splits(mlkit_home, cli):
     assert stats["features"]["pixels"]["mean"] == pytest.approx(
         loaded.stats["features"]["pixels"]["mean"], rel=1e-5
     )
-    # The baseline fitted on a bounded sample, and the run report says so.
-    sample = run.baseline["sample"]
+    # The reference models fitted on a bounded sample, and the run report says so.
+    sample = run.reference_models["sample"]
     assert sample["train_rows"] == min(5000, len(loaded.train)) == sample["of_train_rows"]
-    assert run.baseline["models"]["logistic_regression"]["accuracy"] > 0.8
+    assert run.reference_models["models"]["logistic_regression"]["accuracy"] > 0.8
     shown = cli("runs", "show", str(run.id))
     assert shown.code == 0 and "sample" in shown.out, shown.out
 

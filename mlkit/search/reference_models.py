@@ -1,9 +1,10 @@
-"""Quick classical baselines (scikit-learn) on the same train/test split as the search.
+"""Reference models: quick classical models (scikit-learn) on the search's train/test split.
 
 Classification: logistic regression, an RBF SVM and a random forest; regression: ridge, an RBF
 SVR and a random forest. All on standardised features (flattened lists), fitted on the training
 split (the rows the search trains on), scored on the test
-split. The best one is the bar the search has to clear. No TensorFlow here.
+split. The best one is the bar the search has to clear. (A verdict's *baseline* is something
+else: the registered version a candidate is compared with.) No TensorFlow here.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def _models(task: str, seed: int) -> dict[str, Any]:
     }
 
 
-def fit_baselines(
+def fit_reference_models(
     task: str,
     train_features: Mapping[str, np.ndarray],
     train_labels: np.ndarray,
@@ -71,7 +72,7 @@ def fit_baselines(
             error = predicted - test_labels.astype(np.float64)
             results[name] = {
                 "rmse": float(np.sqrt(np.mean(error**2))),
-                "average_loss": float(np.mean(error**2)),
+                "loss": float(np.mean(error**2)),
                 "seconds": seconds,
             }
         else:
@@ -85,15 +86,18 @@ def fit_baselines(
     return {"models": results, "best": best, "metric": metric, "value": results[best][metric]}
 
 
-def beats_baseline(task: str, search_metrics: Mapping[str, float], baseline: Mapping[str, Any]):
-    """True/False when the search's test metric is at least as good as the best baseline's."""
-    if not baseline or "value" not in baseline:
+def beats_reference_models(
+    task: str, search_metrics: Mapping[str, float], reference: Mapping[str, Any]
+) -> bool | None:
+    """True/False when the search's test metric is at least as good as the best reference
+    model's; None when either is missing."""
+    if not reference or "value" not in reference:
         return None
     if task == "regression":
         rmse = search_metrics.get("rmse")
-        if rmse is None and "average_loss" in search_metrics:
-            rmse = float(np.sqrt(search_metrics["average_loss"]))
-        return None if rmse is None else bool(rmse <= baseline["value"] * (1 + _FLOAT32_SLACK))
+        if rmse is None and "loss" in search_metrics:
+            rmse = float(np.sqrt(search_metrics["loss"]))
+        return None if rmse is None else bool(rmse <= reference["value"] * (1 + _FLOAT32_SLACK))
     accuracy = search_metrics.get("accuracy")
     # TensorFlow's accuracy is a float32: 139/145 is 0.95862067, scikit-learn's 0.9586206897.
-    return None if accuracy is None else bool(accuracy >= baseline["value"] - _FLOAT32_SLACK)
+    return None if accuracy is None else bool(accuracy >= reference["value"] - _FLOAT32_SLACK)
