@@ -148,4 +148,54 @@ def live_metrics(
     return report
 
 
-__all__ = ["LiveMetric", "LiveReport", "live_metrics", "read_labels", "wilson"]
+@dataclass(frozen=True)
+class OnlineComparison:
+    """A candidate's live metric against a baseline's, on what each served with feedback."""
+
+    metric: str
+    candidate: LiveMetric
+    baseline: LiveMetric
+    difference: float  # candidate - baseline
+    low: float  # 95 % interval of the difference
+    high: float
+    passed: bool  # the candidate is better with 95 % confidence by more than min_improvement
+    reason: str
+
+
+def _standard_error(m: LiveMetric) -> float:
+    if m.metric == "accuracy":
+        return math.sqrt(max(m.value * (1 - m.value), 0.25 / m.n) / m.n)
+    return (m.high - m.low) / (2 * Z95)
+
+
+def compare_online(
+    candidate: LiveMetric, baseline: LiveMetric, min_improvement: float = 0.0
+) -> OnlineComparison:
+    """Difference of two versions' live metrics with a normal 95 % interval; accuracy must rise
+    (interval above ``min_improvement``), mae must fall (interval below ``-min_improvement``)."""
+    diff = candidate.value - baseline.value
+    half = Z95 * math.hypot(_standard_error(candidate), _standard_error(baseline))
+    low, high = diff - half, diff + half
+    higher_is_better = candidate.metric == "accuracy"
+    passed = low > min_improvement if higher_is_better else high < -min_improvement
+    word = "better" if passed else "not shown better"
+    reason = (
+        f"live {candidate.metric} v{candidate.version} {candidate.value:.4f} (n={candidate.n}) vs "
+        f"v{baseline.version} {baseline.value:.4f} (n={baseline.n}): {diff:+.4f}, 95% interval "
+        f"[{low:+.4f}, {high:+.4f}]: {word}"
+    )
+    return OnlineComparison(
+        candidate.metric, candidate, baseline, round(diff, 6), round(low, 6), round(high, 6),
+        passed, reason,
+    )  # fmt: skip
+
+
+__all__ = [
+    "LiveMetric",
+    "LiveReport",
+    "OnlineComparison",
+    "compare_online",
+    "live_metrics",
+    "read_labels",
+    "wilson",
+]

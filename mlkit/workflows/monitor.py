@@ -28,7 +28,7 @@ from mlkit.monitoring.log import LOG_TABLE
 from mlkit.monitoring.rules import broken_rules
 from mlkit.monitoring.served import read_served
 from mlkit.monitoring.summary import VersionTraffic, version_traffic
-from mlkit.registry import RegistryStore, open_store
+from mlkit.registry import RegistryStore, Verdict, open_store
 
 DROPPED_EVENT = "prediction_log_dropped"
 CHECK_EVENT = "monitoring_check"
@@ -201,6 +201,7 @@ __all__ = [
     "DROPPED_EVENT",
     "REQUEST_LOG_RESOURCE",
     "MonitorReport",
+    "compare_online",
     "log_target",
     "monitor",
     "monitoring_spec",
@@ -217,3 +218,63 @@ def plot_report(settings: Settings, report: MonitorReport, path: Path | None = N
     target = path or settings.home / "monitor" / f"{report.model}.png"
     title = f"{report.model} on {report.endpoint}"
     return plot_monitor(title, report.traffic, report.drift, report.live.over_time, target)
+
+
+def compare_online(
+    settings: Settings,
+    model: str,
+    *,
+    candidate: int | None = None,
+    baseline: str | int = "deployed",
+    since: str | None = None,
+    endpoint: str = "local",
+    log: str | None = None,
+    labels: str | None = None,
+) -> Verdict:
+    """``mlkit compare --online``: two versions' live metrics from feedback on what each served
+    (the candidate: default the version with the least traffic; the baseline: what serves),
+    recorded as a verdict (metric ``live_accuracy`` or ``live_mae``)."""
+    from mlkit.monitoring.live import compare_online as judge
+
+    report = served_report(settings, model, since=since, endpoint=endpoint, log=log, labels=labels)
+    live = {m.version: m for m in report.live.overall}
+    with open_store(settings.registry_url, settings.artifacts_dir) as store:
+        shares = {d.version: d.traffic_percent for d in store.traffic(model, endpoint)}
+        if baseline == "deployed":
+            serving = store.active_deployment(model, endpoint)
+            base_version = serving.version if serving is not None else None
+        else:
+            base_version = int(baseline)
+        if candidate is None:
+            others = sorted((p, v) for v, p in shares.items() if v != base_version)
+            candidate = others[0][1] if others else None
+        if candidate is None or base_version is None or candidate == base_version:
+            raise UsageError(
+                f"--online needs two versions of '{model}' that served on {endpoint}",
+                hint="serve a canary beside the deployed version, e.g. mlkit endpoints traffic "
+                f"{model} 1=90,2=10, and send feedback",
+            )
+        missing = [v for v in (candidate, base_version) if v not in live]
+        if missing:
+            raise UsageError(
+                f"version {missing[0]} of '{model}' has no answers with feedback in {report.log}",
+                hint="POST the truths to /v1/models/NAME:feedback, or name a table with --labels",
+            )
+        outcome = judge(live[candidate], live[base_version])
+        name = f"live_{outcome.metric}"
+        side = {"metrics": {name: live[candidate].value}, "version": candidate}
+        other = {"metrics": {name: live[base_version].value}, "version": base_version}
+        details = {
+            "online": True, "metric": name, "rows": live[candidate].n + live[base_version].n,
+            "candidate": side, "baseline": other,
+            "differences": {name: outcome.difference},
+            "intervals": {"level": 0.95, name: [outcome.low, outcome.high]},
+            "checks": [{"name": name, "status": "pass" if outcome.passed else "fail",
+                        "reason": outcome.reason}],
+            "data": {"selection": "answers with feedback", "table": report.log},
+        }  # fmt: skip
+        return store.record_verdict(
+            model, candidate, base_version, metric=name,
+            candidate_value=live[candidate].value, baseline_value=live[base_version].value,
+            passed=outcome.passed, reason=outcome.reason, details=details,
+        )  # fmt: skip

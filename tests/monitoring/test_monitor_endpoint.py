@@ -100,7 +100,6 @@ def test_monitor_shows_traffic_live_accuracy_and_flags_a_shift(shop, cli) -> Non
     broken = [line for line in result.out.splitlines() if line.startswith("BROKEN")]
     assert any("feature 'x' drifted" in line for line in broken), result.out
     assert "monitoring rule(s) broken for 'shop'" in result.err
-    events = cli("registry", "events", "--json") if False else None  # noqa: F841
     from mlkit.config import load_settings
     from mlkit.registry import open_store
 
@@ -117,10 +116,10 @@ def test_bandit_moves_traffic_to_the_better_version_and_records_it(shop, cli) ->
     assert result.code == 0, result.err
     assert "Policy: bandit" in result.out
     served = {1: 0, 2: 0}
-    data = shop_rows(600, seed=9)
+    data = shop_rows(500, seed=9)
     for i, (x, y, label) in enumerate(zip(data["x"], data["y"], data["label"], strict=True)):
         _, _, body = post(f"{shop.url}/v1/models/shop:predict", {"instances": [{"x": x, "y": y}]})
-        if i >= 400:
+        if i >= 350:
             served[body["version"]] += 1
         post(
             f"{shop.url}/v1/models/shop:feedback",
@@ -136,6 +135,16 @@ def test_bandit_moves_traffic_to_the_better_version_and_records_it(shop, cli) ->
         allocation = store.latest_event("bandit_allocation", "shop")
     assert allocation is not None and float(allocation.payload["shares"]["1"]) > 0.5
     assert cli("endpoints", "traffic", "shop", "--policy", "bandit", "--target", "vertex").code == 2
+
+    # the live metrics of both versions, compared as a verdict (promotion can use them)
+    flushed(shop)
+    result = cli("compare", "shop", "--online", "--candidate", "2", "--baseline", "1", "--json")
+    assert result.code == 0, result.err
+    verdict = json.loads(result.out)["verdict"]
+    assert verdict["metric"] == "live_accuracy" and verdict["passed"] is False
+    assert verdict["baseline_value"] == 1.0 and 0.7 < verdict["candidate_value"] < 1.0
+    result = cli("compare", "shop", "--online", "--candidate", "1", "--baseline", "2")
+    assert result.code == 0 and "PASS" in result.out, result.out
 
 
 def test_the_bandit_needs_two_versions(shop, cli) -> None:
