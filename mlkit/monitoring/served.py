@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mlkit.data.warehouse import Warehouse
+from mlkit.data.warehouse import Query, Warehouse
 from mlkit.monitoring.log import LOG_SCHEMA
 
 
@@ -43,18 +43,42 @@ class Served:
         return out
 
 
-def read_served(warehouse: Warehouse, table: str, model: str, since: float | None = None) -> Served:
+def read_served(
+    warehouse: Warehouse,
+    table: str,
+    model: str,
+    since: float | None = None,
+    *,
+    vertex: bool = False,
+) -> Served:
     """The rows of ``model`` in the log ``table`` (answered at or after ``since``, epoch s);
-    none when the table does not exist yet."""
+    none when the table does not exist yet. ``vertex``: the table is Vertex AI's
+    request-response log (BigQuery; its TIMESTAMP and NUMERIC columns are cast in the query)."""
     if not warehouse.has_table(table):
         return Served(model, LOG_SCHEMA.empty_table())
-    rows = warehouse.read_table(table)
-    if "model" not in rows.column_names and "endpoint" in rows.column_names:
-        rows = from_vertex_log(rows, model)
+    if vertex:
+        rows = from_vertex_log(_vertex_rows(warehouse, table), model)
+    else:
+        rows = warehouse.read_table(table)
     rows = rows.filter(pc.equal(rows.column("model"), model))
     if since is not None:
         rows = rows.filter(pc.greater_equal(rows.column("at"), since))
     return Served(model, rows.select(LOG_SCHEMA.names).cast(LOG_SCHEMA))
+
+
+def _vertex_rows(warehouse: Warehouse, table: str) -> pa.Table:
+    from mlkit.data.bigquery import BigQueryWarehouse
+
+    name = warehouse.table_id(table) if isinstance(warehouse, BigQueryWarehouse) else table
+    query = Query(
+        "SELECT deployed_model_id, UNIX_MICROS(logging_time) / 1000000.0 AS logging_time, "
+        "CAST(CAST(request_id AS INT64) AS STRING) AS request_id, request_payload, "
+        "response_payload "
+        f"FROM `{name}`"
+    )
+    with warehouse.materialize(query) as relation:
+        batches = list(warehouse.iter_batches(relation))
+    return pa.Table.from_batches(batches) if batches else pa.table({})
 
 
 def from_vertex_log(rows: pa.Table, model: str) -> pa.Table:

@@ -33,7 +33,6 @@ from mlkit.registry import RegistryStore, Verdict, open_store
 DROPPED_EVENT = "prediction_log_dropped"
 CHECK_EVENT = "monitoring_check"
 ALLOCATION_EVENT = "bandit_allocation"
-REQUEST_LOG_RESOURCE = "request_log"  # a deployment's resources: where its requests are logged
 
 
 @dataclass
@@ -82,12 +81,13 @@ def log_target(
     settings: Settings, log: str | None, store: RegistryStore, model: str, endpoint: str
 ) -> tuple[Warehouse, str]:
     """Where the model's requests are logged: ``log`` (a local table or ``bq://p.d.t``), else
-    what its deployment recorded (``mlkit deploy --log-requests``), else the local log."""
+    where ``mlkit deploy --log-requests`` switched the endpoint's logging on, else the local log."""
     if log is None:
-        for d in store.traffic(model, endpoint):
-            if d.resources.get(REQUEST_LOG_RESOURCE):
-                log = d.resources[REQUEST_LOG_RESOURCE]
-                break
+        from mlkit.workflows.promote import REQUEST_LOGGING_EVENT
+
+        event = store.latest_event(REQUEST_LOGGING_EVENT, model)
+        if event is not None and (event.payload or {}).get("endpoint") == endpoint:
+            log = str(event.payload["table"])
     warehouse, table = table_target(log or LOG_TABLE, local_path=settings.warehouse_path)
     return warehouse, table or LOG_TABLE
 
@@ -142,7 +142,7 @@ def served_report(
     with open_store(settings.registry_url, settings.artifacts_dir) as store:
         store.get_version(model)  # ModelNotFound for an unknown model
         warehouse, table = log_target(settings, log, store, model, endpoint)
-        served = read_served(warehouse, table, model, start)
+        served = read_served(warehouse, table, model, start, vertex=endpoint == "vertex")
         report = MonitorReport(model, endpoint, f"{warehouse.describe()}: {table}", start)
         report.traffic = version_traffic(served)
         for version in served.versions:
@@ -199,7 +199,6 @@ __all__ = [
     "ALLOCATION_EVENT",
     "CHECK_EVENT",
     "DROPPED_EVENT",
-    "REQUEST_LOG_RESOURCE",
     "MonitorReport",
     "compare_online",
     "log_target",
