@@ -121,11 +121,18 @@ class RegistryResolver:
         payload = event.payload if event is not None else {}
         if payload.get("policy") != "bandit" or payload.get("endpoint") != self.endpoint:
             return None
-        capped = set()
+        from mlkit.workflows.monitor import CHECK_EVENT
+
+        capped = set()  # its latest verdict failed (forced or not), or its last monitoring check
         for d in self._store.traffic(model, self.endpoint):
             verdict = self._store.latest_verdict(model, d.version)
-            if verdict is not None and not verdict.passed and not verdict.forced:
+            if verdict is not None and not verdict.passed:
                 capped.add(d.version)
+        check = self._store.latest_event(CHECK_EVENT, model)
+        for line in (check.payload or {}).get("broken") or [] if check is not None else []:
+            head = str(line).split(":", 1)[0].split()
+            if len(head) == 2 and head[0] == "version" and head[1].isdigit():
+                capped.add(int(head[1]))
         last = self._store.latest_event(ALLOCATION_EVENT, model)
         prior: dict[int, tuple[int, int]] = {}
         if last is not None and event is not None and last.id > event.id:
@@ -416,6 +423,10 @@ def traffic(
                 "policy": chosen, "endpoint": endpoint, "actor": who, "reason": reason,
             }  # fmt: skip
             if chosen == "bandit":
+                if tolerance is None:  # regression's reward: [monitoring] reward_tolerance
+                    from mlkit.workflows.monitor import monitoring_spec
+
+                    tolerance = monitoring_spec(settings, model).reward_tolerance
                 payload |= {"min_share": min_share, "cap": cap, "tolerance": tolerance}
             store.record_event(POLICY_EVENT, model=model, payload=payload)
     if chosen == "bandit":
