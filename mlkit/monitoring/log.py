@@ -110,6 +110,7 @@ class PredictionLogger:
         self._truths: deque[Feedback] = deque()
         self._queued = 0  # instances waiting
         self._lock = threading.Lock()
+        self._writing = threading.Lock()  # one write at a time; flush() waits for one under way
         self._wake = threading.Event()
         self._stop = threading.Event()
         self.logged = 0
@@ -155,15 +156,17 @@ class PredictionLogger:
             self.flush()
 
     def flush(self) -> None:
-        """Write what is queued now (the writer thread calls this; so does :meth:`close`)."""
-        with self._lock:
-            answers, self._answers = self._answers, deque()
-            truths, self._truths = self._truths, deque()
-            queued, self._queued = self._queued, 0
-        if answers:
-            self._write(self.table, log_rows(answers), queued)
-        if truths:
-            self._write(self.labels_table, label_rows(truths), 0)
+        """Write what is queued now; when it returns, everything answered before the call is
+        written or counted as dropped (the writer thread calls this; so does :meth:`close`)."""
+        with self._writing:
+            with self._lock:
+                answers, self._answers = self._answers, deque()
+                truths, self._truths = self._truths, deque()
+                queued, self._queued = self._queued, 0
+            if answers:
+                self._write(self.table, log_rows(answers), queued)
+            if truths:
+                self._write(self.labels_table, label_rows(truths), 0)
 
     def _write(self, table: str, rows: pa.Table, instances: int) -> None:
         try:
@@ -201,8 +204,11 @@ class PredictionLogger:
                 self._queued = 0
 
 
+_encode = json.JSONEncoder(separators=(",", ":"), default=str).encode
+
+
 def _json(value: object) -> str:
-    return json.dumps(value, separators=(",", ":"), default=str)
+    return _encode(value)
 
 
 def log_rows(answers: Sequence[Answered]) -> pa.Table:

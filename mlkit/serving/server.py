@@ -463,22 +463,22 @@ class _Handler(BaseHTTPRequestHandler):
             loaded = self.server.pool.get(name, target.version, target.path)
             predictions = loaded.predict_instances(instances)
         except InvalidPayload as exc:
-            self._error(400, exc.message)
             self._answered(name, target, route, 400, instances, [])
+            self._error(400, exc.message)
             return
         except ServingError as exc:
             logger.error("model '%s' version %s failed: %s", name, target.version, exc.message)
-            self._error(500, f"model '{name}' version {target.version} failed: {exc.message}")
             self._answered(name, target, route, 500, instances, [])
+            self._error(500, f"model '{name}' version {target.version} failed: {exc.message}")
             return
         except Exception as exc:
             logger.exception("model '%s' version %s failed", name, target.version)
+            self._answered(name, target, route, 500, instances, [])
             self._error(
                 500,
                 f"model '{name}' version {target.version} failed: "
                 f"{type(exc).__name__}: {_one_line(str(exc))}",
             )
-            self._answered(name, target, route, 500, instances, [])
             return
         self.server.requests_served += 1
         body: dict[str, object]
@@ -499,8 +499,10 @@ class _Handler(BaseHTTPRequestHandler):
                 "modelVersionId": str(target.version),
                 "request_id": self._request_id,
             }
-        self._send_json(200, body)
+        # Observers hear of the answer before the client does: once a client has its answer,
+        # a flush of the prediction log includes it.
         self._answered(name, target, route, 200, instances, predictions)
+        self._send_json(200, body)
 
     # -- feedback ----------------------------------------------------------------------------
 
