@@ -36,6 +36,7 @@ def plot_monitor(
         if t.latency_p99_ms is not None:
             ax.annotate(f"p99 {t.latency_p99_ms:.0f} ms", (i, t.requests), ha="center",
                         va="bottom", fontsize=8)  # fmt: skip
+    ax.set_ylim(0, max((t.requests for t in traffic), default=1) * 1.15)
     ax.set_title("Requests per version")
     ax.legend(fontsize=8)
 
