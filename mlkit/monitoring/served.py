@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mlkit.data.warehouse import Query, Warehouse
+from mlkit.data.warehouse import Query, Warehouse, check_table_name
 from mlkit.monitoring.log import LOG_SCHEMA
 
 
@@ -58,23 +58,36 @@ def read_served(
         return Served(model, LOG_SCHEMA.empty_table())
     if vertex:
         rows = from_vertex_log(_vertex_rows(warehouse, table), model)
-    else:
-        rows = warehouse.read_table(table)
+    else:  # the model's rows (since) only, filtered in the warehouse
+        where = "model = @model" + (" AND at >= @since" if since is not None else "")
+        params: dict[str, object] = {"model": model}
+        if since is not None:
+            params["since"] = float(since)
+        query = Query(f"SELECT * FROM {_reference(warehouse, table)} WHERE {where}", params)
+        with warehouse.materialize(query) as relation:
+            batches = list(warehouse.iter_batches(relation))
+        rows = pa.Table.from_batches(batches) if batches else LOG_SCHEMA.empty_table()
     rows = rows.filter(pc.equal(rows.column("model"), model))
     if since is not None:
         rows = rows.filter(pc.greater_equal(rows.column("at"), since))
     return Served(model, rows.select(LOG_SCHEMA.names).cast(LOG_SCHEMA))
 
 
-def _vertex_rows(warehouse: Warehouse, table: str) -> pa.Table:
+def _reference(warehouse: Warehouse, table: str) -> str:
+    """How SQL on ``warehouse`` names ``table`` (BigQuery: the full id, quoted)."""
     from mlkit.data.bigquery import BigQueryWarehouse
 
-    name = warehouse.table_id(table) if isinstance(warehouse, BigQueryWarehouse) else table
+    check_table_name(table)
+    if isinstance(warehouse, BigQueryWarehouse):
+        return f"`{warehouse.table_id(table)}`"
+    return f'"{table}"'
+
+
+def _vertex_rows(warehouse: Warehouse, table: str) -> pa.Table:
     query = Query(
         "SELECT deployed_model_id, UNIX_MICROS(logging_time) / 1000000.0 AS logging_time, "
         "CAST(CAST(request_id AS INT64) AS STRING) AS request_id, request_payload, "
-        "response_payload "
-        f"FROM `{name}`"
+        f"response_payload FROM {_reference(warehouse, table)}"
     )
     with warehouse.materialize(query) as relation:
         batches = list(warehouse.iter_batches(relation))

@@ -39,6 +39,8 @@ def test_every_answer_is_written_on_close(tmp_path: Path) -> None:
     assert len(set(served.rows.column("request_id").to_pylist())) == 300
     assert served.instances(2)[0] == {"x": 1.0, "y": 0.5}  # request 1 went to version 2
     assert log.counts().logged == 600 and log.counts().dropped == 0
+    assert read_served(warehouse, LOG_TABLE, "shop", since=time.time() + 60).rows.num_rows == 0
+    assert read_served(warehouse, LOG_TABLE, "other").rows.num_rows == 0
     labels = warehouse.read_table(f"{LOG_TABLE}_labels")
     assert labels.column("request_id").to_pylist() == ["r3"]
 
