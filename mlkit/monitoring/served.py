@@ -58,7 +58,11 @@ def read_served(
         return Served(model, LOG_SCHEMA.empty_table())
     if vertex:
         rows = from_vertex_log(_vertex_rows(warehouse, table), model)
-    else:  # the model's rows (since) only, filtered in the warehouse
+    elif not _is_bigquery(warehouse):
+        # The local file: read whole (record batches of a DuckDB query keep its database open in
+        # this process, which the next connection would collide with).
+        rows = warehouse.read_table(table)
+    else:  # the model's rows (since) only, filtered in BigQuery
         where = "model = @model" + (" AND at >= @since" if since is not None else "")
         params: dict[str, object] = {"model": model}
         if since is not None:
@@ -71,6 +75,12 @@ def read_served(
     if since is not None:
         rows = rows.filter(pc.greater_equal(rows.column("at"), since))
     return Served(model, rows.select(LOG_SCHEMA.names).cast(LOG_SCHEMA))
+
+
+def _is_bigquery(warehouse: Warehouse) -> bool:
+    from mlkit.data.bigquery import BigQueryWarehouse
+
+    return isinstance(warehouse, BigQueryWarehouse)
 
 
 def _reference(warehouse: Warehouse, table: str) -> str:

@@ -32,7 +32,7 @@ def test_every_answer_is_written_on_close(tmp_path: Path) -> None:
     for n in range(300):
         log.answered(answer(n))
     log.feedback([Feedback("r3", "shop", 1, 0, time.time())])
-    log.close(10.0)
+    log.close(60.0)
     served = read_served(warehouse, LOG_TABLE, "shop")
     assert served.rows.num_rows == 600  # two instances per request
     assert served.versions == [1, 2]
@@ -56,14 +56,14 @@ def test_batches_are_written_every_flush_interval(tmp_path: Path) -> None:
             time.sleep(0.02)
         assert read_served(warehouse, LOG_TABLE, "shop").rows.num_rows == 10
     finally:
-        log.close(5.0)
+        log.close(60.0)
 
 
 def test_sampling_logs_about_that_share(tmp_path: Path) -> None:
     log = PredictionLogger(LocalWarehouse(tmp_path / "w.duckdb"), sample=0.25, seed=3)
     for n in range(2000):
         log.answered(answer(n, instances=1))
-    log.close(10.0)
+    log.close(60.0)
     counts = log.counts()
     assert counts.logged + counts.sampled_out == 2000
     assert 400 <= counts.logged <= 600
@@ -80,7 +80,7 @@ def test_a_warehouse_that_cannot_be_written_counts_drops_and_never_blocks(tmp_pa
     for n in range(50):
         log.answered(answer(n, instances=1))
     assert time.perf_counter() - started < 0.5  # enqueue only
-    log.close(10.0)
+    log.close(60.0)
     assert log.counts().dropped == 50 and log.counts().logged == 0
     assert reported and reported[-1] == 50
 
@@ -91,5 +91,5 @@ def test_a_full_queue_drops_instead_of_growing(tmp_path: Path) -> None:
     )
     for n in range(8):
         log.answered(answer(n))  # 2 instances each: the 6th and later do not fit
-    log.close(10.0)
+    log.close(60.0)
     assert log.counts().logged == 10 and log.counts().dropped == 6
