@@ -38,7 +38,14 @@ from urllib.parse import unquote, urlsplit
 
 from mlkit.config import DEFAULT_ENDPOINT_PORT
 from mlkit.errors import InvalidPayload, ServingError
-from mlkit.serving.observe import Answered, AnswerObserver, Feedback, FeedbackObserver
+from mlkit.serving.observe import (
+    Answered,
+    AnswerObserver,
+    Feedback,
+    parse_feedback,
+    tell_feedback,
+    valid_request_id,
+)
 from mlkit.serving.pool import ModelPool, load_runner
 from mlkit.serving.routing import Picker, Resolution, Target, TargetPicker, as_targets
 
@@ -62,9 +69,6 @@ _MODEL_ROUTE = re.compile(
 _ENDPOINT_ROUTE = re.compile(
     r"^/v1/(?:projects/[^/]+/locations/[^/]+/)?endpoints/(?P<endpoint>[^/:]+)(?P<verb>:predict)?$"
 )
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
-MAX_FEEDBACK_ITEMS = 10_000
-"""The most truths one feedback request may carry."""
 _GOOGLE_STATUS = {
     400: "INVALID_ARGUMENT",
     401: "UNAUTHENTICATED",
@@ -142,16 +146,7 @@ class ModelServer(ThreadingHTTPServer):
                 logger.exception("observer %r failed", observer)
 
     def receive_feedback(self, items: list[Feedback]) -> None:
-        seen: list[object] = []
-        for observer in (*self.observers, self.picker):
-            if any(observer is other for other in seen):
-                continue
-            seen.append(observer)
-            if isinstance(observer, FeedbackObserver):
-                try:
-                    observer.feedback(items)
-                except Exception:
-                    logger.exception("feedback observer %r failed", observer)
+        tell_feedback((*self.observers, self.picker), items)
 
     def close_observers(self, timeout_s: float = 10.0) -> None:
         """Flush the observers (SIGTERM, shutdown): each gets ``timeout_s``."""
@@ -321,7 +316,7 @@ class _Handler(BaseHTTPRequestHandler):
         if payload is None:
             return
         given = self.headers.get("X-Request-Id", "").strip()
-        if given and not _REQUEST_ID.match(given):
+        if given and not valid_request_id(given):
             self._error(
                 400,
                 "the X-Request-Id header must be 1 to 128 letters, digits or . _ : -",
@@ -519,7 +514,7 @@ class _Handler(BaseHTTPRequestHandler):
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             self._error(400, f"the body is not valid JSON: {exc}")
             return
-        items = _feedback_items(name, payload)
+        items = parse_feedback(name, payload)
         if isinstance(items, str):
             self._error(400, items)
             return
@@ -662,42 +657,6 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(400, "the body ended before Content-Length bytes arrived")
             return None
         return body
-
-
-def _feedback_items(name: str, payload: object) -> list[Feedback] | str:
-    """The feedback a body carries, or the one-line reason it is invalid."""
-    expected = (
-        'the body must be {"feedback": [{"request_id": "...", "label": ...}]} '
-        'or {"request_ids": [...], "labels": [...]}'
-    )
-    if not isinstance(payload, dict):
-        return expected
-    if "request_ids" in payload or "labels" in payload:
-        ids, labels = payload.get("request_ids"), payload.get("labels")
-        if not isinstance(ids, list) or not isinstance(labels, list) or len(ids) != len(labels):
-            return "'request_ids' and 'labels' must be lists of the same length"
-        raw: object = [{"request_id": i, "label": v} for i, v in zip(ids, labels, strict=True)]
-    else:
-        raw = payload.get("feedback")
-    if not isinstance(raw, list) or not raw:
-        return expected
-    if len(raw) > MAX_FEEDBACK_ITEMS:
-        return f"'feedback' has {len(raw)} items; at most {MAX_FEEDBACK_ITEMS} per request"
-    now = time.time()
-    out = []
-    for n, item in enumerate(raw):
-        if not isinstance(item, dict) or "label" not in item:
-            return f"feedback item {n} must be an object with 'request_id' and 'label'"
-        rid, index = item.get("request_id"), item.get("index", 0)
-        if not isinstance(rid, str) or not _REQUEST_ID.match(rid):
-            return f"feedback item {n}: 'request_id' must be the id an answer returned"
-        if not isinstance(index, int) or isinstance(index, bool) or index < 0:
-            return f"feedback item {n}: 'index' must be a whole number >= 0"
-        label = item["label"]
-        if not isinstance(label, int | float | str | bool):
-            return f"feedback item {n}: 'label' must be a number or a string"
-        out.append(Feedback(rid, name, label, index, now))
-    return out
 
 
 _TF_DTYPES = {
