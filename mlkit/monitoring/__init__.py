@@ -7,3 +7,5 @@
 - ``bandit``: Thompson sampling between deployed versions on feedback rewards;
 - ``rules``: the ``[monitoring]`` checks.
 """
+
+__all__: list[str] = []
