@@ -7,7 +7,7 @@ UV := .tools/bin/uv
 VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: setup demo test lint typecheck fmt clean test-postgres bench-registry bench-data bench-data-stream bench-serving bench-search bench-monitoring
+.PHONY: setup demo test lint typecheck fmt clean test-postgres bench-registry bench-data bench-data-stream bench-serving bench-search bench-overhead bench-ui bench-pipeline bench-scale bench-monitoring
 
 setup: $(VENV)/.synced
 
@@ -29,7 +29,8 @@ test: setup
 	# pyproject.toml; docs/architecture.md, "Guard rails", says what they check).
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy mlkit
-	$(VENV)/bin/python -m pytest -q
+	# The dashboard's browser tests need Chromium: installed with apt if missing (tests/ui).
+	bash scripts/with-chromium.sh $(VENV)/bin/python -m pytest -q
 	# The registry's suite again, on a throw-away PostgreSQL server (installed with apt if missing).
 	bash scripts/with-postgres.sh $(VENV)/bin/python -m pytest -q tests/registry
 
@@ -75,3 +76,20 @@ bench-monitoring: setup
 # The search's accuracy vs scikit-learn baselines, and AdaNet's throughput vs plain Keras.
 bench-search: setup
 	$(VENV)/bin/python bench/search.py
+
+# The fixed cost of a small search (mlkit train iris --steps 10) by stage, vs plain Keras.
+bench-overhead: setup
+	$(VENV)/bin/python bench/overhead.py
+
+# The dashboard: server time of the versions and models pages with 10,000 versions, page weight.
+bench-ui: setup
+	$(VENV)/bin/python bench/ui.py
+
+# Pipelines: what recording a pipeline run costs beside its steps' work; cache lookups with history.
+bench-pipeline: setup
+	$(VENV)/bin/python bench/pipeline.py
+
+# Statistics pushed down vs streamed (local, emulator), streamed training chief+2 workers vs one
+# process, batch prediction end to end vs in memory; last line JSON (docs/data.md, docs/serving.md)
+bench-scale: setup
+	$(VENV)/bin/python bench/scale.py

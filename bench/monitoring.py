@@ -146,19 +146,19 @@ def load(port: int, clients: int, requests_each: int) -> float:
 
 def logging_cost(server, watch, port: int, clients: int, requests_each: int, rounds: int) -> dict:
     on_observers, off_observers = (
-        tuple(server.observers),
-        tuple(o for o in server.observers if o is not watch.log),
+        tuple(server.app.observers),
+        tuple(o for o in server.app.observers if o is not watch.log),
     )
-    server.observers = off_observers
+    server.app.observers = off_observers
     load(port, clients, 50)  # warm up
     on, off = [], []
     for _ in range(rounds):
-        server.observers = off_observers
+        server.app.observers = off_observers
         off.append(load(port, clients, requests_each))
-        server.observers = on_observers
+        server.app.observers = on_observers
         on.append(load(port, clients, requests_each))
     answered_on = rounds * clients * (requests_each + 1)
-    server.observers = off_observers  # nothing more to log while it is counted
+    server.app.observers = off_observers  # nothing more to log while it is counted
     watch.log.flush()  # returns once everything queued is written
     from mlkit.monitoring.log import LOG_TABLE
     from mlkit.monitoring.served import read_served
@@ -351,7 +351,6 @@ def main() -> None:
         finally:
             server.shutdown()
             server.server_close()
-            server.close_observers()
             watch.events.close()
             resolver.close()
         if "kill" in set(args.parts.split(",")):

@@ -13,7 +13,15 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from mlkit.errors import SpecError
 
@@ -336,12 +344,39 @@ class MonitoringSpec(_Strict):
     reward_tolerance: Annotated[float, Field(gt=0.0)] | None = None
 
 
+# -- [vertex]: where `mlkit train --backend vertex` trains (see docs/pipelines.md) ---------------
+
+AcceleratorType = Literal[
+    "NVIDIA_TESLA_T4", "NVIDIA_TESLA_V100", "NVIDIA_TESLA_P100", "NVIDIA_TESLA_P4",
+    "NVIDIA_TESLA_A100", "NVIDIA_A100_80GB", "NVIDIA_L4", "NVIDIA_H100_80GB",
+]  # fmt: skip
+
+
+class VertexSpec(_Strict):
+    """The Vertex AI job's machines: unset keys fall back to the environment
+    (``MLKIT_VERTEX_MACHINE_TYPE``, ``_ACCELERATOR_TYPE``, ``_ACCELERATOR_COUNT``, ``_WORKERS``,
+    ``_PS``), which overrides them, as ``--workers``/``--ps`` override both."""
+
+    machine_type: Annotated[str | None, Field(pattern=r"^[a-z][a-z0-9-]{1,62}$")] = None
+    accelerator_type: AcceleratorType | None = None
+    accelerator_count: Annotated[int | None, Field(ge=1, le=16)] = None
+    workers: Annotated[int | None, Field(ge=0, le=1000)] = None  # replicas besides the chief
+    ps: Annotated[int | None, Field(ge=0, le=100)] = None  # parameter servers
+
+    @model_validator(mode="after")
+    def _accelerator(self) -> VertexSpec:
+        if (self.accelerator_type is None) != (self.accelerator_count is None):
+            raise ValueError("give accelerator_type and accelerator_count together")
+        return self
+
+
 class Experiment(_Strict):
     experiment: ExperimentInfo
     data: DataSpec
     search: SearchSpec = SearchSpec()
     promotion: PromotionSpec = PromotionSpec()
     monitoring: MonitoringSpec = MonitoringSpec()
+    vertex: VertexSpec = VertexSpec()
 
     def with_budget(
         self,
@@ -397,16 +432,23 @@ def parse_experiment(raw: dict[str, Any], origin: str = "experiment") -> Experim
         raise SpecError(_format_errors(origin, exc, raw)) from None
 
 
-def _format_errors(origin: str, exc: ValidationError, raw: dict[str, Any]) -> str:
-    lines = [f"{origin}: {_describe(error, raw)}" for error in exc.errors()]
+def _format_errors(
+    origin: str, exc: ValidationError, raw: dict[str, Any], root: type[BaseModel] | None = None
+) -> str:
+    """One line per error: ``ORIGIN: KEY: what is wrong`` (``root``: the file's model, default
+    Experiment; other spec files, such as pipelines, reuse this)."""
+    lines = [f"{origin}: {_describe(error, raw, root or Experiment)}" for error in exc.errors()]
     return "\n".join(lines)
 
 
-def _describe(error: Any, raw: dict[str, Any]) -> str:
+format_spec_errors = _format_errors
+
+
+def _describe(error: Any, raw: dict[str, Any], root: type[BaseModel]) -> str:
     loc = ".".join(str(part) for part in error["loc"])
     kind = error["type"]
     if kind == "extra_forbidden":
-        known = _known_keys(error["loc"][:-1])
+        known = _known_keys(error["loc"][:-1], root)
         close = difflib.get_close_matches(str(error["loc"][-1]), known, n=1)
         suggestion = (
             f" (did you mean '{close[0]}'?)" if close else f" (expected one of: {', '.join(known)})"
@@ -431,8 +473,8 @@ def _describe(error: Any, raw: dict[str, Any]) -> str:
     return f"{loc}: {message}{shown}"
 
 
-def _known_keys(parent: tuple[Any, ...]) -> list[str]:
-    model: Any = Experiment
+def _known_keys(parent: tuple[Any, ...], root: type[BaseModel]) -> list[str]:
+    model: Any = root
     for part in parent:
         if isinstance(part, int):
             continue

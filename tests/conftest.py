@@ -77,3 +77,17 @@ def registry_endpoint() -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture(scope="session")
+def bq_emulator():
+    """ONE bqemulator on loopback for the whole test session (started on first use)."""
+    from tests.bq_emulator import BigQueryEmulator
+
+    emulator = BigQueryEmulator()
+    try:
+        emulator.start()
+    except RuntimeError as error:
+        pytest.fail(f"the BigQuery emulator did not start: {error}", pytrace=False)
+    yield emulator
+    emulator.stop()

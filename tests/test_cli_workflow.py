@@ -74,6 +74,14 @@ def test_train_runs_the_search_and_registers_version_1(project, cli):
     artifact = Path(outcome["version"]["artifact_uri"].removeprefix("file://"))
     assert (artifact / "saved_model.pb").is_file()
     assert outcome["run"]["data_fingerprint"]["rows"] == 1797
+    # The run's stages, timed (bench/overhead.py reads them), add up to its wall time.
+    stages = outcome["stages"]
+    assert {"data", "train_graph", "train", "evaluate_candidates", "export"} <= set(stages)
+    assert 0 < sum(v for k, v in stages.items() if "beside" not in k) <= outcome["seconds"] + 30
+    # Finished: the folder keeps the latest checkpoint and the events, not the graph copies.
+    run_dir = project / "runs" / str(outcome["run"]["id"])
+    assert not (run_dir / "graph.pbtxt").exists()
+    assert {p.name.split(".")[1] for p in run_dir.glob("model.ckpt-*")} == {"ckpt-300"}
 
 
 def test_models_list_and_versions_show_it(cli):
@@ -191,3 +199,41 @@ def test_compare_rollback_and_the_verdicts_of_real_trained_versions(cli, endpoin
     assert "version 2 → version 1" in again.out, again.out
     served = cli("predict", "digits", "-i", SAMPLE, "--url", endpoint, "--json")
     assert json.loads(served.out)["version"] == 1
+
+
+def test_the_python_api_loads_the_champion_and_predicts_on_a_frame_and_arrays(project):
+    """A notebook's view (docs/python-api.md): the champion from the registry, its hash checked;
+    a DataFrame with a list per cell, or the arrays; runs and versions with the CLI's filters."""
+    import numpy as np
+    import pandas as pd
+
+    import mlkit
+
+    model = mlkit.load_model("digits@champion")
+    assert model.name == "digits" and "champion" in model.version.aliases
+    sample = json.loads(SAMPLE.read_text())["instances"]
+    frame = pd.DataFrame({"pixels": [row["pixels"] for row in sample]})
+    classes = model.predict(frame)
+    assert classes.shape == (len(sample),) and classes.dtype.kind == "i"
+    pixels = np.asarray(frame["pixels"].tolist(), dtype=np.float32)
+    assert (model.predict(pixels) == classes).all()
+    assert model.predict_proba({"pixels": pixels}).shape == (len(sample), 10)
+    assert [r.id for r in mlkit.runs(where="status = 'finished'", sort="id")][:2] == [1, 2]
+    best = mlkit.models("digits", where="metrics.accuracy > 0.85", sort="metrics.loss")
+    assert [v.version for v in best][0] == 1
+
+
+def test_import_mlkit_and_searching_do_not_import_tensorflow(project):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, mlkit; mlkit.runs(); mlkit.models('digits'); m = mlkit.load_model('digits');"
+        "print('tensorflow' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+        env={**__import__("os").environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"

@@ -24,9 +24,10 @@ def __getattr__(name: str):
 
 
 def run() -> None:
+    from mlkit.cli.argv import normalize
     from mlkit.cli.fast import run_fast
 
-    code = run_fast(sys.argv[1:])
+    code = run_fast(normalize(sys.argv[1:]))
     if code is None:
         from mlkit.cli.app import main
 

@@ -93,6 +93,8 @@ def render_deploy(outcome: DeployOutcome) -> None:
         console.print(f"{name} version {version} is already deployed.")
         return
     render_verdict(outcome.verdict)
+    if outcome.plot is not None:
+        console.print(f"Plot: {outcome.plot}", highlight=False)
     if not (outcome.deployed and outcome.verdict and outcome.deployment):
         return
     how = (

@@ -14,10 +14,19 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from typing import NoReturn
+
+
+class _Parser(argparse.ArgumentParser):
+    """Never prints or exits: a missing NAME (which ``exit_on_error=False`` does not cover) goes
+    to typer too, which prints the one usage error."""
+
+    def error(self, message: str) -> NoReturn:
+        raise argparse.ArgumentError(None, message)
 
 
 def _parser(with_name: bool) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(add_help=False, exit_on_error=False, allow_abbrev=False)
+    parser = _Parser(add_help=False, exit_on_error=False, allow_abbrev=False)
     if with_name:
         parser.add_argument("name")
         parser.add_argument("--where", "-w")

@@ -75,6 +75,8 @@ def _final_ensemble(report: dict[str, Any]) -> None:
     notes = []
     if report.get("stopped_by") == "max_seconds":
         notes.append("stopped at its wall-clock budget (best ensemble so far)")
+    if report.get("stopped_by") == "max_steps":
+        notes.append("stopped early at its step budget, max_steps (best ensemble so far)")
     if report.get("resumed"):
         notes.append("resumed from a checkpoint")
     if notes:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import typer
 
+from mlkit.cli import runs_files
 from mlkit.cli.output import print_json, to_jsonable
 from mlkit.config import load_settings
 from mlkit.errors import UsageError
 
 app = typer.Typer(help="Runs: executions of experiments and their lineage.", no_args_is_help=True)
+app.command("delete")(runs_files.delete)
+app.command("gc")(runs_files.gc)
 
 
 def _store():

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mlkit.cli.output import console, fmt_metric, print_json, stage_printer
+from mlkit.cli.output import console, fmt_metric, print_json
 from mlkit.cli.search_progress import IterationProgress
 from mlkit.config import load_settings
 
@@ -94,7 +94,7 @@ def train(
         outcome = launch_training(
             request,
             load_settings(),
-            on_stage=stage_printer(enabled=not as_json),
+            on_stage=progress.stage,
             on_progress=progress.update,
         )
     if as_json:
@@ -122,10 +122,21 @@ def render(outcome: TrainOutcome | TaskResult | JobSubmitted) -> None:
         _report(outcome)
 
 
+def _stopped(outcome: TrainOutcome) -> str:
+    """How a budget ended the run early ("" when it ran every iteration's steps)."""
+    if outcome.stopped_by == "max_seconds":
+        return " at its time budget"
+    if outcome.stopped_by == "max_steps":
+        s = outcome.run.params.get("search", {})
+        planned = s.get("iterations", 0) * s.get("steps_per_iteration", 0)
+        return f" early: max_steps {s.get('max_steps')} of {planned:,} planned steps"
+    return ""
+
+
 def _report(outcome: TrainOutcome) -> None:
     version = outcome.version
     resumed = " (resumed)" if outcome.resumed else ""
-    stopped = " at its time budget" if outcome.stopped_by == "max_seconds" else ""
+    stopped = _stopped(outcome)
     console.print(
         f"Run [bold]{outcome.run.id}[/]{resumed} finished{stopped} in {outcome.seconds:.1f} s: "
         f"registered [bold]{version.model}[/] version [bold]{version.version}[/] "

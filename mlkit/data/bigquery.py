@@ -21,12 +21,13 @@ import os
 import re
 import uuid
 import warnings
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 
+from mlkit.data.sql_dialect import BigQueryDialect, SqlDialect
 from mlkit.data.warehouse import BATCH_ROWS, Relation, TableInfo, Warehouse, check_columns
 from mlkit.errors import DataError, TableNotFound
 
@@ -418,6 +419,24 @@ class BigQueryWarehouse(Warehouse):
         finally:
             with contextlib.suppress(exceptions.GoogleAPIError):
                 self.client.delete_table(scratch, not_found_ok=True)
+
+    # -- aggregates inside BigQuery --------------------------------------------------------------
+
+    def sql_dialect(self) -> SqlDialect:
+        return BigQueryDialect()
+
+    def aggregate(self, relation: Relation, build: Callable[[str], str]) -> pa.Table:
+        """A query's aggregate runs on the scratch table its rows went into (in BigQuery); its
+        result comes back through REST (a few rows)."""
+        from google.api_core import exceptions
+
+        with self._as_table(relation) as table:
+            sql = build(f"`{self.table_id(table)}`")
+            try:
+                rows = self.client.query_and_wait(sql)
+                return rows.to_arrow(create_bqstorage_client=False)
+            except exceptions.GoogleAPIError as error:
+                raise DataError(f"BigQuery query failed: {_one_line(error)}") from error
 
     # -- writing -----------------------------------------------------------------------------
 

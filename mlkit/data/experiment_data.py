@@ -18,6 +18,7 @@ from mlkit.data.bigquery import BigQueryConfig
 from mlkit.data.evaluation import EvaluationData, load_evaluation_data
 from mlkit.data.loader import FeatureSpec, SplitData, load_splits
 from mlkit.data.source import BQ_SCHEME, ResolvedSource, resolve_source
+from mlkit.data.stats_sql import statistics
 from mlkit.data.streamed import StreamedData, scan_splits
 from mlkit.data.training import TrainingData
 from mlkit.data.warehouse import Relation, Warehouse, check_table_name
@@ -103,10 +104,24 @@ def experiment_data(
     spec: DataSpec, settings: Settings, task: str = "classification"
 ) -> TrainingData:
     """The experiment's training data: loaded into memory, or streamed from the warehouse when
-    it says ``stream = true`` (a source bigger than memory)."""
+    it says ``stream = true`` (a source bigger than memory). Its statistics (what the run
+    stores, and drift later compares with) are computed inside the warehouse where it runs SQL,
+    by the path ``mlkit data stats`` and drift take (:func:`mlkit.data.stats_sql.statistics`):
+    exact histograms over every row, and no second pass of the rows through this process."""
+    data: StreamedData | SplitData
     if spec.stream:
-        return stream_experiment_data(spec, settings, task)
-    return load_experiment_data(spec, settings, task)
+        data = stream_experiment_data(spec, settings, task)
+    else:
+        data = load_experiment_data(spec, settings, task)
+    request = split_request(spec, settings, task)
+    if request.warehouse.sql_dialect() is not None:
+        data.stats = statistics(
+            request.warehouse,
+            request.relation,
+            label=spec.label,
+            features=[f.name for f in data.feature_specs],
+        )
+    return data
 
 
 def evaluation_source(spec: DataSpec, settings: Settings, data: str | None) -> ResolvedSource:

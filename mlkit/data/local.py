@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import difflib
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
 from mlkit.data.bundled import bundled_names
+from mlkit.data.sql_dialect import DuckDBDialect, SqlDialect
 from mlkit.data.warehouse import (
     BATCH_ROWS,
     PARAM_PATTERN,
@@ -46,12 +47,24 @@ STREAM_MEMORY_LIMIT = "128MB"
 
 
 class LocalWarehouse(Warehouse):
-    def __init__(self, path: Path | str, memory_limit: str | None = None) -> None:
+    def __init__(
+        self, path: Path | str, memory_limit: str | None = None, *, writable_reads: bool = False
+    ) -> None:
         self.path = Path(path).expanduser().resolve()
         self.memory_limit = memory_limit  # DuckDB's memory_limit for this object's connections
+        # Reads open the file read-write too: DuckDB refuses, within one process, a read-only
+        # connection beside a read-write one to the same file (a job that streams a table and
+        # writes another of the same file).
+        self.writable_reads = writable_reads
 
     def for_streaming(self) -> LocalWarehouse:
-        return LocalWarehouse(self.path, memory_limit=STREAM_MEMORY_LIMIT)
+        return LocalWarehouse(
+            self.path, memory_limit=STREAM_MEMORY_LIMIT, writable_reads=self.writable_reads
+        )
+
+    def for_writing_beside(self) -> LocalWarehouse:
+        """This warehouse for reads that stay open while the same process writes to it."""
+        return LocalWarehouse(self.path, self.memory_limit, writable_reads=True)
 
     def describe(self) -> str:
         return f"local warehouse {self.path}"
@@ -68,7 +81,7 @@ class LocalWarehouse(Warehouse):
         deadline = time.monotonic() + _LOCK_WAIT_S
         while True:
             try:
-                con = duckdb.connect(str(self.path), read_only=not write)
+                con = duckdb.connect(str(self.path), read_only=not (write or self.writable_reads))
                 break
             except (
                 duckdb.IOException,
@@ -258,6 +271,18 @@ class LocalWarehouse(Warehouse):
                 except StopIteration:
                     return
                 yield batch
+
+    # -- aggregates inside DuckDB ----------------------------------------------------------------
+
+    def sql_dialect(self) -> SqlDialect:
+        return DuckDBDialect()
+
+    def aggregate(self, relation: Relation, build: Callable[[str], str]) -> pa.Table:
+        self._missing_file(relation)
+        with self._connect(write=False) as con:
+            source, params = self._from(con, relation)
+            source = source.removesuffix(" AS _mlkit_query")
+            return self._execute(con, relation, build(source), params).to_arrow_table()
 
     # -- writing -----------------------------------------------------------------------------
 

@@ -79,6 +79,15 @@ def buckets(keys: np.ndarray) -> np.ndarray:
     return np.abs(np.fmod(fingerprints(keys), BUCKETS))
 
 
+def shard_of(keys: np.ndarray, shards: int) -> np.ndarray:
+    """The shard (0..shards-1) of each key: a hash range of its fingerprint's high bits, so
+    independent of the split (which uses the fingerprint modulo 1000). Every key is in exactly one
+    shard, whatever order or process reads it: the tasks of a training cluster each read one."""
+    return ((fingerprints(keys).view(np.uint64) >> np.uint64(20)) % np.uint64(shards)).astype(
+        np.int64
+    )
+
+
 def assign_splits(keys: np.ndarray, eval_fraction: float, test_fraction: float) -> np.ndarray:
     """int8 split codes per key: 0 train, 1 eval, 2 test."""
     train_end, eval_end = split_bounds(eval_fraction, test_fraction)

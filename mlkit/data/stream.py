@@ -22,7 +22,7 @@ import pyarrow as pa
 from mlkit.data.decode import decode_column
 from mlkit.data.loader import FeatureSpec, _check_nulls, _infer_shape, describe_source, slices
 from mlkit.data.loader import resolve_features as _resolve
-from mlkit.data.split import SPLIT_NAMES, assign_splits
+from mlkit.data.split import SPLIT_NAMES, assign_splits, shard_of
 from mlkit.data.validation import LabelValuesError
 from mlkit.data.warehouse import BATCH_ROWS, Relation, Warehouse
 from mlkit.errors import DataError
@@ -38,6 +38,8 @@ class StreamSpec:
     test_fraction: float
     n_classes: int | None = None
     regression: bool = False  # real-valued targets (float32), no classes
+    shard: int = 0  # this reader's share of the rows: those of shard_of(key) == shard ...
+    shards: int = 1  # ... of this many (the tasks of a training cluster, each reading one)
 
 
 def _check_split(split: str) -> int:
@@ -80,7 +82,9 @@ def iter_split(
 ) -> Iterator[tuple[dict[str, np.ndarray], np.ndarray]]:
     """``(features, labels)`` numpy batches of one split, in the order the warehouse streams.
 
-    ``start`` rows of the split are passed over first (read, not decoded)."""
+    ``start`` rows of the split are passed over first (read, not decoded). With
+    ``spec.shards > 1`` only the rows of shard ``spec.shard`` (by a hash range of the key): the
+    shards of one split are disjoint and together hold every row of it."""
     code = _check_split(spec.split)
     where = describe_source(source)
     names = [f.name for f in spec.features]
@@ -89,10 +93,11 @@ def iter_split(
     for batch in slices(warehouse.iter_batches(source, columns, batch_rows), batch_rows):
         keys = batch.column(spec.key)
         _check_nulls(keys, f"key column '{spec.key}'", where)
-        codes = assign_splits(
-            keys.to_numpy(zero_copy_only=False), spec.eval_fraction, spec.test_fraction
-        )
+        key_values = keys.to_numpy(zero_copy_only=False)
+        codes = assign_splits(key_values, spec.eval_fraction, spec.test_fraction)
         mask = codes == code
+        if spec.shards > 1:
+            mask &= shard_of(key_values, spec.shards) == spec.shard
         first_row = row
         row += batch.num_rows
         if not mask.any():

@@ -91,6 +91,15 @@ class StreamedSplit(TrainingSplit):
     def reference_rows(self) -> Arrays:
         return self.sample
 
+    def shard(self, index: int, count: int) -> None:
+        """From now on, stream only shard ``index`` of ``count`` of this split's rows (a hash
+        range of the key): the tasks of a training cluster each take one, so that together
+        they read every row of the split once per pass and none twice."""
+        if not 0 <= index < count:
+            raise DataError(f"shard {index} of {count}: expected 0..{count - 1}")
+        self.stream = dataclasses.replace(self.stream, shard=index, shards=count)
+        self.position = 0
+
     def dataset(self, *, batch_size: int, training: bool, seed: int = 0) -> Any:
         """Each pass streams the split from the warehouse again (AdaNet makes an input function
         once per iteration), one record batch decoded at a time and at most ``shuffle_buffer``

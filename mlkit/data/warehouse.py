@@ -12,13 +12,16 @@ from __future__ import annotations
 import abc
 import contextlib
 import re
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from mlkit.errors import DataError
+
+if TYPE_CHECKING:
+    from mlkit.data.sql_dialect import SqlDialect
 
 NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 PARAM_PATTERN = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
@@ -153,3 +156,16 @@ class Warehouse(abc.ABC):
         if not isinstance(relation, str):
             raise DataError(f"{self.describe()} cannot run queries")
         yield from self.read_table(relation, columns).to_batches(batch_rows)
+
+    # -- SQL inside the warehouse: aggregates whose rows stay there ---------------------------
+
+    def sql_dialect(self) -> SqlDialect | None:
+        """The SQL this warehouse runs (see :mod:`mlkit.data.sql_dialect`), or None when it runs
+        none: statistics are then computed by streaming the rows."""
+        return None
+
+    def aggregate(self, relation: Relation, build: Callable[[str], str]) -> pa.Table:
+        """Run the query ``build(source)`` inside the warehouse, ``source`` being the relation as
+        it may follow ``FROM`` (with its own ``AS`` alias left to the caller), and return its
+        result: meant for aggregates, whose few rows are all that leaves the warehouse."""
+        raise DataError(f"{self.describe()} cannot run queries")

@@ -25,6 +25,8 @@ from mlkit.registry.entities import (
     MetricPoint,
     ModelSummary,
     ModelVersion,
+    PipelineRun,
+    PipelineStep,
     Run,
     Verdict,
 )
@@ -44,6 +46,8 @@ __all__ = [
     "MetricPoint",
     "ModelSummary",
     "ModelVersion",
+    "PipelineRun",
+    "PipelineStep",
     "RegistryStore",
     "Run",
     "SqlRegistryStore",

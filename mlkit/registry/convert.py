@@ -6,8 +6,24 @@ from collections.abc import Iterable
 
 from mlkit.quantities import canonical_metrics
 from mlkit.registry import liveness
-from mlkit.registry.entities import Deployment, Event, ModelVersion, Run, Verdict
-from mlkit.registry.schema import DeploymentRow, EventRow, ModelVersionRow, RunRow, VerdictRow
+from mlkit.registry.entities import (
+    Deployment,
+    Event,
+    ModelVersion,
+    PipelineRun,
+    PipelineStep,
+    Run,
+    Verdict,
+)
+from mlkit.registry.schema import (
+    DeploymentRow,
+    EventRow,
+    ModelVersionRow,
+    PipelineRunRow,
+    PipelineStepRow,
+    RunRow,
+    VerdictRow,
+)
 
 
 def run(row: RunRow, experiment: str) -> Run:
@@ -103,4 +119,48 @@ def event(row: EventRow) -> Event:
         version=row.version,
         run_id=row.run_id,
         payload=dict(row.payload or {}),
+    )
+
+
+def pipeline_step(row: PipelineStepRow) -> PipelineStep:
+    return PipelineStep(
+        id=row.id,
+        pipeline_run_id=row.pipeline_run_id,
+        name=row.name,
+        position=row.position,
+        status=row.status,
+        cache_key=row.cache_key,
+        inputs=dict(row.inputs or {}),
+        outputs=dict(row.outputs or {}),
+        reason=row.reason,
+        cached_from=row.cached_from,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+    )
+
+
+def pipeline_run(row: PipelineRunRow, steps: Iterable[PipelineStepRow] = ()) -> PipelineRun:
+    dead = liveness.death(row.status, row.pid, row.hostname, row.heartbeat_at)
+    return PipelineRun(
+        id=row.id,
+        pipeline=row.pipeline,
+        path=row.path,
+        spec_text=row.spec_text,
+        spec_sha256=row.spec_sha256,
+        backend=row.backend,
+        trigger=row.trigger,
+        status="failed" if dead else row.status,
+        message=f"stopped: {dead}" if dead else row.message,
+        run_id=row.run_id,
+        model=row.model,
+        version=row.version,
+        verdict_id=row.verdict_id,
+        deployment_id=row.deployment_id,
+        resources=dict(row.resources or {}),
+        pid=row.pid,
+        hostname=row.hostname,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        steps=tuple(pipeline_step(s) for s in sorted(steps, key=lambda s: s.position)),
+        dead=dead is not None,
     )

@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 # constants, and ``import sqlalchemy`` costs a noticeable part of a command's start-up.
 
 # The newest migration in migrations/versions/, and every one before it (oldest first).
-HEAD_REVISION = "0008"
-KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008")
+HEAD_REVISION = "0009"
+KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009")
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 30_000

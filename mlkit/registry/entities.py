@@ -155,3 +155,54 @@ class Lineage:
     version: ModelVersion
     run: Run | None
     deployments: tuple[Deployment, ...]
+
+
+PIPELINE_STATUSES = ("running", "finished", "failed", "stopped")
+STEP_STATUSES = ("running", "succeeded", "failed", "skipped", "cached")
+
+
+@dataclass(frozen=True)
+class PipelineStep:
+    """One step of a pipeline run: its inputs and outputs, its cache key, and why it was skipped
+    or failed (``reason``); ``cached_from`` names the pipeline run whose outputs it reused."""
+
+    id: int
+    pipeline_run_id: int
+    name: str
+    position: int
+    status: str
+    cache_key: str | None
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    reason: str | None
+    cached_from: int | None
+    started_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PipelineRun:
+    """One execution of a pipeline file, linked to the training run, version, verdict and
+    deployment it produced (None where it produced none)."""
+
+    id: int
+    pipeline: str
+    path: str | None
+    spec_text: str
+    spec_sha256: str
+    backend: str
+    trigger: str
+    status: str
+    message: str | None
+    run_id: int | None
+    model: str | None
+    version: int | None
+    verdict_id: int | None
+    deployment_id: int | None
+    resources: dict[str, Any]
+    pid: int | None
+    hostname: str | None
+    started_at: datetime
+    finished_at: datetime | None
+    steps: tuple[PipelineStep, ...] = ()
+    dead: bool = False  # stored as running, but its process is gone (shown as failed)

@@ -253,3 +253,60 @@ class RunMetricRow(Base):
     step: Mapped[int] = mapped_column(Integer)
     value: Mapped[float] = mapped_column(Float)
     at: Mapped[datetime]
+
+
+class PipelineRunRow(Base):
+    """0009: one execution of a pipeline file, linked to what it produced."""
+
+    __tablename__ = "pipeline_runs"
+    __table_args__ = (
+        CheckConstraint("status IN ('running', 'finished', 'failed', 'stopped')", name="status"),
+        Index(None, "pipeline"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pipeline: Mapped[str] = mapped_column(String(63))
+    path: Mapped[str | None] = mapped_column(Text)
+    spec_text: Mapped[str] = mapped_column(Text)
+    spec_sha256: Mapped[str] = mapped_column(String(64))
+    backend: Mapped[str] = mapped_column(String(16))
+    trigger: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str | None] = mapped_column(Text)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+    model: Mapped[str | None] = mapped_column(String(63))
+    version: Mapped[int | None] = mapped_column(Integer)
+    verdict_id: Mapped[int | None] = mapped_column(ForeignKey("verdicts.id"))
+    deployment_id: Mapped[int | None] = mapped_column(ForeignKey("deployments.id"))
+    resources: Mapped[dict[str, Any] | None]  # e.g. the Vertex AI PipelineJob's name
+    pid: Mapped[int | None] = mapped_column(Integer)
+    hostname: Mapped[str | None] = mapped_column(String(255))
+    heartbeat_at: Mapped[datetime | None]
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+
+class PipelineStepRow(Base):
+    """0009: one step of a pipeline run, its inputs, outputs and cache key."""
+
+    __tablename__ = "pipeline_steps"
+    __table_args__ = (
+        UniqueConstraint("pipeline_run_id", "name"),
+        CheckConstraint(
+            "status IN ('running', 'succeeded', 'failed', 'skipped', 'cached')", name="status"
+        ),
+        Index(None, "name", "cache_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pipeline_run_id: Mapped[int] = mapped_column(ForeignKey("pipeline_runs.id"))
+    name: Mapped[str] = mapped_column(String(32))
+    position: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    cache_key: Mapped[str | None] = mapped_column(String(64))
+    inputs: Mapped[dict[str, Any] | None]
+    outputs: Mapped[dict[str, Any] | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+    cached_from: Mapped[int | None] = mapped_column(Integer)  # the pipeline run it reused
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]

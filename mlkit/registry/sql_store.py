@@ -13,10 +13,12 @@ one-line RegistryError. The operations live in one module per concern:
 - ``sql_traffic``: deployments: every change of an endpoint's traffic (deploy, canary, split,
   rollback, undeploy) through one write path, with the aliases that follow it
 - ``sql_run_reports``: search reports and reference models of runs, reopening a run to resume it
+- ``sql_pipelines``: pipeline runs and their steps (inputs, outputs, cache keys)
 """
 
 from __future__ import annotations
 
+from mlkit.registry.sql_pipelines import PipelinesMixin
 from mlkit.registry.sql_promotion import PromotionMixin
 from mlkit.registry.sql_run_reports import RunReportsMixin
 from mlkit.registry.sql_runs import RunsMixin
@@ -26,6 +28,12 @@ from mlkit.registry.store import RegistryStore
 
 
 class SqlRegistryStore(
-    RunsMixin, VersionsMixin, PromotionMixin, TrafficMixin, RunReportsMixin, RegistryStore
+    RunsMixin,
+    VersionsMixin,
+    PromotionMixin,
+    TrafficMixin,
+    RunReportsMixin,
+    PipelinesMixin,
+    RegistryStore,
 ):
     """Every operation of :class:`RegistryStore`, on SQL."""

@@ -20,6 +20,8 @@ from mlkit.registry.entities import (
     MetricPoint,
     ModelSummary,
     ModelVersion,
+    PipelineRun,
+    PipelineStep,
     Run,
     Verdict,
 )
@@ -400,6 +402,95 @@ class RegistryStore(ABC):
         """
 
     # -- lifecycle --------------------------------------------------------------------------------
+
+    # -- pipeline runs (see mlkit.workflows.pipeline) ---------------------------------------------
+
+    @abstractmethod
+    def create_pipeline_run(
+        self,
+        pipeline: str,
+        *,
+        spec_text: str,
+        spec_sha256: str,
+        path: str | None = None,
+        backend: str = "local",
+        trigger: str = "manual",
+        pid: int | None = None,
+        hostname: str | None = None,
+    ) -> PipelineRun:
+        """Start a pipeline run with status ``running`` (``trigger``: manual, drift, schedule)."""
+
+    @abstractmethod
+    def pipeline_heartbeat(self, pipeline_run_id: int) -> None:
+        """Record that the process running the pipeline run is alive (see ``heartbeat``)."""
+
+    @abstractmethod
+    def reopen_pipeline_run(
+        self, pipeline_run_id: int, *, pid: int | None = None, hostname: str | None = None
+    ) -> PipelineRun:
+        """Mark a failed, stopped or dead pipeline run as running again in this process, to
+        resume it. RegistryError when it finished or its process is still alive."""
+
+    @abstractmethod
+    def start_pipeline_step(
+        self,
+        pipeline_run_id: int,
+        name: str,
+        *,
+        position: int,
+        inputs: dict[str, Any],
+        cache_key: str | None,
+    ) -> PipelineStep:
+        """Record that step ``name`` of the pipeline run started (``running``), replacing an
+        earlier record of that step in the run (a resumed run runs its unfinished steps again;
+        the runner never restarts one that finished)."""
+
+    @abstractmethod
+    def finish_pipeline_step(
+        self,
+        pipeline_run_id: int,
+        name: str,
+        *,
+        status: str,
+        outputs: dict[str, Any] | None = None,
+        reason: str | None = None,
+        cached_from: int | None = None,
+    ) -> PipelineStep:
+        """End a step as ``succeeded``, ``failed``, ``skipped`` or ``cached`` (its outputs reused
+        from pipeline run ``cached_from``)."""
+
+    @abstractmethod
+    def link_pipeline_run(
+        self,
+        pipeline_run_id: int,
+        *,
+        run_id: int | None = None,
+        model: str | None = None,
+        version: int | None = None,
+        verdict_id: int | None = None,
+        deployment_id: int | None = None,
+        resources: dict[str, Any] | None = None,
+    ) -> PipelineRun:
+        """Link the pipeline run to what it produced (None leaves a link as it is)."""
+
+    @abstractmethod
+    def finish_pipeline_run(
+        self, pipeline_run_id: int, *, status: str, message: str | None = None
+    ) -> PipelineRun:
+        """End a running pipeline run as ``finished``, ``failed`` or ``stopped``."""
+
+    @abstractmethod
+    def get_pipeline_run(self, pipeline_run_id: int) -> PipelineRun:
+        """A pipeline run with its steps in order; RegistryError when there is none."""
+
+    @abstractmethod
+    def list_pipeline_runs(self, pipeline: str | None = None, limit: int = 50) -> list[PipelineRun]:
+        """Pipeline runs, newest first, with their steps, optionally of one pipeline."""
+
+    @abstractmethod
+    def cached_pipeline_step(self, name: str, cache_key: str) -> PipelineStep | None:
+        """The newest step ``name`` that ran and succeeded with ``cache_key`` (so its outputs
+        can be reused); None when there is none."""
 
     def close(self) -> None:  # noqa: B027 - optional hook with a default
         """Release connections; the store must not be used afterwards."""

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlkit.errors import SpecError, UsageError
+from mlkit.errors import UsageError
 
 ROLES = ("chief", "worker", "ps")
 # Written by the chief into the shared model directory when its training ends (all steps run,
@@ -45,6 +45,13 @@ class ClusterTask:
     @property
     def name(self) -> str:
         return f"{self.task_type}{self.index}"
+
+    def share(self) -> tuple[int, int]:
+        """``(index, count)`` of this task among the tasks that read training rows (the chief
+        first, then the workers; a parameter server reads none): a streamed source's training
+        split is cut into ``count`` disjoint shards, one per task."""
+        count = 1 + self.counts.get("worker", 0)
+        return (self.index + 1 if self.task_type == "worker" else 0), count
 
     def describe(self) -> dict[str, Any]:
         """What a run records: the roles and how many tasks each had."""
@@ -126,13 +133,3 @@ def mark_chief_done(model_dir: Path, **details: Any) -> None:
 
 def chief_done(model_dir: Path) -> bool:
     return (Path(model_dir) / CHIEF_DONE_FILE).is_file()
-
-
-def refuse_streaming(experiment) -> None:
-    """A cluster's tasks each train on the split in memory; streaming is single-process only."""
-    if experiment.data.stream:
-        raise SpecError(
-            "data.stream: streaming training runs in one process; a TF_CONFIG cluster's tasks "
-            "load the split into memory",
-            hint="remove `stream = true` for a distributed run, or train in one process",
-        )

@@ -59,6 +59,7 @@ class SearchHook(tf.compat.v1.train.SessionRunHook):
         max_seconds: float | None,
         callback: Progress | None,
         should_stop: Callable[[], bool],
+        on_session: Callable[[int], None] | None = None,
     ) -> None:
         self._model_dir = Path(model_dir)
         self._iterations = iterations
@@ -67,6 +68,7 @@ class SearchHook(tf.compat.v1.train.SessionRunHook):
         self._max_seconds = max_seconds
         self._callback = callback
         self._should_stop = should_stop
+        self._on_session = on_session  # told the iteration (0-based) once its graph is ready
         self._used_before = seconds_used(model_dir)
         self._started = time.monotonic()
         self._booked = self._started
@@ -80,6 +82,11 @@ class SearchHook(tf.compat.v1.train.SessionRunHook):
     def begin(self):
         self._step = tf.compat.v1.train.get_global_step()
         self._best = best_candidate_metric(self._model_dir)
+
+    def after_create_session(self, session, coord):
+        if self._on_session is not None:
+            step = int(session.run(self._step))
+            self._on_session(min(step, self._total - 1) // self._steps)
 
     def before_run(self, run_context):
         return tf.compat.v1.train.SessionRunArgs(self._step)

@@ -26,6 +26,7 @@ import tensorflow as tf  # noqa: E402
 
 from mlkit.search.estimators import build_estimator  # noqa: E402
 from mlkit.search.export import export_for_serving  # noqa: E402
+from mlkit.search.held_out import architecture_members, in_memory, saved_model_metrics  # noqa: E402
 from mlkit.search.hooks import Interrupts, Progress, SearchHook  # noqa: E402
 from mlkit.search.inputs import input_fn  # noqa: E402
 from mlkit.search.reports import (  # noqa: E402
@@ -34,6 +35,7 @@ from mlkit.search.reports import (  # noqa: E402
     plot_learning_curves,
     search_report,
 )
+from mlkit.search.stages import StageCallback  # noqa: E402
 
 PLOT_FILE = "learning_curves.png"
 
@@ -45,7 +47,9 @@ class SearchResult:
     architecture: dict[str, Any]
     report: dict[str, Any] = field(default_factory=dict)  # iterations, candidates, curves
     seconds: float = 0.0
-    stopped_by: str | None = None  # "max_seconds" when the wall-clock budget ended training
+    # "max_seconds" when the wall-clock budget ended training, "max_steps" when the step cap
+    # ended it before iterations x steps_per_iteration
+    stopped_by: str | None = None
     train_seconds: float = 0.0  # training alone (all iterations, this run directory's total)
     global_step: int = 0
     estimator: Any = None
@@ -64,12 +68,16 @@ def run_search(
     config: tf.estimator.RunConfig | None = None,
     storage_forms: dict[str, str | None] | None = None,
     distributed: bool = False,
+    on_stage: StageCallback | None = None,
 ) -> SearchResult:
     """Train, choose, evaluate on the held-out test split and export.
 
     ``model_dir`` must be new or empty, unless ``resume`` continues the search saved in it.
     ``storage_forms`` (feature → 'scalar' | 'array' | 'bytes' | 'string', as the warehouse stores
     it) decides what the export's ``serving_default`` takes; see ``mlkit.search.export``.
+    ``on_stage(key, message)`` is told as each stage starts (``mlkit.search.stages``): building an
+    iteration's graph, training, AdaNet's bookkeeping between iterations, the test evaluation,
+    the export.
     ``distributed``: this is the chief of a ``TF_CONFIG`` cluster; it trains through
     ``tf.estimator.train_and_evaluate`` with the workers and parameter servers.
     """
@@ -88,22 +96,121 @@ def run_search(
         config=config,
         train_labels=train.labels,
     )
+    stage: StageCallback = on_stage or (lambda _key, _message: None)
+    iteration = _announce_phases(estimator, stage, spec.steps_per_iteration, model_dir)
     try:
-        hook = _train(estimator, spec, train, eval, model_dir, on_progress, distributed)
+        stage("train_graph", f"iteration {iteration + 1}: building the training graph")
+        hook = _train(estimator, spec, train, eval, model_dir, on_progress, distributed, stage)
         trained_seconds = hook.seconds
-        # One evaluation, on the held-out test split: it also names the final ensemble. (Each
-        # evaluate rebuilds AdaNet's graph, seconds apiece; the eval split's metrics per candidate
-        # are in the iteration reports already.)
-        test_metrics = estimator.evaluate(_eval_fn(spec, test), name="test")
-        export_dir = export_for_serving(
-            estimator, model_dir / "export", train.features, storage_forms
-        )
+        # AdaNet picks the final ensemble by evaluating every candidate on the eval split, for
+        # evaluate and again for the export: once here (remembered per checkpoint), writing its
+        # architecture as AdaNet does between iterations.
+        stage("evaluate_candidates", "choosing the final ensemble (candidates on the eval split)")
+        checkpoint = tf.train.latest_checkpoint(str(model_dir))
+        best = _choose_final_ensemble(estimator, checkpoint)
+        if in_memory(test):
+            stage("export", "exporting the SavedModel")
+            export_dir = export_for_serving(
+                estimator, model_dir / "export", train.features, storage_forms
+            )
+            stage("test_evaluation", "evaluating the exported model on the test split")
+            test_metrics: dict[str, Any] = {
+                **saved_model_metrics(export_dir, test, spec.task),
+                "iteration": estimator._checkpoint_iteration_number(checkpoint),
+                "global_step": estimator._checkpoint_global_step(checkpoint),
+            }
+            iteration = int(test_metrics["iteration"])
+            test_metrics[f"best_ensemble_index_{iteration}"] = best
+            test_metrics["members"] = architecture_members(model_dir, iteration)
+        else:  # a streamed test split: the Estimator's evaluation over its batches
+            stage("test_evaluation", "evaluating the final ensemble on the test split")
+            test_metrics = estimator.evaluate(_eval_fn(spec, test), name="test")
+            stage("export", "exporting the SavedModel")
+            export_dir = export_for_serving(
+                estimator, model_dir / "export", train.features, storage_forms
+            )
     except tf.errors.OpError as exc:
         raise SearchError(f"training failed in TensorFlow: {exc.message.splitlines()[0]}") from exc
-    stopped_by = hook.stopped_by
+    stopped_by = hook.stopped_by or _step_cap(spec)
     return _result(
-        estimator, model_dir, test_metrics, export_dir, stopped_by, started, trained_seconds
+        estimator, model_dir, test_metrics, export_dir, stopped_by, started, trained_seconds, stage
     )
+
+
+def _choose_final_ensemble(estimator: Any, checkpoint: str) -> Any:
+    """The best ensemble of the checkpoint's iteration, chosen once: AdaNet's
+    ``_compute_best_ensemble_index`` evaluates every candidate, and ``evaluate`` and
+    ``export_saved_model`` each call it; its answer is remembered on this instance (the
+    checkpoint does not change after training). Its architecture is written too
+    (``architecture-N.json``: the final ensemble's members)."""
+    compute = estimator._compute_best_ensemble_index
+    known: dict[str, Any] = {}
+    if estimator._evaluator is not None:
+        known[checkpoint] = estimator._execute_candidate_evaluation_phase(
+            estimator._evaluator.input_fn,
+            export_best_architecture=True,
+            checkpoint_path=checkpoint,
+            hooks=None,
+        )
+
+    def best_ensemble_index(checkpoint_path: str, hooks: Any) -> Any:
+        if checkpoint_path not in known:
+            known[checkpoint_path] = compute(checkpoint_path, hooks)
+        return known[checkpoint_path]
+
+    estimator._compute_best_ensemble_index = best_ensemble_index
+    return best_ensemble_index(checkpoint, None)
+
+
+def _announce_phases(estimator: Any, stage: StageCallback, steps: int, model_dir: Path) -> int:
+    """Tell ``stage`` when AdaNet's bookkeeping phases between iterations start (evaluating the
+    candidates, their report, growing the ensemble) and when the next training graph is built;
+    return the iteration training starts in. (AdaNet 0.9.0 is frozen: its private phase methods
+    are stable; they are wrapped on this instance only.)"""
+    state = {"iteration": 0}
+    checkpoint = tf.train.latest_checkpoint(str(model_dir))
+    if checkpoint is not None:
+        state["iteration"] = estimator._checkpoint_iteration_number(checkpoint)
+    phases = {
+        "_execute_candidate_evaluation_phase": (
+            "evaluate_candidates",
+            "iteration {n}: evaluating the candidates on the eval split",
+        ),
+        "_execute_report_materialization_phase": (
+            "report",
+            "iteration {n}: the candidates' report",
+        ),
+        "_execute_graph_growing_phase": ("grow", "iteration {n}: growing the ensemble"),
+    }
+
+    def announced(name: str, key: str, message: str) -> Any:
+        original = getattr(estimator, name)
+
+        def phase(*args: Any, **kwargs: Any) -> Any:
+            stage(key, message.format(n=state["iteration"] + 1))
+            return original(*args, **kwargs)
+
+        return phase
+
+    for name, (key, message) in phases.items():
+        setattr(estimator, name, announced(name, key, message))
+    bookkeeping = estimator._execute_bookkeeping_phase
+
+    def bookkeeping_phase(train_input_fn: Any, iteration_number: int, *args: Any, **kw: Any) -> Any:
+        state["iteration"] = int(iteration_number)
+        result = bookkeeping(train_input_fn, iteration_number, *args, **kw)
+        state["iteration"] = int(iteration_number) + 1
+        stage("train_graph", f"iteration {state['iteration'] + 1}: building the training graph")
+        return result
+
+    estimator._execute_bookkeeping_phase = bookkeeping_phase
+    return int(state["iteration"])
+
+
+def _step_cap(spec: SearchSpec) -> str | None:
+    """ "max_steps" when ``max_steps`` ended the search before its iterations' steps."""
+    planned = spec.iterations * spec.steps_per_iteration
+    return "max_steps" if spec.max_steps and spec.max_steps < planned else None
 
 
 def _train(
@@ -114,6 +221,7 @@ def _train(
     model_dir: Path,
     on_progress: Progress | None,
     distributed: bool,
+    stage: StageCallback,
 ) -> SearchHook:
     """Train to the budget (here, or as a cluster's chief); the hook knows how it stopped."""
     total = spec.total_steps
@@ -129,6 +237,7 @@ def _train(
             max_seconds=spec.max_seconds,
             callback=on_progress,
             should_stop=lambda: interrupts.requested,
+            on_session=lambda n: stage("train", f"iteration {n + 1}: training"),
         )
         if distributed:
             from mlkit.search.cluster_task import train_and_evaluate
@@ -148,10 +257,12 @@ def _result(
     stopped_by: str | None,
     started: float,
     trained_seconds: float,
+    stage: StageCallback,
 ) -> SearchResult:
     """The final ensemble's report, learning curves and plot, as a SearchResult."""
-    members = _ensemble_members(test_metrics)
+    members = test_metrics.pop("members", None) or _ensemble_members(test_metrics)
     _report_final_iteration(estimator, model_dir, test_metrics)
+    stage("curves", "the run report and its learning curves")
     report = search_report(model_dir, members, learning_curves(model_dir))
     plot_learning_curves(report, model_dir / PLOT_FILE)
     return SearchResult(

@@ -1,12 +1,17 @@
 """Server-side batching: concurrent requests for one loaded version run as one model call.
 
-Each loaded version has one ``Batcher`` with one worker thread. A request thread validates its
-payload, then ``submit``s its arrays and waits. The worker takes the first waiting request, adds
-every other request already queued (waiting up to ``max_wait_s`` for more, and up to
-``max_batch_rows`` rows in all), runs the model once on the rows stacked together and hands each
-request its own rows back. While the model runs, new requests queue up and form the next batch,
-so under load batches grow by themselves; alone, a request waits at most ``max_wait_s`` extra.
-Requests whose arrays cannot stack (free dimensions of different lengths) run in separate batches.
+Each loaded version has one ``Batcher`` with one worker thread. A request validates its payload,
+then ``submit``s its arrays and waits on the future (the endpoint awaits it on its event loop).
+The worker takes the first waiting request and every other request already queued, runs the
+model once on the rows stacked together and hands each request its own rows back. While the
+model runs, new requests queue up and form the next batch, so under load batches grow by
+themselves.
+
+The wait is adaptive: a request that is alone runs at once (no added latency for one client);
+only when the previous model call carried several requests, or more requests are on their way
+(``announce``), does the worker wait up to ``max_wait_s`` for up to ``max_batch_rows`` rows.
+Requests whose arrays cannot stack (free dimensions of different lengths) run in separate
+batches.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ logger = logging.getLogger("mlkit.serving")
 
 Arrays = dict[str, np.ndarray]
 PredictArrays = Callable[[Arrays], Arrays]
+OnBatch = Callable[[int, int], None]
+"""Told ``(requests, rows)`` after each model call."""
 
 _STOP = object()
 
@@ -49,30 +56,56 @@ class Batcher:
         max_batch_rows: int = 256,
         max_wait_s: float = 0.002,
         name: str = "model",
+        on_batch: OnBatch | None = None,
     ) -> None:
         self._predict = predict
         self.max_batch_rows = max(1, max_batch_rows)
         self.max_wait_s = max(0.0, max_wait_s)
+        self._on_batch = on_batch
         self._queue: queue.Queue = queue.Queue()
         self._lock = threading.Lock()
         self._closed = False
+        self._arriving = 0
+        self._last_batch = 1
         self.calls = 0
         self.requests = 0
         self.largest_batch = 0
         self._thread = threading.Thread(target=self._work, name=f"batcher-{name}", daemon=True)
         self._thread.start()
 
-    def predict(self, arrays: Arrays) -> Arrays:
-        """Run ``arrays`` (one request's rows) through the model, batched with others."""
+    @property
+    def queue_depth(self) -> int:
+        """Requests waiting for a model call (not counting the one running)."""
+        return self._queue.qsize()
+
+    def announce(self) -> None:
+        """A request is on its way (being validated): a batch being gathered may wait for it.
+        Every ``announce`` is followed by one ``submit`` or ``withdraw``."""
+        with self._lock:
+            self._arriving += 1
+
+    def withdraw(self) -> None:
+        with self._lock:
+            self._arriving = max(0, self._arriving - 1)
+
+    def submit(self, arrays: Arrays, *, announced: bool = False) -> Future:
+        """Queue ``arrays`` (one request's rows); the future gets the request's outputs."""
         rows = len(next(iter(arrays.values())))
         item = _Item(arrays, rows)
         with self._lock:
+            if announced:
+                self._arriving = max(0, self._arriving - 1)
             closed = self._closed
             if not closed:
                 self._queue.put(item)
-        if closed:  # the version was unloaded while this request held it: run it here
-            return self._predict(arrays)
-        return item.future.result()
+        if closed:  # the version was unloaded while this request held it: run it on its own
+            threading.Thread(target=self._run, args=([item],), daemon=True).start()
+        return item.future
+
+    def predict(self, arrays: Arrays) -> Arrays:
+        """Run ``arrays`` through the model, batched with others (blocks until answered)."""
+        result: Arrays = self.submit(arrays).result()
+        return result
 
     def close(self) -> None:
         """Stop after the requests already queued have been answered."""
@@ -82,11 +115,16 @@ class Batcher:
             self._closed = True
             self._queue.put(_STOP)
 
+    def _should_wait(self) -> bool:
+        with self._lock:
+            return self._arriving > 0 or self._last_batch > 1
+
     def _gather(self, first: _Item) -> tuple[list[_Item], bool]:
         batch, rows, stop = [first], first.rows, False
         deadline = time.perf_counter() + self.max_wait_s
+        waiting = self.max_wait_s > 0 and self._should_wait()
         while rows < self.max_batch_rows:
-            timeout = deadline - time.perf_counter()
+            timeout = deadline - time.perf_counter() if waiting else 0.0
             try:
                 nxt = self._queue.get_nowait() if timeout <= 0 else self._queue.get(True, timeout)
             except queue.Empty:
@@ -109,6 +147,8 @@ class Batcher:
                 groups.setdefault(item.key(), []).append(item)
             for items in groups.values():
                 self._run(items)
+            with self._lock:
+                self._last_batch = len(batch)
             if stop:
                 return
 
@@ -134,5 +174,10 @@ class Batcher:
                 if not item.future.done():
                     item.future.set_exception(exc)
             return
+        if self._on_batch is not None:
+            try:
+                self._on_batch(len(items), sum(i.rows for i in items))
+            except Exception:  # metrics must never fail a request
+                logger.exception("recording a batch failed")
         for item, out in zip(items, outputs, strict=True):
             item.future.set_result(out)

@@ -1,5 +1,9 @@
 """Loaded model versions: load on first use, unload after an idle time (scale to zero).
 
+Every load, the first and each one after an idle unload, first calls ``verify(model, version,
+path)`` (the registry checks the artifact's sha256 there): a version whose artifact changed is
+refused, never served under its old number, and ``refused()`` says which and why.
+
 The first request for a version loads it while any other request for the same version waits for
 that one load (no request fails because a model is cold). A version unused for ``idle_unload_s``
 seconds is unloaded by a background reaper; so is the least recently used version of a model
@@ -17,13 +21,25 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from mlkit.serving.batching import Batcher
 
 logger = logging.getLogger("mlkit.serving")
 
 Key = tuple[str, int]
+Verify = Callable[[str, int, Path], None]
+"""Raises (an ``ArtifactError``) when a version's artifact must not be loaded."""
+
+
+class PoolEvents(Protocol):
+    """What the pool reports (metrics): loads and unloads with their seconds, batches."""
+
+    def loaded(self, model: str, version: int, seconds: float) -> None: ...
+
+    def unloaded(self, model: str, version: int, seconds: float, why: str) -> None: ...
+
+    def batch(self, model: str, version: int, requests: int, rows: int) -> None: ...
 
 
 def load_runner(path: Path) -> Any:
@@ -62,8 +78,13 @@ class ModelPool:
         max_batch_rows: int = 256,
         batch_wait_s: float = 0.002,
         clock: Callable[[], float] = time.monotonic,
+        verify: Verify | None = None,
+        events: PoolEvents | None = None,
     ) -> None:
         self._loader = loader
+        self.verify = verify
+        self.events = events
+        self._refused: dict[Key, str] = {}
         self._keep = max(1, keep_versions)
         self.idle_unload_s = max(0.0, idle_unload_s)
         self._max_batch_rows = max_batch_rows
@@ -97,21 +118,21 @@ class ModelPool:
             try:
                 logger.info("loading model '%s' version %d from %s", model, version, path)
                 started = time.perf_counter()
+                self._verify(key, Path(path))
                 runner = self._loader(Path(path))
-                logger.info(
-                    "loaded model '%s' version %d in %.2f s",
-                    model,
-                    version,
-                    time.perf_counter() - started,
-                )
+                seconds = time.perf_counter() - started
+                logger.info("loaded model '%s' version %d in %.2f s", model, version, seconds)
             finally:
                 with self._lock:
                     self._loading.discard(key)
+            if self.events is not None:
+                self.events.loaded(model, version, seconds)
             batcher = Batcher(
                 runner.predict_arrays,
                 max_batch_rows=self._max_batch_rows,
                 max_wait_s=self._batch_wait_s,
                 name=f"{model}-v{version}",
+                on_batch=self._batch_reporter(model, version),
             )
             now = self._clock()
             entry = Loaded(model, version, Path(path), runner, batcher, now, now)
@@ -126,6 +147,29 @@ class ModelPool:
             for gone in evicted:
                 self._unloaded(gone, f"to keep at most {self._keep} versions")
             return entry
+
+    def _verify(self, key: Key, path: Path) -> None:
+        """The registry's check of the artifact, before every load; remembers a refusal."""
+        if self.verify is None:
+            return
+        try:
+            self.verify(key[0], key[1], path)
+        except Exception as exc:
+            with self._lock:
+                self._refused[key] = str(getattr(exc, "message", exc)).splitlines()[0]
+            raise
+        with self._lock:
+            self._refused.pop(key, None)
+
+    def _batch_reporter(self, model: str, version: int) -> Callable[[int, int], None] | None:
+        events = self.events
+        if events is None:
+            return None
+        return lambda requests, rows: events.batch(model, version, requests, rows)
+
+    def lookup(self, model: str, version: int, path: Path) -> Loaded | None:
+        """The version if it is in memory (from ``path``), without loading; marks it used."""
+        return self._hit((model, version), Path(path))
 
     def _hit(self, key: Key, path: Path) -> Loaded | None:
         with self._lock:
@@ -144,6 +188,11 @@ class ModelPool:
             if (model, version) in self._loaded:
                 return "AVAILABLE"
             return "LOADING" if (model, version) in self._loading else "UNLOADED"
+
+    def refused(self) -> dict[Key, str]:
+        """Versions whose last load was refused (their artifact failed the check), and why."""
+        with self._lock:
+            return dict(self._refused)
 
     def loaded(self) -> list[Key]:
         with self._lock:
@@ -191,7 +240,11 @@ class ModelPool:
             entry.batcher.close()
 
     def _unloaded(self, entry: Loaded, why: str) -> None:
+        started = time.perf_counter()
         entry.batcher.close()
         with self._lock:
             self.unload_count += 1
+        seconds = time.perf_counter() - started
         logger.info("unloaded model '%s' version %d %s", entry.model, entry.version, why)
+        if self.events is not None:
+            self.events.unloaded(entry.model, entry.version, seconds, why)

@@ -44,14 +44,13 @@ def as_targets(answer: Resolution) -> list[Target]:
 
 
 class TargetPicker(Protocol):
-    """The per-request choice of a version: the fixed split (:class:`Picker`) or a policy such
-    as the bandit of ``mlkit.monitoring.bandit``."""
+    """Chooses the version that answers one request for ``model`` among its ``targets``."""
 
     def pick(self, model: str, targets: Sequence[Target]) -> Target: ...
 
 
 class Picker:
-    """Weighted choice between targets by their traffic shares; thread-safe, seedable for tests."""
+    """Weighted choice between targets by traffic share; thread-safe, seedable for tests."""
 
     def __init__(self, seed: int | None = None) -> None:
         self._random = random.Random(seed)

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlkit.config import google_project
 from mlkit.errors import ServingError, UsageError
 
 logger = logging.getLogger("mlkit.serving")
@@ -68,14 +69,15 @@ def _int_env(env: Mapping[str, str], name: str, default: int) -> int:
 def vertex_settings(env: Mapping[str, str] | None = None) -> VertexSettings:
     """Read and check the ``MLKIT_VERTEX_*`` settings; UsageError naming what is wrong."""
     env = os.environ if env is None else env
-    project = (env.get("MLKIT_VERTEX_PROJECT") or "").strip()
+    project, variable = google_project("MLKIT_VERTEX_PROJECT", env)
     if not project:
         raise UsageError(
-            "the Vertex AI target needs a Google Cloud project: MLKIT_VERTEX_PROJECT is not set",
+            "the Vertex AI target needs a Google Cloud project: neither MLKIT_VERTEX_PROJECT "
+            "nor GOOGLE_CLOUD_PROJECT is set",
             hint=_SETUP_HINT,
         )
     if not re.fullmatch(r"[a-z0-9][a-z0-9.:-]{1,62}", project):
-        raise UsageError(f"MLKIT_VERTEX_PROJECT {project!r} is not a valid project id")
+        raise UsageError(f"{variable} {project!r} is not a valid project id")
     location = (env.get("MLKIT_VERTEX_LOCATION") or "us-central1").strip()
     if not re.fullmatch(r"[a-z]+-[a-z]+\d+", location):
         raise UsageError(
@@ -210,6 +212,47 @@ class VertexClient:
             sync=True,
         )
         return uploaded.resource_name, str(uploaded.version_id)
+
+    def uploaded_version(self, name: str, version: int) -> tuple[str, str] | None:
+        """``(model resource name, Vertex version id)`` of registry version ``version`` of
+        ``name`` when it was uploaded (its version alias ``v<version>``), else None."""
+        from google.api_core import exceptions as gexc
+
+        parent = self.find_model(name)
+        if parent is None:
+            return None
+        try:
+            found = self.aiplatform.Model(model_name=f"{parent}@v{version}")
+        except gexc.NotFound:
+            return None
+        except (gexc.GoogleAPIError, ValueError) as exc:
+            what = f"cannot read model '{name}' on Vertex AI"
+            raise ServingError(f"{what}: {_one_line(exc)}") from exc
+        return found.resource_name, str(found.version_id)
+
+    def batch_predict(
+        self, model: str, model_version: str, *, source: str, destination: str, display_name: str
+    ) -> dict[str, Any]:
+        """Run a BatchPredictionJob (BigQuery in, BigQuery out) and wait for it; its resource
+        name, state and output table."""
+        job = self._call(
+            f"run a batch prediction job of {model}@{model_version}",
+            self.aiplatform.BatchPredictionJob.create,
+            job_display_name=display_name,
+            model_name=f"{model}@{model_version}",
+            instances_format="bigquery",
+            predictions_format="bigquery",
+            bigquery_source=source,
+            bigquery_destination_prefix=destination,
+            sync=True,
+        )
+        info = job.output_info
+        return {
+            "job": job.resource_name,
+            "state": job.state.name,
+            "output_table": getattr(info, "bigquery_output_table", "") or "",
+            "output_dataset": getattr(info, "bigquery_output_dataset", "") or "",
+        }
 
     def set_alias(self, model: str, model_version: str, alias: str) -> None:
         """Point ``alias`` at a model version (Vertex moves it from any other version)."""

@@ -1,4 +1,5 @@
-"""What ``mlkit data stats`` and ``mlkit data drift`` show, assembled below the CLI so that any
+"""What ``mlkit data stats`` and ``mlkit data drift`` show (computed inside the warehouse by SQL,
+see :mod:`mlkit.data.stats_sql`), assembled below the CLI so that any
 page can reuse it: the statistics of a source, and a source's drift against a training run.
 
 A source is named as a command names it (a local table, ``bq://project.dataset.table`` or a SQL
@@ -15,7 +16,8 @@ from typing import Any
 from mlkit.config import Settings
 from mlkit.data.experiment_data import bigquery_config, experiment_source
 from mlkit.data.source import ResolvedSource, resolve_source
-from mlkit.data.stats import FeatureDrift, compare, relation_stats
+from mlkit.data.stats import FeatureDrift, compare
+from mlkit.data.stats_sql import statistics
 from mlkit.errors import DataError, MlkitError
 from mlkit.experiment import DataSpec, parse_experiment
 from mlkit.registry import Run, open_store
@@ -51,7 +53,7 @@ def source_stats(
     resolved = resolve_source(
         source, local_path=settings.warehouse_path, params=params, backend=backend
     )
-    stats = relation_stats(resolved.warehouse, resolved.relation, label=label, skip=skip or ["id"])
+    stats = statistics(resolved.warehouse, resolved.relation, label=label, skip=skip or ["id"])
     return SourceStats(resolved.text, stats)
 
 
@@ -81,9 +83,7 @@ def drift_against_run(
     }
     key = (run.data_fingerprint or {}).get("key", "id")
     label = (before.get("label") or {}).get("name")
-    after = relation_stats(
-        resolved.warehouse, resolved.relation, label=label, skip=[key], edges=edges
-    )
+    after = statistics(resolved.warehouse, resolved.relation, label=label, skip=[key], edges=edges)
     after["features"] = {k: v for k, v in after["features"].items() if k in before["features"]}
     return DriftReport(run_id, resolved.text, compare(before, after))
 

@@ -27,9 +27,12 @@ class Heartbeat:
     def _beat(self) -> None:
         while not self._stop.wait(self._interval):
             try:
-                self._store.heartbeat(self._run_id)
+                self._send()
             except Exception:  # noqa: BLE001 - the next beat tries again; training goes on
                 continue
+
+    def _send(self) -> None:
+        self._store.heartbeat(self._run_id)
 
     def start(self) -> Heartbeat:
         self._thread.start()
@@ -49,3 +52,10 @@ class Heartbeat:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class PipelineHeartbeat(Heartbeat):
+    """The same for a pipeline run (``RegistryStore.pipeline_heartbeat``)."""
+
+    def _send(self) -> None:
+        self._store.pipeline_heartbeat(self._run_id)

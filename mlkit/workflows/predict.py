@@ -42,6 +42,11 @@ class Answer:
 
 
 def predict(request: PredictRequest, settings: Settings) -> Answer:
+    if not request.instances:
+        raise UsageError(
+            "nothing to predict: give --instances FILE (an endpoint answers), or --table SOURCE "
+            "--output TABLE (a whole table, in this process)"
+        )
     payload = read_instances(request.instances)
     if request.version is not None and request.label is not None:
         raise UsageError("give --version or --label, not both")

@@ -72,6 +72,7 @@ class DeployOutcome:
     traffic: int = 100
     where: str = ""  # how messages name the endpoint, e.g. "Vertex AI"
     request_log: str | None = None  # --log-requests: the BigQuery table the endpoint logs to
+    plot: Path | None = None  # the verdict drawn (promotion.plot)
 
     def refusal(self) -> PromotionRefused | None:
         """The error a refused deployment ends in (None when deployed or already serving)."""
@@ -121,14 +122,7 @@ def compare(
         )
     report, data = _judge(store, settings, cand, base, data_table, stage, on_progress)
     verdict = _record(store, model, cand, base, report, data)
-    from mlkit.promotion.plot import plot_verdict
-
-    against = "none" if base is None else f"v{base.version}"
-    path = plot_path or settings.runs_dir / "verdicts" / (
-        f"{model}-v{cand.version}-vs-{against}-verdict{verdict.id}.png"
-    )
-    stage(f"drawing the comparison to {path}")
-    plot = plot_verdict(report.details, report.passed, path)
+    plot = _draw(settings, model, verdict, report, stage, plot_path)
     return Comparison(
         model, cand.version, None if base is None else base.version, report.passed,
         report.reason, verdict, plot,
@@ -198,6 +192,7 @@ def deploy(
         model, cand.version, None if base is None else base.version, deployed=False,
         forced=forced, passed=report.passed, reason=report.reason, verdict=verdict,
         target=endpoint, traffic=traffic, where=target.title,
+        plot=_draw(settings, model, verdict, report, stage),
     )  # fmt: skip
     if report.passed or force:
         share = "" if traffic == 100 else f" with {traffic}% of the traffic"
@@ -230,6 +225,25 @@ def _log_requests(
         payload={"endpoint": endpoint, "table": uri, "actor": who},
     )
     return uri
+
+
+def _draw(
+    settings: Settings,
+    model: str,
+    verdict: Verdict,
+    report: VerdictReport,
+    stage: Callable[[str], None],
+    path: Path | None = None,
+) -> Path:
+    """The verdict's plot (promotion.plot), by default in ``runs/verdicts/``."""
+    from mlkit.promotion.plot import plot_verdict
+
+    against = "none" if verdict.baseline_version is None else f"v{verdict.baseline_version}"
+    path = path or settings.runs_dir / "verdicts" / (
+        f"{model}-v{verdict.candidate_version}-vs-{against}-verdict{verdict.id}.png"
+    )
+    stage(f"drawing the comparison to {path}")
+    return plot_verdict(report.details, report.passed, path, model=model)
 
 
 def _force_reason(force: bool, reason: str | None) -> str | None:

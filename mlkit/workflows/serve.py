@@ -6,28 +6,35 @@ model on this endpoint, its aliases (TF Serving labels), and the list of deploym
 the answers and reads the registry again as soon as its event log has moved (every deployment,
 traffic change, rollback and undeploy appends an event), checking at most every ``poll_s``
 seconds, so a change recorded by any process takes effect within ``poll_s`` without a restart.
+Before every load of a version (the first, and each one after an idle unload) the endpoint asks
+``RegistryResolver.verify``: the artifact's sha256 must still be the one registered.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import queue
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlkit.config import Settings
-from mlkit.registry import Deployment, open_store
+from mlkit.errors import UsageError
+from mlkit.registry import Deployment, ModelVersion, open_store
 from mlkit.serving.routing import Target
 
 if TYPE_CHECKING:
     from mlkit.monitoring.bandit import BanditPolicy, ThompsonPicker
     from mlkit.monitoring.log import PredictionLogger
+    from mlkit.serving.app import Limits
     from mlkit.serving.endpoints import Endpoint
     from mlkit.serving.observe import AnswerObserver
+    from mlkit.serving.routing import TargetPicker
 
 logger = logging.getLogger("mlkit.serving")
 
@@ -49,10 +56,29 @@ def exposed_without_token(host: str, token: str | None) -> bool:
         return True
 
 
+def read_token(token: str | None, token_file: str | None) -> str | None:
+    """The endpoint's token: given (``--token``/``MLKIT_ENDPOINT_TOKEN``) or read from a file
+    (``--token-file``/``MLKIT_ENDPOINT_TOKEN_FILE``: its first line), so that it need not
+    appear in ``ps``. UsageError when both are given or the file cannot be read or is empty."""
+    if token and token_file:
+        raise UsageError("give the token or a token file, not both")
+    if not token_file:
+        return token or None
+    try:
+        with open(os.path.expanduser(token_file), encoding="utf-8") as handle:
+            first = handle.readline().strip()
+    except OSError as exc:
+        raise UsageError(f"cannot read the token file {token_file}: {exc.strerror}") from None
+    if not first:
+        raise UsageError(f"the token file {token_file} is empty: expected the token on line 1")
+    return first
+
+
 class RegistryResolver:
     """The registry's view of one endpoint (``local`` by default), cached between changes.
 
-    The artifact's hash is checked once per version, when the endpoint first needs it.
+    ``verify`` checks a version's artifact against its registered sha256 before each load.
+    ``on_refresh(seconds)`` is told each time the registry is read again (the metrics).
     """
 
     def __init__(
@@ -61,8 +87,9 @@ class RegistryResolver:
         self._store = open_store(settings.registry_url, settings.artifacts_dir)
         self.endpoint = endpoint
         self.poll_s = poll_s
-        self._paths: dict[tuple[str, int], Path] = {}
+        self._versions: dict[tuple[str, int], tuple[ModelVersion, Path]] = {}
         self._lock = threading.Lock()
+        self.on_refresh: Callable[[float], None] | None = None
         self._stamp: int | None = None
         self._checked = 0.0
         self._targets: dict[str, list[Target]] = {}
@@ -74,12 +101,15 @@ class RegistryResolver:
         now = time.monotonic()
         if now - self._checked < self.poll_s and self._stamp is not None:
             return
+        started = time.perf_counter()
         newest = self._store.list_events(limit=1)  # one query on the primary key
         stamp = newest[0].id if newest else 0
         self._checked = now
         if stamp != self._stamp:
             self._stamp = stamp
             self._targets, self._labels, self._policies = {}, {}, {}
+            if self.on_refresh is not None:
+                self.on_refresh(time.perf_counter() - started)
 
     def resolve(self, model: str) -> list[Target]:
         with self._lock:
@@ -89,13 +119,24 @@ class RegistryResolver:
                 return cached
             targets = []
             for d in self._store.traffic(model, self.endpoint):
-                key = (model, d.version)
-                if key not in self._paths:
-                    version = self._store.get_version(model, d.version)
-                    self._paths[key] = self._store.artifact_path(version, verify=True)
-                targets.append(Target(d.version, self._paths[key], d.traffic_percent, str(d.id)))
+                _, path = self._version(model, d.version)
+                targets.append(Target(d.version, path, d.traffic_percent, str(d.id)))
             self._targets[model] = targets
             return targets
+
+    def _version(self, model: str, version: int) -> tuple[ModelVersion, Path]:
+        key = (model, version)
+        if key not in self._versions:
+            mv = self._store.get_version(model, version)
+            self._versions[key] = (mv, self._store.artifact_path(mv, verify=False))
+        return self._versions[key]
+
+    def verify(self, model: str, version: int, path: Path) -> None:
+        """ArtifactError unless the version's artifact still has its registered sha256 (called
+        before every load, on a worker thread: the hashing runs outside the lock)."""
+        with self._lock:
+            mv, _ = self._version(model, version)
+        self._store.artifact_path(mv, verify=True)
 
     def labels(self, model: str) -> dict[str, int]:
         with self._lock:
@@ -275,30 +316,72 @@ def serve(
     *,
     host: str,
     port: int,
-    on_ready=None,
+    on_ready: Callable[[tuple[str, int]], None] | None = None,
+    warn: Callable[[str], None] | None = None,
     endpoint: str = LOCAL_ENDPOINT,
     token: str | None = None,
+    token_file: str | None = None,
+    log_level: str | None = None,
     idle_unload_s: float = 300.0,
     max_batch_rows: int = 256,
     batch_wait_ms: float = 2.0,
     max_instances: int | None = None,
     max_body_bytes: int | None = None,
+    max_connections: int | None = None,
+    max_queue: int | None = None,
+    body_timeout_s: float | None = None,
+    limits: Limits | None = None,
+    observers: Sequence[AnswerObserver] = (),
+    picker: TargetPicker | None = None,
     log: str | None = "prediction_log",
     log_sample: float = 1.0,
     log_flush_s: float = 1.0,
 ) -> None:
-    """Run the local endpoint for ``endpoint``'s deployments until interrupted; each answer is
+    """Run the local endpoint for ``endpoint``'s deployments until interrupted (SIGTERM: the
+    requests in flight are answered first). The token comes from ``token`` or the first line of
+    ``token_file``; ``warn`` is told when anyone who can reach the address could call it;
+    ``log_level`` logs JSON lines (with the access log at info) on stderr. Each answer is
     logged to ``log`` (None: not logged) and models under the bandit policy are routed by it."""
+    from dataclasses import replace
+
+    from mlkit.serving.metrics import EndpointMetrics
     from mlkit.serving.pool import ModelPool
-    from mlkit.serving.server import MAX_BODY_BYTES, MAX_INSTANCES
+    from mlkit.serving.server import Limits as Bounds
     from mlkit.serving.server import serve as run_server
 
+    secret = read_token(token, token_file)
+    if warn is not None and exposed_without_token(host, secret):
+        warn(
+            f"serving on {host} without a token: anyone who can reach it can call it "
+            "(set MLKIT_ENDPOINT_TOKEN or --token-file)"
+        )
+    if log_level:
+        from mlkit.serving import logs
+
+        if log_level.lower() not in logs.LEVELS:
+            raise UsageError(
+                f"unknown --log-level {log_level!r}: expected {', '.join(logs.LEVELS)}"
+            )
+        logs.configure(log_level.lower())
+    bounds = limits or Bounds()
+    bounds = replace(
+        bounds,
+        max_instances=max_instances or bounds.max_instances,
+        max_body_bytes=max_body_bytes or bounds.max_body_bytes,
+        max_connections=max_connections or bounds.max_connections,
+        max_queue=max_queue or bounds.max_queue,
+        body_timeout_s=body_timeout_s or bounds.body_timeout_s,
+    )
     resolver = RegistryResolver(settings, endpoint)
+    metrics = EndpointMetrics()
+    resolver.on_refresh = metrics.refreshed
     watch = observing(settings, resolver, log=log, log_sample=log_sample, log_flush_s=log_flush_s)
     pool = ModelPool(
         idle_unload_s=idle_unload_s,
         max_batch_rows=max_batch_rows,
         batch_wait_s=batch_wait_ms / 1000.0,
+        verify=resolver.verify,
+        events=metrics,
     )
     try:
         run_server(
@@ -308,12 +391,12 @@ def serve(
             port=port,
             on_ready=on_ready,
             labels=resolver.labels,
-            token=token,
+            token=secret,
             pool=pool,
-            max_instances=max_instances or MAX_INSTANCES,
-            max_body_bytes=max_body_bytes or MAX_BODY_BYTES,
-            picker=watch.picker,
-            observers=watch.observers,
+            limits=bounds,
+            observers=[*observers, *watch.observers],
+            picker=picker or watch.picker,
+            metrics=metrics,
         )
     finally:
         watch.events.close()

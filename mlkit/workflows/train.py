@@ -6,8 +6,10 @@ import json
 import os
 import re
 import shutil
+import time
 import tomllib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from mlkit import __version__
 from mlkit.config import Settings
 from mlkit.data.experiment_data import experiment_data
+from mlkit.data.streamed import StreamedData
 from mlkit.data.training import TrainingData
 from mlkit.errors import DataError, MlkitError, SearchError
 from mlkit.experiment import Experiment, SearchSpec, load_experiment, parse_experiment
@@ -22,13 +25,15 @@ from mlkit.quantities import canonical_metrics
 from mlkit.registry import ModelVersion, Run, open_store
 from mlkit.registry.environment import capture as capture_environment
 from mlkit.registry.liveness import this_host
+from mlkit.search.run_files import prune
+from mlkit.search.stages import StageClock
 from mlkit.workflows.heartbeat import Heartbeat
 
 if TYPE_CHECKING:
     from mlkit.search.runner import SearchResult
 
 Progress = Callable[[Any], None]  # receives mlkit.search.hooks.SearchProgress
-Stage = Callable[[str], None]
+Stage = Callable[[str], None]  # told each stage's message as it starts
 
 PID_FILE = "train.pid"
 FINGERPRINT_FILE = "data_fingerprint.json"
@@ -48,6 +53,7 @@ class TrainOutcome:
     stopped_by: str | None = None
     resumed: bool = False
     resumed_from_step: int | None = None  # the checkpoint's global step a resumed run began at
+    stages: dict[str, float] = field(default_factory=dict)  # seconds by stage (search.stages)
 
 
 @dataclass(frozen=True)
@@ -88,16 +94,13 @@ def train(
     records the cluster in its environment. Workers and ps run
     ``mlkit.workflows.launch.cluster_task``.
     """
-    stage = on_stage or (lambda _msg: None)
+    stage = StageClock(on_stage)
     experiment, spec_text = load_experiment(experiment_path)
     experiment = Budget(iterations, steps, max_steps, max_seconds).apply(experiment)
-    if cluster:
-        from mlkit.search.cluster import refuse_streaming
-
-        refuse_streaming(experiment)
-
-    stage(f"reading {experiment.data.source} from the warehouse")
+    stage("data", f"reading {experiment.data.source} from the warehouse")
     data = experiment_data(experiment.data, settings, task=experiment.search.task)
+    if cluster and isinstance(data, StreamedData):
+        data.train.shard(*cluster.share())  # the chief trains on its share of the rows
 
     store = open_store(settings.registry_url, settings.artifacts_dir)
     run = store.create_run(
@@ -119,7 +122,15 @@ def train(
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / FINGERPRINT_FILE).write_text(json.dumps(data.fingerprint, sort_keys=True))
     return _search_and_register(
-        store, run, experiment, data, run_dir, stage, on_progress, distributed=cluster is not None
+        store,
+        run,
+        experiment,
+        data,
+        run_dir,
+        stage,
+        on_progress,
+        distributed=cluster is not None,
+        keep=settings.keep_after_run,
     )
 
 
@@ -140,7 +151,7 @@ def resume(
     still be the same (its fingerprint is compared); the budget may be raised from the command
     line.
     """
-    stage = on_stage or (lambda _msg: None)
+    stage = StageClock(on_stage)
     store = open_store(settings.registry_url, settings.artifacts_dir)
     run = store.get_run(run_id)
     if run.status == "finished":
@@ -159,14 +170,23 @@ def resume(
     stored = run.params or tomllib.loads(run.spec_text)
     experiment = parse_experiment(stored, origin=f"run {run_id}'s experiment")
     experiment = Budget(iterations, steps, max_steps, max_seconds).apply(experiment)
-    stage(f"reading {experiment.data.source} from the warehouse")
+    stage("data", f"reading {experiment.data.source} from the warehouse")
     data = experiment_data(experiment.data, settings, task=experiment.search.task)
     _check_same_data(run_dir, data.fingerprint, run_id)
     run = store.reopen_run(run_id, pid=os.getpid(), hostname=this_host())
     step = checkpoint_step(run_dir)
-    stage(f"run {run_id}: resuming from the checkpoint at step {step:,}")
+    stage("data", f"run {run_id}: resuming from the checkpoint at step {step:,}")
     outcome = _search_and_register(
-        store, run, experiment, data, run_dir, stage, on_progress, resumed=True, from_step=step
+        store,
+        run,
+        experiment,
+        data,
+        run_dir,
+        stage,
+        on_progress,
+        resumed=True,
+        from_step=step,
+        keep=settings.keep_after_run,
     )
     return outcome
 
@@ -177,11 +197,12 @@ def _search_and_register(
     experiment,
     data: TrainingData,
     run_dir: Path,
-    stage,
+    stage: StageClock,
     on_progress,
     resumed: bool = False,
     from_step: int | None = None,
     distributed: bool = False,
+    keep: str = "resume",
 ) -> TrainOutcome:
     """Reference models, the search, its report and the registered version; the run fails on
     any error and keeps only checkpoints and TensorBoard events in ``run_dir`` either way."""
@@ -191,17 +212,26 @@ def _search_and_register(
     s = experiment.search
     heartbeat = Heartbeat(store, run.id).start()
     try:
-        reference = _reference_models(store, run.id, s, data, stage, resumed)
-        result = _search(run.id, s, data, run_dir, stage, on_progress, resumed, distributed)
+        # The reference models fit in a thread while the search builds its graphs (scikit-learn
+        # releases the GIL where TensorFlow's graph building holds it): their seconds overlap.
+        with ThreadPoolExecutor(1, thread_name_prefix="reference-models") as pool:
+            kept = dict(store.get_run(run.id).reference_models) if resumed else {}
+            fitting = pool.submit(_reference_models, kept, s, data, stage)
+            result = _search(run.id, s, data, run_dir, stage, on_progress, resumed, distributed)
+            reference = fitting.result()
+        if reference and not kept:
+            store.record_run_report(run.id, reference_models=reference)
         metrics = _final_metrics(result, s)
         verdict = beats_reference_models(s.task, metrics, reference)
         report = _record_report(store, run.id, result, run_dir, s, verdict, resumed, from_step)
-        stage("registering the exported SavedModel")
+        stage("register", "registering the exported SavedModel")
         version = _register(store, run.id, experiment, data, result, metrics)
         store.log_metrics(run.id, metrics, step=result_step(s))
         run = store.finish_run(
             run.id, status="finished", metrics=metrics, data_fingerprint=data.fingerprint
         )
+        stage("trim", f"keeping what a finished run needs in {run_dir} ({keep})")
+        prune(run_dir, keep)
     except BaseException as exc:
         store.finish_run(
             run.id, status="failed", error=_failure(exc), data_fingerprint=data.fingerprint
@@ -218,20 +248,20 @@ def _search_and_register(
         architecture=result.architecture, seconds=result.seconds,
         reference_models=reference, beats_reference_models=verdict, plot=report["plot"],
         stopped_by=result.stopped_by,
-        resumed=resumed, resumed_from_step=from_step,
+        resumed=resumed, resumed_from_step=from_step, stages=stage.finish(),
     )  # fmt: skip
 
 
 def _reference_models(
-    store: Any, run_id: int, s: SearchSpec, data: TrainingData, stage: Stage, resumed: bool
+    kept: dict[str, Any], s: SearchSpec, data: TrainingData, stage: StageClock
 ) -> dict[str, Any]:
-    """The scikit-learn reference models on the same split: fitted once, kept by a resumed run."""
-    reference: dict[str, Any] = dict(store.get_run(run_id).reference_models) if resumed else {}
-    if not s.reference_models or reference:
-        return reference
+    """The scikit-learn reference models on the same split: fitted once, ``kept`` by a resumed
+    run. Runs in a background thread, touching neither the store nor the console."""
+    if not s.reference_models or kept:
+        return kept
     from mlkit.search.reference_models import fit_reference_models
 
-    stage("fitting scikit-learn reference models on the same split")
+    started = time.perf_counter()
     base_train, base_test = data.train.reference_rows(), data.test.reference_rows()
     reference = fit_reference_models(
         s.task,
@@ -244,7 +274,7 @@ def _reference_models(
     note = data.sample_note()
     if note is not None:
         reference["sample"] = note
-    store.record_run_report(run_id, reference_models=reference)
+    stage.add("reference_models (beside the search)", time.perf_counter() - started)
     return reference
 
 
@@ -253,19 +283,21 @@ def _search(
     s: SearchSpec,
     data: TrainingData,
     run_dir: Path,
-    stage: Stage,
+    stage: StageClock,
     on_progress: Progress | None,
     resumed: bool,
     distributed: bool,
 ) -> SearchResult:
     """The AdaNet search in ``run_dir`` (from its checkpoint when ``resumed``)."""
+    stage("imports", "loading TensorFlow and AdaNet")
     from mlkit.search.runner import run_search  # imports TensorFlow
 
     what = "AdaNet search (resumed)," if resumed else "AdaNet search,"
     stage(
+        "train_graph",
         f"run {run_id}: {what} {_count(s.iterations, 'iteration')} of "
         f"{_count(s.steps_per_iteration, 'step')}"
-        + (f", at most {s.max_seconds:g} s" if s.max_seconds else "")
+        + (f", at most {s.max_seconds:g} s" if s.max_seconds else ""),
     )
     return run_search(
         s,
@@ -278,6 +310,7 @@ def _search(
         resume=resumed,
         storage_forms=data.storage_forms(),
         distributed=distributed,
+        on_stage=stage,
     )
 
 

@@ -90,7 +90,8 @@ def relevant_params(params: dict[str, Any] | None) -> dict[str, Any]:
     """A run's stored experiment without the option groups its own settings leave unused.
 
     The stored experiment holds every key with its default; ``[search.pool]`` only applies to
-    ``method = "auto_ensemble"`` and the streaming keys only to ``stream = true``.
+    ``method = "auto_ensemble"``, the streaming keys only to ``stream = true``, and an empty
+    ``[vertex]`` section says nothing.
     """
     params = dict(params or {})
     search = params.get("search")
@@ -101,6 +102,9 @@ def relevant_params(params: dict[str, Any] | None) -> dict[str, Any]:
         params["data"] = {
             k: v for k, v in data.items() if k not in ("stream", "sample_rows", "shuffle_buffer")
         }
+    vertex = params.get("vertex")  # a local run, or a Vertex AI job sized by the environment
+    if isinstance(vertex, dict) and all(v is None for v in vertex.values()):
+        del params["vertex"]
     return params
 
 

@@ -18,17 +18,6 @@ from tests.bq_emulator import BigQueryEmulator
 _datasets = itertools.count()
 
 
-@pytest.fixture(scope="session")
-def bq_emulator():
-    emulator = BigQueryEmulator()
-    try:
-        emulator.start()
-    except RuntimeError as error:
-        pytest.fail(f"the BigQuery emulator did not start: {error}", pytrace=False)
-    yield emulator
-    emulator.stop()
-
-
 @pytest.fixture
 def bq_warehouse(bq_emulator: BigQueryEmulator) -> BigQueryWarehouse:
     return BigQueryWarehouse(bq_emulator.config(dataset=f"ds{next(_datasets)}"))

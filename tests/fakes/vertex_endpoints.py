@@ -11,7 +11,10 @@ The real google-cloud-aiplatform SDK is pointed at it with ``api_endpoint="http:
 - endpoints: create, get, list with a ``display_name`` filter, patch (traffic split),
   ``deployModel`` and ``undeployModel`` with a traffic split, ``predict``;
 - long-running operations: every mutating call answers a finished operation, and
-  ``operations/ID`` returns it again.
+  ``operations/ID`` returns it again;
+- batch prediction jobs (BigQuery in and out): create and get. The job runs at once, through
+  ``batch_runner(fake, artifact_dir, source, destination) -> output table`` when a test sets it
+  (e.g. reading and writing the BigQuery emulator), and is then ``JOB_STATE_SUCCEEDED``.
 
 Like the real service it refuses a traffic split that does not sum to 100 or names an unknown
 deployed model, an unknown parent model or endpoint, and an alias used by another version.
@@ -70,6 +73,8 @@ class FakeVertex:
         self.models: dict[str, dict[str, Any]] = {}  # model id -> {versions: {vid: resource}}
         self.endpoints: dict[str, dict[str, Any]] = {}
         self.operations: dict[str, dict[str, Any]] = {}
+        self.batch_jobs: dict[str, dict[str, Any]] = {}
+        self.batch_runner: Any = None  # (fake, artifact_uri, source, destination) -> table
         self._ids = iter(range(1000, 10**9))
         self._random = random.Random(seed)
         self._loaded: dict[str, Any] = {}
@@ -409,6 +414,36 @@ class FakeVertex:
             "modelVersionId": deployed["modelVersionId"],
         }
 
+    def create_batch_job(self, parent: str, body: dict) -> dict:
+        model_ref = body["model"].rsplit("/models/", 1)[1]
+        model = self.get_model(parent, model_ref)
+        source = body["inputConfig"]["bigquerySource"]["inputUri"]
+        destination = body["outputConfig"]["bigqueryDestination"]["outputUri"]
+        if body["inputConfig"].get("instancesFormat") != "bigquery":
+            raise FakeError(400, "the fake runs BigQuery batch jobs only")
+        table = ""
+        if self.batch_runner is not None:
+            table = self.batch_runner(self, model["artifactUri"], source, destination)
+        job_id = self.next_id()
+        job = {
+            **body,
+            "name": f"{parent}/batchPredictionJobs/{job_id}",
+            "model": model["name"],
+            "modelVersionId": model["versionId"],
+            "state": "JOB_STATE_SUCCEEDED",
+            "createTime": _now(),
+            "startTime": _now(),
+            "endTime": _now(),
+            "outputInfo": {"bigqueryOutputDataset": destination, "bigqueryOutputTable": table},
+        }
+        self.batch_jobs[job_id] = job
+        return job
+
+    def batch_job(self, parent: str, job_id: str) -> dict:
+        if job_id not in self.batch_jobs:
+            raise _not_found(f"batch prediction job {parent}/batchPredictionJobs/{job_id}")
+        return self.batch_jobs[job_id]
+
     def _run(self, artifact_uri: str, instances: list) -> list:
         import numpy as np
         import tensorflow as tf
@@ -547,6 +582,8 @@ class _Handler(BaseHTTPRequestHandler):
             ),
             ("POST", r"/endpoints/([^/:]+):predict", lambda i: s.predict(i, body)),
             ("GET", r"/operations/([^/:]+)", lambda i: s.operations[f"{parent}/operations/{i}"]),
+            ("POST", r"/batchPredictionJobs", lambda: s.create_batch_job(parent, body)),
+            ("GET", r"/batchPredictionJobs/([^/:]+)", lambda i: s.batch_job(parent, i)),
         ]
         for verb, pattern, fn in routes:
             if verb == method and (hit := re.fullmatch(pattern, rest)):

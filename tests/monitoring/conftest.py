@@ -125,7 +125,6 @@ def shop(mlkit_home: Path, shop_models: dict[int, Path]) -> Iterator[Shop]:
     finally:
         server.shutdown()
         server.server_close()
-        server.close_observers()
         watch.events.close()
         resolver.close()
         thread.join(5)

@@ -77,6 +77,8 @@ class FakeGcs:
 
             def do_GET(self) -> None:
                 parts, query = self._path()
+                if parts[1:4] == ["storage", "v1", "b"] and len(parts) == 5:  # a bucket exists
+                    return self._json(200, {"kind": "storage#bucket", "name": parts[4]})
                 if parts[1:4] == ["storage", "v1", "b"] and len(parts) == 6 and parts[5] == "o":
                     bucket, prefix = parts[4], query.get("prefix", [""])[0]
                     items = [

@@ -24,6 +24,8 @@ TABLES = {
     "verdicts",
     "deployments",
     "events",
+    "pipeline_runs",
+    "pipeline_steps",
     "alembic_version",
 }
 
@@ -147,6 +149,8 @@ def test_public_api():
         "MetricPoint",
         "ModelSummary",
         "ModelVersion",
+        "PipelineRun",
+        "PipelineStep",
         "RegistryStore",
         "Run",
         "SqlRegistryStore",

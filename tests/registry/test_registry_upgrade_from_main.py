@@ -34,7 +34,7 @@ def test_upgrade_keeps_every_deployment_with_its_resources_and_who_forced_it(cli
 
     result = cli("--registry", registry, "registry", "upgrade")
     assert result.code == 0, result.err
-    assert "0008" in result.out
+    assert "0009" in result.out
 
     listed = cli("--registry", registry, "endpoints", "list", "--json")
     assert listed.code == 0, listed.err
@@ -66,7 +66,7 @@ def test_an_old_registry_is_upgraded_once_and_then_opens_as_is(cli, registry) ->
     assert cli("--registry", registry, "registry", "upgrade").code == 0
     again = cli("--registry", registry, "registry", "upgrade")
     assert again.code == 0, again.err
-    assert "0008" in again.out
+    assert "0009" in again.out
 
 
 def test_old_rows_show_one_loss_in_tables_json_filters_and_runs(cli, registry) -> None:

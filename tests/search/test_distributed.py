@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from mlkit.errors import UsageError
-from mlkit.search.cluster import shared_model_dir, task_from_env
+from mlkit.search.cluster import ClusterTask, shared_model_dir, task_from_env
 
 REPO = Path(__file__).resolve().parents[2]
 CLUSTER = {"chief": ["h:1"], "worker": ["h:2", "h:3"], "ps": ["h:4"]}
@@ -166,16 +166,11 @@ def test_cluster_flags_are_checked_at_the_boundary(mlkit_home, cli, monkeypatch)
     assert result.code == 2 and result.err.startswith("Error: TF_CONFIG: expected {")
 
 
-@pytest.mark.parametrize("role", ["chief", "worker"])
-def test_a_streamed_experiment_is_refused_in_a_cluster(mlkit_home, cli, monkeypatch, role):
-    # A cluster's tasks load the split into memory; a streamed experiment would otherwise train
-    # its workers on the streaming pass's summary rows.
-    monkeypatch.setenv("TF_CONFIG", tf_config(role)["TF_CONFIG"])
-    stream = str(REPO / "experiments" / "digits-stream.toml")
-    result = cli("train", stream, "--model-dir", str(mlkit_home / "m"))
-    assert result.code == 2
-    assert result.err.startswith("Error: data.stream: streaming training runs in one process")
-    assert not (mlkit_home / "m").exists() or not any((mlkit_home / "m").iterdir())
+def test_each_training_task_takes_one_share_of_a_streamed_split():
+    two_workers = {"chief": 1, "worker": 2, "ps": 1}
+    assert ClusterTask("chief", 0, two_workers).share() == (0, 3)
+    assert ClusterTask("worker", 0, two_workers).share() == (1, 3)
+    assert ClusterTask("worker", 1, two_workers).share() == (2, 3)
 
 
 def test_the_launcher_refuses_a_used_model_dir(tmp_path):
@@ -187,3 +182,46 @@ def test_the_launcher_refuses_a_used_model_dir(tmp_path):
         launch_local_cluster(REPO / "experiments" / "iris.toml", tmp_path, workers=1)
     with pytest.raises(UsageError, match="--ps 0: workers need at least one parameter server"):
         launch_local_cluster(REPO / "experiments" / "iris.toml", tmp_path / "o", ps=0)
+
+
+MEMORY_CAP_MB = 2500  # per process: TensorFlow and the estimator, not the table
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["local", "bigquery"])
+def test_a_streamed_search_in_a_cluster_reads_one_shard_per_task(
+    mlkit_home, cli, backend, request, monkeypatch
+):
+    """A chief and two workers (and a ps) train a streamed experiment: each streams its own
+    third of the training split; the chief registers the one version."""
+    from mlkit.workflows.launch.local_cluster import launch_local_cluster
+
+    text = (REPO / "experiments" / "digits-stream.toml").read_text()
+    if backend == "bigquery":
+        emulator = request.getfixturevalue("bq_emulator")
+        for key, value in emulator.env().items():
+            monkeypatch.setenv(key, value)
+        assert cli("data", "load", "digits", "-t", "bq://test.shards.digits").code == 0
+        text = text.replace('source = "digits"', 'source = "bq://test.shards.digits"')
+    else:
+        assert cli("data", "load", "digits").code == 0
+    experiment = mlkit_home / "stream.toml"
+    experiment.write_text(text)
+    summary = launch_local_cluster(
+        experiment,
+        mlkit_home / "cluster",
+        workers=2,
+        ps=1,
+        train_args=["--iterations", "1", "--steps", "100000", "--max-seconds", "60"],
+    )
+    tasks = summary["tasks"]
+    assert {n: t["exit"] for n, t in tasks.items() if n != "ps0"} == {
+        "chief0": 0,
+        "worker0": 0,
+        "worker1": 0,
+    }, tasks
+    shards = sorted(tasks[w]["result"]["shard"] for w in ("worker0", "worker1"))
+    assert shards == ["1/3", "2/3"]  # the chief streams shard 0/3
+    for name in ("worker0", "worker1"):
+        assert tasks[name]["result"]["peak_rss_mb"] < MEMORY_CAP_MB
+    assert tasks["chief0"]["result"]["version"]["version"] == 1

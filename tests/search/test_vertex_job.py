@@ -115,7 +115,7 @@ def test_a_bad_replica_count_in_the_environment_is_one_line(vertex, mlkit_home, 
 
 
 def test_backend_vertex_without_settings_is_one_line(mlkit_home, cli, monkeypatch):
-    for name in ("MLKIT_VERTEX_PROJECT", "MLKIT_VERTEX_IMAGE"):
+    for name in ("MLKIT_VERTEX_PROJECT", "MLKIT_VERTEX_IMAGE", "GOOGLE_CLOUD_PROJECT"):
         monkeypatch.delenv(name, raising=False)
     result = cli("train", "experiments/iris.toml", "--backend", "vertex")
     assert result.code == 2

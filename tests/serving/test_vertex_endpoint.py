@@ -161,7 +161,14 @@ def test_service_errors_become_one_line(fake, target) -> None:
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"MLKIT_VERTEX_PROJECT": ""}, "MLKIT_VERTEX_PROJECT is not set"),
+        (
+            {"MLKIT_VERTEX_PROJECT": ""},
+            "neither MLKIT_VERTEX_PROJECT nor GOOGLE_CLOUD_PROJECT is set",
+        ),
+        (
+            {"MLKIT_VERTEX_PROJECT": "", "GOOGLE_CLOUD_PROJECT": "Bad"},
+            "GOOGLE_CLOUD_PROJECT 'Bad' is not",
+        ),
         ({"MLKIT_VERTEX_PROJECT": "Bad Project"}, "is not a valid project id"),
         ({"MLKIT_VERTEX_LOCATION": "moon"}, "is not a region"),
         ({"MLKIT_VERTEX_STAGING_BUCKET": "/tmp/x"}, "must be a gs://BUCKET[/PATH] URI"),
@@ -173,6 +180,12 @@ def test_settings_are_checked(env: dict, message: str) -> None:
     base = {"MLKIT_VERTEX_PROJECT": "proj-1"}
     with pytest.raises(UsageError, match=message.replace("[", r"\[").replace("]", r"\]")):
         vertex_settings({**base, **env})
+
+
+def test_google_cloud_project_is_the_vertex_project_when_mlkit_names_none() -> None:
+    assert vertex_settings({"GOOGLE_CLOUD_PROJECT": "proj-2"}).project == "proj-2"
+    both = {"GOOGLE_CLOUD_PROJECT": "proj-2", "MLKIT_VERTEX_PROJECT": "proj-1"}
+    assert vertex_settings(both).project == "proj-1"
 
 
 def test_upload_without_a_staging_bucket_is_refused(fake, store, monkeypatch) -> None:

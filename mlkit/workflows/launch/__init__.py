@@ -146,5 +146,10 @@ def _submit_to_vertex(request: TrainRequest) -> JobSubmitted:
     from mlkit.workflows.launch.vertex_job import VertexSettings, submit_training_job
 
     assert request.experiment is not None
-    settings = VertexSettings.from_env().with_cluster(workers=request.workers, ps=request.ps)
+    from mlkit.experiment import load_experiment
+
+    spec = load_experiment(request.experiment)[0].vertex  # checked again when submitted
+    settings = VertexSettings.from_env(spec=spec).with_cluster(
+        workers=request.workers, ps=request.ps
+    )
     return submit_training_job(request.experiment, settings, dict(_budget(request)))

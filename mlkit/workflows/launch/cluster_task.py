@@ -2,7 +2,9 @@
 
 The chief goes through :func:`mlkit.workflows.train.train` (it creates the run, evaluates,
 exports and registers). A worker or parameter server reads the same experiment and the same
-split from the warehouse (splits are deterministic, so every task trains on identical rows),
+split from the warehouse (splits are deterministic, so every task trains on identical rows; a
+streamed source's training split is cut by a hash range of the key into one disjoint shard per
+training task, so that together they read each row once per pass),
 builds the same estimator and runs its share of ``tf.estimator.train_and_evaluate``. It never
 opens the registry.
 """
@@ -12,9 +14,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlkit.config import Settings
-from mlkit.data.experiment_data import load_experiment_data
+from mlkit.data.experiment_data import load_experiment_data, stream_experiment_data
+from mlkit.data.training import TrainingData
 from mlkit.experiment import load_experiment
-from mlkit.search.cluster import ClusterTask, refuse_streaming
+from mlkit.search.cluster import ClusterTask
 from mlkit.workflows.launch.results import TaskResult
 from mlkit.workflows.train import Budget, Stage
 
@@ -34,9 +37,14 @@ def train_task(
     stage = on_stage or (lambda _msg: None)
     experiment, _text = load_experiment(experiment_path)
     experiment = budget.apply(experiment)
-    refuse_streaming(experiment)
     stage(f"{task.name}: reading {experiment.data.source} from the warehouse")
-    data = load_experiment_data(experiment.data, settings, task=experiment.search.task)
+    data: TrainingData
+    if experiment.data.stream:  # one pass for the constants, then this task's shard
+        streamed = stream_experiment_data(experiment.data, settings, task=experiment.search.task)
+        streamed.train.shard(*task.share())
+        data = streamed
+    else:
+        data = load_experiment_data(experiment.data, settings, task=experiment.search.task)
     model_dir.mkdir(parents=True, exist_ok=True)
     what = "serving variables" if task.task_type == "ps" else "training"
     stage(f"{task.name}: {what} in {model_dir}")
@@ -50,4 +58,13 @@ def train_task(
         model_dir=model_dir,
         task=task,
     )
-    return TaskResult(experiment=experiment.experiment.name, cluster=task.describe(), **result)
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return TaskResult(
+        experiment=experiment.experiment.name,
+        cluster=task.describe(),
+        **result,
+        shard="{}/{}".format(*task.share()) if experiment.data.stream else None,
+        peak_rss_mb=round(peak, 1),
+    )

@@ -22,6 +22,8 @@ class TaskResult:
     steps_run_here: int  # training steps this process ran itself
     stopped_by: str | None  # "chief" when the chief's end stopped it
     model_dir: str
+    shard: str | None = None  # a streamed source: "INDEX/COUNT", this task's share of the rows
+    peak_rss_mb: float | None = None  # this process's peak resident memory
 
     @property
     def name(self) -> str:

@@ -20,8 +20,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from mlkit.config import google_project
 from mlkit.errors import UsageError
-from mlkit.experiment import load_experiment
+from mlkit.experiment import VertexSpec, load_experiment
 from mlkit.workflows.launch.results import JobSubmitted
 
 __all__ = ["VertexSettings", "job_command", "submit_training_job", "worker_pool_specs"]
@@ -39,10 +40,20 @@ class VertexSettings:
     workers: int = 0
     ps: int = 0
     api_endpoint: str | None = None  # tests: a fake Vertex server on loopback
+    accelerator_type: str | None = None  # e.g. NVIDIA_TESLA_T4, on the chief and the workers
+    accelerator_count: int = 0
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> VertexSettings:
+    def from_env(
+        cls, env: dict[str, str] | None = None, spec: VertexSpec | None = None
+    ) -> VertexSettings:
+        """The settings from the environment; what it leaves unset comes from the experiment's
+        ``[vertex]`` section (``spec``), then the defaults."""
         env = dict(os.environ if env is None else env)
+        project, _ = google_project("MLKIT_VERTEX_PROJECT", env)
+        if project:  # GOOGLE_CLOUD_PROJECT, as every Google target takes it
+            env["MLKIT_VERTEX_PROJECT"] = project
+        spec = spec or VertexSpec()
         missing = [
             name
             for name in (
@@ -54,8 +65,9 @@ class VertexSettings:
             if not env.get(name)
         ]
         if missing:
+            named = [m + (" (or GOOGLE_CLOUD_PROJECT)" if "PROJECT" in m else "") for m in missing]
             raise UsageError(
-                f"--backend vertex needs {', '.join(missing)} set",
+                f"--backend vertex needs {', '.join(named)} set",
                 hint="e.g. MLKIT_VERTEX_PROJECT=my-project MLKIT_VERTEX_LOCATION=us-central1 "
                 "MLKIT_VERTEX_STAGING_BUCKET=gs://my-bucket "
                 "MLKIT_VERTEX_IMAGE=us-docker.pkg.dev/my-project/mlkit/train:latest",
@@ -64,21 +76,35 @@ class VertexSettings:
         if not bucket.startswith("gs://"):
             raise UsageError(f"MLKIT_VERTEX_STAGING_BUCKET: expected a gs:// URI, got {bucket!r}")
         counts: dict[str, int | None] = {}
-        for name, default in (("MLKIT_VERTEX_WORKERS", "0"), ("MLKIT_VERTEX_PS", "")):
-            text = env.get(name, default).strip()
+        for name, given, what in (
+            ("MLKIT_VERTEX_WORKERS", spec.workers, "replicas"),
+            ("MLKIT_VERTEX_PS", spec.ps, "replicas"),
+            ("MLKIT_VERTEX_ACCELERATOR_COUNT", spec.accelerator_count, "accelerators"),
+        ):
+            text = env.get(name, "").strip()
             if text and not text.isdigit():
-                raise UsageError(f"{name}: expected a whole number of replicas, got {text!r}")
-            counts[name] = int(text) if text else None
+                raise UsageError(f"{name}: expected a whole number of {what}, got {text!r}")
+            counts[name] = int(text) if text else given
+        accelerator = env.get("MLKIT_VERTEX_ACCELERATOR_TYPE") or spec.accelerator_type
+        if (accelerator is None) != (counts["MLKIT_VERTEX_ACCELERATOR_COUNT"] is None):
+            raise UsageError(
+                "an accelerator needs both its type and its count "
+                "(MLKIT_VERTEX_ACCELERATOR_TYPE/_COUNT, or [vertex] accelerator_type/_count)"
+            )
         settings = cls(
             project=env["MLKIT_VERTEX_PROJECT"],
             location=env["MLKIT_VERTEX_LOCATION"],
             staging_bucket=bucket,
             image=env["MLKIT_VERTEX_IMAGE"],
-            machine_type=env.get("MLKIT_VERTEX_MACHINE_TYPE") or "n1-standard-4",
+            machine_type=env.get("MLKIT_VERTEX_MACHINE_TYPE")
+            or spec.machine_type
+            or "n1-standard-4",
             api_endpoint=env.get("MLKIT_VERTEX_API_ENDPOINT") or None,
+            accelerator_type=accelerator,
+            accelerator_count=counts["MLKIT_VERTEX_ACCELERATOR_COUNT"] or 0,
         )
         return settings.with_cluster(
-            workers=counts["MLKIT_VERTEX_WORKERS"], ps=counts["MLKIT_VERTEX_PS"]
+            workers=counts["MLKIT_VERTEX_WORKERS"] or 0, ps=counts["MLKIT_VERTEX_PS"]
         )
 
     def with_cluster(self, *, workers: int | None, ps: int | None) -> VertexSettings:
@@ -117,9 +143,16 @@ def job_command(experiment_text: str, budget: dict[str, Any]) -> list[str]:
 def worker_pool_specs(
     settings: VertexSettings, command: list[str], env: list[dict[str, str]]
 ) -> list[dict[str, Any]]:
-    def pool(count: int) -> dict[str, Any]:
+    machine: dict[str, Any] = {"machine_type": settings.machine_type}
+    if settings.accelerator_type:
+        machine |= {
+            "accelerator_type": settings.accelerator_type,
+            "accelerator_count": settings.accelerator_count,
+        }
+
+    def pool(count: int, *, accelerated: bool = True) -> dict[str, Any]:
         return {
-            "machine_spec": {"machine_type": settings.machine_type},
+            "machine_spec": machine if accelerated else {"machine_type": settings.machine_type},
             "replica_count": count,
             "container_spec": {"image_uri": settings.image, "command": command, "env": env},
         }
@@ -127,7 +160,7 @@ def worker_pool_specs(
     # Vertex AI's pool order gives the roles: 0 the chief, 1 the workers, 2 the parameter servers.
     pools = [pool(1)]
     if settings.workers:
-        pools += [pool(settings.workers), pool(settings.ps)]
+        pools += [pool(settings.workers), pool(settings.ps, accelerated=False)]
     return pools
 
 

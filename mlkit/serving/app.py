@@ -1,0 +1,871 @@
+"""The local endpoint's HTTP application (Starlette, served by uvicorn in ``mlkit.serving.server``).
+
+It knows nothing of the registry. The caller passes functions that it asks on every request:
+
+- ``resolve(model) -> list[Target] | (version, path) | None``: the model's traffic split;
+- ``deployed() -> list[dict]``: what ``GET /v1/models`` lists (and ``/ready`` checks);
+- ``labels(model) -> {label: version}`` (optional): the aliases TF Serving's ``/labels/`` uses.
+
+Routes (see docs/serving.md):
+
+- ``GET /health`` (liveness), ``GET /ready`` (readiness: the registry answers; with the token,
+  the versions in memory and those refused), ``GET /metrics`` (Prometheus);
+- ``GET /v1/models``: the deployed models;
+- TensorFlow Serving REST: ``POST /v1/models/NAME[/versions/N|/labels/LABEL]:predict``,
+  ``GET /v1/models/NAME[/versions/N|/labels/LABEL]`` (status) and ``.../metadata``;
+- Vertex AI: ``POST /v1/endpoints/ENDPOINT:predict`` (also under
+  ``/v1/projects/P/locations/L/``), where the endpoint is the model's name; the answer carries
+  ``deployedModelId`` and ``modelVersionId``.
+
+``HEAD`` is answered as ``GET`` without the body. Errors are ``{"error": "<one line>"}`` (Vertex
+routes: ``{"error": {"code", "message", "status"}}``). Predict requests run on the event loop up
+to the model call, which the version's batcher runs on its own thread; loading a version runs on
+a worker thread. TensorFlow is imported only when the first model is loaded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+from starlette.applications import Starlette
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import Message, Receive, Scope, Send
+
+from mlkit.errors import ArtifactError, InvalidPayload, ServingError
+from mlkit.serving.metrics import CONTENT_TYPE, EndpointMetrics
+from mlkit.serving.observe import (
+    Answered,
+    AnswerObserver,
+    parse_feedback,
+    tell_feedback,
+    valid_request_id,
+)
+from mlkit.serving.pool import Loaded, ModelPool
+from mlkit.serving.routing import Resolution, Target, TargetPicker, as_targets
+from mlkit.serving.values import arrays_break_rule, number_problem
+
+logger = logging.getLogger("mlkit.serving")
+access_logger = logging.getLogger("mlkit.serving.access")
+
+Resolve = Callable[[str], Resolution]
+Deployed = Callable[[], "list[dict]"]
+Labels = Callable[[str], "dict[str, int]"]
+
+MAX_BODY_BYTES = 8 * 1024 * 1024
+"""Request bodies larger than this are answered 400 (as Vertex AI answers an oversized request)."""
+MAX_INSTANCES = 10_000
+"""The most instances one request may carry."""
+MAX_JSON_DEPTH = 64
+"""The deepest nesting of arrays and objects a request body may have (400 beyond)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one request and the endpoint as a whole may take (docs/serving.md, "Limits")."""
+
+    max_body_bytes: int = MAX_BODY_BYTES
+    max_instances: int = MAX_INSTANCES
+    max_json_depth: int = MAX_JSON_DEPTH
+    max_header_bytes: int = 64 * 1024
+    max_connections: int = 512
+    """Open connections; past it the longest idle one is closed (503 when none is idle)."""
+    max_queue: int = 256
+    """Predict requests accepted and not answered yet; past it: 503 with Retry-After."""
+    header_timeout_s: float = 10.0
+    """A request's line and headers must arrive within this."""
+    body_timeout_s: float = 30.0
+    """A request's body must arrive within this after its headers (408 beyond)."""
+    keep_alive_s: int = 5
+    """An idle keep-alive connection is closed after this."""
+    drain_s: float = 30.0
+    """On SIGTERM, requests in flight get this long to be answered."""
+
+
+_DRAIN_LIMIT = 64 * 1024 * 1024  # read and discard an oversized body up to this, to answer cleanly
+_SMALL_BODY = 64 * 1024  # larger payloads are parsed on a worker thread, not on the event loop
+_OPEN_PATHS = ("/health", "/ready")  # answered without a token
+_METHODS = ("GET", "HEAD", "POST")
+_MODEL_ROUTE = re.compile(
+    r"^/v1/models/(?P<name>[^/:]+)"
+    r"(?:/versions/(?P<version>[^/:]+)|/labels/(?P<label>[^/:]+))?"
+    r"(?P<verb>:predict|:feedback|/metadata)?$"
+)
+_ENDPOINT_ROUTE = re.compile(
+    r"^/v1/(?:projects/[^/]+/locations/[^/]+/)?endpoints/(?P<endpoint>[^/:]+)(?P<verb>:predict)?$"
+)
+_GOOGLE_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    404: "NOT_FOUND",
+    405: "UNIMPLEMENTED",
+    408: "DEADLINE_EXCEEDED",
+    411: "INVALID_ARGUMENT",
+    413: "INVALID_ARGUMENT",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+}
+
+
+def one_line(text: str) -> str:
+    lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
+    return lines[0] if lines else "unknown error"
+
+
+class _Reply(Exception):
+    """An error answer, raised from anywhere in a handler."""
+
+    def __init__(
+        self, status: int, message: str, headers: dict[str, str] | None = None, close: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.status, self.message = status, one_line(message)
+        self.headers = dict(headers or {})
+        if close:
+            self.headers["Connection"] = "close"
+
+
+@dataclass
+class _Info:
+    """What a request was, for the access log, the metrics and the observers."""
+
+    route: str = "unknown"
+    model: str = ""
+    version: int | None = None
+    google: bool = False
+    request_id: str = ""
+    started: float = 0.0  # time.perf_counter() when the headers arrived
+    instances: list[object] = field(default_factory=list)
+    predictions: list[object] = field(default_factory=list)
+
+
+def _info(request: Request) -> _Info:
+    info = request.scope.get("mlkit")
+    if not isinstance(info, _Info):
+        info = _Info()
+        request.scope["mlkit"] = info
+    return info
+
+
+class EndpointApp:
+    """The ASGI application: ``EndpointApp(...)`` is called by uvicorn per request."""
+
+    def __init__(
+        self,
+        resolve: Resolve,
+        deployed: Deployed,
+        *,
+        pool: ModelPool,
+        picker: TargetPicker,
+        labels: Labels | None = None,
+        token: str | None = None,
+        limits: Limits = Limits(),
+        observers: Sequence[AnswerObserver] = (),
+        metrics: EndpointMetrics | None = None,
+    ) -> None:
+        self.resolve = resolve
+        self.deployed = deployed
+        self.labels = labels or (lambda _name: {})
+        self.token = token or None
+        self.limits = limits
+        self.pool = pool
+        self.picker = picker
+        self.observers = tuple(observers)
+        self.metrics = metrics or EndpointMetrics()
+        self.metrics.watch_queues(self._queue_depths)
+        self.requests_served = 0
+        self.in_flight = 0
+        routes = [
+            Route("/health", self._health, methods=_METHODS),
+            Route("/ready", self._ready, methods=_METHODS),
+            Route("/metrics", self._metrics, methods=_METHODS),
+            Route("/{rest:path}", self._dispatch, methods=_METHODS),
+        ]
+        self.starlette = Starlette(routes=routes)
+
+    # -- ASGI: method check, request id, timing, metrics, access log ---------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # lifespan is off; websockets are not served
+            return
+        started = time.perf_counter()
+        headers = dict(scope["headers"])
+        given = (headers.get(b"x-request-id") or b"").decode("latin-1")
+        # the client's id when it is one (observe.valid_request_id), else a new one
+        request_id = given if valid_request_id(given) else uuid.uuid4().hex
+        info = _Info(request_id=request_id, started=started)
+        scope["mlkit"] = info
+        status = 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", info.request_id.encode("latin-1")),
+                ]
+            await send(message)
+
+        method = scope["method"]
+        if method not in _METHODS:
+            status = 501
+            response = self._json(
+                501, {"error": f"Unsupported method ('{method}')"}, {"Connection": "close"}
+            )
+            await response(scope, receive, sending)
+        else:
+            await self.starlette(scope, receive, sending)
+        self._record(scope, info, status, time.perf_counter() - started)
+
+    def _record(self, scope: Scope, info: _Info, status: int, seconds: float) -> None:
+        version = "" if info.version is None else str(info.version)
+        try:
+            self.metrics.answered(info.model, version, info.route, status, seconds)
+        except Exception:  # metrics must never fail a request
+            logger.exception("recording a request's metrics failed")
+        if access_logger.isEnabledFor(logging.INFO):
+            client = scope.get("client") or ("-", 0)
+            access_logger.info(
+                "%s %s %d",
+                scope["method"],
+                scope.get("path", "-"),
+                status,
+                extra={
+                    "access": {
+                        "client": f"{client[0]}:{client[1]}",
+                        "method": scope["method"],
+                        "path": scope.get("path", "-"),
+                        "status": status,
+                        "ms": round(seconds * 1000, 3),
+                        "route": info.route,
+                        "model": info.model or None,
+                        "version": info.version,
+                        "request_id": info.request_id,
+                    }
+                },
+            )
+
+    # -- answers -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _json(
+        status: int,
+        body: object,
+        headers: dict[str, str] | None = None,
+        background: BackgroundTask | None = None,
+    ) -> Response:
+        return Response(
+            json.dumps(body).encode("utf-8"),
+            status,
+            headers,
+            media_type="application/json",
+            background=background,
+        )
+
+    def _error(self, info: _Info, reply: _Reply) -> Response:
+        body: dict
+        if info.google:
+            status = _GOOGLE_STATUS.get(reply.status, "UNKNOWN")
+            body = {"error": {"code": reply.status, "message": reply.message, "status": status}}
+        else:
+            body = {"error": reply.message}
+        return self._json(reply.status, body, reply.headers)
+
+    async def _guarded(
+        self, request: Request, handler: Callable[[Request, _Info], Awaitable[Response]]
+    ) -> Response:
+        info = _info(request)
+        try:
+            return await handler(request, info)
+        except _Reply as reply:
+            return self._observed(info, self._error(info, reply), reply.status)
+        except Exception as exc:  # one line in the log and in the answer, never a traceback
+            logger.error("%s %s failed: %s: %s", request.method, request.url.path,
+                         type(exc).__name__, one_line(str(exc)))  # fmt: skip
+            failed = _Reply(500, f"the endpoint failed: {type(exc).__name__}: {one_line(str(exc))}")
+            return self._observed(info, self._error(info, failed), 500)
+
+    def _authorize(self, request: Request, path: str) -> None:
+        if self._has_token(request) or path in _OPEN_PATHS:
+            return
+        given = request.headers.get("authorization", "")
+        why = "missing" if not given else "invalid"
+        raise _Reply(
+            401,
+            f"{why} bearer token: send the header 'Authorization: Bearer <token>'",
+            {"WWW-Authenticate": 'Bearer realm="mlkit"'},
+            close=True,
+        )
+
+    def _has_token(self, request: Request) -> bool:
+        """No token is required, or the request carries the right one."""
+        if self.token is None:
+            return True
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(
+            value.strip().encode("utf-8"), self.token.encode("utf-8")
+        )
+
+    # -- routes --------------------------------------------------------------------------------
+
+    async def _health(self, request: Request) -> Response:
+        return await self._guarded(request, self._health_page)
+
+    async def _health_page(self, request: Request, info: _Info) -> Response:
+        info.route = "health"
+        self._only(request, "GET")
+        return self._json(200, {"status": "ok"})
+
+    async def _ready(self, request: Request) -> Response:
+        return await self._guarded(request, self._ready_page)
+
+    async def _ready_page(self, request: Request, info: _Info) -> Response:
+        info.route = "ready"
+        self._only(request, "GET")
+        try:
+            models = self.deployed()
+        except Exception as exc:
+            message = f"not ready: cannot read the deployments: {one_line(str(exc))}"
+            raise _Reply(503, message) from None
+        refused = self.pool.refused()
+        body: dict[str, object] = {
+            "status": "degraded" if refused else "ready",
+            "deployed": len(models),
+            "refused": len(refused),
+        }
+        if self._has_token(request):  # what is in memory, and why a version is refused
+            body["loaded"] = [self._batching(m, v) for m, v in self.pool.loaded()]
+            body["refused"] = [
+                {"model": m, "version": v, "reason": why} for (m, v), why in sorted(refused.items())
+            ]
+        return self._json(200, body)
+
+    async def _metrics(self, request: Request) -> Response:
+        return await self._guarded(request, self._metrics_page)
+
+    async def _metrics_page(self, request: Request, info: _Info) -> Response:
+        info.route = "metrics"
+        self._authorize(request, "/metrics")
+        self._only(request, "GET")
+        return Response(self.metrics.exposition(), 200, media_type=CONTENT_TYPE)
+
+    async def _dispatch(self, request: Request) -> Response:
+        return await self._guarded(request, self._route)
+
+    async def _route(self, request: Request, info: _Info) -> Response:
+        path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
+        path = path.split("?", 1)[0]
+        model_route, endpoint_route = _MODEL_ROUTE.match(path), _ENDPOINT_ROUTE.match(path)
+        info.google = endpoint_route is not None
+        self._authorize(request, path)
+        post = request.method == "POST"
+        if path in ("/v1/models", "/v1/models/"):
+            info.route = "models"
+            self._only(request, "GET")
+            try:
+                models = self.deployed()
+            except Exception as exc:
+                logger.error("listing deployed models failed: %s", one_line(str(exc)))
+                message = f"cannot list the deployed models: {one_line(str(exc))}"
+                raise _Reply(500, message) from None
+            return self._json(200, {"models": models})
+        if model_route is not None:
+            name = unquote(model_route["name"])
+            version, label = model_route["version"], model_route["label"]
+            if model_route["verb"] == ":predict":
+                info.route = "predict"
+                self._only(request, "POST")
+                return await self._predict(request, info, name, version, label, vertex=False)
+            if model_route["verb"] == ":feedback":
+                info.route = "feedback"
+                self._only(request, "POST")
+                return await self._feedback(request, name)
+            info.route = "metadata" if model_route["verb"] == "/metadata" else "status"
+            self._only(request, "GET")
+            if model_route["verb"] == "/metadata":
+                return await self._metadata(info, name, version, label)
+            return self._status(info, name, version, label)
+        if endpoint_route is not None and endpoint_route["verb"]:
+            info.route = "vertex_predict"
+            self._only(request, "POST")
+            name = unquote(endpoint_route["endpoint"])
+            return await self._predict(request, info, name, None, None, vertex=True)
+        if post:
+            await self._discard(request)
+        raise _Reply(404, f"no route {path}")
+
+    def _only(self, request: Request, allowed: str) -> None:
+        method = request.method
+        if method == allowed or (method == "HEAD" and allowed == "GET"):
+            return
+        raise _Reply(
+            405, f"{method} is not allowed here; use {allowed}", {"Allow": allowed}, close=True
+        )
+
+    # -- the body ------------------------------------------------------------------------------
+
+    async def _discard(self, request: Request, limit: int = _DRAIN_LIMIT) -> None:
+        """Read and drop the body (up to ``limit`` bytes, within the body deadline), so that an
+        error answer reaches a client still sending."""
+        read = 0
+        try:
+            async with asyncio.timeout(self.limits.body_timeout_s):
+                while read <= limit:
+                    message = await request.receive()
+                    read += len(message.get("body", b""))
+                    if message["type"] != "http.request" or not message.get("more_body"):
+                        return
+        except TimeoutError:
+            return
+
+    async def _body(self, request: Request) -> bytes:
+        headers = request.headers
+        if headers.get("transfer-encoding", "").lower() not in ("", "identity"):
+            raise _Reply(
+                411, "send the body with a Content-Length header (no chunked encoding)", close=True
+            )
+        raw = headers.get("content-length")
+        if raw is None:
+            raise _Reply(411, "a Content-Length header is required", close=True)
+        try:
+            length = int(raw)
+        except ValueError:
+            length = -1
+        if length < 0:
+            raise _Reply(400, "the Content-Length header is not a valid size", close=True)
+        limit = self.limits.max_body_bytes
+        if length > limit:
+            if length <= _DRAIN_LIMIT:
+                await self._discard(request)
+            raise _Reply(
+                400, f"the body has {length} bytes; at most {limit} are accepted", close=True
+            )
+        chunks: list[bytes] = []
+        got = 0
+        timeout = self.limits.body_timeout_s
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    message = await request.receive()
+                    if message["type"] == "http.disconnect":
+                        raise _Reply(499, "the client closed the connection", close=True)
+                    chunk = message.get("body", b"")
+                    if chunk:
+                        chunks.append(chunk)
+                        got += len(chunk)
+                    if not message.get("more_body", False):
+                        break
+        except TimeoutError:
+            logger.info("closed the request from %s: %d of %d body bytes in %g s",
+                        _client(request), got, length, timeout)  # fmt: skip
+            raise _Reply(
+                408,
+                f"the body did not arrive within {timeout:g} s ({got} of {length} bytes)",
+                close=True,
+            ) from None
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        if len(body) < length:
+            raise _Reply(400, "the body ended before Content-Length bytes arrived", close=True)
+        return body
+
+    def _payload(self, body: bytes) -> dict:
+        try:
+            payload = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise _Reply(400, f"the body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise _Reply(400, self._too_deep()) from None
+        depth = self.limits.max_json_depth
+        if body.count(b"[") + body.count(b"{") > depth and _deeper_than(payload, depth):
+            raise _Reply(400, self._too_deep())
+        if not isinstance(payload, dict) or "instances" not in payload:
+            hint = ""
+            if isinstance(payload, dict) and "inputs" in payload:
+                hint = " (the columnar 'inputs' format is not supported; send rows)"
+            raise _Reply(400, "the body must be a JSON object with an 'instances' list" + hint)
+        unknown = sorted(set(payload) - {"instances", "parameters", "signature_name"})
+        if unknown:
+            raise _Reply(
+                400, f"unknown field '{unknown[0]}' in the body (expected: instances, parameters)"
+            )
+        if "parameters" in payload and not isinstance(payload["parameters"], dict | type(None)):
+            raise _Reply(400, "'parameters' must be a JSON object")
+        instances = payload["instances"]
+        most = self.limits.max_instances
+        if isinstance(instances, list) and len(instances) > most:
+            raise _Reply(400, f"'instances' has {len(instances)} items; at most {most} per request")
+        return payload
+
+    def _too_deep(self) -> str:
+        return f"the body is nested more than {self.limits.max_json_depth} levels deep"
+
+    # -- predict -------------------------------------------------------------------------------
+
+    def _targets(self, info: _Info, name: str) -> list[Target]:
+        try:
+            targets = as_targets(self.resolve(name))
+        except Exception as exc:
+            logger.error("resolving model '%s' failed: %s", name, one_line(str(exc)))
+            raise _Reply(500, f"cannot resolve model '{name}': {one_line(str(exc))}") from None
+        if not targets:
+            what = "endpoint" if info.google else "model"
+            raise _Reply(404, f"{what} '{name}' is not deployed on this endpoint")
+        return targets
+
+    def _choose(
+        self, name: str, targets: list[Target], version: str | None, label: str | None
+    ) -> Target:
+        """The version a request names, or one picked by the picker (traffic shares)."""
+        if version is None and label is None:
+            return self.picker.pick(name, targets)
+        if label is not None:
+            label = unquote(label)
+            try:
+                number = self.labels(name).get(label)
+            except Exception as exc:
+                raise _Reply(
+                    500, f"cannot read the labels of '{name}': {one_line(str(exc))}"
+                ) from None
+            if number is None:
+                raise _Reply(404, f"model '{name}' has no label '{label}'")
+        else:
+            try:
+                number = int(str(version))
+            except ValueError:
+                raise _Reply(400, f"version must be a whole number, got {version!r}") from None
+        for target in targets:
+            if target.version == number:
+                return target
+        deployed = ", ".join(str(t.version) for t in sorted(targets, key=lambda t: t.version))
+        named = f" (label '{label}')" if label is not None else ""
+        raise _Reply(
+            404,
+            f"version {number}{named} of model '{name}' is not deployed on this endpoint "
+            f"(deployed: {deployed})",
+        )
+
+    async def _loaded(self, name: str, target: Target) -> Loaded:
+        """The version in memory, loading it on a worker thread (checked) when it is not."""
+        hit = self.pool.lookup(name, target.version, target.path)
+        if hit is not None:
+            return hit
+        try:
+            return await run_in_threadpool(self.pool.get, name, target.version, target.path)
+        except ArtifactError as exc:
+            self.metrics.refused(name, target.version)
+            logger.error("refused model '%s' version %s: %s", name, target.version, exc.message)
+            raise _Reply(
+                500, f"model '{name}' version {target.version} cannot be served: {exc.message}"
+            ) from None
+        except ServingError as exc:
+            logger.error("model '%s' version %s failed: %s", name, target.version, exc.message)
+            raise _Reply(
+                500, f"model '{name}' version {target.version} failed: {exc.message}"
+            ) from None
+        except Exception as exc:
+            logger.error("model '%s' version %s failed: %s: %s", name, target.version,
+                         type(exc).__name__, one_line(str(exc)))  # fmt: skip
+            raise _Reply(
+                500,
+                f"model '{name}' version {target.version} failed: "
+                f"{type(exc).__name__}: {one_line(str(exc))}",
+            ) from None
+
+    async def _predict(
+        self,
+        request: Request,
+        info: _Info,
+        name: str,
+        version: str | None,
+        label: str | None,
+        vertex: bool,
+    ) -> Response:
+        info.model = name
+        body = await self._body(request)
+        payload = self._payload(body)
+        instances = payload["instances"]
+        if self.in_flight >= self.limits.max_queue:
+            self.metrics.overloaded.inc()
+            raise _Reply(
+                503,
+                f"the endpoint is overloaded: {self.in_flight} requests are waiting "
+                f"(at most {self.limits.max_queue}); retry",
+                {"Retry-After": "1"},
+            )
+        target = self._choose(name, self._targets(info, name), version, label)
+        info.version = target.version
+        info.instances = instances if isinstance(instances, list) else []
+        self.in_flight += 1
+        self.metrics.in_flight.inc()
+        try:
+            predictions = await self._run(name, target, instances, len(body) > _SMALL_BODY)
+        finally:
+            self.in_flight -= 1
+            self.metrics.in_flight.dec()
+        self.requests_served += 1
+        info.predictions = list(predictions)
+        answer: dict[str, object]
+        if vertex:
+            answer = {
+                "predictions": predictions,
+                "deployedModelId": target.id,
+                "model": name,
+                "modelDisplayName": name,
+                "modelVersionId": str(target.version),
+            }
+        else:
+            answer = {
+                "predictions": predictions,
+                "model": name,
+                "version": target.version,
+                "deployedModelId": target.id,
+                "modelVersionId": str(target.version),
+                "request_id": info.request_id,  # also the X-Request-Id header (Vertex: only there)
+            }
+        return self._observed(info, self._json(200, answer), 200)
+
+    async def _feedback(self, request: Request, name: str) -> Response:
+        """``POST /v1/models/NAME:feedback``: truths for answered requests, to the observers that
+        take feedback (the prediction log, the bandit); see ``observe.parse_feedback``."""
+        body = await self._body(request)
+        try:
+            payload = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise _Reply(400, f"the body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise _Reply(400, self._too_deep()) from None
+        items = parse_feedback(name, payload)
+        if isinstance(items, str):
+            raise _Reply(400, items)
+        tell_feedback((*self.observers, self.picker), items)
+        return self._json(200, {"received": len(items), "model": name})
+
+    async def _run(self, name: str, target: Target, instances: object, big: bool) -> list[dict]:
+        loaded = await self._loaded(name, target)
+        try:
+            return await self._call(loaded, instances, big)
+        except InvalidPayload as exc:
+            raise _Reply(400, exc.message) from None
+        except ServingError as exc:
+            logger.error("model '%s' version %s failed: %s", name, target.version, exc.message)
+            raise _Reply(
+                500, f"model '{name}' version {target.version} failed: {exc.message}"
+            ) from None
+        except Exception as exc:
+            logger.error("model '%s' version %s failed: %s: %s", name, target.version,
+                         type(exc).__name__, one_line(str(exc)))  # fmt: skip
+            raise _Reply(
+                500,
+                f"model '{name}' version {target.version} failed: "
+                f"{type(exc).__name__}: {one_line(str(exc))}",
+            ) from None
+
+    @staticmethod
+    async def _call(loaded: Loaded, instances: object, big: bool) -> list[dict]:
+        """Validate on the loop (a big payload: on a worker thread), run through the batcher."""
+        batcher = loaded.batcher
+        batcher.announce()
+        try:
+            if big:
+                arrays = await run_in_threadpool(_parse, loaded, instances)
+            else:
+                arrays = _parse(loaded, instances)
+        except BaseException:
+            batcher.withdraw()
+            raise
+        outputs = await asyncio.wrap_future(batcher.submit(arrays, announced=True))
+        from mlkit.savedmodel import format_predictions  # loaded with the first model
+
+        if big:
+            return await run_in_threadpool(format_predictions, outputs)
+        return format_predictions(outputs)
+
+    def _observed(self, info: _Info, response: Response, status: int) -> Response:
+        """Tell the observers about a predict answer (before it is sent)."""
+        if (
+            not self.observers
+            or info.version is None
+            or info.route
+            not in (
+                "predict",
+                "vertex_predict",
+            )
+        ):
+            return response
+        record = Answered(
+            request_id=info.request_id,
+            model=info.model,
+            version=info.version,
+            route=info.route,
+            status=status,
+            latency_s=time.perf_counter() - info.started,
+            instances=info.instances,
+            predictions=info.predictions,
+            at=time.time(),
+        )
+        # Told before the answer leaves (enqueue only): once a client has its answer, a flush of
+        # the prediction log includes it.
+        self._tell(record)
+        return response
+
+    def _tell(self, record: Answered) -> None:
+        for observer in self.observers:
+            try:
+                observer.answered(record)
+            except Exception as exc:  # an observer never fails a request
+                logger.error("observer %s failed: %s", type(observer).__name__, one_line(str(exc)))
+
+    # -- status, metadata, readiness -----------------------------------------------------------
+
+    def _version_status(self, name: str, target: Target) -> dict:
+        state = self.pool.state(name, target.version)
+        refused = self.pool.refused().get((name, target.version))
+        return {
+            "version": str(target.version),
+            # TF Serving's states; a deployed version that is not in memory loads on first use.
+            "state": {"UNLOADED": "START"}.get(state, state),
+            "status": {
+                "error_code": "OK" if refused is None else "FAILED_PRECONDITION",
+                "error_message": refused or "",
+            },
+            "loaded": state == "AVAILABLE",
+            "traffic_percent": target.percent,
+        }
+
+    def _status(self, info: _Info, name: str, version: str | None, label: str | None) -> Response:
+        info.model = name
+        targets = self._targets(info, name)
+        chosen = targets
+        if version is not None or label is not None:
+            chosen = [self._choose(name, targets, version, label)]
+        statuses = [self._version_status(name, t) for t in sorted(chosen, key=lambda t: t.version)]
+        return self._json(200, {"model_version_status": statuses})
+
+    async def _metadata(
+        self, info: _Info, name: str, version: str | None, label: str | None
+    ) -> Response:
+        info.model = name
+        targets = self._targets(info, name)
+        if version is None and label is None:
+            target = max(targets, key=lambda t: (t.percent, t.version))
+        else:
+            target = self._choose(name, targets, version, label)
+        info.version = target.version
+        runner = (await self._loaded(name, target)).runner
+        return self._json(
+            200,
+            {
+                "model_spec": {
+                    "name": name,
+                    "signature_name": runner.signature_name,
+                    "version": str(target.version),
+                },
+                "metadata": {"signature_def": signature_def(runner)},
+            },
+        )
+
+    def _batching(self, model: str, version: int) -> dict:
+        entry = self.pool.peek(model, version)
+        batcher = entry.batcher if entry is not None else None
+        return {
+            "model": model,
+            "version": version,
+            "requests": batcher.requests if batcher else 0,
+            "model_calls": batcher.calls if batcher else 0,
+            "largest_batch": batcher.largest_batch if batcher else 0,
+            "queue_depth": batcher.queue_depth if batcher else 0,
+        }
+
+    def _queue_depths(self) -> list[tuple[str, int, int]]:
+        depths = []
+        for model, version in self.pool.loaded():
+            entry = self.pool.peek(model, version)
+            if entry is not None:
+                depths.append((model, version, entry.batcher.queue_depth))
+        return depths
+
+
+def _client(request: Request) -> str:
+    client = request.client
+    return f"{client.host}:{client.port}" if client else "-"
+
+
+def _parse(loaded: Loaded, instances: object) -> dict[str, Any]:
+    """Validate instances into arrays, with the one rule for numbers (mlkit.serving.values)."""
+    import numpy as np
+
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            arrays: dict[str, Any] = loaded.runner.parse_instances(instances)
+    except OverflowError:  # an integer beyond any float
+        arrays = {}
+    if not arrays or arrays_break_rule(arrays):
+        problem = number_problem(instances)
+        if problem:
+            raise InvalidPayload(problem)
+    if not arrays:
+        raise InvalidPayload("the instances do not convert to numbers")
+    return arrays
+
+
+def _deeper_than(value: object, limit: int) -> bool:
+    """Whether ``value`` nests lists and objects more than ``limit`` levels (no recursion)."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, list | dict):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((c, depth + 1) for c in children if isinstance(c, list | dict))
+    return False
+
+
+_TF_DTYPES = {
+    "float32": "DT_FLOAT",
+    "float64": "DT_DOUBLE",
+    "float16": "DT_HALF",
+    "string": "DT_STRING",
+    "object": "DT_STRING",
+}
+
+
+def signature_def(runner: Any) -> dict:
+    """TF Serving's metadata shape for the signature the endpoint calls (a STRING or BYTES
+    feature of an mlkit export is a DT_STRING input of shape [-1])."""
+
+    def tensor(name: str, shape: tuple, dtype: str) -> dict:
+        dims = [{"size": "-1"}] + [{"size": str(-1 if d is None else d)} for d in shape]
+        return {"dtype": dtype, "tensor_shape": {"dim": dims}, "name": name}
+
+    spec = getattr(runner, "serving_spec", None)
+    if spec is None:  # a runner without stored forms: its float inputs
+        spec = {n: (s, runner.input_dtypes[n].name) for n, s in runner.input_spec.items()}
+    inputs = {
+        name: tensor(name, shape, _TF_DTYPES.get(dtype, "DT_" + dtype.upper()))
+        for name, (shape, dtype) in spec.items()
+    }
+    outputs = {name: {"name": name} for name in runner.output_names}
+    return {
+        "signature_def": {
+            runner.signature_name: {
+                "inputs": inputs,
+                "outputs": outputs,
+                "method_name": "tensorflow/serving/predict",
+            }
+        }
+    }

@@ -1,0 +1,267 @@
+"""``mlkit predict NAME --table SOURCE --output TABLE``: a registered version over a whole table,
+in this process, no endpoint.
+
+Reads SOURCE through the data layer (a local table, ``bq://project.dataset.table``, a SQL query,
+or a CSV/Parquet file) in record batches; decodes each batch's features as the version's
+SavedModel takes them; predicts; appends the batch's predictions, with the source's key column, to
+OUTPUT (a local table, ``bq://project.dataset.table``, or a CSV/Parquet file) — one atomic append
+per batch (a DuckDB transaction, a BigQuery load job, a Parquet part renamed into place).
+
+Resuming: when OUTPUT already holds predictions of the same version, the keys it holds are read
+first (the key column only) and those rows are passed over, so a job killed part-way and run again
+writes every row once, none twice (an anti-join on the keys already written). Predictions of
+another version in OUTPUT are refused unless ``replace``.
+
+Output columns: the key, ``prediction`` (the class id, or the regression value),
+``confidence`` (the top class probability; null for regression), ``probabilities`` (a list; a
+JSON array in CSV), ``model_version``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from mlkit.config import Settings
+from mlkit.data.bigquery import BigQueryConfig
+from mlkit.data.decode import decode_column
+from mlkit.data.files import FileTable, is_file
+from mlkit.data.local import LocalWarehouse
+from mlkit.data.source import BQ_SCHEME, parse_bq, resolve_source
+from mlkit.data.warehouse import Relation, Warehouse, check_table_name
+from mlkit.errors import DataError, UsageError
+from mlkit.registry import open_store
+
+Progress = Callable[[int, int], None]  # (rows done, rows in all)
+BATCH_ROWS = 8192
+VERSION_COLUMN = "model_version"
+
+
+@dataclass(frozen=True)
+class BatchRequest:
+    model: str  # NAME, NAME:VERSION or NAME@ALIAS
+    source: str  # a table, bq://..., a SQL query, or a .csv/.parquet file
+    output: str  # a local table, bq://project.dataset.table, or a .csv/.parquet file
+    key: str | None = None  # default: the key column the version's run trained with, else "id"
+    params: dict[str, Any] | None = None  # a SQL source's parameters
+    backend: str | None = None  # where a SQL source runs: local (default) or bigquery
+    batch_rows: int = BATCH_ROWS
+    replace: bool = False  # start over even where OUTPUT holds another version's predictions
+    target: str = "local"  # local: in this process; vertex: a Vertex AI batch prediction job
+
+
+@dataclass
+class BatchOutcome:
+    model: str
+    version: int
+    source: str
+    output: str
+    rows: int  # rows in the source
+    written: int  # rows predicted and written by this job
+    skipped: int  # rows already in the output (a resumed job)
+    seconds: float
+    job: str | None = None  # --target vertex: the BatchPredictionJob's resource name
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.written / self.seconds if self.seconds > 0 else 0.0
+
+
+def open_output(text: str, *, local_path: Path | str) -> tuple[Warehouse, str]:
+    """Where predictions go: a file, ``bq://project.dataset.table``, or a local table."""
+    text = text.strip()
+    if is_file(text):
+        return FileTable(text), Path(text).name
+    if text.startswith(BQ_SCHEME):
+        from mlkit.data.bigquery import BigQueryWarehouse
+
+        project, dataset, table = parse_bq(text)
+        config = BigQueryConfig()
+        config = replace(config, project=project or config.project, dataset=dataset)
+        return BigQueryWarehouse(config), str(table)
+    return LocalWarehouse(local_path), check_table_name(text)
+
+
+def open_input(request: BatchRequest, settings: Settings) -> tuple[Warehouse, Relation]:
+    if is_file(request.source):
+        if request.params:
+            raise UsageError("params apply to a SQL source, not to a file", hint="remove them")
+        return FileTable(request.source), Path(request.source).name
+    resolved = resolve_source(
+        request.source,
+        local_path=settings.warehouse_path,
+        params=request.params,
+        backend=request.backend,
+    )
+    return resolved.warehouse, resolved.relation
+
+
+def batch_predict(
+    request: BatchRequest, settings: Settings, on_progress: Progress | None = None
+) -> BatchOutcome:
+    """Predict every row of the source with a registered version and write the predictions."""
+    if request.batch_rows < 1:
+        raise UsageError(f"--batch-rows is {request.batch_rows}; expected at least 1")
+    if not request.output:
+        raise UsageError(
+            "--table needs --output: a local table, bq://project.dataset.table or a file"
+        )
+    if request.target not in ("local", "vertex"):
+        raise UsageError(f"--target is {request.target!r}; expected local or vertex")
+    if request.target == "vertex":
+        from mlkit.workflows.batch_vertex import vertex_batch_predict
+
+        return vertex_batch_predict(request, settings, on_progress)
+    with open_store(settings.registry_url, settings.artifacts_dir) as store:
+        mv = store.resolve(request.model)
+        path = store.artifact_path(mv)
+        trained_key = None
+        if mv.run_id is not None:
+            trained_key = (store.get_run(mv.run_id).data_fingerprint or {}).get("key")
+    key = request.key or trained_key or "id"
+    reader, relation = open_input(request, settings)
+    writer, table = open_output(request.output, local_path=settings.warehouse_path)
+    if isinstance(reader, LocalWarehouse) and isinstance(writer, LocalWarehouse):
+        reader, writer = reader.for_writing_beside(), writer.for_writing_beside()
+    from mlkit.savedmodel import SavedModelRunner
+
+    runner = SavedModelRunner(path)
+    started = time.perf_counter()
+    with reader.materialize(relation) as rel:
+        schema = reader.relation_schema(rel)
+        where = f"table '{relation}'" if isinstance(relation, str) else "the query"
+        features = runner.input_spec
+        missing = [c for c in [key, *features] if c not in schema.names]
+        if missing:
+            raise DataError(
+                f"column '{missing[0]}' not found in {where} (columns: {', '.join(schema.names)})",
+                hint="name the key column with --key" if missing[0] == key else None,
+            )
+        done = None if request.replace else _written_keys(writer, table, key, mv.version)
+        fresh = request.replace  # the first write replaces what OUTPUT held
+        total = reader.count_rows(rel)
+        written, skipped = 0, 0
+        if on_progress:
+            on_progress(0, total)
+        for batch in reader.iter_batches(rel, [key, *features], request.batch_rows):
+            if done is not None:
+                keep = ~_member(batch.column(key).to_numpy(zero_copy_only=False), done)
+                skipped += int(batch.num_rows - keep.sum())
+                batch = batch.filter(pa.array(keep))
+            if batch.num_rows:
+                out = _predict(runner, batch, key, features, where, mv.version)
+                writer.write_table(table, out, replace=fresh)
+                fresh = False
+                written += batch.num_rows
+            if on_progress:
+                on_progress(written + skipped, total)
+    if isinstance(writer, FileTable):
+        writer.finish()
+    return BatchOutcome(
+        model=mv.model,
+        version=mv.version,
+        source=request.source,
+        output=request.output,
+        rows=total,
+        written=written,
+        skipped=skipped,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _member(keys: np.ndarray, done: np.ndarray) -> np.ndarray:
+    """Which ``keys`` are in ``done`` (sorted, unique): a binary search each."""
+    at = np.searchsorted(done, keys)
+    found = np.zeros(len(keys), dtype=bool)
+    inside = at < len(done)
+    found[inside] = done[at[inside]] == keys[inside]
+    return found
+
+
+def _written_keys(writer: Warehouse, table: str, key: str, version: int) -> np.ndarray | None:
+    """The keys OUTPUT already holds predictions for (None: none), checked to be this
+    version's."""
+    if not writer.has_table(table):
+        return None
+    names = writer.relation_schema(table).names
+    if VERSION_COLUMN not in names or key not in names:
+        raise DataError(
+            f"output {table} exists and does not hold mlkit predictions keyed by '{key}' "
+            f"(columns: {', '.join(names)})",
+            hint="name another output, or pass --replace to overwrite it",
+        )
+    keys, versions = [], set()
+    for batch in writer.iter_batches(table, [key, VERSION_COLUMN]):
+        keys.append(batch.column(key).to_numpy(zero_copy_only=False))
+        versions.update(batch.column(VERSION_COLUMN).unique().to_pylist())
+    others = sorted(v for v in versions if v != version)
+    if others:
+        raise DataError(
+            f"output {table} holds predictions of version {others[0]}, not {version}",
+            hint="name another output, or pass --replace to overwrite it",
+        )
+    return np.unique(np.concatenate(keys)) if keys else None
+
+
+def _predict(
+    runner: Any,
+    batch: pa.RecordBatch,
+    key: str,
+    features: dict[str, tuple[int | None, ...]],
+    where: str,
+    version: int,
+) -> pa.Table:
+    arrays = {
+        name: decode_column(batch.column(name), name, _fixed(name, shape), where)
+        for name, shape in features.items()
+    }
+    outputs = runner.predict_arrays(arrays, batch_size=len(batch))
+    return prediction_table(key, batch.column(key), outputs, version)
+
+
+def _fixed(name: str, shape: tuple[int | None, ...]) -> tuple[int, ...]:
+    if any(d is None for d in shape):
+        raise DataError(f"feature '{name}' has a free dimension {shape}; a table needs fixed ones")
+    return tuple(int(d) for d in shape if d is not None)
+
+
+def prediction_table(
+    key: str, keys: pa.Array | pa.ChunkedArray, outputs: dict[str, np.ndarray], version: int
+) -> pa.Table:
+    """The rows written: key, prediction, confidence, probabilities, model_version."""
+    n = len(keys)
+    if "class_ids" in outputs and "probabilities" in outputs:
+        prediction = pa.array(outputs["class_ids"].reshape(n, -1)[:, 0].astype(np.int64))
+        probs = np.asarray(outputs["probabilities"], dtype=np.float64).reshape(n, -1)
+        confidence = pa.array(probs.max(axis=1))
+        flat = pa.array(probs.reshape(-1))
+        offsets = pa.array(np.arange(0, probs.size + 1, probs.shape[1], dtype=np.int32))
+        probabilities = pa.ListArray.from_arrays(offsets, flat)
+    elif "predictions" in outputs:
+        values = np.asarray(outputs["predictions"], dtype=np.float64).reshape(n, -1)[:, 0]
+        prediction = pa.array(values)
+        confidence = pa.nulls(n, pa.float64())
+        probabilities = pa.nulls(n, pa.list_(pa.float64()))
+    else:
+        raise DataError(
+            f"the model's outputs ({', '.join(sorted(outputs))}) are neither class ids with "
+            "probabilities nor predictions"
+        )
+    return pa.table(
+        {
+            key: keys,
+            "prediction": prediction,
+            "confidence": confidence,
+            "probabilities": probabilities,
+            VERSION_COLUMN: pa.array(np.full(n, version, dtype=np.int64)),
+        }
+    )
+
+
+__all__ = ["BatchOutcome", "BatchRequest", "batch_predict", "open_output", "prediction_table"]
