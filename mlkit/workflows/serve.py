@@ -376,6 +376,16 @@ def serve(
     metrics = EndpointMetrics()
     resolver.on_refresh = metrics.refreshed
     watch = observing(settings, resolver, log=log, log_sample=log_sample, log_flush_s=log_flush_s)
+    if watch.log is not None:
+        counts = watch.log.counts
+        metrics.watch_values(
+            "mlkit_endpoint_prediction_log",
+            lambda: {
+                "logged": counts().logged,
+                "dropped": counts().dropped,
+                "pending": counts().pending,
+            },
+        )
     pool = ModelPool(
         idle_unload_s=idle_unload_s,
         max_batch_rows=max_batch_rows,

@@ -93,3 +93,17 @@ def test_a_full_queue_drops_instead_of_growing(tmp_path: Path) -> None:
         log.answered(answer(n))  # 2 instances each: the 6th and later do not fit
     log.close(60.0)
     assert log.counts().logged == 10 and log.counts().dropped == 6
+
+
+def test_the_counts_are_on_metrics(tmp_path: Path) -> None:
+    from mlkit.serving.metrics import EndpointMetrics
+
+    broken = tmp_path / "folder.duckdb"
+    broken.mkdir()
+    log = PredictionLogger(LocalWarehouse(broken), flush_interval_s=60.0)
+    metrics = EndpointMetrics()
+    metrics.watch_values("mlkit_endpoint_prediction_log", lambda: {"dropped": log.counts().dropped})
+    for n in range(3):
+        log.answered(answer(n, instances=1))
+    log.close(60.0)
+    assert b"mlkit_endpoint_prediction_log_dropped 3.0" in metrics.exposition()
