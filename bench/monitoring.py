@@ -167,6 +167,7 @@ def logging_cost(server, watch, port: int, clients: int, requests_each: int, rou
     from mlkit.data import open_warehouse
 
     stored = read_served(open_warehouse(settings.warehouse_path), LOG_TABLE, "shop").rows.num_rows
+    server.app.observers = on_observers  # the parts after this one log every answer
     return {
         "requests_per_s_logging_off": round(max(off), 1),
         "requests_per_s_logging_on": round(max(on), 1),
