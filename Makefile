@@ -7,7 +7,7 @@ UV := .tools/bin/uv
 VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: setup demo test lint typecheck fmt clean test-postgres bench-registry bench-data bench-data-stream bench-serving bench-search bench-overhead bench-ui bench-pipeline bench-scale bench-tabular
+.PHONY: setup demo test lint typecheck fmt clean test-postgres bench-registry bench-data bench-data-stream bench-serving bench-search bench-overhead bench-ui bench-pipeline bench-scale bench-tabular bench-monitoring
 
 setup: $(VENV)/.synced
 
@@ -68,6 +68,11 @@ bench-data-stream: setup
 # swaps under load; cold start and scale from zero. Last line: JSON.
 bench-serving: setup
 	$(VENV)/bin/python bench/serving.py
+
+# Monitoring: logging's cost to throughput, logged == served, drift found in a replay, the bandit's
+# regret against a fixed split. Last line: JSON.
+bench-monitoring: setup
+	$(VENV)/bin/python bench/monitoring.py
 
 # The search's accuracy vs scikit-learn baselines, and AdaNet's throughput vs plain Keras.
 bench-search: setup

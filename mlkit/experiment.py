@@ -339,6 +339,24 @@ class PromotionSpec(_Strict):
         return _check_metric_names(values)
 
 
+# -- [monitoring]: what `mlkit monitor NAME --check` holds a deployed model to (docs/monitoring.md)
+
+
+class MonitoringSpec(_Strict):
+    # Drift: a served feature whose PSI against the training run exceeds this breaks the rule
+    # (judged once at least min_instances instances were served).
+    max_psi: Annotated[float, Field(gt=0.0)] = 0.2
+    min_instances: Annotated[int, Field(ge=1)] = 200
+    # Live metrics from feedback (accuracy for classification, mae for regression): each
+    # serving version's value must stay >= (accuracy) / <= (mae) these.
+    min_accuracy: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+    max_mae: Annotated[float, Field(ge=0.0)] | None = None
+    max_p99_latency_ms: Annotated[float, Field(gt=0.0)] | None = None
+    max_error_rate: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+    # The bandit (`mlkit endpoints traffic NAME --policy bandit`): regression reward tolerance.
+    reward_tolerance: Annotated[float, Field(gt=0.0)] | None = None
+
+
 # -- [vertex]: where `mlkit train --backend vertex` trains (see docs/pipelines.md) ---------------
 
 AcceleratorType = Literal[
@@ -370,6 +388,7 @@ class Experiment(_Strict):
     data: DataSpec
     search: SearchSpec = SearchSpec()
     promotion: PromotionSpec = PromotionSpec()
+    monitoring: MonitoringSpec = MonitoringSpec()
     vertex: VertexSpec = VertexSpec()
 
     def with_budget(

@@ -48,7 +48,13 @@ from starlette.types import Message, Receive, Scope, Send
 
 from mlkit.errors import ArtifactError, InvalidPayload, ServingError
 from mlkit.serving.metrics import CONTENT_TYPE, EndpointMetrics
-from mlkit.serving.observe import Answered, AnswerObserver
+from mlkit.serving.observe import (
+    Answered,
+    AnswerObserver,
+    parse_feedback,
+    tell_feedback,
+    valid_request_id,
+)
 from mlkit.serving.payload import (
     MAX_BODY_BYTES,
     MAX_INSTANCES,
@@ -58,6 +64,7 @@ from mlkit.serving.payload import (
     discard,
     one_line,
     parse_instances,
+    parse_json,
     parse_payload,
     read_body,
 )
@@ -80,12 +87,11 @@ _METHODS = ("GET", "HEAD", "POST")
 _MODEL_ROUTE = re.compile(
     r"^/v1/models/(?P<name>[^/:]+)"
     r"(?:/versions/(?P<version>[^/:]+)|/labels/(?P<label>[^/:]+))?"
-    r"(?P<verb>:predict|/metadata)?$"
+    r"(?P<verb>:predict|:feedback|/metadata)?$"
 )
 _ENDPOINT_ROUTE = re.compile(
     r"^/v1/(?:projects/[^/]+/locations/[^/]+/)?endpoints/(?P<endpoint>[^/:]+)(?P<verb>:predict)?$"
 )
-_REQUEST_ID = re.compile(r"[^A-Za-z0-9._:-]")  # what a client's X-Request-Id may keep
 _GOOGLE_STATUS = {
     400: "INVALID_ARGUMENT",
     401: "UNAUTHENTICATED",
@@ -167,8 +173,9 @@ class EndpointApp:
         started = time.perf_counter()
         headers = dict(scope["headers"])
         given = (headers.get(b"x-request-id") or b"").decode("latin-1")
-        request_id = _REQUEST_ID.sub("", given)[:64]
-        info = _Info(request_id=request_id or self._next_id(), started=started)
+        # the client's id when it is one (observe.valid_request_id), else a new one
+        request_id = given if valid_request_id(given) else self._next_id()
+        info = _Info(request_id=request_id, started=started)
         scope["mlkit"] = info
         status = 500
 
@@ -356,6 +363,10 @@ class EndpointApp:
                 info.route = "predict"
                 self._only(request, "POST")
                 return await self._predict(request, info, name, version, label, vertex=False)
+            if model_route["verb"] == ":feedback":
+                info.route = "feedback"
+                self._only(request, "POST")
+                return await self._feedback(request, name)
             info.route = "metadata" if model_route["verb"] == "/metadata" else "status"
             self._only(request, "GET")
             if model_route["verb"] == "/metadata":
@@ -499,8 +510,19 @@ class EndpointApp:
                 "version": target.version,
                 "deployedModelId": target.id,
                 "modelVersionId": str(target.version),
+                "request_id": info.request_id,  # also the X-Request-Id header (Vertex: only there)
             }
         return self._observed(info, self._json(200, answer), 200)
+
+    async def _feedback(self, request: Request, name: str) -> Response:
+        """``POST /v1/models/NAME:feedback``: truths for answered requests, to the observers that
+        take feedback (the prediction log, the bandit); see ``observe.parse_feedback``."""
+        payload = parse_json(await read_body(request, self.limits), self.limits)
+        items = parse_feedback(name, payload)
+        if isinstance(items, str):
+            raise Reply(400, items)
+        tell_feedback((*self.observers, self.picker), items)
+        return self._json(200, {"received": len(items), "model": name})
 
     async def _run(self, name: str, target: Target, instances: object, big: bool) -> list[dict]:
         loaded = await self._loaded(name, target)
@@ -543,7 +565,7 @@ class EndpointApp:
         return format_predictions(outputs)
 
     def _observed(self, info: _Info, response: Response, status: int) -> Response:
-        """Tell the observers about a predict answer once it has been sent."""
+        """Tell the observers about a predict answer (before it is sent)."""
         if (
             not self.observers
             or info.version is None
@@ -565,10 +587,12 @@ class EndpointApp:
             predictions=info.predictions,
             at=time.time(),
         )
-        response.background = BackgroundTask(self._tell, record)
+        # Told before the answer leaves (enqueue only): once a client has its answer, a flush of
+        # the prediction log includes it.
+        self._tell(record)
         return response
 
-    async def _tell(self, record: Answered) -> None:
+    def _tell(self, record: Answered) -> None:
         for observer in self.observers:
             try:
                 observer.answered(record)

@@ -135,8 +135,8 @@ async def read_body(request: Request, limits: Limits) -> bytes:
     return body
 
 
-def parse_payload(body: bytes, limits: Limits) -> dict:
-    """The JSON body of a predict request, checked: ``instances`` (and ``parameters``)."""
+def parse_json(body: bytes, limits: Limits) -> object:
+    """A request body as JSON, nested at most ``limits.max_json_depth`` deep (else 400)."""
     try:
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -146,6 +146,12 @@ def parse_payload(body: bytes, limits: Limits) -> dict:
     depth = limits.max_json_depth
     if body.count(b"[") + body.count(b"{") > depth and deeper_than(payload, depth):
         raise Reply(400, _too_deep(limits))
+    return payload
+
+
+def parse_payload(body: bytes, limits: Limits) -> dict:
+    """The JSON body of a predict request, checked: ``instances`` (and ``parameters``)."""
+    payload = parse_json(body, limits)
     if not isinstance(payload, dict) or "instances" not in payload:
         hint = ""
         if isinstance(payload, dict) and "inputs" in payload:

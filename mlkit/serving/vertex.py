@@ -355,6 +355,31 @@ class VertexClient:
             sync=True,
         )
 
+    def log_requests(self, endpoint: Any, table_uri: str, sampling_rate: float = 1.0) -> None:
+        """Switch on the endpoint's request-response logging into the BigQuery table
+        ``table_uri`` (``bq://project.dataset.table``), ``sampling_rate`` of the requests."""
+        from google.cloud.aiplatform_v1.types import endpoint as gca_endpoint
+        from google.cloud.aiplatform_v1.types import io as gca_io
+        from google.protobuf import field_mask_pb2
+
+        config = gca_endpoint.PredictRequestResponseLoggingConfig(
+            enabled=True,
+            sampling_rate=sampling_rate,
+            bigquery_destination=gca_io.BigQueryDestination(output_uri=table_uri),
+        )
+        update = gca_endpoint.Endpoint(
+            name=endpoint.resource_name,
+            display_name=endpoint.display_name,
+            predict_request_response_logging_config=config,
+        )
+        mask = field_mask_pb2.FieldMask(paths=["predict_request_response_logging_config"])
+        self._call(
+            f"switch on request-response logging of {endpoint.resource_name}",
+            endpoint.api_client.update_endpoint,
+            endpoint=update,
+            update_mask=mask,
+        )
+
     def predict(self, endpoint_name: str, instances: list, parameters: dict | None = None) -> dict:
         endpoint = self._call(
             f"read endpoint {endpoint_name}", self.aiplatform.Endpoint, endpoint_name
