@@ -59,7 +59,7 @@ def test_request_ids_come_back_in_the_header_and_the_body(shop) -> None:
         f"{shop.url}/v1/models/shop:predict", {"instances": [{"x": 70.0, "y": 0.0}]}
     )
     assert status == 200 and body["predictions"][0]["class_id"] == 1
-    assert headers["x-request-id"] == body["request_id"] and len(body["request_id"]) == 32
+    assert headers["x-request-id"] == body["request_id"] and len(body["request_id"]) >= 8
     status, headers, body = post(
         f"{shop.url}/v1/models/shop:predict",
         {"instances": [{"x": 1.0, "y": 0.0}]},
