@@ -38,8 +38,23 @@ class SqlDialect(abc.ABC):
     def float_array_type(self) -> str: ...
 
     @abc.abstractmethod
-    def quantiles(self, value: str, parts: int) -> str:
-        """An aggregate: ``parts + 1`` approximate quantiles of ``value``, minimum to maximum."""
+    def quantiles(self, value: str, points: tuple[float, ...]) -> tuple[str, list[int]]:
+        """An aggregate giving an array from which the quantiles ``points`` (fractions) of
+        ``value`` are read at the returned indices."""
+
+    @abc.abstractmethod
+    def days(self, column: str, kind: str, naive: bool) -> str:
+        """A TIMESTAMP/DATETIME (``naive``: without a zone) or DATE column as days since
+        1970-01-01 (a float; timestamps to the whole second), as
+        :func:`mlkit.data.stats.time_days` counts them."""
+
+    @abc.abstractmethod
+    def full_match(self, column: str, pattern: str) -> str:
+        """True when the STRING ``column`` matches the RE2 ``pattern`` (no quotes or backslashes
+        in it) in full."""
+
+    @abc.abstractmethod
+    def is_nan(self, value: str) -> str: ...
 
     def number(self, column: str, *, boolean: bool = False) -> str:
         """A numeric column as a float (a boolean as 0/1)."""
@@ -87,8 +102,22 @@ class BigQueryDialect(SqlDialect):
     def float_array_type(self) -> str:
         return "ARRAY<FLOAT64>"
 
-    def quantiles(self, value: str, parts: int) -> str:
-        return f"APPROX_QUANTILES({value}, {parts})"
+    def quantiles(self, value: str, points: tuple[float, ...]) -> tuple[str, list[int]]:
+        # APPROX_QUANTILES(x, 100): the percentiles, each a value of the data whose rank is
+        # approximate (exact on small inputs)
+        return f"APPROX_QUANTILES({value}, 100)", [round(p * 100) for p in points]
+
+    def days(self, column: str, kind: str, naive: bool) -> str:
+        if kind == "date":
+            return f"CAST(UNIX_DATE({column}) AS FLOAT64)"
+        stamp = f"TIMESTAMP({column})" if naive else column
+        return f"UNIX_SECONDS({stamp}) / 86400.0"
+
+    def full_match(self, column: str, pattern: str) -> str:
+        return f"REGEXP_CONTAINS({column}, '^{pattern}$')"
+
+    def is_nan(self, value: str) -> str:
+        return f"IS_NAN({value})"
 
 
 class DuckDBDialect(SqlDialect):
@@ -121,6 +150,18 @@ class DuckDBDialect(SqlDialect):
     def float_array_type(self) -> str:
         return "DOUBLE[]"
 
-    def quantiles(self, value: str, parts: int) -> str:
-        points = ", ".join(repr(i / parts) for i in range(parts + 1))
-        return f"approx_quantile({value}, [{points}])"
+    def quantiles(self, value: str, points: tuple[float, ...]) -> tuple[str, list[int]]:
+        # exact, interpolated as numpy's default (linear) does
+        listed = ", ".join(repr(p) for p in points)
+        return f"quantile_cont({value}, [{listed}])", list(range(len(points)))
+
+    def days(self, column: str, kind: str, naive: bool) -> str:
+        if kind == "date":
+            return f"CAST(date_diff('day', DATE '1970-01-01', {column}) AS DOUBLE)"
+        return f"floor(epoch_us({column}) / 1000000) / 86400.0"
+
+    def full_match(self, column: str, pattern: str) -> str:
+        return f"regexp_full_match({column}, '{pattern}')"
+
+    def is_nan(self, value: str) -> str:
+        return f"isnan({value})"

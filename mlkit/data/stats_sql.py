@@ -1,26 +1,35 @@
-"""Statistics pushed down into the warehouse: the same numbers as the streamed pass
-(:func:`mlkit.data.stats.relation_stats`), computed by two SQL queries where the rows live.
+"""Statistics pushed down into the warehouse: exactly what the streamed pass
+(:func:`mlkit.data.stats.relation_stats`) returns, for every column kind, computed by SQL where
+the rows live. Only aggregates leave the warehouse (a few rows per feature, per array position,
+per listed category and per label value): no table row reaches the client.
 
-1. *Moments*: one ``UNION ALL`` query gives, per feature, the count of values, missing rows, sum,
-   sum of squares, minimum, maximum, values per row (``MAX(pos) + 1`` over the values of a stored
-   vector, unnested ``WITH OFFSET``) and approximate deciles; the label's frequencies (and, for the
-   columns named ``categorical``, their categories' frequencies); the row count.
-2. *Histograms*: one ``UNION ALL`` query counts each feature's values in the ``BINS`` equal-width
-   bins between its edges (the run's edges for drift, else ``min``..``max`` from query 1).
+The kinds come from the schema (:func:`mlkit.data.kinds.schema_kind`); a STRING column is
+``image`` (comma-separated pixels) when every non-empty value matches the pixel pattern of
+:func:`mlkit.data.kinds.looks_like_pixels` (checked in SQL), else ``categorical``.
 
-Only the aggregates' rows leave the warehouse (a few per feature and per label value): on
-BigQuery, no table row reaches the client. Array, BYTES and comma-separated STRING features are
-summarised over all their values, as the streamed pass does. The SQL comes from the warehouse's
-:class:`~mlkit.data.sql_dialect.SqlDialect`; a warehouse without one is read by the streamed pass
-(:func:`statistics` chooses).
+Queries (each one ``UNION ALL`` statement):
 
-Float tolerance: the streamed pass decodes values to float32 before summing in float64; SQL sums
-the stored values in float64. Means and deviations agree to about 1e-6 relative; a value that lies
-on a bin edge within float32 rounding may fall in the neighbouring bin.
+0. *Probe* (only when there are STRING features): how many values of each match the pixel form.
+1. *Moments*: the row count; per numeric, boolean, timestamp or date column the count, missing
+   (NULL or NaN), sum, sum of squares, minimum, maximum and the quantiles ``QUANTILES``; per array
+   or pixel column the same over all its values (unnested) and its values per row, per array
+   position (the first ``MAX_POSITIONS``) count, sum, squares, minimum and maximum; per
+   categorical column its non-empty values, missing rows and distinct values; the label's NULLs.
+2. *Histograms and frequencies*: each feature's values counted in the ``BINS`` equal-width bins
+   between its edges (a run's edges for drift, else ``min``..``max`` from query 1); each
+   categorical column's ``TOP_VALUES`` most frequent values; the label's frequencies.
+
+Tolerance against the streamed pass: the streamed pass reads values as float32 and sums in
+float64, SQL sums the stored values in float64: moments agree to about 1e-6 relative, and a value
+within float32 rounding of a bin edge may fall in the neighbouring bin. Quantiles: DuckDB's
+``quantile_cont`` interpolates as numpy does (equal to 1e-6 relative); BigQuery's
+``APPROX_QUANTILES(x, 100)`` gives values of the data whose rank is approximate: within 1% of
+the rows of the exact quantile (exact on small tables).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -28,15 +37,31 @@ import pyarrow as pa
 
 from mlkit.data.decode import storage_form
 from mlkit.data.sql_dialect import SqlDialect
-from mlkit.data.stats import BINS, Moments, histogram_edges, relation_stats
+from mlkit.data.stats import (
+    BINS,
+    MAX_POSITIONS,
+    QUANTILES,
+    TOP_VALUES,
+    Moments,
+    _feature_columns,
+    _round,
+    _share,
+    _sort_key,
+    categorical_summary,
+    histogram_edges,
+    relation_stats,
+)
 from mlkit.data.validation import MissingColumnError
 from mlkit.data.warehouse import NAME_PATTERN, Relation, Warehouse
 from mlkit.errors import DataError
 
-QUANTILE_PARTS = 10  # deciles: "quantiles" holds 11 values, minimum to maximum
-MAX_VALUES = 10_000  # a label's or category's frequencies are left out beyond this many values
+PIXEL_PATTERN = (
+    "[[:space:]]*[-+]?[0-9]+([.][0-9]*)?"
+    "([[:space:]]*,[[:space:]]*[-+]?[0-9]+([.][0-9]*)?)+[[:space:]]*"
+)  # looks_like_pixels' pattern in RE2 (no backslashes: one literal for both dialects)
 
-_COLUMNS = ("kind", "name", "text", "num", "n", "total", "squares", "low", "high", "width", "q")
+_COLUMNS = ("kind", "name", "text", "pos", "n", "m", "total", "squares", "low", "high", "q")
+_SCALAR = ("numeric", "boolean", "timestamp", "date")
 
 
 def statistics(
@@ -47,23 +72,15 @@ def statistics(
     skip: Iterable[str] = (),
     edges: dict[str, list[float]] | None = None,
     features: Iterable[str] | None = None,
-    categorical: Iterable[str] = (),
-    pushdown: bool = False,
+    pushdown: bool = True,
 ) -> dict[str, Any]:
-    """The statistics of a source: one streamed pass (two when no ``edges`` are given), by column
-    kind (:func:`mlkit.data.stats.relation_stats`); pushed down into the warehouse with
-    ``pushdown=True`` when it runs SQL (numbers, arrays, pixels and labels only so far: the
-    pushed-down result does not yet have the per-kind summaries of categories, booleans, times
-    and array positions). ``features``: only these columns."""
+    """The statistics of a source by column kind (:func:`mlkit.data.stats.relation_stats`'s
+    result): pushed down into the warehouse when it runs SQL, else (or with
+    ``pushdown=False``) one streamed pass of its rows (two when no ``edges`` are given).
+    ``features``: only these columns."""
     if pushdown and warehouse.sql_dialect() is not None:
         return pushdown_stats(
-            warehouse,
-            relation,
-            label=label,
-            skip=skip,
-            edges=edges,
-            features=features,
-            categorical=categorical,
+            warehouse, relation, label=label, skip=skip, edges=edges, features=features
         )
     skipped = set(skip)
     if features is not None:
@@ -81,10 +98,11 @@ def pushdown_stats(
     skip: Iterable[str] = (),
     edges: dict[str, list[float]] | None = None,
     features: Iterable[str] | None = None,
-    categorical: Iterable[str] = (),
 ) -> dict[str, Any]:
-    """:func:`mlkit.data.stats.relation_stats`'s result, from two queries run in the warehouse
-    (a query source is first run into a scratch table there, as every read of it is)."""
+    """:func:`mlkit.data.stats.relation_stats`'s result, from queries run in the warehouse (a
+    query source is first run into a scratch table there, as every read of it is)."""
+    from mlkit.data.kinds import schema_kind
+
     dialect = warehouse.sql_dialect()
     if dialect is None:
         raise DataError(f"{warehouse.describe()} cannot run SQL; use the streamed statistics")
@@ -96,55 +114,36 @@ def pushdown_stats(
                 f"label column '{label}' not found in {where} (columns: {', '.join(schema.names)})",
                 hint="name the label with --label",
             )
-        cats = [c for c in dict.fromkeys(categorical) if c in schema.names and c != label]
-        names = _feature_names(schema, label, set(skip) | set(cats), features)
-        if not names and not cats:
-            raise DataError(f"{where} has no numeric, list, BYTES or STRING columns to summarise")
-        forms = {n: str(storage_form(schema.field(n).type)) for n in names}
-        booleans = {n for n in names if pa.types.is_boolean(schema.field(n).type)}
-        label_type = schema.field(label).type if label else None
-        grouped = ([label] if label else []) + cats
-        first = warehouse.aggregate(
-            rel, lambda source: _moments_sql(dialect, source, forms, booleans, grouped)
-        )
-        out, distinct = _assemble(first.to_pylist(), names, forms, label, cats, edges or {})
-        need = {
+        skipped = set(skip)
+        if features is not None:
+            wanted = set(features)
+            skipped |= {n for n in schema.names if n not in wanted and n != label}
+        names = _feature_columns(schema, label, skipped)
+        if not names:
+            raise DataError(f"{where} has no columns to summarise")
+        kinds = {n: schema_kind(schema.field(n).type) or "numeric" for n in names}
+        for n in [*names, *([label] if label else [])]:
+            _literal(n)
+        texts = [n for n in names if kinds[n] == "categorical"]
+        if texts:
+            probe = warehouse.aggregate(rel, lambda source: _probe_sql(dialect, source, texts))
+            for row in probe.to_pylist():
+                if int(row["n"] or 0) and int(row["m"] or 0) == int(row["n"]):
+                    kinds[row["name"]] = "image"  # comma-separated pixels
+        plan = _Plan(dialect, schema, kinds, label)
+        first = warehouse.aggregate(rel, plan.moments_sql)
+        out = plan.assemble(first.to_pylist(), edges or {})
+        plan.edges = {
             n: out["features"][n]["histogram"]["edges"]
             for n in names
-            if out["features"][n]["count"] and out["features"][n]["histogram"]["edges"]
+            if kinds[n] != "categorical"
+            and out["features"][n]["count"]
+            and out["features"][n]["histogram"]["edges"]
         }
-        listed = [n for n in grouped if 0 < distinct[n] <= MAX_VALUES]
-        if need or listed:
-            second = warehouse.aggregate(
-                rel,
-                lambda source: _second_sql(dialect, source, forms, booleans, need, listed),
-            )
-            _add_second(out, second.to_pylist(), label, label_type)
+        if plan.edges or plan.categorical or label:
+            second = warehouse.aggregate(rel, plan.second_sql)
+            plan.add_second(out, second.to_pylist())
         return out
-
-
-def _feature_names(
-    schema: pa.Schema, label: str | None, skip: set[str], features: Iterable[str] | None
-) -> list[str]:
-    wanted = None if features is None else set(features)
-    return [
-        f.name
-        for f in schema
-        if f.name != label
-        and f.name not in skip
-        and (wanted is None or f.name in wanted)
-        and storage_form(f.type) is not None
-    ]
-
-
-def _values(
-    dialect: SqlDialect, form: str, name: str, boolean: bool, tag: int, source: str
-) -> tuple[str, str, str | None]:
-    """``(from, value, position)`` for a feature (no position for a scalar column)."""
-    if form == "scalar":
-        value = dialect.number(f"src.{dialect.quote(name)}", boolean=boolean)
-        return f"{source} AS src", value, None
-    return dialect.values_from(form, name, str(tag), source)
 
 
 def _literal(text: str) -> str:
@@ -154,81 +153,247 @@ def _literal(text: str) -> str:
     return f"'{text}'"
 
 
-def _moments_sql(
-    d: SqlDialect,
-    source: str,
-    forms: dict[str, str],
-    booleans: set[str],
-    grouped: list[str],
-) -> str:
-    f, i, s = d.float_type, d.int_type, d.string_type
-    none_f, none_i, none_s = f"CAST(NULL AS {f})", f"CAST(NULL AS {i})", f"CAST(NULL AS {s})"
-    none_q = f"CAST(NULL AS {d.float_array_type()})"
-
-    def row(kind: str, name: str, n: str, rest: list[str], q: str, frm: str = "") -> str:
-        values = [_literal(kind), _literal(name), none_s, none_f, f"CAST({n} AS {i})", *rest, q]
-        select = ", ".join(f"{v} AS {c}" for v, c in zip(values, _COLUMNS, strict=True))
-        return f"SELECT {select} FROM {frm or source + ' AS src'}"
-
-    nothing = [none_f, none_f, none_f, none_f, none_i]
-    parts = [row("rows", "", "COUNT(*)", nothing, none_q)]
-    for tag, (name, form) in enumerate(forms.items()):
-        frm, value, position = _values(d, form, name, name in booleans, tag, source)
-        column = f"src.{d.quote(name)}"
-        moments = [
-            f"SUM({value})",
-            f"SUM({value} * {value})",
-            f"MIN({value})",
-            f"MAX({value})",
-            none_i if position is None else f"CAST(MAX({position}) + 1 AS {i})",
-        ]
-        q = d.quantiles(value, QUANTILE_PARTS)
-        count = f"COUNT({value})"
-        parts.append(row("values", name, count, moments, q, frm))
-        missing = f"COUNT(*) - COUNT({column})"
-        parts.append(row("missing", name, missing, nothing, none_q))
-    for name in grouped:  # how many values: their frequencies come in the second query
-        column = f"src.{d.quote(name)}"
-        distinct, missing = f"COUNT(DISTINCT {column})", f"COUNT(*) - COUNT({column})"
-        counts = [none_f, none_f, none_f, none_f, f"CAST({missing} AS {i})"]
-        parts.append(row("distinct", name, distinct, counts, none_q))
-    return "\nUNION ALL\n".join(parts)
-
-
-def _second_sql(
-    d: SqlDialect,
-    source: str,
-    forms: dict[str, str],
-    booleans: set[str],
-    edges: dict[str, list[float]],
-    grouped: list[str],
-) -> str:
-    """Histograms on ``edges``, and the frequencies of the ``grouped`` columns' values."""
+def _probe_sql(d: SqlDialect, source: str, texts: list[str]) -> str:
     parts = []
-    i, s = d.int_type, d.string_type
-
-    def row(kind: str, name: str, text: str, bin_: str) -> str:
-        return (
-            f"SELECT {_literal(kind)} AS kind, {_literal(name)} AS name, {text} AS text, "
-            f"CAST({bin_} AS {i}) AS bin, CAST(COUNT(*) AS {i}) AS n"
-        )
-
-    for tag, (name, bounds) in enumerate(edges.items()):
-        frm, value, _ = _values(d, forms[name], name, name in booleans, tag, source)
-        low, high = float(bounds[0]), float(bounds[-1])
-        scale = BINS / (high - low) if high > low else 0.0
-        bin_ = d.bin_of(value, low, scale, BINS)
-        parts.append(
-            row("histogram", name, f"CAST(NULL AS {s})", bin_)
-            + f" FROM {frm} WHERE {value} IS NOT NULL GROUP BY {bin_}"
-        )
-    for name in grouped:
+    for name in texts:
         column = f"src.{d.quote(name)}"
+        match = d.full_match(column, PIXEL_PATTERN)
         parts.append(
-            row("values", name, f"CAST({column} AS {s})", "0")
-            + f" FROM {source} AS src WHERE {column} IS NOT NULL GROUP BY {column}"
+            f"SELECT {_literal(name)} AS name, CAST(COUNT({column}) AS {d.int_type}) AS n, "
+            f"CAST(SUM(CASE WHEN {match} THEN 1 ELSE 0 END) AS {d.int_type}) AS m "
+            f"FROM {source} AS src"
         )
     return "\nUNION ALL\n".join(parts)
+
+
+class _Plan:
+    """The queries of one relation's statistics, and the reading of their rows."""
+
+    def __init__(
+        self, d: SqlDialect, schema: pa.Schema, kinds: dict[str, str], label: str | None
+    ) -> None:
+        self.d, self.schema, self.kinds, self.label = d, schema, kinds, label
+        self.names = list(kinds)
+        self.scalar = [n for n in self.names if kinds[n] in _SCALAR]
+        self.pooled = [n for n in self.names if kinds[n] in ("array", "image")]
+        self.categorical = [n for n in self.names if kinds[n] == "categorical"]
+        self.edges: dict[str, list[float]] = {}
+        self.points: list[int] = []
+
+    # -- SQL fragments ---------------------------------------------------------------------------
+
+    def _column(self, name: str) -> str:
+        return f"src.{self.d.quote(name)}"
+
+    def _scalar_value(self, name: str) -> str:
+        """A scalar feature as a float, NULL where the streamed pass counts it missing."""
+        d, kind, dtype = self.d, self.kinds[name], self.schema.field(name).type
+        column = self._column(name)
+        if kind in ("timestamp", "date"):
+            naive = kind == "timestamp" and dtype.tz is None
+            return d.days(column, kind, naive)
+        value = d.number(column, boolean=kind == "boolean")
+        if pa.types.is_floating(dtype):
+            return f"(CASE WHEN {d.is_nan(column)} THEN NULL ELSE {value} END)"
+        return value
+
+    def _pooled(self, name: str, tag: int, source: str) -> tuple[str, str, str]:
+        form = str(storage_form(self.schema.field(name).type))
+        return self.d.values_from(form, name, str(tag), source)
+
+    def _text(self, name: str) -> str:
+        """A categorical column's value as :func:`mlkit.data.stats.value_counts` reads it (the
+        empty string as NULL)."""
+        return f"NULLIF(CAST({self._column(name)} AS {self.d.string_type}), '')"
+
+    def _row(self, kind: str, name: str, values: dict[str, str], frm: str) -> str:
+        d = self.d
+        f, i, s = d.float_type, d.int_type, d.string_type
+        types = {"text": s, "pos": i, "n": i, "m": i, "total": f, "squares": f, "low": f}
+        types |= {"high": f, "q": d.float_array_type()}
+        parts = [f"{_literal(kind)} AS kind", f"{_literal(name)} AS name"]
+        for c in _COLUMNS[2:]:
+            parts.append(f"CAST({values.get(c, 'NULL')} AS {types[c]}) AS {c}")
+        return f"SELECT {', '.join(parts)} FROM {frm}"
+
+    # -- query 1 ---------------------------------------------------------------------------------
+
+    def moments_sql(self, source: str) -> str:
+        d = self.d
+        src = f"{source} AS src"
+        parts = [self._row("rows", "", {"n": "COUNT(*)"}, src)]
+        for name in self.scalar:
+            v = self._scalar_value(name)
+            q, self.points = d.quantiles(v, QUANTILES)
+            sums = {"n": f"COUNT({v})", "m": f"COUNT(*) - COUNT({v})", "total": f"SUM({v})"}
+            sums |= {"squares": f"SUM({v} * {v})", "low": f"MIN({v})", "high": f"MAX({v})"}
+            parts.append(self._row("scalar", name, sums | {"q": q}, src))
+        for tag, name in enumerate(self.pooled):
+            frm, v, pos = self._pooled(name, tag, source)
+            sums = {"n": f"COUNT({v})", "total": f"SUM({v})", "squares": f"SUM({v} * {v})"}
+            sums |= {"low": f"MIN({v})", "high": f"MAX({v})", "pos": f"MAX({pos}) + 1"}
+            parts.append(self._row("pooled", name, sums, frm))
+            column = self._column(name)
+            parts.append(self._row("missing", name, {"m": f"COUNT(*) - COUNT({column})"}, src))
+            if self.kinds[name] == "array":
+                sums.pop("pos")
+                parts.append(
+                    self._row("position", name, sums | {"pos": pos}, frm)
+                    + f" WHERE {pos} < {MAX_POSITIONS} GROUP BY {pos}"
+                )
+        for name in self.categorical:
+            t = self._text(name)
+            counts = {"n": f"COUNT({t})", "m": f"COUNT(*) - COUNT({t})"}
+            parts.append(
+                self._row("categories", name, counts | {"pos": f"COUNT(DISTINCT {t})"}, src)
+            )
+        if self.label:
+            column = self._column(self.label)
+            parts.append(self._row("label", self.label, {"m": f"COUNT(*) - COUNT({column})"}, src))
+        return "\nUNION ALL\n".join(parts)
+
+    # -- query 2 ---------------------------------------------------------------------------------
+
+    def second_sql(self, source: str) -> str:
+        d = self.d
+        s = d.string_type
+        src = f"{source} AS src"
+        parts = []
+        for tag, (name, bounds) in enumerate(self.edges.items()):
+            if name in self.pooled:
+                frm, v, _ = self._pooled(name, tag, source)
+            else:
+                frm, v = src, self._scalar_value(name)
+            low, high = float(bounds[0]), float(bounds[-1])
+            scale = BINS / (high - low) if high > low else 0.0
+            bin_ = d.bin_of(v, low, scale, BINS)
+            parts.append(
+                self._row("histogram", name, {"pos": bin_, "n": "COUNT(*)"}, frm)
+                + f" WHERE {v} IS NOT NULL GROUP BY {bin_}"
+            )
+        for name in self.categorical:
+            t = self._text(name)
+            ranked = (
+                f"(SELECT {t} AS t, COUNT(*) AS c, ROW_NUMBER() OVER "
+                f"(ORDER BY COUNT(*) DESC, {t}) AS r FROM {src} WHERE {t} IS NOT NULL "
+                f"GROUP BY {t}) AS top"
+            )
+            parts.append(
+                self._row("top", name, {"text": "top.t", "n": "top.c"}, ranked)
+                + f" WHERE top.r <= {TOP_VALUES}"
+            )
+        if self.label:
+            column = self._column(self.label)
+            parts.append(
+                self._row(
+                    "label", self.label, {"text": f"CAST({column} AS {s})", "n": "COUNT(*)"}, src
+                )
+                + f" WHERE {column} IS NOT NULL GROUP BY {column}"
+            )
+        return "\nUNION ALL\n".join(parts)
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def assemble(self, rows: list[dict[str, Any]], fixed: dict[str, list[float]]) -> dict[str, Any]:
+        """The statistics from query 1's rows (histograms and frequencies still empty)."""
+        moments = {n: Moments() for n in self.scalar + self.pooled}
+        found: dict[str, list[float]] = {}
+        positions: dict[str, dict[int, Moments]] = {n: {} for n in self.pooled}
+        cats: dict[str, tuple[int, int, int]] = {}
+        label_missing = 0
+        total_rows = 0
+        for row in rows:
+            kind, name, n = row["kind"], row["name"], int(row["n"] or 0)
+            if kind == "rows":
+                total_rows = n
+            elif kind in ("scalar", "pooled", "position"):
+                m = Moments() if kind == "position" else moments[name]
+                m.count = n
+                if n:
+                    m.total, m.squares = float(row["total"]), float(row["squares"])
+                    m.low, m.high = float(row["low"]), float(row["high"])
+                if kind == "scalar":
+                    m.missing = int(row["m"] or 0)
+                    if n and row["q"]:
+                        found[name] = [float(row["q"][i]) for i in self.points]
+                elif kind == "pooled" and row["pos"] is not None:
+                    m.per_row = int(row["pos"])
+                elif kind == "position":
+                    positions[name][int(row["pos"])] = m
+            elif kind == "missing":
+                moments[name].missing = int(row["m"] or 0)
+            elif kind == "categories":
+                cats[name] = (n, int(row["m"] or 0), int(row["pos"] or 0))
+            elif kind == "label":
+                label_missing = int(row["m"] or 0)
+        out: dict[str, Any] = {"rows": total_rows, "features": {}}
+        for name in self.names:
+            kind = self.kinds[name]
+            if kind == "categorical":
+                count, missing, distinct = cats[name]
+                summary = categorical_summary({}, missing)
+                summary |= {"count": count, "distinct": distinct}
+                summary["missing_share"] = _share(missing, count + missing)
+            else:
+                summary = moments[name].result()
+                summary["kind"] = kind
+                given = fixed.get(name)
+                edges = given or histogram_edges(summary["min"], summary["max"])
+                summary["histogram"] = {"edges": edges, "counts": [0] * BINS}
+                if kind in _SCALAR:
+                    summary["missing_share"] = _share(
+                        summary["missing"], summary["count"] + summary["missing"]
+                    )
+                    summary["quantiles"] = _quantiles(found.get(name))
+                    summary["histogram"]["rows"] = summary["count"]
+                    if kind in ("timestamp", "date"):
+                        summary["unit"] = "days since 1970-01-01"
+                if kind == "array":
+                    summary["positions"] = [
+                        _position(positions[name][p]) for p in sorted(positions[name])
+                    ]
+            out["features"][name] = summary
+        if self.label:
+            out["label"] = {"name": self.label, "missing": label_missing, "distribution": {}}
+        return out
+
+    def add_second(self, out: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+        """Query 2's histogram counts and value frequencies, into ``out``."""
+        label_type = self.schema.field(self.label).type if self.label else None
+        for row in rows:
+            name, n = row["name"], int(row["n"])
+            if row["kind"] == "histogram":
+                out["features"][name]["histogram"]["counts"][int(row["pos"])] += n
+            elif row["kind"] == "top":
+                summary = out["features"][name]
+                summary["top"].append(
+                    {"value": row["text"], "count": n, "share": _share(n, summary["count"])}
+                )
+            else:
+                text = str(_label_text(row["text"], label_type))
+                dist = out["label"]["distribution"]
+                dist[text] = dist.get(text, 0) + n
+        for name in self.categorical:
+            top = out["features"][name]["top"]
+            top.sort(key=lambda t: (-t["count"], t["value"]))
+        if self.label:
+            ordered = sorted(out["label"]["distribution"].items(), key=lambda kv: _sort_key(kv[0]))
+            out["label"]["distribution"] = dict(ordered)
+
+
+def _quantiles(values: list[float] | None) -> dict[str, float]:
+    if not values:
+        return {}
+    return {
+        f"p{round(q * 100):02d}": _round(v) or 0.0 for q, v in zip(QUANTILES, values, strict=True)
+    }
+
+
+def _position(m: Moments) -> dict[str, float | None]:
+    """One array position's mean, (population) std, min and max, as ``position_summary``."""
+    mean = m.total / m.count
+    std = math.sqrt(max(m.squares / m.count - mean * mean, 0.0))
+    return {"mean": _round(mean), "std": _round(std), "min": _round(m.low), "max": _round(m.high)}
 
 
 def _label_text(value: str | None, dtype: pa.DataType | None) -> str | None:
@@ -244,93 +409,4 @@ def _label_text(value: str | None, dtype: pa.DataType | None) -> str | None:
     return value
 
 
-def _sort_key(value: str) -> tuple[int, float | str]:
-    try:
-        return (0, float(value))
-    except ValueError:
-        return (1, value)
-
-
-def _assemble(
-    rows: list[dict[str, Any]],
-    names: list[str],
-    forms: dict[str, str],
-    label: str | None,
-    categorical: list[str],
-    edges: dict[str, list[float]],
-) -> tuple[dict[str, Any], dict[str, int]]:
-    """The statistics from the first query's rows (histograms and frequencies still empty), and
-    how many distinct values each label or categorical column has."""
-    moments = {n: Moments() for n in names}
-    quantiles: dict[str, list[float]] = {}
-    distinct: dict[str, int] = {}
-    missing: dict[str, int] = {}
-    total_rows = 0
-    for row in rows:
-        kind, name, n = row["kind"], row["name"], int(row["n"] or 0)
-        if kind == "rows":
-            total_rows = n
-        elif kind == "values":
-            m = moments[name]
-            m.count = n
-            if n:
-                m.total, m.squares = float(row["total"]), float(row["squares"])
-                m.low, m.high = float(row["low"]), float(row["high"])
-                if row["q"]:
-                    quantiles[name] = [float(v) for v in row["q"]]
-            if forms[name] != "scalar":
-                m.per_row = int(row["width"]) if row["width"] is not None else 0
-        elif kind == "missing":
-            moments[name].missing = n
-        elif kind == "distinct":
-            distinct[name], missing[name] = n, int(row["width"] or 0)
-    out: dict[str, Any] = {"rows": total_rows, "features": {}}
-    for name in names:
-        summary = moments[name].result()
-        summary["histogram"] = {
-            "edges": edges.get(name) or histogram_edges(summary["min"], summary["max"]),
-            "counts": [0] * BINS,
-        }
-        if name in quantiles:
-            summary["quantiles"] = [float(f"{v:.6g}") for v in quantiles[name]]
-        out["features"][name] = summary
-    for name in categorical:
-        out["features"][name] = {
-            "count": total_rows - missing[name],
-            "missing": missing[name],
-            "distinct": distinct[name],
-            "categories": {} if distinct[name] <= MAX_VALUES else None,
-        }
-    if label:
-        out["label"] = {"name": label, "missing": missing[label]}
-        if distinct[label] <= MAX_VALUES:
-            out["label"]["distribution"] = {}
-    return out, distinct
-
-
-def _add_second(
-    out: dict[str, Any],
-    rows: list[dict[str, Any]],
-    label: str | None,
-    label_type: pa.DataType | None,
-) -> None:
-    """The second query's histogram counts and value frequencies, into ``out``."""
-    for row in rows:
-        name, n = row["name"], int(row["n"])
-        if row["kind"] == "histogram":
-            out["features"][name]["histogram"]["counts"][int(row["bin"])] += n
-        elif name == label:
-            text = str(_label_text(row["text"], label_type))
-            out["label"]["distribution"][text] = out["label"]["distribution"].get(text, 0) + n
-        else:
-            out["features"][name]["categories"][row["text"]] = n
-    if label and "distribution" in out["label"]:
-        ordered = sorted(out["label"]["distribution"].items(), key=lambda kv: _sort_key(kv[0]))
-        out["label"]["distribution"] = dict(ordered)
-    for summary in out["features"].values():
-        if summary.get("categories"):
-            ordered = sorted(summary["categories"].items(), key=lambda kv: (-kv[1], kv[0]))
-            summary["categories"] = dict(ordered)
-
-
-__all__ = ["QUANTILE_PARTS", "pushdown_stats", "statistics"]
+__all__ = ["PIXEL_PATTERN", "pushdown_stats", "statistics"]
