@@ -194,3 +194,53 @@ steps_per_iteration = 10
     )
     flagged = [f["feature"] for f in drift["features"] if f["drifted"]]
     assert flagged == ["label (label)"]
+
+
+def test_churn_stats_and_drift_are_pushed_down(
+    cli, mlkit_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The churn example (categories with empty values, a boolean, a date, a text label) through
+    `mlkit data stats` and `mlkit data drift`: computed in DuckDB, equal to the streamed pass,
+    and no row reaches the client."""
+    import pyarrow.compute as pc
+
+    from mlkit.data.stats import relation_stats
+
+    csv = Path(__file__).resolve().parents[2] / "examples" / "churn.csv"
+    assert cli("data", "load", csv, "-t", "churn").code == 0
+    warehouse = LocalWarehouse(load_settings().warehouse_path)
+    table = warehouse.read_table("churn")
+    moved = table.set_column(
+        table.schema.get_field_index("plan"),
+        "plan",
+        pc.if_else(pc.equal(table["plan"], "basic"), "gold", table["plan"]),
+    )
+    warehouse.write_table("churn_moved", moved)
+    streamed = relation_stats(warehouse, "churn", label="churned", skip=["id"])
+    with open_store(load_settings().registry_url, load_settings().artifacts_dir) as store:
+        run = store.create_run("churn", spec_text="", params={})
+        store.record_run_data_stats(run.id, streamed)
+        store.finish_run(run.id, status="finished", data_fingerprint={"key": "id"})
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a row was read by the client")
+
+    monkeypatch.setattr(LocalWarehouse, "iter_batches", refuse)
+    monkeypatch.setattr(LocalWarehouse, "read_table", refuse)
+    stats = _json(cli("data", "stats", "churn", "--label", "churned", "--json"))
+    assert {k: v["kind"] for k, v in stats["features"].items()} == {
+        k: v["kind"] for k, v in streamed["features"].items()
+    }
+    assert stats["features"]["plan"] == streamed["features"]["plan"]
+    assert stats["features"]["signed_up"]["kind"] == "date"
+    assert stats["label"] == streamed["label"]
+    for name in ("tenure_months", "monthly_fee", "autopay", "signed_up"):
+        s, p = streamed["features"][name], stats["features"][name]
+        assert p["histogram"] == s["histogram"], name
+        assert p["mean"] == pytest.approx(s["mean"], rel=1e-5), name
+    same = _json(cli("data", "drift", "churn", "--against", run.id, "--json"))
+    assert same["drifted"] == 0
+    drifted = _json(
+        cli("data", "drift", "churn_moved", "--against", run.id, "--json", "--no-fail-on-drift")
+    )
+    assert [f["feature"] for f in drifted["features"] if f["drifted"]] == ["plan"]
