@@ -12,9 +12,10 @@ Queries (each one ``UNION ALL`` statement):
 0. *Probe* (only when there are STRING features): how many values of each match the pixel form.
 1. *Moments*: the row count; per numeric, boolean, timestamp or date column the count, missing
    (NULL or NaN), sum, sum of squares, minimum, maximum and the quantiles ``QUANTILES``; per array
-   or pixel column the same over all its values (unnested) and its values per row, per array
-   position (the first ``MAX_POSITIONS``) count, sum, squares, minimum and maximum; per
-   categorical column its non-empty values, missing rows and distinct values; the label's NULLs.
+   or pixel column the same over all its values (unnested) and its values per row (an array's
+   from its per-position count, sum, squares, minimum and maximum, the first ``MAX_POSITIONS``
+   of which are listed); per categorical column its non-empty values, missing rows and distinct
+   values; the label's NULLs.
 2. *Histograms and frequencies*: each feature's values counted in the ``BINS`` equal-width bins
    between its edges (a run's edges for drift, else ``min``..``max`` from query 1); each
    categorical column's ``TOP_VALUES`` most frequent values; the label's frequencies.
@@ -231,16 +232,15 @@ class _Plan:
         for tag, name in enumerate(self.pooled):
             frm, v, pos = self._pooled(name, tag, source)
             sums = {"n": f"COUNT({v})", "total": f"SUM({v})", "squares": f"SUM({v} * {v})"}
-            sums |= {"low": f"MIN({v})", "high": f"MAX({v})", "pos": f"MAX({pos}) + 1"}
-            parts.append(self._row("pooled", name, sums, frm))
+            sums |= {"low": f"MIN({v})", "high": f"MAX({v})"}
+            if self.kinds[name] == "array":  # per position; pooled from them (one unnest)
+                parts.append(
+                    self._row("position", name, sums | {"pos": pos}, frm) + f" GROUP BY {pos}"
+                )
+            else:
+                parts.append(self._row("pooled", name, sums | {"pos": f"MAX({pos}) + 1"}, frm))
             column = self._column(name)
             parts.append(self._row("missing", name, {"m": f"COUNT(*) - COUNT({column})"}, src))
-            if self.kinds[name] == "array":
-                sums.pop("pos")
-                parts.append(
-                    self._row("position", name, sums | {"pos": pos}, frm)
-                    + f" WHERE {pos} < {MAX_POSITIONS} GROUP BY {pos}"
-                )
         for name in self.categorical:
             t = self._text(name)
             counts = {"n": f"COUNT({t})", "m": f"COUNT(*) - COUNT({t})"}
@@ -306,8 +306,8 @@ class _Plan:
             kind, name, n = row["kind"], row["name"], int(row["n"] or 0)
             if kind == "rows":
                 total_rows = n
-            elif kind in ("scalar", "pooled", "position"):
-                m = Moments() if kind == "position" else moments[name]
+            elif kind in ("scalar", "pooled"):
+                m = moments[name]
                 m.count = n
                 if n:
                     m.total, m.squares = float(row["total"]), float(row["squares"])
@@ -316,10 +316,19 @@ class _Plan:
                     m.missing = int(row["m"] or 0)
                     if n and row["q"]:
                         found[name] = [float(row["q"][i]) for i in self.points]
-                elif kind == "pooled" and row["pos"] is not None:
+                elif row["pos"] is not None:
                     m.per_row = int(row["pos"])
-                elif kind == "position":
-                    positions[name][int(row["pos"])] = m
+            elif kind == "position" and n:
+                at, m, pooled = int(row["pos"]), Moments(), moments[name]
+                m.count, m.total, m.squares = n, float(row["total"]), float(row["squares"])
+                m.low, m.high = float(row["low"]), float(row["high"])
+                pooled.count += n
+                pooled.total += m.total
+                pooled.squares += m.squares
+                pooled.low, pooled.high = min(pooled.low, m.low), max(pooled.high, m.high)
+                pooled.per_row = max(pooled.per_row or 0, at + 1)
+                if at < MAX_POSITIONS:
+                    positions[name][at] = m
             elif kind == "missing":
                 moments[name].missing = int(row["m"] or 0)
             elif kind == "categories":
