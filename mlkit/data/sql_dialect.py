@@ -165,3 +165,10 @@ class DuckDBDialect(SqlDialect):
 
     def is_nan(self, value: str) -> str:
         return f"isnan({value})"
+
+    def bin_of(self, value: str, low: float, scale: float, bins: int) -> str:
+        """In float32 (FLOAT), as :func:`mlkit.data.stats.histogram_bins` computes it: the same
+        bin for every value (BigQuery has no float32: there a value within float32 rounding of
+        an edge may fall in the neighbouring bin)."""
+        at = f"(CAST({value} AS FLOAT) - CAST({low!r} AS FLOAT)) * CAST({scale!r} AS FLOAT)"
+        return f"LEAST(GREATEST(CAST(FLOOR({at}) AS {self.int_type}), 0), {bins - 1})"

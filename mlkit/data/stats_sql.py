@@ -21,8 +21,9 @@ Queries (each one ``UNION ALL`` statement):
    categorical column's ``TOP_VALUES`` most frequent values; the label's frequencies.
 
 Tolerance against the streamed pass: the streamed pass reads values as float32 and sums in
-float64, SQL sums the stored values in float64: moments agree to about 1e-6 relative, and a value
-within float32 rounding of a bin edge may fall in the neighbouring bin. Quantiles: DuckDB's
+float64, SQL sums the stored values in float64: moments agree to about 1e-6 relative. Bins are
+computed in float32 as the streamed pass does on DuckDB (equal counts); on BigQuery (no float32)
+a value within float32 rounding of a bin edge may fall in the neighbouring bin. Quantiles: DuckDB's
 ``quantile_cont`` interpolates as numpy does (equal to 1e-6 relative); BigQuery's
 ``APPROX_QUANTILES(x, 100)`` gives values of the data whose rank is approximate: within 1% of
 the rows of the exact quantile (exact on small tables).
