@@ -313,7 +313,7 @@ def _served_parts(groups: list[EndpointModel]) -> list[Any]:
                     t.error_rate,
                     t.latency_p50_ms,
                     t.latency_p99_ms,
-                    Html(esc(fmt(t.predictions)), t.predictions),
+                    Html(esc(_distribution(t.predictions)), t.predictions),
                     _when(t.first_at),
                     _when(t.last_at),
                 ]
@@ -333,6 +333,11 @@ def _served_parts(groups: list[EndpointModel]) -> list[Any]:
     parts.append(table)
     parts.extend(f'<p class="dim served-note">{esc(line)}</p>' for line in lines)
     return parts
+
+
+def _distribution(values: dict[str, float]) -> str:
+    """Class counts (``0=12, 1=3``) or quantiles (``p50=0.31``) as one line."""
+    return ", ".join(f"{k}={v:g}" for k, v in values.items())
 
 
 def _when(at: float | None) -> datetime | None:

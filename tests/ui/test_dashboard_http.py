@@ -257,7 +257,7 @@ def test_endpoints_show_requests_and_latency_per_version_from_the_log(tmp_path):
         assert three["latency_p50_ms"] == pytest.approx(75.0)  # 70, 80 ms
         assert three["latency_p99_ms"] == pytest.approx(79.9)
         assert one["predictions"] == {"0": 6.0, "1": 4.0}  # ok answers 0-4, two instances each
-        assert "35.0000" in r.text  # the p50 cell
+        assert "35.0000" in r.text and "0=6, 1=4" in r.text  # the p50 and predictions cells
         # The page is cached until the log changes, then read again.
         assert httpx.get(url + "/endpoints?format=json&table=served").json() == rows
         _log_answers(settings.warehouse_path)
@@ -271,3 +271,17 @@ def test_endpoints_show_requests_and_latency_per_version_from_the_log(tmp_path):
 
 def _file_state(path: Path) -> tuple[int, bytes]:
     return path.stat().st_mtime_ns, path.read_bytes()
+
+
+def test_an_unreadable_prediction_log_is_one_line_and_the_page_still_renders(tmp_path):
+    settings = load_settings(tmp_path)
+    with open_store(settings.registry_url, settings.artifacts_dir, create=True) as store:
+        fill(store, tmp_path, versions=3)
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    settings.warehouse_path.write_bytes(b"not a database" * 100)
+    with running_dashboard(settings) as url:
+        r = httpx.get(url + "/endpoints")
+    assert r.status_code == 200
+    assert "toy on local: prediction log not readable: cannot open local warehouse" in r.text
+    assert "rollback" in r.text  # the history still renders
+    assert settings.warehouse_path.read_bytes() == b"not a database" * 100
