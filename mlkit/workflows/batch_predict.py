@@ -67,6 +67,7 @@ class BatchOutcome:
     skipped: int  # rows already in the output (a resumed job)
     seconds: float
     job: str | None = None  # --target vertex: the BatchPredictionJob's resource name
+    failed: int = 0  # --target vertex: instances the job failed on or left incomplete
 
     @property
     def rows_per_s(self) -> float:
