@@ -64,7 +64,7 @@ def test_an_interrupted_job_resumes_without_duplicates(registered: Path) -> None
     table, expected = _rows()
     warehouse = LocalWarehouse(load_settings().warehouse_path)
     warehouse.write_table("scans", table)
-    request = BatchRequest("digits", "scans", "out", batch_rows=500)
+    request = BatchRequest("digits", "scans", "out", batch_rows=500, write_rows=500)
     seen = []
 
     def stop_after_two_batches(done: int, total: int) -> None:
