@@ -44,9 +44,9 @@ from mlkit.workflows.background import WriteBehind, read_ahead
 
 Progress = Callable[[int, int], None]  # (rows done, rows in all)
 BATCH_ROWS = 8192  # rows read, decoded and predicted at a time
-WRITE_ROWS = (
-    262_144  # rows an append holds at least (the last one excepted): ~90 ms a DuckDB append
-)
+# Rows an append holds at least (the last one excepted): a DuckDB append costs ~90 ms whatever
+# its size, a BigQuery one a load job; a killed job redoes at most this many.
+WRITE_ROWS = 262_144
 VERSION_COLUMN = "model_version"
 
 
