@@ -23,6 +23,7 @@ from __future__ import annotations
 import abc
 
 FINGERPRINT_FUNCTION = "mlkit_farm_fingerprint"  # the local warehouse's FARM_FINGERPRINT
+RESERVOIR = 65_536  # values DuckDB samples per feature for its quantiles
 
 
 class SqlDialect(abc.ABC):
@@ -140,5 +141,8 @@ class DuckDBDialect(SqlDialect):
         return f"{FINGERPRINT_FUNCTION}(CAST({column} AS VARCHAR))"
 
     def quantiles(self, value: str, parts: int) -> str:
+        # A uniform sample of RESERVOIR values (all of them below that): measured 4x faster than
+        # approx_quantile's t-digest over 4,000,000 unnested array values (0.14 s against 0.56 s),
+        # a decile's rank within ~0.2% at that size; neither is reproducible run to run.
         points = ", ".join(repr(i / parts) for i in range(parts + 1))
-        return f"approx_quantile({value}, [{points}])"
+        return f"reservoir_quantile({value}, [{points}], {RESERVOIR})"
