@@ -291,8 +291,9 @@ def _assemble(
             "edges": edges.get(name) or histogram_edges(summary["min"], summary["max"]),
             "counts": [0] * BINS,
         }
-        if name in quantiles:
-            summary["quantiles"] = [float(f"{v:.6g}") for v in quantiles[name]]
+        if name in quantiles:  # the ends are the exact minimum and maximum
+            q = [summary["min"], *quantiles[name][1:-1], summary["max"]]
+            summary["quantiles"] = [float(f"{v:.6g}") for v in q]
         out["features"][name] = summary
     for name in categorical:
         out["features"][name] = {
