@@ -409,15 +409,20 @@ class EndpointApp:
     async def _discard(self, request: Request, limit: int = _DRAIN_LIMIT) -> None:
         """Read and drop the body (up to ``limit`` bytes, within the body deadline), so that an
         error answer reaches a client still sending."""
-        read = 0
+
+        async def drain() -> None:
+            read = 0
+            while read <= limit:
+                message = await request.receive()
+                read += len(message.get("body", b""))
+                if message["type"] != "http.request" or not message.get("more_body"):
+                    return
+
+        # asyncio.wait_for, not 3.11's asyncio.timeout: mlkit also runs on Python 3.10, where
+        # asyncio.TimeoutError is not yet the builtin TimeoutError.
         try:
-            async with asyncio.timeout(self.limits.body_timeout_s):
-                while read <= limit:
-                    message = await request.receive()
-                    read += len(message.get("body", b""))
-                    if message["type"] != "http.request" or not message.get("more_body"):
-                        return
-        except TimeoutError:
+            await asyncio.wait_for(drain(), self.limits.body_timeout_s)
+        except asyncio.TimeoutError:
             return
 
     async def _body(self, request: Request) -> bytes:
@@ -445,19 +450,23 @@ class EndpointApp:
         chunks: list[bytes] = []
         got = 0
         timeout = self.limits.body_timeout_s
+
+        async def receive() -> None:
+            nonlocal got
+            while True:
+                message = await request.receive()
+                if message["type"] == "http.disconnect":
+                    raise _Reply(499, "the client closed the connection", close=True)
+                chunk = message.get("body", b"")
+                if chunk:
+                    chunks.append(chunk)
+                    got += len(chunk)
+                if not message.get("more_body", False):
+                    return
+
         try:
-            async with asyncio.timeout(timeout):
-                while True:
-                    message = await request.receive()
-                    if message["type"] == "http.disconnect":
-                        raise _Reply(499, "the client closed the connection", close=True)
-                    chunk = message.get("body", b"")
-                    if chunk:
-                        chunks.append(chunk)
-                        got += len(chunk)
-                    if not message.get("more_body", False):
-                        break
-        except TimeoutError:
+            await asyncio.wait_for(receive(), timeout)  # see _discard: 3.10 as well as 3.11
+        except asyncio.TimeoutError:
             logger.info("closed the request from %s: %d of %d body bytes in %g s",
                         _client(request), got, length, timeout)  # fmt: skip
             raise _Reply(

@@ -1,0 +1,114 @@
+"""``mlkit train --backend vertex`` without an own image: mlkit as a Python package in Google's
+prebuilt TensorFlow 2.15 training container.
+
+Without ``MLKIT_VERTEX_IMAGE`` (or ``[vertex] image``), the job's worker pools take a
+``python_package_spec``: Vertex AI starts the prebuilt container (Python 3.10, TensorFlow 2.15; the
+GPU build when the job has an accelerator), ``pip install``-s the package staged to Cloud Storage
+and runs :data:`PACKAGE_MODULE` (``python -m mlkit.workflows.launch.vertex_task``), which writes the
+experiment and runs ``mlkit train`` on it. The package is mlkit's wheel, built from the source
+checkout with ``uv build`` (``MLKIT_VERTEX_PACKAGE`` names one already built: a local file or a
+``gs://`` URI), and staged under the staging bucket at a name that its content fixes, so an
+unchanged mlkit is uploaded once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from mlkit.errors import MlkitError, UsageError
+
+__all__ = ["PACKAGE_MODULE", "build_package", "prebuilt_image", "stage_package", "staged_package"]
+
+PACKAGE_MODULE = "mlkit.workflows.launch.vertex_task"
+# Google's prebuilt training containers for TensorFlow 2.15 (Python 3.10), one per continent.
+_PREBUILT = "{region}-docker.pkg.dev/vertex-ai/training/tf-{kind}.2-15.py310:latest"
+
+
+def prebuilt_image(location: str, accelerator_type: str | None) -> str:
+    """The prebuilt TensorFlow 2.15 training image for ``location``: GPU with an accelerator."""
+    region = {"europe": "europe", "asia": "asia", "australia": "asia"}.get(
+        location.split("-", 1)[0], "us"
+    )
+    return _PREBUILT.format(region=region, kind="gpu" if accelerator_type else "cpu")
+
+
+def _source_root() -> Path:
+    root = Path(__file__).resolve().parents[3]  # mlkit/workflows/launch/ -> the checkout
+    pyproject = root / "pyproject.toml"
+    if not pyproject.is_file() or 'name = "mlkit"' not in pyproject.read_text(encoding="utf-8"):
+        raise UsageError(
+            "--backend vertex without an image builds mlkit's package from its source checkout, "
+            f"and this mlkit ({root}) has none",
+            hint="set MLKIT_VERTEX_PACKAGE to a built mlkit wheel (`uv build --wheel` in the "
+            "checkout) or MLKIT_VERTEX_IMAGE to an image with mlkit installed",
+        )
+    return root
+
+
+def build_package(out_dir: Path) -> Path:
+    """Build mlkit's wheel from its source checkout into ``out_dir`` (with ``uv build``)."""
+    root = _source_root()
+    uv = os.environ.get("MLKIT_UV") or shutil.which("uv")
+    if not uv:
+        raise UsageError(
+            "--backend vertex without an image builds mlkit's package with uv, "
+            "and there is no `uv` on PATH",
+            hint="install uv (https://docs.astral.sh/uv/), or set MLKIT_VERTEX_PACKAGE to a "
+            "built mlkit wheel, or MLKIT_VERTEX_IMAGE to an image with mlkit installed",
+        )
+    done = subprocess.run(
+        [uv, "build", "--wheel", "--out-dir", str(out_dir), str(root)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    wheels = sorted(out_dir.glob("mlkit-*.whl"))
+    if done.returncode != 0 or len(wheels) != 1:
+        last = (done.stderr.strip().splitlines() or ["no wheel was written"])[-1]
+        raise MlkitError(f"building mlkit's package with `uv build` failed: {last}")
+    return wheels[0]
+
+
+def stage_package(package: Path, staging_bucket: str, project: str | None = None) -> str:
+    """Upload ``package`` under ``staging_bucket``/mlkit-packages/SHA/ (skipped when that object
+    is there already); return its ``gs://`` URI. The file name stays the wheel's own: pip reads
+    the version and tags from it."""
+    digest = hashlib.sha256(package.read_bytes()).hexdigest()[:16]
+    bucket_name, _, prefix = staging_bucket.removeprefix("gs://").partition("/")
+    name = "/".join(p for p in (prefix.strip("/"), "mlkit-packages", digest, package.name) if p)
+    from google.cloud import storage
+
+    try:
+        bucket = storage.Client(project=project).bucket(bucket_name)
+        blob = bucket.blob(name)
+        if not blob.exists():
+            blob.upload_from_filename(str(package), content_type="application/zip")
+    except Exception as exc:  # credentials, permissions, a missing bucket: one line
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise MlkitError(
+            f"cannot stage mlkit's package to gs://{bucket_name}/{name}: {message}",
+            hint="check MLKIT_VERTEX_STAGING_BUCKET and `gcloud auth application-default login`",
+        ) from exc
+    return f"gs://{bucket_name}/{name}"
+
+
+def staged_package(staging_bucket: str, project: str | None, given: str | None = None) -> str:
+    """The ``gs://`` URI of the package the job installs: ``given`` (``MLKIT_VERTEX_PACKAGE``) as it
+    is when it is in Cloud Storage, staged when it is a local file, else mlkit's wheel built now."""
+    if given and given.startswith("gs://"):
+        return given
+    if given:
+        path = Path(given).expanduser()
+        if not path.is_file() or not path.name.endswith((".whl", ".tar.gz")):
+            raise UsageError(
+                f"MLKIT_VERTEX_PACKAGE: expected a built mlkit wheel or sdist (a .whl or .tar.gz "
+                f"file, or a gs:// URI), got {given!r}"
+            )
+        return stage_package(path, staging_bucket, project)
+    with tempfile.TemporaryDirectory(prefix="mlkit-package-") as tmp:
+        return stage_package(build_package(Path(tmp)), staging_bucket, project)
