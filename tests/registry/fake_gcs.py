@@ -87,6 +87,13 @@ class FakeGcs:
                         if b == bucket and n.startswith(prefix)
                     ]
                     return self._json(200, {"kind": "storage#objects", "items": items})
+                if parts[1:4] == ["storage", "v1", "b"] and len(parts) >= 7 and parts[5] == "o":
+                    key = (parts[4], "/".join(parts[6:]))  # an object's metadata (exists())
+                    if key not in fake.objects:
+                        return self._json(
+                            404, {"error": {"code": 404, "message": "No such object"}}
+                        )
+                    return self._json(200, fake._resource(*key))
                 if parts[1:5] == ["download", "storage", "v1", "b"] and len(parts) >= 8:
                     key = (parts[5], "/".join(parts[7:]))
                     if key not in fake.objects:

@@ -50,10 +50,11 @@ def _source_root() -> Path:
     return root
 
 
-def build_package(out_dir: Path) -> Path:
-    """Build mlkit's wheel from its source checkout into ``out_dir`` (with ``uv build``)."""
+def build_package(out_dir: Path, uv: str | None = None) -> Path:
+    """Build mlkit's wheel from its source checkout into ``out_dir`` with ``uv build`` (``uv``,
+    else ``MLKIT_UV``, else the ``uv`` on PATH)."""
     root = _source_root()
-    uv = os.environ.get("MLKIT_UV") or shutil.which("uv")
+    uv = uv or os.environ.get("MLKIT_UV") or shutil.which("uv")
     if not uv:
         raise UsageError(
             "--backend vertex without an image builds mlkit's package with uv, "
@@ -61,12 +62,15 @@ def build_package(out_dir: Path) -> Path:
             hint="install uv (https://docs.astral.sh/uv/), or set MLKIT_VERTEX_PACKAGE to a "
             "built mlkit wheel, or MLKIT_VERTEX_IMAGE to an image with mlkit installed",
         )
-    done = subprocess.run(
-        [uv, "build", "--wheel", "--out-dir", str(out_dir), str(root)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    try:
+        done = subprocess.run(
+            [uv, "build", "--wheel", "--out-dir", str(out_dir), str(root)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError as exc:
+        raise MlkitError(f"building mlkit's package with `uv build` failed: {exc}") from exc
     wheels = sorted(out_dir.glob("mlkit-*.whl"))
     if done.returncode != 0 or len(wheels) != 1:
         last = (done.stderr.strip().splitlines() or ["no wheel was written"])[-1]
