@@ -177,8 +177,10 @@ def test_without_an_image_the_components_install_mlkits_package_in_the_prebuilt_
         script = container["command"][-1]
         assert script.startswith(
             "pip install --quiet --no-warn-script-location "
-            "/gcs/demo-bucket/packages/mlkit-0.1.0-py3-none-any.whl && "
+            "/gcs/demo-bucket/packages/mlkit-0.1.0-py3-none-any.whl "
+            "/gcs/demo-bucket/mlkit-packages/"
         )
+        assert "/adanet-0.9.0-py3-none-any.whl && " in script  # staged next to it
         env = {e["name"]: e["value"] for e in container["env"]}
         assert env["MLKIT_VERTEX_RUN_PACKAGE"] == PACKAGE
         assert env["MLKIT_VERTEX_RUN_IMAGE"] == PREBUILT
@@ -194,7 +196,7 @@ def test_a_component_with_a_package_installs_it_then_runs_its_step(mlkit_home, m
         f'[pipeline]\nname = "checks"\nexperiment = "{EXPERIMENT}"\n[ingest]\nsource = "digits"\n'
     )
     out = mlkit_home / "checks.yaml"
-    compile_pipeline(pipeline, out, image=PREBUILT, env={}, package=PACKAGE)
+    compile_pipeline(pipeline, out, image=PREBUILT, env={}, packages=[PACKAGE])
     spec = yaml.safe_load(out.read_text())
     bin_dir = mlkit_home / "bin"
     bin_dir.mkdir()

@@ -16,7 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from mlkit.workflows.launch.vertex_package import build_package, prebuilt_image
+from mlkit.compat import tomllib
+from mlkit.workflows.launch.vertex_package import (
+    ADANET_REQUIRES,
+    adanet_wheel,
+    build_package,
+    prebuilt_image,
+)
 from tests.fakes.vertex_jobs import FakeVertexJobs
 from tests.registry.fake_gcs import FakeGcs
 
@@ -63,11 +69,15 @@ def test_without_an_image_the_job_runs_the_staged_wheel_in_the_prebuilt_image(cl
     jobs, gcs = cloud
     result = cli("train", IRIS, "--backend", "vertex", "--steps", "50", "--json")
     assert result.code == 0, result.err
-    # mlkit's wheel landed in the fake bucket, under the staging prefix, named by its content.
-    ((bucket, name),) = gcs.objects
-    assert bucket == "demo-bucket"
-    assert name.startswith("staging/mlkit-packages/") and name.endswith("-py3-none-any.whl")
+    # mlkit's wheel and AdaNet's landed in the fake bucket, under the staging prefix, each in a
+    # folder named by its content.
+    staged = {name.rsplit("/", 1)[-1]: name for (_, name) in gcs.objects}
+    assert {b for (b, _) in gcs.objects} == {"demo-bucket"}
+    assert sorted(staged) == ["adanet-0.9.0-py3-none-any.whl", "mlkit-0.1.0-py3-none-any.whl"]
+    bucket, name = "demo-bucket", staged["mlkit-0.1.0-py3-none-any.whl"]
+    assert name.startswith("staging/mlkit-packages/")
     package = f"gs://demo-bucket/{name}"
+    adanet = f"gs://demo-bucket/{staged['adanet-0.9.0-py3-none-any.whl']}"
     with zipfile.ZipFile(io.BytesIO(gcs.objects[(bucket, name)])) as whl:
         names = whl.namelist()
         metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))
@@ -78,7 +88,7 @@ def test_without_an_image_the_job_runs_the_staged_wheel_in_the_prebuilt_image(cl
     assert "containerSpec" not in pool
     spec = pool["pythonPackageSpec"]
     assert spec["executorImageUri"] == CPU_IMAGE
-    assert spec["packageUris"] == [package]
+    assert spec["packageUris"] == [package, adanet]
     assert spec["pythonModule"] == MODULE
     assert spec["args"] == ["--steps", "50"]
     env = {e["name"]: e["value"] for e in spec["env"]}
@@ -98,24 +108,27 @@ def test_a_built_package_is_staged_once_and_gpus_get_the_gpu_image(cloud, cli, w
     for _ in range(2):
         assert cli("train", IRIS, "--backend", "vertex", "--workers", "1").code == 0
     uploads = [r for r in gcs.requests if r.startswith("POST /upload/")]
-    assert len(uploads) == 1 and len(gcs.objects) == 1  # the same wheel: staged once
+    assert len(uploads) == 2 and len(gcs.objects) == 2  # the same two wheels: staged once
     creates = [r[2] for r in jobs.requests if r[0] == "POST"]
     assert len(creates) == 2
     pools = creates[1]["jobSpec"]["workerPoolSpecs"]
     gpu = "europe-docker.pkg.dev/vertex-ai/training/tf-gpu.2-15.py310:latest"
     assert [p["pythonPackageSpec"]["executorImageUri"] for p in pools] == [gpu] * 3
-    assert {p["pythonPackageSpec"]["packageUris"][0] for p in pools} == {
-        f"gs://demo-bucket/{name}" for (_, name) in gcs.objects
-    }
+    assert {tuple(p["pythonPackageSpec"]["packageUris"]) for p in pools} == {
+        tuple(sorted((f"gs://demo-bucket/{name}" for (_, name) in gcs.objects), reverse=True))
+    }  # mlkit's, then AdaNet's
 
 
 def test_a_package_already_in_cloud_storage_is_used_as_it_is(cloud, cli, monkeypatch):
     jobs, gcs = cloud
     monkeypatch.setenv("MLKIT_VERTEX_PACKAGE", "gs://team/mlkit-0.1.0-py3-none-any.whl")
     assert cli("train", IRIS, "--backend", "vertex").code == 0
-    assert not gcs.objects
+    ((_, adanet),) = gcs.objects  # only AdaNet's wheel is staged
     (pool,) = _pools(jobs)
-    assert pool["pythonPackageSpec"]["packageUris"] == ["gs://team/mlkit-0.1.0-py3-none-any.whl"]
+    assert pool["pythonPackageSpec"]["packageUris"] == [
+        "gs://team/mlkit-0.1.0-py3-none-any.whl",
+        f"gs://demo-bucket/{adanet}",
+    ]
 
 
 def test_an_own_image_is_used_when_given_in_the_experiment_or_the_environment(
@@ -194,3 +207,25 @@ def test_the_run_stores_the_image_and_package_it_ran_with(monkeypatch) -> None:
         "image": CPU_IMAGE,
         "package": "gs://b/mlkit-packages/x/mlkit.whl",
     }
+
+
+def test_adanets_wheel_asks_for_what_it_imports_not_its_stale_pins(tmp_path) -> None:
+    """AdaNet 0.9.0 as published asks for protobuf<4 and absl-py<1.0, which TensorFlow 2.15
+    refuses: pip could not install mlkit beside it. The staged wheel has the requirements that
+    pyproject's [[tool.uv.dependency-metadata]] gives uv."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    (override,) = [m for m in project["tool"]["uv"]["dependency-metadata"] if m["name"] == "adanet"]
+    assert list(ADANET_REQUIRES) == override["requires-dist"]
+    wheel = adanet_wheel(tmp_path)
+    assert wheel.name == "adanet-0.9.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel) as whl:
+        names = whl.namelist()
+        meta = whl.read("adanet-0.9.0.dist-info/METADATA").decode()
+        record = whl.read("adanet-0.9.0.dist-info/RECORD").decode()
+    requires = [
+        line.split(": ", 1)[1] for line in meta.splitlines() if line.startswith("Requires-")
+    ]
+    assert requires == list(ADANET_REQUIRES)
+    assert "Name: adanet" in meta and "Version: 0.9.0" in meta
+    assert "adanet/__init__.py" in names and not [n for n in names if "__pycache__" in n]
+    assert sorted(line.split(",")[0] for line in record.splitlines()) == sorted(names)

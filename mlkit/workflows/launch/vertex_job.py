@@ -152,6 +152,11 @@ class JobRuntime:
 
     image: str
     package: str | None = None
+    requirements: tuple[str, ...] = ()  # gs:// URIs installed with the package (AdaNet's)
+
+    @property
+    def package_uris(self) -> list[str]:
+        return [self.package, *self.requirements] if self.package else []
 
     def stored(self) -> list[dict[str, str]]:
         """The job's environment that tells its run where it ran (mlkit/registry/environment.py)."""
@@ -165,11 +170,16 @@ def job_runtime(settings: VertexSettings) -> JobRuntime:
     """The own image when given, else the prebuilt one with mlkit's package staged now."""
     if settings.image:
         return JobRuntime(settings.image)
-    from mlkit.workflows.launch.vertex_package import prebuilt_image, staged_package
+    from mlkit.workflows.launch.vertex_package import (
+        prebuilt_image,
+        staged_package,
+        staged_requirements,
+    )
 
     image = prebuilt_image(settings.location, settings.accelerator_type)
+    package = staged_package(settings.staging_bucket, settings.project, settings.package)
     return JobRuntime(
-        image, staged_package(settings.staging_bucket, settings.project, settings.package)
+        image, package, staged_requirements(settings.staging_bucket, settings.project)
     )
 
 
@@ -208,7 +218,7 @@ def worker_pool_specs(
         runs = {
             "python_package_spec": {
                 "executor_image_uri": runtime.image,
-                "package_uris": [runtime.package],
+                "package_uris": runtime.package_uris,
                 "python_module": PACKAGE_MODULE,
                 "args": job_flags(budget),
                 "env": env,

@@ -5,7 +5,10 @@ Without ``MLKIT_VERTEX_IMAGE`` (or ``[vertex] image``), the job's worker pools t
 ``python_package_spec``: Vertex AI starts the prebuilt container (Python 3.10, TensorFlow 2.15; the
 GPU build when the job has an accelerator), ``pip install``-s the package staged to Cloud Storage
 and runs :data:`PACKAGE_MODULE` (``python -m mlkit.workflows.launch.vertex_task``), which writes the
-experiment and runs ``mlkit train`` on it. The package is mlkit's wheel, built from the source
+experiment and runs ``mlkit train`` on it. Next to it goes AdaNet 0.9.0's wheel with the
+requirements it really imports (:func:`adanet_wheel`): as published it asks for ``protobuf<4`` and
+``absl-py<1.0``, which TensorFlow 2.15 refuses, so pip could not install mlkit beside it. The
+package is mlkit's wheel, built from the source
 checkout with ``uv build`` (``MLKIT_VERTEX_PACKAGE`` names one already built: a local file or a
 ``gs://`` URI), and staged under the staging bucket at a name that its content fixes, so an
 unchanged mlkit is uploaded once.
@@ -13,18 +16,33 @@ unchanged mlkit is uploaded once.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import shutil
 import subprocess
 import tempfile
+import zipfile
+from importlib import metadata
 from pathlib import Path
 
 from mlkit.errors import MlkitError, UsageError
 
-__all__ = ["PACKAGE_MODULE", "build_package", "prebuilt_image", "stage_package", "staged_package"]
+__all__ = [
+    "ADANET_REQUIRES",
+    "PACKAGE_MODULE",
+    "adanet_wheel",
+    "build_package",
+    "prebuilt_image",
+    "stage_package",
+    "staged_package",
+    "staged_requirements",
+]
 
 PACKAGE_MODULE = "mlkit.workflows.launch.vertex_task"
+# What AdaNet 0.9.0 really imports: pyproject's [[tool.uv.dependency-metadata]] (a test keeps
+# the two equal).
+ADANET_REQUIRES = ("absl-py", "numpy<2", "protobuf", "six")
 # Google's prebuilt training containers for TensorFlow 2.15 (Python 3.10), one per continent.
 _PREBUILT = "{region}-docker.pkg.dev/vertex-ai/training/tf-{kind}.2-15.py310:latest"
 
@@ -116,3 +134,46 @@ def staged_package(staging_bucket: str, project: str | None, given: str | None =
         return stage_package(path, staging_bucket, project)
     with tempfile.TemporaryDirectory(prefix="mlkit-package-") as tmp:
         return stage_package(build_package(Path(tmp)), staging_bucket, project)
+
+
+def adanet_wheel(out_dir: Path) -> Path:
+    """AdaNet as installed here, as a wheel whose ``Requires-Dist`` are :data:`ADANET_REQUIRES`
+    (the code and the rest of its metadata unchanged)."""
+    dist = metadata.distribution("adanet")
+    info = f"adanet-{dist.version}.dist-info"
+    skip = {f"{info}/RECORD", f"{info}/INSTALLER", f"{info}/REQUESTED", f"{info}/direct_url.json"}
+    files = sorted(
+        str(f)
+        for f in dist.files or ()
+        if str(f).startswith(("adanet/", f"{info}/"))
+        and "__pycache__" not in str(f)
+        and str(f) not in skip
+    )
+    if not any(f.startswith("adanet/") for f in files):
+        raise MlkitError("cannot package AdaNet for the job: its installed files are not listed")
+    wheel = out_dir / f"adanet-{dist.version}-py3-none-any.whl"
+    record = []
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as out:
+        for name in files:
+            data = Path(str(dist.locate_file(name))).read_bytes()
+            if name == f"{info}/METADATA":
+                lines = [
+                    line
+                    for line in data.decode("utf-8").split("\n")
+                    if not line.startswith("Requires-Dist:")
+                ]
+                head = lines.index("") if "" in lines else len(lines)  # the body follows
+                lines[head:head] = [f"Requires-Dist: {r}" for r in ADANET_REQUIRES]
+                data = "\n".join(lines).encode("utf-8")
+            out.writestr(name, data)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+            record.append(f"{name},sha256={digest.decode()},{len(data)}")
+        record.append(f"{info}/RECORD,,")
+        out.writestr(f"{info}/RECORD", "\n".join(record) + "\n")
+    return wheel
+
+
+def staged_requirements(staging_bucket: str, project: str | None) -> tuple[str, ...]:
+    """The ``gs://`` URIs of what the prebuilt image installs with mlkit: AdaNet's wheel."""
+    with tempfile.TemporaryDirectory(prefix="mlkit-adanet-") as tmp:
+        return (stage_package(adanet_wheel(Path(tmp)), staging_bucket, project),)

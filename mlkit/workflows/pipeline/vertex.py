@@ -68,7 +68,7 @@ def _job(path: Path, settings: VertexSettings) -> tuple[Any, CompiledPipeline]:
     load_pipeline(path)  # a bad file stops here, before anything is staged
     runtime = job_runtime(replace(settings, accelerator_type=None))
     compiled = compile_pipeline(
-        path, folder / "pipeline.yaml", image=runtime.image, package=runtime.package
+        path, folder / "pipeline.yaml", image=runtime.image, packages=runtime.package_uris
     )
     credentials = _init(settings)
     job = aiplatform.PipelineJob(
