@@ -31,6 +31,8 @@ __all__ = [
     "JobRuntime",
     "VertexSettings",
     "job_command",
+    "job_flags",
+    "job_runtime",
     "submit_training_job",
     "worker_pool_specs",
 ]
@@ -137,8 +139,9 @@ class VertexSettings:
         return {"chief": 1, "worker": self.workers, "ps": self.ps}
 
 
-def job_command(experiment_text: str, budget: dict[str, Any]) -> list[str]:
-    """The own image's command: write the experiment file, then train it."""
+def job_command(budget: dict[str, Any]) -> list[str]:
+    """The own image's command: write the experiment file (``MLKIT_EXPERIMENT_TOML``), then
+    train it."""
     flags = job_flags(budget)
     train = " ".join(["mlkit", "train", "/tmp/experiment.toml", *map(shlex.quote, flags)])
     script = 'printf "%s" "$MLKIT_EXPERIMENT_TOML" > /tmp/experiment.toml && ' + train
@@ -225,7 +228,7 @@ def worker_pool_specs(
             }
         }
     else:
-        command = job_command("", budget)
+        command = job_command(budget)
         runs = {"container_spec": {"image_uri": runtime.image, "command": command, "env": env}}
 
     # Vertex AI's pool order gives the roles: 0 the chief, 1 the workers, 2 the parameter servers.
