@@ -7,7 +7,7 @@ UV := .tools/bin/uv
 VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: setup demo test lint typecheck fmt clean test-postgres bench-registry bench-data bench-data-stream bench-serving bench-search bench-overhead bench-ui bench-pipeline bench-scale
+.PHONY: setup demo test lint typecheck fmt clean test-postgres bench-registry bench-data bench-data-stream bench-serving bench-search bench-overhead bench-ui bench-pipeline bench-scale bench-tabular bench-monitoring
 
 setup: $(VENV)/.synced
 
@@ -64,9 +64,15 @@ bench-data: setup
 bench-data-stream: setup
 	$(VENV)/bin/python bench/data_stream.py
 
-# Serving: the local endpoint vs the in-process floor and a plain HTTP server; swaps under load.
+# Serving: the local endpoint at 1/16/64 clients vs the in-process floor and two plain servers;
+# swaps under load; cold start and scale from zero. Last line: JSON.
 bench-serving: setup
 	$(VENV)/bin/python bench/serving.py
+
+# Monitoring: logging's cost to throughput, logged == served, drift found in a replay, the bandit's
+# regret against a fixed split. Last line: JSON.
+bench-monitoring: setup
+	$(VENV)/bin/python bench/monitoring.py
 
 # The search's accuracy vs scikit-learn baselines, and AdaNet's throughput vs plain Keras.
 bench-search: setup
@@ -88,3 +94,8 @@ bench-pipeline: setup
 # process, batch prediction end to end vs in memory; last line JSON (docs/data.md, docs/serving.md)
 bench-scale: setup
 	$(VENV)/bin/python bench/scale.py
+
+# Tables with categories and NULLs (penguins; 60,000 generated sales rows): the default search vs
+# the best scikit-learn pipeline, and loading vs pandas + scikit-learn's encoders. Last line: JSON.
+bench-tabular: setup
+	$(VENV)/bin/python bench/tabular.py

@@ -1,13 +1,17 @@
-"""Serving benchmark: the local endpoint under concurrent load, against two baselines measured in
-the same run, and promotions/rollbacks under steady load.
+"""Serving benchmark: the local endpoint under 1, 16 and 64 clients against three baselines
+measured in the same run, promotions/rollbacks under load, and cold starts.
 
-1. **in-process floor**: the SavedModel called directly in this process, one instance per call;
-2. **plain server**: a one-request-one-call HTTP server on the same model (own process);
-3. **mlkit endpoint**: ``mlkit serve``'s registry-driven endpoint with server-side batching (own
-   process), same load as 2: ``--clients`` keep-alive connections sending one instance each for
-   ``--seconds``;
-4. **swaps**: 20 promotions and rollbacks recorded in the registry while the load runs; every
-   swap is logged with when the new version first answered and the failed requests around it.
+1. **in-process floor**: the SavedModel called directly in this process (one instance per call;
+   with 16 and 64 threads calling it at once);
+2. **plain server**: a one-request-one-call HTTP server on the standard library (own process);
+3. **plain server on the endpoint's stack**: the same, on Starlette/uvicorn (own process);
+4. **mlkit endpoint**: ``mlkit serve``'s registry-driven endpoint with adaptive batching (own
+   process); every server gets the same load: N keep-alive connections sending one instance
+   each for ``--seconds``;
+5. **swaps**: 20 promotions and rollbacks recorded in the registry while 16 clients load it;
+6. **heavy model**: the 16-client comparison on a compute-heavier model;
+7. **cold start**: seconds from starting ``mlkit serve`` to its first answer, and from the first
+   request after an idle unload (scale from zero) to its answer.
 
 The last line printed is one JSON object of the figures. Run with ``make bench-serving``.
 """
@@ -19,6 +23,7 @@ import http.client
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -185,137 +190,69 @@ def batching(url: str) -> dict:
     return next(e for e in loaded if e["model"] == "digits" and e["version"] == 1)
 
 
-def inprocess_p50(model_dir: Path, x: np.ndarray, calls: int) -> float:
-    from mlkit.savedmodel import SavedModelRunner
+def inprocess(runner, instances: list, clients: int, seconds: float) -> dict:
+    """The floor: ``clients`` threads calling the SavedModel directly, one instance per call."""
+    if clients == 1:
+        times = []
+        for i in range(1000):
+            started = time.perf_counter()
+            runner.predict_instances(instances[i % len(instances)])
+            times.append((time.perf_counter() - started) * 1000)
+        return {"p50_ms": round(pct(times, 50), 3), "p99_ms": round(pct(times, 99), 3)}
+    records: list[tuple[float, float, bool, str]] = []
+    stop = threading.Event()
+    lock = threading.Lock()
 
-    runner = SavedModelRunner(model_dir)
-    instances = [[row.tolist()] for row in x[:200]]
-    for inst in instances[:20]:
-        runner.predict_instances(inst)
-    times = []
-    for i in range(calls):
-        started = time.perf_counter()
-        runner.predict_instances(instances[i % len(instances)])
-        times.append((time.perf_counter() - started) * 1000)
-    return round(pct(times, 50), 3)
+    def call(seed: int) -> None:
+        i = seed
+        while not stop.is_set():
+            started = time.perf_counter()
+            runner.predict_instances(instances[i % len(instances)])
+            ended = time.perf_counter()
+            i += 1
+            with lock:
+                records.append((ended, (ended - started) * 1000, True, ""))
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    time.sleep(seconds)
+    stop.set()
+    for t in threads:
+        t.join(60)
+    return summarize(records, warmup_s=0.5)
 
 
-def heavy_phase(work: Path, x: np.ndarray, bodies: list[bytes], env: dict, args) -> dict:
-    """The same comparison on a compute-heavier model, where batching has something to save."""
-    from mlkit.registry import open_store
-
-    model = build_heavy(work)
-    floor = inprocess_p50(model, x, 300)
-    home = work / "home-heavy"
-    settings = load_settings(home)
-    with open_store(settings.registry_url, settings.artifacts_dir) as store:
-        store.register_version("digits", model)
-        store.deploy("digits", 1)
-    figures = {}
-    for kind, where, path in (
-        ("plain", model, "/"),
-        ("mlkit", home, "/v1/endpoints/digits:predict"),
-    ):
-        proc, url = start_server(kind, where, {**env, "MLKIT_HOME": str(home)})
-        try:
-            Load(url, path, bodies[:5], 1).run(1.0)
+def server_phase(kind: str, where: Path, path: str, bodies, env: dict, args) -> dict:
+    """One server under 1, 16 and 64 clients: {clients: figures}."""
+    proc, url = start_server(kind, where, env)
+    out: dict[int, dict] = {}
+    try:
+        Load(url, path, bodies[:5], 1).run(1.0)  # warm up (the endpoint loads the version)
+        for clients in args.client_counts:
             before = batching(url) if kind == "mlkit" else None
-            figures[kind] = measure(proc, url, path, bodies, args)
+            sub = argparse.Namespace(clients=clients, seconds=args.seconds)
+            out[clients] = measure(proc, url, path, bodies, sub)
             if before is not None:
                 after = batching(url)
-                calls = after["model_calls"] - before["model_calls"]
-                figures[kind]["mean_batch"] = round(
+                calls = max(1, after["model_calls"] - before["model_calls"])
+                out[clients]["mean_batch"] = round(
                     (after["requests"] - before["requests"]) / calls, 2
                 )
-        finally:
-            proc.kill()
-            proc.wait()
-    print(f"heavy model, in-process p50 {floor} ms", flush=True)
-    print(f"heavy model, plain server: {figures['plain']}", flush=True)
-    print(f"heavy model, mlkit endpoint: {figures['mlkit']}", flush=True)
-    mlkit, plain = figures["mlkit"], figures["plain"]
-    return {
-        "heavy_inprocess_p50_ms": floor,
-        "heavy_p50_ms": mlkit["p50_ms"],
-        "heavy_p99_ms": mlkit["p99_ms"],
-        "heavy_throughput_rps": mlkit["throughput_rps"],
-        "heavy_mean_batch": mlkit["mean_batch"],
-        "heavy_server_cpu_ms_per_request": mlkit["server_cpu_ms_per_request"],
-        "heavy_plain_server_cpu_ms_per_request": plain["server_cpu_ms_per_request"],
-        "heavy_plain_server_p50_ms": plain["p50_ms"],
-        "heavy_plain_server_p99_ms": plain["p99_ms"],
-        "heavy_plain_server_throughput_rps": plain["throughput_rps"],
-        "heavy_throughput_vs_plain": round(mlkit["throughput_rps"] / plain["throughput_rps"], 2),
-        "failed_requests_heavy": mlkit["failed"] + plain["failed"],
-    }
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--swaps", type=int, default=20)
-    parser.add_argument("--swap-every", type=float, default=0.3)
-    args = parser.parse_args()
-    quiet_tensorflow()
-
-    work = Path(tempfile.mkdtemp(prefix="mlkit-bench-serving-"))
-    print(f"building two digits SavedModels in {work}", flush=True)
-    (v1, v2), x, _ = build(work)
-    bodies = [json.dumps({"instances": [row.tolist()]}).encode() for row in x[:200]]
-
-    # -- 1. the floor: the SavedModel in this process -----------------------------------------
-    from mlkit.savedmodel import SavedModelRunner
-
-    runner = SavedModelRunner(v1)
-    instances = [[row.tolist()] for row in x[:200]]
-    for inst in instances[:20]:
-        runner.predict_instances(inst)
-    floor = []
-    for i in range(1000):
-        started = time.perf_counter()
-        runner.predict_instances(instances[i % len(instances)])
-        floor.append((time.perf_counter() - started) * 1000)
-    inprocess = {"p50_ms": round(pct(floor, 50), 3), "p99_ms": round(pct(floor, 99), 3)}
-    print(f"in-process SavedModel: {inprocess}", flush=True)
-
-    # -- registry: both versions registered, version 1 deployed -------------------------------
-    from mlkit.registry import open_store
-    from mlkit.serving.endpoints import LocalEndpoint
-
-    home = work / "home"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLKIT_")}
-    env.update(MLKIT_HOME=str(home), TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT))
-    settings = load_settings(home)
-    store = open_store(settings.registry_url, settings.artifacts_dir)
-    store.register_version("digits", v1)
-    store.register_version("digits", v2)
-    target = LocalEndpoint(store)
-    target.deploy("digits", 1)
-
-    # -- 2. the plain server ------------------------------------------------------------------
-    proc, url = start_server("plain", v1, env)
-    try:
-        Load(url, "/", bodies[:5], 1).run(1.0)  # warm up
-        plain = measure(proc, url, "/", bodies, args)
+            print(f"  {kind:13s} {clients:3d} clients: {out[clients]}", flush=True)
     finally:
         proc.kill()
         proc.wait()
-    print(f"plain one-request-one-call server: {plain}", flush=True)
+    return out
 
-    # -- 3. the mlkit endpoint, then 4. swaps under load ---------------------------------------
+
+def swaps_phase(home: Path, target, bodies, env: dict, args) -> dict:
+    """``--swaps`` promotions and rollbacks while 16 clients load the endpoint."""
     proc, url = start_server("mlkit", home, env)
     path = "/v1/endpoints/digits:predict"
     try:
-        Load(url, path, bodies[:5], 1).run(1.0)  # loads version 1 (first request waits)
-        before = batching(url)
-        endpoint = measure(proc, url, path, bodies, args)
-        after = batching(url)
-        calls = after["model_calls"] - before["model_calls"]
-        endpoint["mean_batch"] = round((after["requests"] - before["requests"]) / calls, 2)
-        print(f"mlkit endpoint: {endpoint}", flush=True)
-
-        load = Load(url, path, bodies, args.clients)
+        Load(url, path, bodies[:5], 1).run(1.0)
+        load = Load(url, path, bodies, 16)
         swaps: list[tuple[float, int]] = []
 
         def swap_loop() -> None:
@@ -334,7 +271,7 @@ def main() -> None:
     finally:
         proc.kill()
         proc.wait()
-    print("promotions and rollbacks under load:", flush=True)
+    print("promotions and rollbacks under load (16 clients):", flush=True)
     start = swaps[0][0] - 1.0
     for n, (at, promoted) in enumerate(swaps):
         until = swaps[n + 1][0] if n + 1 < len(swaps) else at + args.swap_every + 1.0
@@ -348,33 +285,208 @@ def main() -> None:
             f"{len(window):4d} requests, {sum(1 for r in window if not r[2])} failed",
             flush=True,
         )
-    heavy = heavy_phase(work, x, bodies, env, args)
     during = [r for r in records if swaps[0][0] <= r[0] <= swaps[-1][0] + args.swap_every]
-    failed_during = sum(1 for r in records if not r[2])
-    served = sorted({r[3] for r in during if r[2]})
-
-    figures = {
-        "p50_ms": endpoint["p50_ms"],
-        "p99_ms": endpoint["p99_ms"],
-        "throughput_rps": endpoint["throughput_rps"],
-        "inprocess_p50_ms": inprocess["p50_ms"],
-        "inprocess_p99_ms": inprocess["p99_ms"],
-        "plain_server_p50_ms": plain["p50_ms"],
-        "plain_server_p99_ms": plain["p99_ms"],
-        "plain_server_throughput_rps": plain["throughput_rps"],
-        "mean_batch": endpoint["mean_batch"],
-        "server_cpu_ms_per_request": endpoint["server_cpu_ms_per_request"],
-        "plain_server_cpu_ms_per_request": plain["server_cpu_ms_per_request"],
-        "throughput_vs_plain": round(endpoint["throughput_rps"] / plain["throughput_rps"], 2),
-        "p50_vs_inprocess": round(endpoint["p50_ms"] / inprocess["p50_ms"], 1),
-        "p50_vs_plain": round(endpoint["p50_ms"] / plain["p50_ms"], 2),
-        "failed_requests": endpoint["failed"] + plain["failed"],
+    return {
         "swaps": len(swaps),
         "requests_during_swaps": len(during),
-        "failed_requests_during_swaps": failed_during,
-        "versions_served_during_swaps": served,
+        "failed_requests_during_swaps": sum(1 for r in records if not r[2]),
+        "versions_served_during_swaps": sorted({r[3] for r in during if r[2]}),
+    }
+
+
+def _post(url: str, body: bytes, timeout: float = 120) -> int:
+    host, port = url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    try:
+        conn.request(
+            "POST", "/v1/models/digits:predict", body, {"Content-Type": "application/json"}
+        )
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
+
+
+def _state(url: str) -> str:
+    host, port = url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    conn.request("GET", "/v1/models/digits")
+    state = json.loads(conn.getresponse().read())["model_version_status"][0]["state"]
+    conn.close()
+    return state
+
+
+def cold_start(home: Path, body: bytes, env: dict, idle_unload_s: float = 1.0) -> dict:
+    """Seconds from starting ``mlkit serve`` to its first answer (process start, imports,
+    TensorFlow, the version's check and load), and from the first request after an idle
+    unload to its answer (scale from zero)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlkit", "serve", "--port", "0",
+         "--idle-unload", str(idle_unload_s)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        line = proc.stdout.readline()
+        url = "http://" + line.split("http://", 1)[1].split(" ", 1)[0]
+        status = _post(url, body)
+        first = time.perf_counter() - started
+        deadline = time.monotonic() + 60
+        while _state(url) != "START" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        unloaded = time.perf_counter()
+        again = _post(url, body)
+        from_zero = time.perf_counter() - unloaded
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+    ok = status == 200 and again == 200 and proc.returncode == 0
+    print(f"cold start: first answer {first:.2f} s after `mlkit serve` started; after an "
+          f"idle unload {from_zero:.3f} s (exit {proc.returncode})", flush=True)  # fmt: skip
+    return {"cold_start_s": round(first, 3), "scale_from_zero_s": round(from_zero, 3),
+            "cold_start_ok": ok}  # fmt: skip
+
+
+def table(rows: dict[str, dict[int, dict]]) -> None:
+    print(f"{'':16s}{'clients':>8s}{'p50 ms':>10s}{'p99 ms':>10s}{'req/s':>10s}{'batch':>7s}")
+    for name, by_clients in rows.items():
+        for clients, f in by_clients.items():
+            rps = f.get("throughput_rps", "")
+            print(f"{name:16s}{clients:8d}{f['p50_ms']:10.3f}{f['p99_ms']:10.3f}"
+                  f"{rps!s:>10}{f.get('mean_batch', '')!s:>7}")  # fmt: skip
+
+
+def heavy_phase(work: Path, x: np.ndarray, bodies: list[bytes], env: dict, args) -> dict:
+    """The 16-client comparison on a compute-heavier model, where batching has more to save."""
+    from mlkit.registry import open_store
+    from mlkit.savedmodel import SavedModelRunner
+
+    model = build_heavy(work)
+    floor = inprocess(SavedModelRunner(model), [[row.tolist()] for row in x[:200]], 1, 0)
+    home = work / "home-heavy"
+    settings = load_settings(home)
+    with open_store(settings.registry_url, settings.artifacts_dir) as store:
+        store.register_version("digits", model)
+        store.deploy("digits", 1)
+    heavy_args = argparse.Namespace(seconds=args.seconds, client_counts=[16])
+    figures = {}
+    print("heavy model:", flush=True)
+    for kind, where, path in (
+        ("plain", model, "/"),
+        ("plain-uvicorn", model, "/"),
+        ("mlkit", home, "/v1/endpoints/digits:predict"),
+    ):
+        runs = server_phase(kind, where, path, bodies, {**env, "MLKIT_HOME": str(home)}, heavy_args)
+        figures[kind] = runs[16]
+    mlkit, plain = (
+        figures["mlkit"],
+        max((figures["plain"], figures["plain-uvicorn"]), key=lambda f: f["throughput_rps"]),
+    )
+    return {
+        "heavy_inprocess_p50_ms": floor["p50_ms"],
+        "heavy_p50_ms": mlkit["p50_ms"],
+        "heavy_p99_ms": mlkit["p99_ms"],
+        "heavy_throughput_rps": mlkit["throughput_rps"],
+        "heavy_mean_batch": mlkit.get("mean_batch"),
+        "heavy_plain_server_p50_ms": plain["p50_ms"],
+        "heavy_plain_server_throughput_rps": plain["throughput_rps"],
+        "heavy_throughput_vs_plain": round(mlkit["throughput_rps"] / plain["throughput_rps"], 2),
+        "failed_requests_heavy": sum(f["failed"] for f in figures.values()),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=4.0, help="per load phase")
+    parser.add_argument("--clients", default="1,16,64", help="client counts, comma-separated")
+    parser.add_argument("--swaps", type=int, default=20)
+    parser.add_argument("--swap-every", type=float, default=0.3)
+    args = parser.parse_args()
+    args.client_counts = [int(c) for c in args.clients.split(",")]
+    quiet_tensorflow()
+
+    work = Path(tempfile.mkdtemp(prefix="mlkit-bench-serving-"))
+    print(f"building two digits SavedModels in {work}", flush=True)
+    (v1, v2), x, _ = build(work)
+    bodies = [json.dumps({"instances": [row.tolist()]}).encode() for row in x[:200]]
+
+    # -- 1. the floor: the SavedModel in this process -----------------------------------------
+    from mlkit.savedmodel import SavedModelRunner
+
+    runner = SavedModelRunner(v1)
+    instances = [[row.tolist()] for row in x[:200]]
+    for inst in instances[:20]:
+        runner.predict_instances(inst)
+    floor = {c: inprocess(runner, instances, c, args.seconds) for c in args.client_counts}
+    print(f"  {'in-process':13s}: {floor}", flush=True)
+
+    # -- registry: both versions registered, version 1 deployed -------------------------------
+    from mlkit.registry import open_store
+    from mlkit.serving.endpoints import LocalEndpoint
+
+    home = work / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLKIT_")}
+    env.update(MLKIT_HOME=str(home), TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT))
+    settings = load_settings(home)
+    store = open_store(settings.registry_url, settings.artifacts_dir)
+    store.register_version("digits", v1)
+    store.register_version("digits", v2)
+    target = LocalEndpoint(store)
+    target.deploy("digits", 1)
+
+    # -- 2-4. the servers under 1, 16, 64 clients ----------------------------------------------
+    rows = {"in-process": floor}
+    rows["plain (stdlib)"] = server_phase("plain", v1, "/", bodies, env, args)
+    rows["plain (uvicorn)"] = server_phase("plain-uvicorn", v1, "/", bodies, env, args)
+    rows["mlkit endpoint"] = server_phase(
+        "mlkit", home, "/v1/endpoints/digits:predict", bodies, env, args
+    )
+    # -- 5. swaps, 6. heavy model, 7. cold start ----------------------------------------------
+    swapped = swaps_phase(home, target, bodies, env, args)
+    heavy = heavy_phase(work, x, bodies, env, args)
+    cold = cold_start(home, bodies[0], env)
+    table(rows)
+
+    many = 16 if 16 in args.client_counts else max(args.client_counts)
+    one = min(args.client_counts)
+    endpoint, plains = rows["mlkit endpoint"], (rows["plain (stdlib)"], rows["plain (uvicorn)"])
+    best_plain = max(p[many]["throughput_rps"] for p in plains)
+    figures = {
+        "single_client_p50_ms": endpoint[one]["p50_ms"],
+        "single_client_p99_ms": endpoint[one]["p99_ms"],
+        "inprocess_p50_ms": floor[one]["p50_ms"],
+        "single_client_over_inprocess_ms": round(endpoint[one]["p50_ms"] - floor[one]["p50_ms"], 3),
+        "throughput_rps": endpoint[many]["throughput_rps"],
+        "p50_ms": endpoint[many]["p50_ms"],
+        "p99_ms": endpoint[many]["p99_ms"],
+        "p99_over_p50": round(endpoint[many]["p99_ms"] / endpoint[many]["p50_ms"], 2),
+        "plain_server_throughput_rps": best_plain,
+        "plain_stdlib_throughput_rps": plains[0][many]["throughput_rps"],
+        "plain_uvicorn_throughput_rps": plains[1][many]["throughput_rps"],
+        "throughput_vs_plain": round(endpoint[many]["throughput_rps"] / best_plain, 2),
+        "mean_batch": endpoint[many].get("mean_batch"),
+        "server_cpu_ms_per_request": endpoint[many]["server_cpu_ms_per_request"],
+        "plain_server_cpu_ms_per_request": plains[0][many]["server_cpu_ms_per_request"],
+        "inprocess_throughput_rps": floor[many].get("throughput_rps"),
+        **{
+            f"clients_{c}_{k}": v
+            for c in args.client_counts
+            if c not in (one, many)
+            for k, v in (
+                ("rps", endpoint[c]["throughput_rps"]),
+                ("p50_ms", endpoint[c]["p50_ms"]),
+                ("p99_ms", endpoint[c]["p99_ms"]),
+                ("plain_rps", max(p[c]["throughput_rps"] for p in plains)),
+            )
+        },  # fmt: skip
+        "failed_requests": sum(
+            f["failed"] for r in rows.values() for f in r.values() if "failed" in f
+        ),
+        **swapped,
         **heavy,
-        "clients": args.clients,
+        **cold,
+        "clients": args.client_counts,
         "seconds_per_phase": args.seconds,
         "cpus": os.cpu_count(),
         "load_1min": round(os.getloadavg()[0], 2),

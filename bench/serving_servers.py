@@ -1,9 +1,11 @@
-"""The two servers the serving benchmark runs in their own processes.
+"""The servers the serving benchmark runs in their own processes.
 
 ``python bench/serving_servers.py mlkit HOME``: the registry-driven local endpoint on HOME's
 registry, as ``mlkit serve`` runs it. ``python bench/serving_servers.py plain SAVEDMODEL``: a plain
-one-request-one-call HTTP server on one SavedModel (the baseline: no registry, no batching).
-Each prints its URL on the first line of stdout and serves until killed.
+one-request-one-call HTTP server on one SavedModel on the standard library (the baseline: no
+registry, no batching). ``plain-uvicorn SAVEDMODEL``: the same one-request-one-call server on the
+endpoint's own stack (Starlette on uvicorn with uvloop and httptools; the model call on a worker
+thread). Each prints its URL on the first line of stdout and serves until killed.
 """
 
 from __future__ import annotations
@@ -50,6 +52,39 @@ def plain(model_dir: Path) -> None:
     server.serve_forever()
 
 
+def plain_uvicorn(model_dir: Path) -> None:
+    import socket
+
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.concurrency import run_in_threadpool
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from mlkit.savedmodel import SavedModelRunner
+
+    runner = SavedModelRunner(model_dir)
+
+    async def predict(request: Request) -> Response:
+        body = await request.body()
+        try:
+            instances = json.loads(body)["instances"]
+            answer = {"predictions": await run_in_threadpool(runner.predict_instances, instances)}
+            status = 200
+        except Exception as exc:
+            answer, status = {"error": str(exc)}, 400
+        return Response(json.dumps(answer).encode(), status, media_type="application/json")
+
+    app = Starlette(routes=[Route("/", predict, methods=["POST"])])
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(2048)
+    print(f"http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
+    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
+    uvicorn.Server(config).run(sockets=[sock])
+
+
 def mlkit(home: Path) -> None:
     from mlkit.workflows.serve import serve
 
@@ -65,4 +100,4 @@ def mlkit(home: Path) -> None:
 if __name__ == "__main__":
     quiet_tensorflow()
     kind, where = sys.argv[1], Path(sys.argv[2])
-    {"plain": plain, "mlkit": mlkit}[kind](where)
+    {"plain": plain, "plain-uvicorn": plain_uvicorn, "mlkit": mlkit}[kind](where)

@@ -12,9 +12,11 @@
     │   ├── ArtifactError           a version's artifact is missing or corrupt
     │   └── TrafficConflict         what serves changed while a traffic change was prepared
     ├── PromotionRefused            the candidate did not win against the deployed version (exit 6)
-    └── ServingError                deploying or predicting failed                   (exit 7)
-        ├── EndpointUnavailable     no endpoint is listening where one was expected
-        └── InvalidPayload          a prediction request does not fit the model's signature
+    ├── ServingError                deploying or predicting failed                   (exit 7)
+    │   ├── EndpointUnavailable     no endpoint is listening where one was expected
+    │   └── InvalidPayload          a prediction request does not fit the model's signature
+    ├── DriftDetected               `mlkit data drift` flagged drift                  (exit 8)
+    └── MonitoringAlert             a deployed model broke a [monitoring] rule        (exit 9)
 
 Each error carries a one-line ``message`` (what was wrong) and an optional ``hint`` (what to do).
 The CLI prints ``Error: <message>`` and, on a second line, ``Hint: <hint>``; tracebacks only with
@@ -34,10 +36,12 @@ __all__ = [
     "UNEXPECTED",
     "ArtifactError",
     "DataError",
+    "DriftDetected",
     "EndpointUnavailable",
     "InvalidPayload",
     "MlkitError",
     "ModelNotFound",
+    "MonitoringAlert",
     "PromotionRefused",
     "RegistryError",
     "SearchError",
@@ -121,6 +125,15 @@ class InvalidPayload(ServingError):
     pass
 
 
+class DriftDetected(MlkitError):
+    """``mlkit data drift`` flagged drift (a finding, not a fault: ``--no-fail-on-drift`` only
+    reports it)."""
+
+
+class MonitoringAlert(MlkitError):
+    """``mlkit monitor NAME --check``: at least one rule of ``[monitoring]`` is broken."""
+
+
 UNEXPECTED = 1  # an exception that is no MlkitError: a bug
 INVALID_INPUT = 2  # a spec file, an argument (typer's own usage errors too), a payload file
 INTERRUPTED = 130  # Ctrl-C
@@ -135,6 +148,8 @@ EXIT_CODES: dict[type[BaseException], int] = {
     RegistryError: 5,
     PromotionRefused: 6,
     ServingError: 7,
+    DriftDetected: 8,
+    MonitoringAlert: 9,
     KeyboardInterrupt: INTERRUPTED,
 }
 

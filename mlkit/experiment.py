@@ -42,9 +42,15 @@ class ExperimentInfo(_Strict):
         return self.model or self.name
 
 
+ColumnKind = Literal["numeric", "categorical", "boolean", "timestamp", "date", "array", "image"]
+
+
 class FeatureSpec(_Strict):
     name: Annotated[str, Field(min_length=1)]
     shape: tuple[Annotated[int, Field(ge=1)], ...] = ()
+    # The column's kind, when the schema's is not the one wanted (e.g. an INT64 store id that is
+    # a category): see docs/data.md, "Column kinds".
+    kind: ColumnKind | None = None
 
 
 class SplitSpec(_Strict):
@@ -68,7 +74,14 @@ class DataSpec(_Strict):
     source: Annotated[str, Field(min_length=1)]
     label: Annotated[str, Field(min_length=1)]
     key: Annotated[str, Field(min_length=1)] = "id"
-    features: list[FeatureSpec] | None = None
+    # "auto" (the default): every column except the label, the key, extra_columns and exclude,
+    # each of the kind its type gives (docs/data.md, "Column kinds"); or a list of features.
+    features: list[FeatureSpec] | Literal["auto"] | None = None
+    exclude: list[Annotated[str, Field(min_length=1)]] = []
+    # Categorical vocabularies (from the training split): at most max_categories values, each
+    # seen at least min_count times; the rest share the out-of-vocabulary id.
+    max_categories: Annotated[int, Field(ge=1, le=1_000_000)] = 1000
+    min_count: Annotated[int, Field(ge=1)] = 1
     split: SplitSpec = SplitSpec()
     params: dict[str, ParamValue | list[ParamValue]] = {}
     extra_columns: list[Annotated[str, Field(min_length=1)]] = []
@@ -326,6 +339,24 @@ class PromotionSpec(_Strict):
         return _check_metric_names(values)
 
 
+# -- [monitoring]: what `mlkit monitor NAME --check` holds a deployed model to (docs/monitoring.md)
+
+
+class MonitoringSpec(_Strict):
+    # Drift: a served feature whose PSI against the training run exceeds this breaks the rule
+    # (judged once at least min_instances instances were served).
+    max_psi: Annotated[float, Field(gt=0.0)] = 0.2
+    min_instances: Annotated[int, Field(ge=1)] = 200
+    # Live metrics from feedback (accuracy for classification, mae for regression): each
+    # serving version's value must stay >= (accuracy) / <= (mae) these.
+    min_accuracy: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+    max_mae: Annotated[float, Field(ge=0.0)] | None = None
+    max_p99_latency_ms: Annotated[float, Field(gt=0.0)] | None = None
+    max_error_rate: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+    # The bandit (`mlkit endpoints traffic NAME --policy bandit`): regression reward tolerance.
+    reward_tolerance: Annotated[float, Field(gt=0.0)] | None = None
+
+
 # -- [vertex]: where `mlkit train --backend vertex` trains (see docs/pipelines.md) ---------------
 
 AcceleratorType = Literal[
@@ -360,6 +391,7 @@ class Experiment(_Strict):
     data: DataSpec
     search: SearchSpec = SearchSpec()
     promotion: PromotionSpec = PromotionSpec()
+    monitoring: MonitoringSpec = MonitoringSpec()
     vertex: VertexSpec = VertexSpec()
 
     def with_budget(

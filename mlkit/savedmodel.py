@@ -35,6 +35,10 @@ FEATURES_SIGNATURE = "features"
 """The signature on decoded float arrays (mlkit's evaluation feeds it loader arrays)."""
 ENCODED_FORMS = ("string", "bytes")
 """Storage forms that ``serving_default`` takes as one tf.string per instance."""
+TEXT_FORMS = ("category", "time")
+"""Raw tabular inputs taken as one tf.string per instance: a category's value, an ISO time."""
+COLUMNS_FILE = Path("assets.extra") / "mlkit_columns.json"
+"""A tabular model's preprocessing and class names (``mlkit.data.columns.ColumnPlan``)."""
 
 MAX_INSTANCES = 10_000
 """The most instances one ``parse_instances`` call (one prediction request) accepts."""
@@ -139,6 +143,40 @@ def _stored_bytes(value: object, width: int) -> tuple[bytes | None, str | None]:
     return raw, None
 
 
+_ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|[+-]00:?00)?")
+
+
+def _raw_text(value: object, form: str) -> tuple[str | None, str | None]:
+    """A raw categorical or time value → its text ("" for null), or what is wrong with it."""
+    if value is None:
+        return "", None
+    if form == "category":
+        if isinstance(value, bool):
+            return ("true" if value else "false"), None
+        if isinstance(value, str):
+            return value, None
+        if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
+            return str(int(value)), None
+        return None, f"must be a category (text, an integer or null), got {_short(value)}"
+    if isinstance(value, str) and (value == "" or _ISO_TIME.fullmatch(value.strip())):
+        return value.strip(), None
+    return None, (
+        "must be an ISO date or time in UTC (e.g. 2024-05-01 or 2024-05-01T13:45:00Z) or null, "
+        f"got {_short(value)}"
+    )
+
+
+def _raw_number(value: object) -> tuple[float | None, str | None]:
+    """A raw numeric or boolean value → a float (NaN for null), or what is wrong with it."""
+    if value is None:
+        return math.nan, None
+    if isinstance(value, bool):
+        return float(value), None
+    if isinstance(value, int | float | np.number):
+        return float(value), None
+    return None, f"must be a number, true/false or null, got {_short(value)}"
+
+
 def _number_text(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
@@ -202,7 +240,10 @@ class SavedModelRunner:
         }
         features = signatures.get(FEATURES_SIGNATURE)
         self.features_signature: str | None
-        if features is not None and self._takes_floats(features):
+        if any(m.get("kind") for m in self._inputs_meta.values()):
+            # Raw tabular rows: mlkit reads and sends them as a client does (no decoded arrays).
+            self.features_signature, self._features_fn = None, None
+        elif features is not None and self._takes_floats(features):
             self.features_signature, self._features_fn = FEATURES_SIGNATURE, features
         elif all(kind == "float" for kind in self._kinds.values()):
             self.features_signature, self._features_fn = self.signature_name, self._fn
@@ -210,6 +251,8 @@ class SavedModelRunner:
             self.features_signature, self._features_fn = None, None
         if self._features_fn is not None:
             self._feature_shapes, self._feature_dtypes = self._specs(self._features_fn)
+        elif self._inputs_meta and any(m.get("kind") for m in self._inputs_meta.values()):
+            self._feature_shapes, self._feature_dtypes = dict(self._shapes), dict(self._dtypes)
         else:  # decoded shapes from the inputs file
             self._feature_shapes = {
                 n: tuple(self._inputs_meta.get(n, {}).get("shape") or ()) for n in self._shapes
@@ -219,6 +262,29 @@ class SavedModelRunner:
             n: math.prod(d or 1 for d in self._feature_shapes.get(n, ())) for n in self._shapes
         }
         self.output_names = sorted(self._fn.structured_outputs)
+        self.classes = self._read_classes()
+        self._nullable = {n for n, m in self._inputs_meta.items() if m.get("nullable")}
+
+    def _read_classes(self) -> list[str] | None:
+        """The label's class names of a model trained on text or boolean labels (else None)."""
+        path = self.path / COLUMNS_FILE
+        if not path.is_file():
+            return None
+        try:
+            classes = json.loads(path.read_text(encoding="utf-8")).get("classes")
+        except (OSError, ValueError, AttributeError) as exc:
+            raise ServingError(f"cannot read {path}: {exc}") from exc
+        return None if classes is None else [str(c) for c in classes]
+
+    @property
+    def raw_columns(self) -> dict[str, str]:
+        """``{column: kind}`` of a model whose ``serving_default`` takes raw tabular rows
+        (categories, NULLs, times); empty for other models."""
+        return {
+            n: str(m["kind"])
+            for n, m in self._inputs_meta.items()
+            if m.get("kind") and n in self._shapes
+        }
 
     def _read_forms(self) -> dict[str, str]:
         self._inputs_meta: dict[str, dict] = {}
@@ -276,7 +342,7 @@ class SavedModelRunner:
             if not (
                 spec.dtype == tf.string
                 and spec.shape.rank == 1
-                and self.storage_forms.get(name) in ENCODED_FORMS
+                and self.storage_forms.get(name) in ENCODED_FORMS + TEXT_FORMS
             ):
                 return False
         return True
@@ -324,7 +390,7 @@ class SavedModelRunner:
             _is_text_array(np.asarray(features[n], dtype=None)) for n in encoded
         )
         if stored or self._features_fn is None:
-            if not stored:
+            if not stored and encoded:
                 raise InvalidPayload(
                     f"feature '{encoded[0]}' must be given as stored "
                     f"({str(self._kinds[encoded[0]]).upper()} values): "
@@ -397,11 +463,11 @@ class SavedModelRunner:
                             f"instance {i}: unknown feature {_short(key)} (expected: {expected})"
                         )
                 for name in names:
-                    if name not in instance:
+                    if name not in instance and name not in self._nullable:
                         raise InvalidPayload(
                             f"instance {i}: missing feature '{name}' (expected: {expected})"
                         )
-                values = instance
+                values = {n: instance.get(n) for n in names}
             elif len(names) == 1:
                 values = {names[0]: instance}
             else:
@@ -412,7 +478,11 @@ class SavedModelRunner:
             for name in names:
                 value = values[name]
                 kind = self._kinds[name]
-                if kind == "string":
+                if kind in TEXT_FORMS:
+                    value, problem = _raw_text(value, kind)
+                elif name in self._nullable and self._shapes[name] == ():
+                    value, problem = _raw_number(value)
+                elif kind == "string":
                     value, problem = _stored_string(value, self._widths[name])
                 elif kind == "bytes":
                     value, problem = _stored_bytes(value, self._widths[name])
@@ -439,7 +509,7 @@ class SavedModelRunner:
     def predict_instances(self, instances: object) -> list[dict]:
         """Predictions for JSON instances, JSON-ready, one dict per instance."""
         outputs = self.predict_arrays(self.parse_instances(instances))
-        return format_predictions(outputs)
+        return format_predictions(outputs, self.classes)
 
     def stored_instances(self, features: dict[str, np.ndarray], rows: list[int]) -> list[dict]:
         """JSON instances of decoded feature arrays' ``rows``, in the form a client sends them:
@@ -450,7 +520,13 @@ class SavedModelRunner:
             for name in sorted(self._shapes):
                 values = np.asarray(features[name][r])
                 kind = self._kinds[name]
-                if kind == "string":
+                if kind in TEXT_FORMS:  # raw rows (mlkit.data.tabular.serving_values)
+                    text = features[name][r]
+                    instance[name] = None if text in ("", None) else str(text)
+                elif name in self._nullable and self._shapes[name] == ():
+                    number = float(values)
+                    instance[name] = None if math.isnan(number) else number
+                elif kind == "string":
                     instance[name] = ",".join(_number_text(v) for v in values.ravel().tolist())
                 elif kind == "bytes":
                     flat = values.ravel()
@@ -475,8 +551,24 @@ def _jsonable(value: np.ndarray) -> Any:
     return value.tolist()
 
 
-def format_predictions(outputs: dict[str, np.ndarray]) -> list[dict]:
-    """Turn a signature's output arrays into one JSON-ready dict per row."""
+def format_predictions(
+    outputs: dict[str, np.ndarray], classes: list[str] | None = None
+) -> list[dict]:
+    """Turn a signature's output arrays into one JSON-ready dict per row: ``{"class_id",
+    "probabilities": [...]}`` for a classifier, ``{"class", "class_id", "probabilities":
+    {name: p}}`` for one with class names (``classes``), ``{"value"}`` for a regression."""
+    if classes is not None and "class_ids" in outputs and "probabilities" in outputs:
+        class_ids = outputs["class_ids"].reshape(len(outputs["class_ids"]), -1)[:, 0]
+        return [
+            {
+                "class": classes[int(c)],
+                "class_id": int(c),
+                "probabilities": {
+                    name: float(p) for name, p in zip(classes, row.tolist(), strict=True)
+                },
+            }
+            for c, row in zip(class_ids, outputs["probabilities"], strict=True)
+        ]
     if "class_ids" in outputs and "probabilities" in outputs:
         class_ids = outputs["class_ids"].reshape(len(outputs["class_ids"]), -1)[:, 0]
         probs = outputs["probabilities"]

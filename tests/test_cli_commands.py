@@ -60,7 +60,9 @@ def test_models_versions_without_a_name_is_one_usage_error(mlkit_home):
 
 
 def test_shell_completion_installs_and_completes(mlkit_home, tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(REPO), "HOME": str(tmp_path), "SHELL": "/bin/bash"}
+    # Without a shell above it (pytest), typer takes the shell named after the option.
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HOME": str(tmp_path), "SHELL": "/bin/bash",
+           "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}  # fmt: skip
     install = subprocess.run(
         [sys.executable, "-m", "mlkit", "--install-completion", "bash"],
         capture_output=True, text=True, env=env, timeout=60,
@@ -74,3 +76,13 @@ def test_shell_completion_installs_and_completes(mlkit_home, tmp_path):
              "COMP_CWORD": "2"},
     )  # fmt: skip
     assert complete.stdout.split() == ["versions"]
+
+
+def test_register_refuses_a_folder_that_is_no_saved_model_in_one_line(mlkit_home, cli, tmp_path):
+    result = cli("models", "register", "outside", tmp_path, "-e", REPO / "experiments/iris.toml")
+    assert result.code == 2
+    assert (
+        result.err.strip()
+        == f"Error: PATH: {tmp_path} is not a SavedModel directory (no saved_model.pb)"
+    )
+    assert not (mlkit_home / "artifacts").exists()

@@ -16,6 +16,7 @@ from mlkit.cli import (
     endpoints,
     fast,
     models,
+    monitor,
     pipeline,
     predict,
     registry,
@@ -48,6 +49,7 @@ app.command("serve")(serve.serve)
 app.command("predict")(predict.predict)
 app.command("compare")(compare.compare)
 app.command("rollback")(deploy.rollback)
+app.command("monitor")(monitor.monitor)
 app.command("config")(config.config)
 app.command("ui")(ui.ui)
 

@@ -46,8 +46,8 @@ def _params(values: list[str] | None) -> dict:
 def load(
     dataset: str = typer.Argument(
         ...,
-        help="A bundled dataset (digits, breast_cancer, wine, iris), an MNIST-format IDX images "
-        "file (with --labels), or a .csv / .parquet file.",
+        help="A bundled dataset (digits, breast_cancer, wine, iris, diabetes, penguins), an "
+        "MNIST-format IDX images file (with --labels), or a .csv / .parquet file.",
     ),
     table: str = typer.Option(
         None,
@@ -105,14 +105,19 @@ def tables(
 def _stats_rows(stats: dict):
     for name, s in stats["features"].items():
         per_row = s.get("values_per_row")
+        head = [name + (f" [{per_row}]" if per_row else ""), s.get("kind", "numeric")]
+        counts = [f"{s['count']:,}", f"{s['missing']:,}"]
+        if s.get("kind") == "categorical":
+            top = ", ".join(f"{t['value']} {t['share']:.0%}" for t in s["top"][:4])
+            more = f" (+{s['distinct'] - 4} more)" if s["distinct"] > 4 else ""
+            yield [*head, *counts, "-", "-", "-", "-", f"{s['distinct']} distinct: {top}{more}"]
+            continue
+        median = (s.get("quantiles") or {}).get("p50")
         yield [
-            name + (f" [{per_row}]" if per_row else ""),
-            f"{s['count']:,}",
-            f"{s['missing']:,}",
-            _num(s["mean"]),
-            _num(s["std"]),
-            _num(s["min"]),
-            _num(s["max"]),
+            *head,
+            *counts,
+            *(_num(s[k]) for k in ("mean", "std", "min", "max")),
+            "" if median is None else f"median {_num(median)}",
         ]
 
 
@@ -147,7 +152,7 @@ def stats(
 def _render_stats(source: str, result: dict) -> None:
     print_table(
         f"{source}: {result['rows']:,} rows",
-        ["feature", "count", "missing", "mean", "std", "min", "max"],
+        ["feature", "kind", "count", "missing", "mean", "std", "min", "max", "values"],
         _stats_rows(result),
     )
     if "label" in result:
@@ -171,9 +176,15 @@ def drift(
         None, "--backend", help="Where a SQL query runs: local (default) or bigquery."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON."),
+    fail_on_drift: bool = typer.Option(
+        True,
+        "--fail-on-drift/--no-fail-on-drift",
+        help="Exit 8 when drift is flagged (default), or only report it.",
+    ),
 ) -> None:
     """Compare a source's statistics with a training run's; flag features whose distribution
-    moved (PSI above 0.2, or the mean moved over half a standard deviation)."""
+    moved (PSI above 0.2, the mean moved over half a standard deviation, new categories); exit 8
+    when one did."""
     from mlkit.workflows.data_reports import drift_against_run
 
     report = drift_against_run(
@@ -190,6 +201,7 @@ def drift(
         )
     else:
         _render_drift(report, against)
+    report.check(fail_on_drift)
 
 
 def _render_drift(report: DriftReport, against: int) -> None:

@@ -25,7 +25,7 @@ ForceReason = Annotated[
     ),
 ]
 Target = Annotated[
-    str, typer.Option("--target", help="Where to deploy: local (the local endpoint) or vertex.")
+    str, typer.Option("--target", help="Where to deploy: local, vertex or cloudrun.")
 ]
 Traffic = Annotated[
     int,
@@ -42,6 +42,15 @@ JudgeData = Annotated[
     ),
 ]
 
+LogRequests = Annotated[
+    bool,
+    typer.Option("--log-requests", help="Vertex AI: log requests and answers to BigQuery."),
+]
+LogTable = Annotated[
+    str | None,
+    typer.Option("--log-table", help="With --log-requests: bq://project.dataset.table."),
+]
+
 
 def deploy(
     name: str = typer.Argument(..., help="The model to deploy, e.g. digits."),
@@ -52,6 +61,8 @@ def deploy(
     target: Target = "local",
     traffic: Traffic = 100,
     data: JudgeData = None,
+    log_requests: LogRequests = False,
+    log_table: LogTable = None,
 ) -> None:
     """Compare a version with the deployed one; promote it to the endpoint only on a pass."""
     from mlkit.workflows.promote import deploy as run_deploy
@@ -60,7 +71,7 @@ def deploy(
         outcome = run_deploy(
             name, load_settings(), version=version, force=force, reason=reason, endpoint=target,
             traffic=traffic, data_table=data, on_stage=stage_printer(enabled=not as_json),
-            on_progress=progress.update,
+            on_progress=progress.update, log_requests=log_requests, log_table=log_table,
         )  # fmt: skip
     if as_json:
         print_json(outcome)
@@ -76,6 +87,8 @@ def render_deploy(outcome: DeployOutcome) -> None:
     from mlkit.cli.verdict_view import render_verdict
 
     name, version = outcome.model, outcome.candidate_version
+    if outcome.request_log:
+        console.print(f"Requests and answers are logged to {outcome.request_log}.", highlight=False)
     if outcome.already_deployed:
         console.print(f"{name} version {version} is already deployed.")
         return
@@ -106,7 +119,7 @@ def rollback(
     name: str = typer.Argument(..., help="The model to roll back, e.g. digits."),
     reason: str = typer.Option(None, "--reason", help="Why (recorded with who rolled back)."),
     as_json: bool = typer.Option(False, "--json", help="Print the new deployment as JSON."),
-    target: str = typer.Option("local", "--target", help="local (default) or vertex."),
+    target: str = typer.Option("local", "--target", help="local (default), vertex or cloudrun."),
 ) -> None:
     """Restore the previous champion on the endpoint in one step."""
     from mlkit.workflows.promote import rollback as run_rollback

@@ -14,7 +14,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-_TARGET_HELP = "local (the local endpoint) or vertex (Vertex AI)."
+_TARGET_HELP = "local (the local endpoint), vertex (Vertex AI) or cloudrun (Cloud Run)."
 _REASON_HELP = "Why (recorded with who did it)."
 
 
@@ -77,16 +77,32 @@ def list_deployments(
 @app.command("traffic")
 def traffic(
     name: str = typer.Argument(..., help="The model, e.g. digits."),
-    split: str = typer.Argument(..., help="VERSION=PERCENT,... summing to 100, e.g. 3=90,4=10."),
+    split: str = typer.Argument(
+        None, help="VERSION=PERCENT,... summing to 100, e.g. 3=90,4=10 (optional with a bandit)."
+    ),
     target: str = typer.Option("local", "--target", help=_TARGET_HELP),
+    policy: str = typer.Option(
+        None, "--policy", help="fixed (the split; default) or bandit (Thompson sampling)."
+    ),
+    min_share: float = typer.Option(0.05, "--min-share", help="Bandit: least share per version."),
+    cap: float = typer.Option(0.05, "--cap", help="Bandit: most share of a failed version."),
     reason: str = typer.Option(None, "--reason", help=_REASON_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
-    """Split a model's traffic between versions (a canary); 0 retires a version."""
-    from mlkit.workflows.serve import set_traffic
+    """Split a model's traffic between versions (a canary), or let a bandit split it."""
+    from mlkit.workflows.serve import traffic as set_traffic
 
-    rows = set_traffic(load_settings(), name, split, endpoint=target, reason=reason)
-    _show(name, target, rows, as_json)
+    outcome = set_traffic(
+        load_settings(), name, split, policy=policy, endpoint=target, min_share=min_share,
+        cap=cap, reason=reason,
+    )  # fmt: skip
+    _show(name, target, outcome.deployments, as_json)
+    if outcome.policy == "bandit" and not as_json:
+        console.print(
+            f"Policy: bandit (Thompson sampling on feedback; at least {outcome.min_share:.0%} "
+            f"per version, at most {outcome.cap:.0%} for a failed one).",
+            highlight=False,
+        )
 
 
 @app.command("rollback")

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import typer
 
-from mlkit.cli import listings
+from mlkit.cli import listings, models_register, models_transfer
 from mlkit.cli.output import console, print_json, print_text
 from mlkit.config import load_settings
 
 app = typer.Typer(help="Registered models and their versions.", no_args_is_help=True)
+app.command("register")(models_register.register)
+app.command("export")(models_transfer.export)
+app.command("import")(models_transfer.import_)
 
 WHERE_HELP = (
     "Filter, e.g. \"metrics.accuracy > 0.98 and (tags.team = 'vision' or tags.team = 'ml')\"."

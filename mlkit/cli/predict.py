@@ -24,7 +24,7 @@ Target = Annotated[
     str,
     typer.Option(
         "--target",
-        help="local (the local endpoint; with --table: this process) or vertex (Vertex AI).",
+        help="local (the local endpoint; with --table: this process), vertex or cloudrun.",
     ),
 ]
 Version = Annotated[

@@ -78,6 +78,21 @@ BodyTimeout = Annotated[
     float, typer.Option("--body-timeout", min=0.01, help="Seconds a request body may take (408).")
 ]
 
+# The prediction log (docs/monitoring.md).
+Log = Annotated[
+    str,
+    typer.Option(
+        "--log", help="Log each answer to this table (local, or bq://project.dataset.table)."
+    ),
+]
+NoLog = Annotated[bool, typer.Option("--no-log", help="Do not log the answers.")]
+LogSample = Annotated[
+    float, typer.Option("--log-sample", min=0.0, max=1.0, help="Share of requests logged.")
+]
+LogFlush = Annotated[
+    float, typer.Option("--log-flush-s", min=0.01, help="Seconds between writes of the log.")
+]
+
 
 def serve(
     host: Host = "127.0.0.1",
@@ -94,6 +109,10 @@ def serve(
     max_queue: MaxQueue = 256,
     body_timeout: BodyTimeout = 30.0,
     log_level: LogLevel = None,
+    log: Log = "prediction_log",
+    no_log: NoLog = False,
+    log_sample: LogSample = 1.0,
+    log_flush_s: LogFlush = 1.0,
 ) -> None:
     """Serve the deployed versions over HTTP until interrupted; deployments apply live.
     SIGTERM answers the requests in flight, then exits 0."""
@@ -105,6 +124,7 @@ def serve(
         idle_unload_s=idle_unload, max_batch_rows=max_batch, batch_wait_ms=batch_wait_ms,
         max_instances=max_instances, max_body_bytes=int(max_body_mb * 1024 * 1024),
         max_connections=max_connections, max_queue=max_queue, body_timeout_s=body_timeout,
+        log=None if no_log else log, log_sample=log_sample, log_flush_s=log_flush_s,
     )  # fmt: skip
 
 

@@ -45,6 +45,10 @@ _SCALARS = {
     "BOOL": pa.bool_(),
     "STRING": pa.string(),
     "BYTES": pa.binary(),
+    "TIMESTAMP": pa.timestamp("us", tz="UTC"),
+    "DATETIME": pa.timestamp("us"),
+    "DATE": pa.date32(),
+    "NUMERIC": pa.decimal128(38, 9),
 }
 
 
@@ -89,7 +93,7 @@ def arrow_type(field: Any) -> pa.DataType:
     if scalar is None:
         raise DataError(
             f"column '{field.name}' has BigQuery type {field.field_type}; mlkit reads INT64, "
-            "FLOAT64, BOOL, STRING, BYTES and ARRAYs of them"
+            "FLOAT64, NUMERIC, BOOL, STRING, BYTES, TIMESTAMP, DATETIME, DATE and ARRAYs of them"
         )
     return pa.list_(scalar) if field.mode == "REPEATED" else scalar
 
@@ -111,10 +115,16 @@ def bigquery_field(name: str, dtype: pa.DataType) -> Any:
         kind = "STRING"
     elif pa.types.is_binary(dtype) or pa.types.is_large_binary(dtype):
         kind = "BYTES"
+    elif pa.types.is_timestamp(dtype):
+        kind = "TIMESTAMP" if dtype.tz else "DATETIME"
+    elif pa.types.is_date(dtype):
+        kind = "DATE"
+    elif pa.types.is_decimal(dtype):
+        kind = "NUMERIC"
     else:
         raise DataError(
             f"column '{name}' is {dtype}; BigQuery tables take integers, floats, booleans, "
-            "strings, bytes and lists of those"
+            "strings, bytes, timestamps, dates, decimals and lists of those"
         )
     return bigquery.SchemaField(name, kind, mode=mode)
 

@@ -5,6 +5,9 @@ row-major).
 ``breast_cancer``, ``wine``, ``iris``: ``id`` int64, one float64 column per feature (names in
 snake_case), ``label`` int64.
 ``diabetes`` (regression): ``id`` int64, ten float64 feature columns, ``label`` float64.
+``penguins`` (the ``palmerpenguins`` package: 344 penguins of three species): ``id`` int64,
+``species`` string (the label: Adelie, Chinstrap, Gentoo), ``island`` string, four float64
+measurements and ``sex`` string, with NULLs where the survey has none, ``year`` int64.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ _LOADERS = {
     "wine": "load_wine",
     "iris": "load_iris",
     "diabetes": "load_diabetes",  # regression: label is a float64 disease progression score
+    "penguins": "palmerpenguins",  # categories, NULLs and a text label (not scikit-learn's)
 }
 
 
@@ -55,6 +59,8 @@ def bundled_table(name: str) -> pa.Table:
         raise DataError(
             f"unknown bundled dataset '{name}': known ones are {', '.join(bundled_names())}"
         )
+    if name == "penguins":
+        return penguins_table()
     from sklearn import datasets  # imported here: it is slow and only loading needs it
 
     bunch = getattr(datasets, _LOADERS[name])()
@@ -75,11 +81,28 @@ def bundled_table(name: str) -> pa.Table:
     return pa.table(columns)
 
 
+def penguins_table() -> pa.Table:
+    """The Palmer penguins, NULLs kept (pandas' NaN and None become NULL)."""
+    from palmerpenguins import load_penguins
+
+    frame = load_penguins()
+    columns: dict[str, pa.Array] = {"id": pa.array(np.arange(len(frame), dtype=np.int64))}
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype.kind in "if":
+            kind = pa.int64() if values.dtype.kind == "i" else pa.float64()
+            columns[column] = pa.array(values.to_numpy(), kind, from_pandas=True)
+        else:
+            columns[column] = pa.array(
+                [None if not isinstance(v, str) else v for v in values.tolist()], pa.string()
+            )
+    return pa.table(columns)
+
+
 def load_bundled(name: str, warehouse: Warehouse, table: str | None = None) -> LoadSummary:
     """Write the bundled dataset ``name`` to ``warehouse`` as ``table`` (default ``name``)."""
     data = bundled_table(name)
     target = table or name
     rows = warehouse.write_table(target, data, replace=True)
-    return LoadSummary(
-        table=target, rows=rows, columns=tuple(data.column_names), source=f"scikit-learn {name}"
-    )
+    origin = "palmerpenguins" if name == "penguins" else f"scikit-learn {name}"
+    return LoadSummary(table=target, rows=rows, columns=tuple(data.column_names), source=origin)

@@ -22,7 +22,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mlkit.data.validation import FeatureShapeError, FeatureTypeError, NullValuesError
+from mlkit.data.validation import (
+    FeatureNullsError,
+    FeatureShapeError,
+    FeatureTypeError,
+    NullValuesError,
+)
 
 # Rows decoded at a time from a STRING column: small enough that the scratch arrays stay in the
 # allocator's heap (no page faults on fresh memory), large enough to amortise numpy's overhead.
@@ -119,7 +124,7 @@ def decode_rows(
     array = _combine(column)
     rows = len(array)
     if array.null_count:
-        raise NullValuesError(
+        raise FeatureNullsError(
             f"feature column '{name}' in {table} has {array.null_count} null values",
             hint="fill or filter them in the source (e.g. a query with WHERE ... IS NOT NULL)",
         )

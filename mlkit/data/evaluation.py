@@ -89,14 +89,25 @@ def load_evaluation_data(
     split: tuple[float, float] | None = None,
     regression: bool = False,
     text: str | None = None,
+    raw_columns: Mapping[str, str] | None = None,
+    classes: list[str] | None = None,
 ) -> EvaluationData:
     """Read ``source`` (a table or a query); with ``split=(eval_fraction, test_fraction)`` keep the
     test split only, else every row. ``features`` maps each input of the model to its per-row
-    shape; ``text`` names the source in the fingerprint (default: the relation)."""
+    shape; ``text`` names the source in the fingerprint (default: the relation).
+
+    ``raw_columns`` (column → kind) for a model that takes raw tabular rows: the columns are read
+    as a client sends them (``mlkit.data.tabular.serving_values``), and text labels are mapped to
+    the model's ``classes``."""
     where = describe_source(source)
     wanted = {"label": label, "key": key}
     if slice_column is not None:
         wanted["slice"] = slice_column
+    if raw_columns:
+        return _raw_evaluation_data(
+            warehouse, source, raw_columns, classes, label=label, key=key,
+            slice_column=slice_column, split=split, regression=regression, text=text,
+        )  # fmt: skip
     with warehouse.materialize(source) as relation:
         schema = warehouse.relation_schema(relation)
         _check_columns(schema, where, features, wanted)
@@ -132,6 +143,57 @@ def load_evaluation_data(
         "slice_column": slice_column,
     }
     return EvaluationData(arrays, rows.labels, rows.keys, slices, slice_column, fingerprint)
+
+
+def _raw_evaluation_data(
+    warehouse: Warehouse,
+    source: Relation,
+    kinds: Mapping[str, str],
+    classes: list[str] | None,
+    *,
+    label: str,
+    key: str,
+    slice_column: str | None,
+    split: tuple[float, float] | None,
+    regression: bool,
+    text: str | None,
+) -> EvaluationData:
+    """:func:`load_evaluation_data` for a model that takes raw tabular rows."""
+    from mlkit.data.tabular import raw_rows
+
+    where = describe_source(source)
+    extras = (slice_column,) if slice_column is not None else ()
+    with warehouse.materialize(source) as relation:
+        inputs, labels, extra, keys, read_schema = raw_rows(
+            warehouse, relation, kinds=kinds, classes=classes, label=label, key=key,
+            fractions=split, extra_columns=extras, regression=regression, where=where,
+        )  # fmt: skip
+    slices = None
+    if slice_column is not None:
+        slices = np.array(
+            [NO_SLICE if v is None else str(v) for v in extra[slice_column].tolist()], dtype=object
+        )
+    hashed = {
+        n: (v if v.dtype.kind != "O" else np.frombuffer("\0".join(v.tolist()).encode(), np.uint8))
+        for n, v in inputs.items()
+    }
+    fingerprint = {
+        "source": warehouse.describe(),
+        "table": text or str(source),
+        **(
+            {"query": str(source), "params": dict(source.params)}
+            if isinstance(source, Query)
+            else {}
+        ),
+        "rows": len(labels),
+        "selection": (
+            f"test split (eval {split[0]}, test {split[1]})" if split is not None else "all rows"
+        ),
+        "schema": schema_string(read_schema),
+        "content_sha256": _content_sha256(keys, labels, hashed, slices),
+        "slice_column": slice_column,
+    }
+    return EvaluationData(inputs, labels, keys, slices, slice_column, fingerprint)
 
 
 def _model_shape_error(

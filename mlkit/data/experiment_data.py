@@ -20,6 +20,7 @@ from mlkit.data.loader import FeatureSpec, SplitData, load_splits
 from mlkit.data.source import BQ_SCHEME, ResolvedSource, resolve_source
 from mlkit.data.stats_sql import statistics
 from mlkit.data.streamed import StreamedData, scan_splits
+from mlkit.data.tabular import TabularOptions
 from mlkit.data.training import TrainingData
 from mlkit.data.warehouse import Relation, Warehouse, check_table_name
 from mlkit.experiment import DataSpec
@@ -59,8 +60,10 @@ class SplitRequest:
 
 def split_request(spec: DataSpec, settings: Settings, task: str = "classification") -> SplitRequest:
     features = None
-    if spec.features is not None:
-        features = [FeatureSpec(name=f.name, shape=tuple(f.shape)) for f in spec.features]
+    if isinstance(spec.features, list):
+        features = [
+            FeatureSpec(name=f.name, shape=tuple(f.shape), kind=f.kind) for f in spec.features
+        ]
     source = experiment_source(spec, settings)
     return SplitRequest(
         source.warehouse,
@@ -73,6 +76,8 @@ def split_request(spec: DataSpec, settings: Settings, task: str = "classificatio
             "test_fraction": spec.split.test,
             "extra_columns": tuple(spec.extra_columns),
             "regression": task == "regression",
+            "exclude": tuple(spec.exclude),
+            "tabular": TabularOptions(spec.max_categories, spec.min_count),
         },
     )
 
@@ -91,10 +96,12 @@ def stream_experiment_data(
     """The source's splits, streamed: the same rows in each split as the in-memory load (one
     pass for validation, statistics, normalisation constants, samples and the fingerprint)."""
     request = split_request(spec, settings, task)
+    # Streaming reads numbers, lists and pixels (no categories or NULLs): see docs/data.md.
+    arguments = {k: v for k, v in request.arguments.items() if k not in ("exclude", "tabular")}
     return scan_splits(
         request.warehouse,
         request.relation,
-        **request.arguments,
+        **arguments,
         sample_rows=spec.sample_rows,
         shuffle_buffer=spec.shuffle_buffer,
     )
@@ -142,6 +149,8 @@ def experiment_evaluation_data(
     slice_column: str | None = None,
     regression: bool = False,
     data: str | None = None,
+    raw_columns: Mapping[str, str] | None = None,
+    classes: list[str] | None = None,
 ) -> EvaluationData:
     """The rows a version trained on this experiment is scored on: the test split of its source
     (cut as its run cut it), or every row of ``data``. ``features``: the model's inputs."""
@@ -156,6 +165,8 @@ def experiment_evaluation_data(
         split=None if data is not None else (spec.split.eval, spec.split.test),
         regression=regression,
         text=source.text,
+        raw_columns=raw_columns,
+        classes=classes,
     )
 
 

@@ -15,19 +15,23 @@ import hashlib
 import math
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mlkit.data.decode import decode_rows, is_list, is_number, storage_form
+from mlkit.data.columns import ColumnPlan
+from mlkit.data.decode import decode_rows, is_list, is_number, is_text, storage_form
 from mlkit.data.fingerprint import _hash_array, schema_string
+from mlkit.data.kinds import Declared, column_kinds, is_tabular, looks_like_pixels
 from mlkit.data.split import SPLIT_NAMES, assign_splits, check_fractions
 from mlkit.data.stats import array_stats, as_uint8
+from mlkit.data.tabular import TabularOptions, load_tabular, read_all
 from mlkit.data.training import TrainingData, TrainingSplit
 from mlkit.data.validation import (
+    FeatureNullsError,
     FeatureShapeError,
     FeatureTypeError,
     LabelValuesError,
@@ -47,6 +51,8 @@ class FeatureSpec:
     # How the source stores it: 'scalar', 'array', 'bytes' or 'string' (decode.storage_form);
     # set by the loader, None where unknown (given in a spec).
     form: str | None = field(default=None, compare=False)
+    # The column's kind when the experiment declares one (mlkit.data.kinds), e.g. "categorical".
+    kind: str | None = None
 
 
 @dataclass
@@ -68,7 +74,14 @@ class Arrays(TrainingSplit):
         import tensorflow as tf
 
         data = tf.data.Dataset.from_tensor_slices(
-            ({k: v.astype(np.float32) for k, v in self.features.items()}, self.labels)
+            # category ids (int32, mlkit.data.columns) as int64, every other value as float32
+            (
+                {
+                    k: v.astype(np.int64 if v.dtype.kind in "iu" and v.ndim == 1 else np.float32)
+                    for k, v in self.features.items()
+                },
+                self.labels,
+            )
         )
         if training:
             data = data.shuffle(len(self.labels), seed=seed, reshuffle_each_iteration=True)
@@ -88,6 +101,8 @@ class SplitData(TrainingData):
     feature_specs: list[FeatureSpec]
     fingerprint: dict[str, Any] = field(default_factory=dict)
     stats: dict[str, Any] = field(default_factory=dict)
+    columns: ColumnPlan | None = None
+    classes: list[str] | None = None
 
     def sample_note(self) -> dict[str, Any] | None:
         return None
@@ -290,13 +305,18 @@ def _read(
     extra_columns: tuple[str, ...],
     rule: LabelRule,
     unique_keys: bool = False,
-) -> _Read:
+    tabular: _Tabular | None = None,
+) -> _Read | SplitData:
     """The one reader of a split: validate ``table`` against the columns asked for, put every
     row in its split (``fractions``: eval and test fractions; None: every row in ``test``) in key
     order, and decode the features. ``unique_keys`` refuses repeated keys."""
     where = describe_source(table)
     with warehouse.materialize(table) as relation:
         schema = warehouse.relation_schema(relation)
+        if tabular is not None:
+            found = tabular.route(warehouse, relation, schema, where)
+            if found is not None:
+                return found
         specs = resolve_features(schema, where, label, key, features, extra_columns)
         names = [s if isinstance(s, str) else s.name for s in specs]
         columns = list(dict.fromkeys([key, label, *names, *extra_columns]))
@@ -350,6 +370,7 @@ def read_rows(
         extra_columns=tuple(extra_columns), rule="regression" if regression else "numbers",
         unique_keys=True,
     )  # fmt: skip
+    assert isinstance(read, _Read)
     rows = read.parts["test"]
     if len(rows) == 0:
         raise DataError(f"the test split of {describe_source(table)} is empty")
@@ -368,6 +389,8 @@ def load_splits(
     extra_columns: tuple[str, ...] | list[str] = (),
     with_stats: bool = True,
     regression: bool = False,
+    exclude: tuple[str, ...] | list[str] = (),
+    tabular: TabularOptions | None = None,
 ) -> SplitData:
     """Load a table or query (``table`` is a name or a :class:`Query`) into split arrays.
 
@@ -376,15 +399,35 @@ def load_splits(
     """
     check_fractions(eval_fraction, test_fraction)
     extra_columns = tuple(extra_columns)
-    read = _read(
-        warehouse, table, label=label, features=features, key=key,
-        fractions=(eval_fraction, test_fraction), extra_columns=extra_columns,
-        rule="regression" if regression else "classes",
+    fractions = (eval_fraction, test_fraction)
+    route = _Tabular(
+        table, label, key, features, extra_columns, tuple(exclude), regression,
+        tabular or TabularOptions(), fractions, with_stats,
     )  # fmt: skip
+    try:
+        read = _read(
+            warehouse, table, label=label, features=features, key=key,
+            fractions=fractions, extra_columns=extra_columns,
+            rule="regression" if regression else "classes", tabular=route,
+        )  # fmt: skip
+    except FeatureNullsError:  # numbers with NULLs: imputed by the tabular reader
+        read = _read(
+            warehouse, table, label=label, features=features, key=key,
+            fractions=fractions, extra_columns=extra_columns,
+            rule="regression" if regression else "classes", tabular=route.forced(),
+        )  # fmt: skip
+    if isinstance(read, SplitData):
+        return read
     plan, parts, shapes, integral, bytes_ = (
         read.plan, read.parts, read.shapes, read.integral, read.bytes_,
     )  # fmt: skip
     schema, names, columns = read.schema, read.names, read.columns
+    if features is None:  # what every column was taken as, stored with the run
+        kinds = {n: ("image" if storage_form(schema.field(n).type) in ("bytes", "string")
+                     else "array" if shapes[n] else "numeric") for n in names}  # fmt: skip
+    else:
+        kinds = {n: ("array" if shapes[n] else "numeric") if storage_form(schema.field(n).type)
+                 in ("scalar", "array") else "image" for n in names}  # fmt: skip
 
     labels, label_values, sorted_keys, total = (
         plan.labels,
@@ -419,6 +462,7 @@ def load_splits(
         "key": key,
         "label": label,
         "features": [{"name": s.name, "shape": list(s.shape)} for s in feature_specs],
+        "kinds": kinds,
         "storage_forms": {n: storage_form(schema.field(n).type) for n in names},
         "extra_columns": list(extra_columns),
         "content_sha256": content,
@@ -437,6 +481,119 @@ def load_splits(
         fingerprint=fingerprint,
         stats=stats,
     )
+
+
+@dataclass(frozen=True)
+class _Tabular:
+    """When and how a source goes to the tabular reader (``mlkit.data.tabular``)."""
+
+    source: Relation
+    label: str
+    key: str
+    features: list[FeatureSpec] | None
+    extra_columns: tuple[str, ...]
+    exclude: tuple[str, ...]
+    regression: bool
+    options: TabularOptions
+    fractions: tuple[float, float]
+    with_stats: bool
+    force: bool = False
+
+    def forced(self) -> _Tabular:
+        return replace(self, force=True)
+
+    def route(
+        self, warehouse: Warehouse, relation: Relation, schema: pa.Schema, where: str
+    ) -> SplitData | None:
+        """The source read by the tabular reader, or None when the pixel reader reads it (as
+        before: numbers without NULLs, lists, BYTES, comma-separated STRING pixels)."""
+        names_in = set(schema.names)
+        if self.label not in names_in or self.key not in names_in:
+            return None
+        declared: dict[str, Declared] = {}
+        if self.features is None:
+            skip = {self.label, self.key, *self.extra_columns, *self.exclude}
+            for name in self.exclude:
+                if name not in names_in:
+                    raise MissingColumnError(
+                        f"excluded column '{name}' not found in {where} {_columns_note(schema)}",
+                        hint="fix the name in data.exclude",
+                    )
+            names = [n for n in schema.names if n not in skip]
+        else:
+            names = [f.name for f in self.features]
+            if any(n not in names_in for n in names):
+                return None  # the pixel reader names the missing column
+            declared = {f.name: Declared(f.name, f.kind, f.shape) for f in self.features}
+        if not names:
+            return None
+        kinds = column_kinds(schema, where, names, declared)
+        label_type = schema.field(self.label).type
+        text_label = not self.regression and (
+            is_text(label_type) or pa.types.is_boolean(label_type)
+        )
+        # STRING columns of comma-separated numbers are pixels, as before (auto features only)
+        text = []
+        if self.features is None:
+            text = [n for n in names if kinds[n] == "categorical" and is_text(schema.field(n).type)]
+        sure = (
+            self.force
+            or text_label
+            or any(k in ("timestamp", "date") for k in kinds.values())
+            or any(d.kind for d in declared.values())
+        )
+        if text and not sure:  # a look at the first rows decides (pixels: the pixel reader)
+            for name, value in _first_values(warehouse, relation, text).items():
+                if looks_like_pixels(value):
+                    kinds[name] = "image"
+            text = []
+        if not (sure or is_tabular(kinds)):
+            return None
+        columns = list(dict.fromkeys([self.key, self.label, *names, *self.extra_columns]))
+        table = read_all(warehouse, relation, columns)
+        for name in text:
+            values = table.column(name).drop_null()
+            if len(values) and looks_like_pixels(values[0].as_py()):
+                kinds[name] = "image"
+        images = [n for n, k in kinds.items() if k == "image"]
+        if images:
+            raise FeatureTypeError(
+                f"feature column '{images[0]}' in {where} holds pixels (BYTES or comma-separated "
+                "STRING), which cannot be mixed with categorical, time or NULL-holding columns",
+                hint="train on the pixels alone, or leave them out with data.exclude",
+            )
+        shapes = {n: d.shape for n, d in declared.items() if d.shape}
+        for name in (n for n, k in kinds.items() if k == "array" and n not in shapes):
+            values = table.column(name).drop_null()
+            first = values[0].as_py() if len(values) else None
+            shapes[name] = (len(first) if isinstance(first, list) else 1,)
+        return load_tabular(
+            warehouse, relation, self.source, schema, where=where, label=self.label,
+            key=self.key, kinds=kinds, shapes=shapes, fractions=self.fractions,
+            extra_columns=self.extra_columns, regression=self.regression,
+            options=self.options, with_stats=self.with_stats, table=table,
+        )  # fmt: skip
+
+
+def _first_values(warehouse: Warehouse, relation: Relation, names: list[str]) -> dict[str, Any]:
+    """The first non-NULL value of each of ``names`` in the first record batch read."""
+    if not names:
+        return {}
+    batches = warehouse.iter_batches(relation, names)
+    try:
+        batch = next(iter(batches), None)
+    finally:
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()
+    out: dict[str, Any] = {}
+    if batch is None:
+        return out
+    for name in names:
+        values = batch.column(name).drop_null()
+        if len(values):
+            out[name] = values[0].as_py()
+    return out
 
 
 @dataclass
@@ -483,7 +640,10 @@ def _plan(
         raise DataError(f"{where} has no rows")
     _check_nulls(key_column, f"key column '{key}'", where)
     label_column = pa.chunked_array(labels_in, type=schema.field(label).type)
-    _check_nulls(label_column, f"label column '{label}'", where)
+    if label_column.null_count:
+        from mlkit.data.tabular import label_nulls_error
+
+        raise label_nulls_error(label_column.null_count, label, where, relation)
     label_values: list[int] = []
     if rule == "regression":  # real-valued targets: no classes
         labels = _regression_labels(label_column, where, label)

@@ -83,9 +83,20 @@ class LocalWarehouse(Warehouse):
             try:
                 con = duckdb.connect(str(self.path), read_only=not (write or self.writable_reads))
                 break
-            except duckdb.IOException as error:
-                # Another process holds the file; they use it one after another, so wait briefly.
-                if "lock" not in str(error).lower() or time.monotonic() > deadline:
+            except (
+                duckdb.IOException,
+                duckdb.ConnectionException,
+                getattr(duckdb, "ResourceInUseException", duckdb.IOException),
+            ) as error:
+                # Another process holds the file (or, in this process, a connection opened the
+                # other way: read-only vs read-write, e.g. the prediction log's writer thread);
+                # they use it one after another, so wait briefly.
+                text = str(error).lower()
+                busy = any(
+                    sign in text
+                    for sign in ("lock", "different configuration", "file handle conflict")
+                )
+                if not busy or time.monotonic() > deadline:
                     raise DataError(
                         f"cannot open {self.describe()}: {_one_line(error)}",
                         hint="another mlkit process may be using it; try again when it finishes",

@@ -217,10 +217,12 @@ def _small_histogram(block: np.ndarray, edges: list[float]) -> np.ndarray:
 
 
 def _feature_columns(schema: pa.Schema, label: str | None, skip: set[str]) -> list[str]:
+    from mlkit.data.kinds import schema_kind
+
     return [
         f.name
         for f in schema
-        if f.name != label and f.name not in skip and storage_form(f.type) is not None
+        if f.name != label and f.name not in skip and schema_kind(f.type) is not None
     ]
 
 
@@ -232,8 +234,10 @@ def _values(column: pa.ChunkedArray | pa.Array, name: str, where: str) -> tuple[
     if missing:
         column = column.drop_null()
     form = storage_form(column.type)
-    if form == "scalar":
-        return column.to_numpy(zero_copy_only=False).astype(np.float32), missing
+    if form == "scalar" or pa.types.is_decimal(column.type):
+        if pa.types.is_boolean(column.type):
+            column = column.cast(pa.int8())
+        return column.cast(pa.float64()).to_numpy(zero_copy_only=False).astype(np.float32), missing
     if len(column) == 0:
         return np.zeros(0, np.float32), missing
     width = _row_width(column)
@@ -255,8 +259,13 @@ def relation_stats(
     skip: Iterable[str] = (),
     edges: dict[str, list[float]] | None = None,
 ) -> dict[str, Any]:
-    """Statistics of a table or query, read in record batches (two passes: moments, then
-    histograms; one when ``edges`` are given, as drift does with a run's)."""
+    """Statistics of a table or query, read in record batches, each column by its kind
+    (``mlkit.data.kinds``): numbers, booleans and times with quantiles, categories with their
+    most frequent values, arrays per position and pooled, pixels pooled. Pixel and array columns
+    take two passes (moments, then histograms; one when ``edges`` are given, as drift does with a
+    run's); the others are summarised from one."""
+    from mlkit.data.kinds import looks_like_pixels, schema_kind
+
     where = f"table '{relation}'" if isinstance(relation, str) else "the query"
     with warehouse.materialize(relation) as rel:
         schema = warehouse.relation_schema(rel)
@@ -269,9 +278,15 @@ def relation_stats(
             )
         names = _feature_columns(schema, label, set(skip))
         if not names:
-            raise DataError(f"{where} has no numeric, list, BYTES or STRING columns to summarise")
+            raise DataError(f"{where} has no columns to summarise")
+        kinds = {n: schema_kind(schema.field(n).type) or "numeric" for n in names}
         columns = names + ([label] if label else [])
-        moments = {n: Moments() for n in names}
+        pooled = {n for n in names if kinds[n] in ("array", "image")}
+        moments = {n: Moments() for n in pooled}
+        positions: dict[str, list[np.ndarray]] = {n: [] for n in names if kinds[n] == "array"}
+        scalars: dict[str, list[np.ndarray]] = {}
+        missing: dict[str, int] = dict.fromkeys(names, 0)
+        counts: dict[str, dict[str, int]] = {}
         labels: dict[str, int] = {}
         label_missing = 0
         rows = 0
@@ -280,14 +295,40 @@ def relation_stats(
         for batch in warehouse.iter_batches(rel, columns):
             rows += batch.num_rows
             for name in names:
-                values, missing = _values(batch.column(name), name, where)
-                moments[name].missing += missing
-                if values.ndim > 1:
-                    moments[name].per_row = int(values.shape[1])
-                if values.size:
-                    moments[name].update(values)
-                if name in fixed:
-                    hist[name] = hist.get(name, 0) + histogram(values, fixed[name])
+                column = batch.column(name)
+                if kinds[name] == "categorical" and rows == batch.num_rows:
+                    first = column.drop_null()
+                    if len(first) and looks_like_pixels(first[0].as_py()):
+                        kinds[name] = "image"  # comma-separated pixels, as before
+                        pooled.add(name)
+                        moments[name] = Moments()
+                kind = kinds[name]
+                if kind == "categorical":
+                    found = value_counts(column)
+                    missing[name] += len(column) - sum(found.values())
+                    merged = counts.setdefault(name, {})
+                    for value, count in found.items():
+                        merged[value] = merged.get(value, 0) + count
+                elif kind in ("timestamp", "date"):
+                    days, nulls = time_days(_combine_batch(column), kind)
+                    missing[name] += nulls
+                    scalars.setdefault(name, []).append(days)
+                elif name in pooled:
+                    values, nulls = _values(column, name, where)
+                    moments[name].missing += nulls
+                    if values.ndim > 1:
+                        moments[name].per_row = int(values.shape[1])
+                    if values.size:
+                        moments[name].update(values)
+                    if name in positions and values.size:
+                        positions[name].append(values.reshape(len(values), -1)[:, :MAX_POSITIONS])
+                    if name in fixed:
+                        hist[name] = hist.get(name, 0) + histogram(values, fixed[name])
+                else:
+                    values, nulls = _values(column, name, where)
+                    keep = ~np.isnan(values)
+                    missing[name] += nulls + int((~keep).sum())
+                    scalars.setdefault(name, []).append(values[keep].astype(np.float64))
             if label:
                 column = batch.column(label)
                 label_missing += column.null_count
@@ -295,23 +336,39 @@ def relation_stats(
                     labels[value] = labels.get(value, 0) + count
         out: dict[str, Any] = {"rows": rows, "features": {}}
         for name in names:
-            summary = moments[name].result()
-            summary["histogram"] = {
-                "edges": fixed.get(name) or histogram_edges(summary["min"], summary["max"]),
-                "counts": None,
-            }
-            out["features"][name] = summary
-        need = [n for n in names if n not in fixed and out["features"][n]["count"]]
+            kind = kinds[name]
+            if kind == "categorical":
+                out["features"][name] = categorical_summary(counts.get(name, {}), missing[name])
+            elif name in pooled:
+                summary = moments[name].result()
+                summary["kind"] = kind
+                summary["histogram"] = {
+                    "edges": fixed.get(name) or histogram_edges(summary["min"], summary["max"]),
+                    "counts": None,
+                }
+                if name in positions:
+                    parts = positions[name]
+                    summary["positions"] = position_summary(np.concatenate(parts)) if parts else []
+                out["features"][name] = summary
+            else:
+                parts = scalars.get(name, [])
+                values = np.concatenate(parts) if parts else np.zeros(0)
+                out["features"][name] = numeric_summary(
+                    values, missing[name], kind, fixed.get(name)
+                )
+                if kind in ("timestamp", "date"):
+                    out["features"][name]["unit"] = "days since 1970-01-01"
+        need = [n for n in pooled if n not in fixed and out["features"][n]["count"]]
         if need:
             for batch in warehouse.iter_batches(rel, need):
                 for name in need:
                     values, _ = _values(batch.column(name), name, where)
                     edges_here = out["features"][name]["histogram"]["edges"]
                     hist[name] = hist.get(name, 0) + histogram(values, edges_here)
-        for name in names:
-            counts = hist.get(name)
+        for name in pooled:
+            counts_here = hist.get(name)
             out["features"][name]["histogram"]["counts"] = (
-                np.asarray(counts).tolist() if counts is not None else [0] * BINS
+                np.asarray(counts_here).tolist() if counts_here is not None else [0] * BINS
             )
         if label:
             out["label"] = {
@@ -320,6 +377,10 @@ def relation_stats(
                 "distribution": dict(sorted(labels.items(), key=lambda kv: _sort_key(kv[0]))),
             }
         return out
+
+
+def _combine_batch(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
 
 
 def _sort_key(value: str) -> tuple[int, float | str]:
@@ -334,6 +395,146 @@ def _value_counts(column: pa.Array | pa.ChunkedArray) -> list[tuple[str, int]]:
 
     counts = pc.value_counts(column.drop_null())
     return [(str(item["values"]), int(item["counts"])) for item in counts.to_pylist()]
+
+
+QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+TOP_VALUES = 50  # categorical values listed by frequency (drift flags values outside them)
+MAX_POSITIONS = 1024  # array features: per-position statistics for at most this many positions
+
+
+def quantiles(values: np.ndarray) -> dict[str, float]:
+    """``{"p01": ..., "p50": ..., "p99": ...}`` of the values (empty when there are none)."""
+    if not values.size:
+        return {}
+    found = np.quantile(values.astype(np.float64), QUANTILES)
+    return {
+        f"p{round(q * 100):02d}": _round(float(v)) or 0.0
+        for q, v in zip(QUANTILES, found, strict=True)
+    }
+
+
+def numeric_summary(
+    values: np.ndarray, missing: int, kind: str = "numeric", edges: list[float] | None = None
+) -> dict[str, Any]:
+    """Moments, quantiles and a histogram of a column's non-NULL values (one per row)."""
+    moments = Moments()
+    moments.missing = missing
+    flat = values.reshape(-1).astype(np.float64)
+    if flat.size:
+        moments.update(flat)
+    summary = moments.result()
+    summary["kind"] = kind
+    summary["missing_share"] = _share(missing, flat.size + missing)
+    summary["quantiles"] = quantiles(flat)
+    edges = edges or histogram_edges(summary["min"], summary["max"])
+    summary["histogram"] = {
+        "edges": edges,
+        "counts": histogram(flat, edges).tolist(),
+        "rows": int(flat.size),
+    }
+    return summary
+
+
+def _share(part: int, whole: int) -> float:
+    return round(part / whole, 6) if whole else 0.0
+
+
+def categorical_summary(counts: dict[str, int], missing: int) -> dict[str, Any]:
+    """Distinct values, the most frequent ones with their counts and shares, missing share."""
+    total = sum(counts.values())
+    top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_VALUES]
+    return {
+        "kind": "categorical",
+        "count": total,
+        "missing": missing,
+        "missing_share": _share(missing, total + missing),
+        "distinct": len(counts),
+        "top": [{"value": v, "count": c, "share": _share(c, total)} for v, c in top],
+    }
+
+
+def position_summary(values: np.ndarray) -> list[dict[str, float | None]]:
+    """Per position of an array feature (rows x width): mean, std, min and max."""
+    matrix = values.reshape(len(values), -1)[:, :MAX_POSITIONS].astype(np.float64)
+    if not len(matrix):
+        return []
+    mean, std = matrix.mean(axis=0), matrix.std(axis=0)
+    low, high = matrix.min(axis=0), matrix.max(axis=0)
+    return [
+        {"mean": _round(float(m)), "std": _round(float(s)), "min": _round(float(a)),
+         "max": _round(float(b))}
+        for m, s, a, b in zip(mean, std, low, high, strict=True)
+    ]  # fmt: skip
+
+
+def value_counts(column: pa.Array | pa.ChunkedArray) -> dict[str, int]:
+    """A categorical column's non-NULL values (as text, the empty string as NULL) and counts."""
+    import pyarrow.compute as pc
+
+    from mlkit.data.columns import as_text
+
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    text = as_text(column).drop_null()
+    if not len(text):
+        return {}
+    return {str(c["values"]): int(c["counts"]) for c in pc.value_counts(text).to_pylist()}
+
+
+def time_days(column: pa.Array, kind: str) -> tuple[np.ndarray, int]:
+    """A timestamp or date column's non-NULL values as days since 1970-01-01, and its NULLs."""
+    from mlkit.data.columns import time_parts
+
+    parts, missing = time_parts(column, kind)
+    return parts[~missing, 0], int(missing.sum())
+
+
+def column_summary(column: pa.Array | pa.ChunkedArray, kind: str) -> dict[str, Any]:
+    """The statistics of one column of the kind given (``mlkit.data.kinds``)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if kind == "categorical":
+        text_nulls = len(column) - sum(value_counts(column).values())
+        return categorical_summary(value_counts(column), text_nulls)
+    if kind in ("timestamp", "date"):
+        days, missing = time_days(column, kind)
+        summary = numeric_summary(days, missing, kind)
+        summary["unit"] = "days since 1970-01-01"
+        return summary
+    missing = column.null_count
+    present = column.drop_null()
+    if kind in ("array", "image"):
+        width = _row_width(present) if len(present) else 0
+        values = (
+            decode_column(present, "column", (width,), "the table") if width else np.zeros((0, 0))
+        )
+        summary = numeric_summary(values, missing, kind)
+        summary["count"] = int(values.size)
+        summary["values_per_row"] = width
+        if kind == "array":
+            summary["positions"] = position_summary(values)
+        return summary
+    if pa.types.is_boolean(present.type):
+        present = present.cast(pa.int8())
+    values = present.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    nans = int(np.isnan(values).sum())
+    return numeric_summary(values[~np.isnan(values)], missing + nans, kind)
+
+
+def table_stats(table: pa.Table, kinds: dict[str, str], label: str | None) -> dict[str, Any]:
+    """Statistics of an in-memory table whose columns have the given kinds (and the label)."""
+    out: dict[str, Any] = {"rows": table.num_rows, "features": {}}
+    for name, kind in kinds.items():
+        out["features"][name] = column_summary(table.column(name), kind)
+    if label is not None:
+        column = table.column(label)
+        counts = value_counts(column) if not pa.types.is_floating(column.type) else {}
+        out["label"] = {
+            "name": label,
+            "missing": column.null_count,
+            "distribution": dict(sorted(counts.items(), key=lambda kv: _sort_key(kv[0]))),
+        }
+    return out
 
 
 # -- drift -------------------------------------------------------------------------------------
@@ -364,6 +565,36 @@ def psi(before: list[int], after: list[int]) -> float:
     return float(np.sum((pa_ - pb) * np.log(pa_ / pb)))
 
 
+def categorical_drift(name: str, old: dict[str, Any], new: dict[str, Any]) -> FeatureDrift:
+    """PSI over the categories both know (the rest pooled as one), new categories, missing share.
+    A category the run's data did not have (its list of values being complete) is drift."""
+    before = {t["value"]: t["count"] for t in old.get("top") or []}
+    after = {t["value"]: t["count"] for t in new.get("top") or []}
+    keys = sorted(set(before) | set(after))
+    rest_before = max(int(old.get("count", 0)) - sum(before.values()), 0)
+    rest_after = max(int(new.get("count", 0)) - sum(after.values()), 0)
+    value = psi(
+        [before.get(k, 0) for k in keys] + [rest_before],
+        [after.get(k, 0) for k in keys] + [rest_after],
+    )
+    complete = int(old.get("distinct", 0)) <= len(before)
+    new_values = [v for v in after if v not in before] if complete else []
+    reasons = []
+    if value > PSI_THRESHOLD:
+        reasons.append(f"PSI {value:.2f} > {PSI_THRESHOLD}")
+    if new_values:
+        shown = ", ".join(repr(v) for v in sorted(new_values)[:5])
+        more = f" (+{len(new_values) - 5} more)" if len(new_values) > 5 else ""
+        reasons.append(f"new categories {shown}{more}")
+    old_rate, new_rate = old.get("missing_share", 0.0), new.get("missing_share", 0.0)
+    if new_rate > old_rate + 0.01:
+        reasons.append(f"missing {old_rate:.1%} → {new_rate:.1%}")
+    return FeatureDrift(
+        name, round(value, 4), None, None, None, old.get("missing", 0), new.get("missing", 0),
+        bool(reasons), "; ".join(reasons),
+    )  # fmt: skip
+
+
 def compare(before: dict[str, Any], after: dict[str, Any]) -> list[FeatureDrift]:
     """One entry per feature of ``before`` (a run's statistics), label last."""
     out = []
@@ -383,6 +614,9 @@ def compare(before: dict[str, Any], after: dict[str, Any]) -> list[FeatureDrift]
                     "missing from the new data",
                 )
             )
+            continue
+        if old.get("kind") == "categorical" or new.get("kind") == "categorical":
+            out.append(categorical_drift(name, old, new))
             continue
         value = psi(old["histogram"]["counts"], new["histogram"]["counts"])
         shift = None

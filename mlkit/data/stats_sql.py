@@ -48,10 +48,14 @@ def statistics(
     edges: dict[str, list[float]] | None = None,
     features: Iterable[str] | None = None,
     categorical: Iterable[str] = (),
+    pushdown: bool = False,
 ) -> dict[str, Any]:
-    """The statistics of a source: pushed down into the warehouse when it runs SQL, else one
-    streamed pass (two when no ``edges`` are given). ``features``: only these columns."""
-    if warehouse.sql_dialect() is not None:
+    """The statistics of a source: one streamed pass (two when no ``edges`` are given), by column
+    kind (:func:`mlkit.data.stats.relation_stats`); pushed down into the warehouse with
+    ``pushdown=True`` when it runs SQL (numbers, arrays, pixels and labels only so far: the
+    pushed-down result does not yet have the per-kind summaries of categories, booleans, times
+    and array positions). ``features``: only these columns."""
+    if pushdown and warehouse.sql_dialect() is not None:
         return pushdown_stats(
             warehouse,
             relation,

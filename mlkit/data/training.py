@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
+    from mlkit.data.columns import ColumnPlan
     from mlkit.data.loader import Arrays, FeatureSpec
 
 
@@ -54,6 +55,10 @@ class TrainingData(abc.ABC):
     feature_specs: list[FeatureSpec]
     fingerprint: dict[str, Any]
     stats: dict[str, Any]
+    # Tabular sources (mlkit.data.tabular): the fitted preprocessing of every column, and the
+    # label's class names (None: integer class ids, or regression).
+    columns: ColumnPlan | None = None
+    classes: list[str] | None = None
 
     def rows(self) -> dict[str, int]:
         """Rows per split."""

@@ -4,6 +4,7 @@ MissingColumnError   a label, key, feature or extra column the spec names is not
 FeatureTypeError     a feature's type is not one the loader reads (or holds NaN / non-numbers)
 FeatureShapeError    a feature's values per row do not match the shape the spec gives
 NullValuesError      a key, label or feature column has NULLs
+FeatureNullsError    NULLs in a feature column (numbers: the tabular reader imputes them)
 LabelValuesError     labels are not integers 0..K-1 with K >= 2
 """
 
@@ -39,6 +40,10 @@ class FeatureShapeError(DataError):
 
 class NullValuesError(DataError):
     pass
+
+
+class FeatureNullsError(NullValuesError):
+    """NULLs in a feature column the pixel reader reads (the tabular reader imputes them)."""
 
 
 class LabelValuesError(DataError):

@@ -94,7 +94,7 @@ def verdict_figure(details: dict[str, Any], passed: bool, model: str = "") -> An
             if base:
                 keys.append(Line2D([], [], marker="o", linestyle="", color=BASELINE_COLOR,
                                    label=label_b))  # fmt: skip
-            ax.legend(handles=keys, fontsize=7, loc="lower left", bbox_to_anchor=(0, 1.5),
+            ax.legend(handles=keys, fontsize=7, loc="lower left", bbox_to_anchor=(0, 1.25),
                       ncol=2, frameon=False)  # fmt: skip
 
     column = 1
@@ -158,6 +158,6 @@ def verdict_figure(details: dict[str, Any], passed: bool, model: str = "") -> An
     verdict = "PASS" if passed else "FAIL"
     against = f" vs v{base['version']} (baseline)" if base else " (nothing deployed to compare)"
     who = f"{model} " if model else ""
-    fig.suptitle(f"{who}v{cand['version']} (candidate){against}: {verdict}",
+    fig.suptitle(f"{who}v{cand['version']} (candidate){against}: {verdict}", y=1.06,
                  color="green" if passed else FAIL_COLOR)  # fmt: skip
     return fig

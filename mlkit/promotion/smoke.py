@@ -52,6 +52,8 @@ def _problem(
             if "probabilities" not in p or "class_id" not in p:
                 return f"prediction {i} has no class_id and probabilities (keys: {sorted(p)})"
             probs = p["probabilities"]
+            if isinstance(probs, dict):  # by class name
+                probs = list(probs.values())
             if n_classes is not None and len(probs) != n_classes:
                 return f"prediction {i} has {len(probs)} probabilities, expected {n_classes}"
             if not all(isinstance(v, float) and math.isfinite(v) for v in probs):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -128,6 +129,29 @@ class PromotionMixin(SqlBase):
             return [convert.deployment(row, name) for row, name in s.execute(query).all()]
 
     # -- events -----------------------------------------------------------------------------------
+
+    def record_event(
+        self,
+        kind: str,
+        *,
+        model: str | None = None,
+        version: int | None = None,
+        payload: Mapping[str, Any] | None = None,
+    ) -> None:
+        if not _text(kind) or len(kind) > 64:
+            raise RegistryError(f"event kind {kind!r} must be non-empty text of at most 64")
+        data = dict(payload or {})
+        self._write(
+            "record an event", lambda s: self._event(s, kind, model=model, version=version, **data)
+        )
+
+    def latest_event(self, kind: str, model: str | None = None) -> Event | None:
+        query = select(EventRow).where(EventRow.kind == kind).order_by(EventRow.id.desc()).limit(1)
+        if model is not None:
+            query = query.where(EventRow.model == model)
+        with self._read("read an event") as s:
+            row = s.scalars(query).first()
+            return None if row is None else convert.event(row)
 
     def list_events(self, model: str | None = None, limit: int = 100) -> list[Event]:
         query = select(EventRow).order_by(EventRow.id.desc()).limit(validate_limit(limit))

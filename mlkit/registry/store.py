@@ -362,6 +362,22 @@ class RegistryStore(ABC):
     def list_events(self, model: str | None = None, limit: int = 100) -> list[Event]:
         """The event log, newest first, optionally about one model only."""
 
+    @abstractmethod
+    def record_event(
+        self,
+        kind: str,
+        *,
+        model: str | None = None,
+        version: int | None = None,
+        payload: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Append one event that is no other write's (a monitoring check, a bandit's change of
+        allocation, a count of dropped prediction-log records), in its own transaction."""
+
+    @abstractmethod
+    def latest_event(self, kind: str, model: str | None = None) -> Event | None:
+        """The newest event of ``kind`` (about ``model``), or None."""
+
     # -- run reports and resuming (issue 4) --------------------------------------------------------
 
     @abstractmethod

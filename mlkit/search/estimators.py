@@ -92,8 +92,12 @@ def build_estimator(
     evaluation_input_fn,
     config: tf.estimator.RunConfig | None = None,
     train_labels: np.ndarray | None = None,
+    categorical: Mapping[str, int] | None = None,
 ):
-    columns = feature_columns(train_features)
+    """``categorical``: the features holding category ids and how many ids each has (see
+    ``mlkit.search.inputs.feature_columns``)."""
+    columns = feature_columns(train_features, categorical)
+    linear_columns = feature_columns(train_features, categorical, linear=True)
     run_config = config or run_config_for(spec, model_dir)
     common = dict(
         head=head(spec.task, n_classes),
@@ -107,7 +111,10 @@ def build_estimator(
     )
     if spec.method == "auto_ensemble":
         return adanet.AutoEnsembleEstimator(
-            candidate_pool=_pool(spec, columns, train_features, n_classes, run_config), **common
+            candidate_pool=_pool(
+                spec, (columns, linear_columns), train_features, n_classes, run_config
+            ),
+            **common,
         )
     generator = _generator(spec, columns, train_features)
     if spec.task == "regression" and train_labels is not None:
@@ -207,7 +214,9 @@ def _generator(spec: SearchSpec, columns, train_features: Mapping[str, np.ndarra
     return generators[0] if len(generators) == 1 else CombinedGenerator(generators)
 
 
-def _pool(spec: SearchSpec, columns, train_features, n_classes: int, config):
+def _pool(spec: SearchSpec, column_sets, train_features, n_classes: int, config):
+    columns, linear_columns = column_sets
+
     def optimizer():
         return _KERAS_OPTIMIZERS[spec.optimizer](learning_rate=spec.learning_rate)
 
@@ -224,7 +233,7 @@ def _pool(spec: SearchSpec, columns, train_features, n_classes: int, config):
         elif name == "linear":
             pool["linear"] = tf.estimator.LinearEstimator(
                 head=head(spec.task, n_classes),
-                feature_columns=columns,
+                feature_columns=linear_columns,
                 optimizer=optimizer,
                 config=config,
             )

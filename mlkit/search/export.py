@@ -34,8 +34,10 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from mlkit.savedmodel import ENCODED_FORMS, FEATURES_SIGNATURE, INPUTS_FILE
+from mlkit.data.columns import ColumnPlan
+from mlkit.savedmodel import COLUMNS_FILE, ENCODED_FORMS, FEATURES_SIGNATURE, INPUTS_FILE
 from mlkit.search.inputs import serving_input_receiver_fn
+from mlkit.search.preprocess import RAW_FORMS, Preprocessor, raw_specs
 
 
 def decode_stored(name: str, value: tf.Tensor, form: str, shape: tuple[int, ...]) -> tf.Tensor:
@@ -72,13 +74,19 @@ def export_for_serving(
     export_base: Path,
     train_features: Mapping[str, np.ndarray],
     storage_forms: Mapping[str, str | None] | None = None,
+    columns: ColumnPlan | None = None,
 ):
     """Export ``estimator``'s final ensemble under ``export_base``; return the SavedModel dir.
+
+    ``columns``: a tabular source's preprocessing; ``serving_default`` then takes the raw row
+    (see :func:`export_tabular`).
 
     ``storage_forms`` gives each feature's form in the warehouse (``'scalar'``, ``'array'``,
     ``'bytes'`` or ``'string'``, as ``mlkit.data.decode.storage_form`` names them); a feature
     left out takes floats."""
     export_base = Path(export_base)
+    if columns is not None:
+        return export_tabular(estimator, export_base, train_features, columns)
     shapes = {name: tuple(v.shape[1:]) for name, v in train_features.items()}
     forms = {
         name: (storage_forms or {}).get(name) or ("array" if shape else "scalar")
@@ -130,5 +138,71 @@ def export_for_serving(
     meta = {name: {"form": forms[name], "shape": list(shapes[name])} for name in sorted(shapes)}
     (target / INPUTS_FILE).parent.mkdir(parents=True, exist_ok=True)
     (target / INPUTS_FILE).write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
+    shutil.rmtree(export_base / "estimator", ignore_errors=True)
+    return target
+
+
+def export_tabular(
+    estimator, export_base: Path, train_features: Mapping[str, np.ndarray], plan: ColumnPlan
+) -> Path:
+    """The export of a model trained on a tabular source: ``serving_default`` (and ``predict``)
+    take one input per raw column (``mlkit.search.preprocess``: numbers with NaN for missing,
+    text for categories and ISO times) and apply the fitted imputation, vocabularies and time
+    parts in the graph; ``features`` takes the model's features as the loader gives them. A
+    model with class names also outputs ``class`` (the name of ``class_ids``). The plan is in
+    ``assets.extra/mlkit_columns.json``."""
+    categorical = plan.categorical()
+    shapes = {name: tuple(v.shape[1:]) for name, v in train_features.items()}
+    raw = estimator.export_saved_model(
+        str(export_base / "estimator"), serving_input_receiver_fn(shapes, categorical)
+    )
+    raw_dir = Path(raw.decode() if isinstance(raw, bytes) else raw)
+    target = export_base / raw_dir.name
+    loaded = tf.saved_model.load(str(raw_dir))
+    predict = loaded.signatures["predict"]
+    module = tf.Module()
+    module.model = loaded
+    module.preprocessor = Preprocessor(plan)
+    classes = list(plan.classes) if plan.classes is not None else None
+
+    def named(outputs):
+        if classes is None or "class_ids" not in outputs:
+            return outputs
+        ids = tf.reshape(outputs["class_ids"], [-1])
+        return {**outputs, "class": tf.gather(tf.constant(classes, tf.string), ids)}
+
+    @tf.function
+    def from_features(**features):
+        return named(predict(**features))
+
+    @tf.function
+    def from_raw(**inputs):
+        return named(predict(**module.preprocessor(inputs)))
+
+    feature_specs = {
+        name: tf.TensorSpec(
+            [None, *shape], tf.int64 if name in categorical else tf.float32, name=name
+        )
+        for name, shape in shapes.items()
+    }
+    serving = from_raw.get_concrete_function(**raw_specs(plan))
+    features = from_features.get_concrete_function(**feature_specs)
+    tf.saved_model.save(
+        module,
+        str(target),
+        signatures={"serving_default": serving, "predict": serving, FEATURES_SIGNATURE: features},
+    )
+    meta = {
+        c.name: {
+            "form": RAW_FORMS[c.kind],
+            "shape": list(c.shape),
+            "kind": c.kind,
+            "nullable": c.kind != "array",
+        }
+        for c in plan.columns
+    }
+    (target / INPUTS_FILE).parent.mkdir(parents=True, exist_ok=True)
+    (target / INPUTS_FILE).write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
+    (target / COLUMNS_FILE).write_text(json.dumps(plan.to_json(), indent=1) + "\n")
     shutil.rmtree(export_base / "estimator", ignore_errors=True)
     return target

@@ -10,15 +10,47 @@ import tensorflow as tf
 
 from mlkit.data.training import TrainingSplit
 
+ONE_HOT_MAX = 32
+"""Categorical columns with at most this many ids are one-hot encoded; wider ones embedded."""
 
-def feature_columns(train_features: Mapping[str, np.ndarray]):
-    """One numeric column per feature, standardised with statistics of the training split.
+
+def embedding_dimension(n_ids: int) -> int:
+    """An embedding's width for ``n_ids`` categories: about 1.6 n^0.56, from 2 to 32."""
+    return int(max(2, min(32, round(1.6 * n_ids**0.56))))
+
+
+def feature_columns(
+    train_features: Mapping[str, np.ndarray],
+    categorical: Mapping[str, int] | None = None,
+    *,
+    linear: bool = False,
+):
+    """One numeric column per feature, standardised with statistics of the training split; a
+    categorical feature (``categorical``: name → number of ids, see ``mlkit.data.columns``) as
+    one-hot (at most ``ONE_HOT_MAX`` ids) or an embedding, or as the identity column itself
+    for a linear model (``linear``: one weight per category).
 
     The means and deviations become constants of the graph, so the exported SavedModel takes the
     raw values a client has and scales them itself.
     """
+    categorical = categorical or {}
     columns = []
     for name in sorted(train_features):
+        if name in categorical:
+            ids = tf.feature_column.categorical_column_with_identity(
+                name, num_buckets=categorical[name]
+            )
+            if linear:
+                columns.append(ids)
+            elif categorical[name] <= ONE_HOT_MAX:
+                columns.append(tf.feature_column.indicator_column(ids))
+            else:
+                columns.append(
+                    tf.feature_column.embedding_column(
+                        ids, dimension=embedding_dimension(categorical[name])
+                    )
+                )
+            continue
         values = train_features[name].astype(np.float64)
         mean = values.mean(axis=0).astype(np.float32)
         std = values.std(axis=0)
@@ -53,12 +85,19 @@ def input_fn(
     return _fn
 
 
-def serving_input_receiver_fn(feature_shapes: Mapping[str, tuple[int, ...]]):
-    """Raw float inputs named as the features, of shape [batch, *feature shape]."""
+def serving_input_receiver_fn(
+    feature_shapes: Mapping[str, tuple[int, ...]], categorical: Mapping[str, int] | None = None
+):
+    """Raw float inputs named as the features, of shape [batch, *feature shape]; int64 category
+    ids for the ``categorical`` ones."""
 
     def _fn():
         inputs = {
-            name: tf.compat.v1.placeholder(tf.float32, [None, *shape], name=name)
+            name: tf.compat.v1.placeholder(
+                tf.int64 if name in (categorical or {}) else tf.float32,
+                [None, *shape],
+                name=name,
+            )
             for name, shape in feature_shapes.items()
         }
         return tf.estimator.export.ServingInputReceiver(inputs, inputs)

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from mlkit.data.columns import ColumnPlan
 from mlkit.data.training import TrainingSplit
 from mlkit.errors import SearchError
 from mlkit.experiment import SearchSpec
@@ -69,6 +70,7 @@ def run_search(
     storage_forms: dict[str, str | None] | None = None,
     distributed: bool = False,
     on_stage: StageCallback | None = None,
+    columns: ColumnPlan | None = None,
 ) -> SearchResult:
     """Train, choose, evaluate on the held-out test split and export.
 
@@ -78,6 +80,9 @@ def run_search(
     ``on_stage(key, message)`` is told as each stage starts (``mlkit.search.stages``): building an
     iteration's graph, training, AdaNet's bookkeeping between iterations, the test evaluation,
     the export.
+    ``columns``: a tabular source's preprocessing (``mlkit.data.columns``): categorical features
+    are one-hot or embedded, and ``serving_default`` takes the raw row
+    (``mlkit.search.preprocess``).
     ``distributed``: this is the chief of a ``TF_CONFIG`` cluster; it trains through
     ``tf.estimator.train_and_evaluate`` with the workers and parameter servers.
     """
@@ -95,6 +100,7 @@ def run_search(
         _eval_fn(spec, eval),
         config=config,
         train_labels=train.labels,
+        categorical=columns.categorical() if columns is not None else None,
     )
     stage: StageCallback = on_stage or (lambda _key, _message: None)
     iteration = _announce_phases(estimator, stage, spec.steps_per_iteration, model_dir)
@@ -105,13 +111,12 @@ def run_search(
         # AdaNet picks the final ensemble by evaluating every candidate on the eval split, for
         # evaluate and again for the export: once here (remembered per checkpoint), writing its
         # architecture as AdaNet does between iterations.
-        stage("evaluate_candidates", "choosing the final ensemble (candidates on the eval split)")
         checkpoint = tf.train.latest_checkpoint(str(model_dir))
         best = _choose_final_ensemble(estimator, checkpoint)
-        if in_memory(test):
+        if in_memory(test) and columns is None:
             stage("export", "exporting the SavedModel")
             export_dir = export_for_serving(
-                estimator, model_dir / "export", train.features, storage_forms
+                estimator, model_dir / "export", train.features, storage_forms, columns=columns
             )
             stage("test_evaluation", "evaluating the exported model on the test split")
             test_metrics: dict[str, Any] = {
@@ -122,12 +127,13 @@ def run_search(
             iteration = int(test_metrics["iteration"])
             test_metrics[f"best_ensemble_index_{iteration}"] = best
             test_metrics["members"] = architecture_members(model_dir, iteration)
-        else:  # a streamed test split: the Estimator's evaluation over its batches
+        else:  # a streamed test split, or a tabular model whose SavedModel takes raw rows:
+            # the Estimator's evaluation over its batches
             stage("test_evaluation", "evaluating the final ensemble on the test split")
             test_metrics = estimator.evaluate(_eval_fn(spec, test), name="test")
             stage("export", "exporting the SavedModel")
             export_dir = export_for_serving(
-                estimator, model_dir / "export", train.features, storage_forms
+                estimator, model_dir / "export", train.features, storage_forms, columns=columns
             )
     except tf.errors.OpError as exc:
         raise SearchError(f"training failed in TensorFlow: {exc.message.splitlines()[0]}") from exc

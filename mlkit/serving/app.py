@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import itertools
 import json
 import logging
 import re
@@ -47,10 +48,31 @@ from starlette.types import Message, Receive, Scope, Send
 
 from mlkit.errors import ArtifactError, InvalidPayload, ServingError
 from mlkit.serving.metrics import CONTENT_TYPE, EndpointMetrics
-from mlkit.serving.observe import Answered, AnswerObserver
+from mlkit.serving.observe import (
+    Answered,
+    AnswerObserver,
+    parse_feedback,
+    tell_feedback,
+    valid_request_id,
+)
+from mlkit.serving.payload import (
+    MAX_BODY_BYTES,
+    MAX_INSTANCES,
+    MAX_JSON_DEPTH,
+    Limits,
+    Reply,
+    discard,
+    one_line,
+    parse_instances,
+    parse_json,
+    parse_payload,
+    read_body,
+)
 from mlkit.serving.pool import Loaded, ModelPool
 from mlkit.serving.routing import Resolution, Target, TargetPicker, as_targets
-from mlkit.serving.values import arrays_break_rule, number_problem
+
+__all__ = ["MAX_BODY_BYTES", "MAX_INSTANCES", "MAX_JSON_DEPTH", "EndpointApp", "Limits",
+           "signature_def"]  # fmt: skip
 
 logger = logging.getLogger("mlkit.serving")
 access_logger = logging.getLogger("mlkit.serving.access")
@@ -59,44 +81,13 @@ Resolve = Callable[[str], Resolution]
 Deployed = Callable[[], "list[dict]"]
 Labels = Callable[[str], "dict[str, int]"]
 
-MAX_BODY_BYTES = 8 * 1024 * 1024
-"""Request bodies larger than this are answered 400 (as Vertex AI answers an oversized request)."""
-MAX_INSTANCES = 10_000
-"""The most instances one request may carry."""
-MAX_JSON_DEPTH = 64
-"""The deepest nesting of arrays and objects a request body may have (400 beyond)."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What one request and the endpoint as a whole may take (docs/serving.md, "Limits")."""
-
-    max_body_bytes: int = MAX_BODY_BYTES
-    max_instances: int = MAX_INSTANCES
-    max_json_depth: int = MAX_JSON_DEPTH
-    max_header_bytes: int = 64 * 1024
-    max_connections: int = 512
-    """Open connections; past it the longest idle one is closed (503 when none is idle)."""
-    max_queue: int = 256
-    """Predict requests accepted and not answered yet; past it: 503 with Retry-After."""
-    header_timeout_s: float = 10.0
-    """A request's line and headers must arrive within this."""
-    body_timeout_s: float = 30.0
-    """A request's body must arrive within this after its headers (408 beyond)."""
-    keep_alive_s: int = 5
-    """An idle keep-alive connection is closed after this."""
-    drain_s: float = 30.0
-    """On SIGTERM, requests in flight get this long to be answered."""
-
-
-_DRAIN_LIMIT = 64 * 1024 * 1024  # read and discard an oversized body up to this, to answer cleanly
 _SMALL_BODY = 64 * 1024  # larger payloads are parsed on a worker thread, not on the event loop
 _OPEN_PATHS = ("/health", "/ready")  # answered without a token
 _METHODS = ("GET", "HEAD", "POST")
 _MODEL_ROUTE = re.compile(
     r"^/v1/models/(?P<name>[^/:]+)"
     r"(?:/versions/(?P<version>[^/:]+)|/labels/(?P<label>[^/:]+))?"
-    r"(?P<verb>:predict|/metadata)?$"
+    r"(?P<verb>:predict|:feedback|/metadata)?$"
 )
 _ENDPOINT_ROUTE = re.compile(
     r"^/v1/(?:projects/[^/]+/locations/[^/]+/)?endpoints/(?P<endpoint>[^/:]+)(?P<verb>:predict)?$"
@@ -112,24 +103,6 @@ _GOOGLE_STATUS = {
     500: "INTERNAL",
     503: "UNAVAILABLE",
 }
-
-
-def one_line(text: str) -> str:
-    lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
-    return lines[0] if lines else "unknown error"
-
-
-class _Reply(Exception):
-    """An error answer, raised from anywhere in a handler."""
-
-    def __init__(
-        self, status: int, message: str, headers: dict[str, str] | None = None, close: bool = False
-    ) -> None:
-        super().__init__(message)
-        self.status, self.message = status, one_line(message)
-        self.headers = dict(headers or {})
-        if close:
-            self.headers["Connection"] = "close"
 
 
 @dataclass
@@ -166,7 +139,7 @@ class EndpointApp:
         picker: TargetPicker,
         labels: Labels | None = None,
         token: str | None = None,
-        limits: Limits = Limits(),
+        limits: Limits | None = None,
         observers: Sequence[AnswerObserver] = (),
         metrics: EndpointMetrics | None = None,
     ) -> None:
@@ -174,7 +147,7 @@ class EndpointApp:
         self.deployed = deployed
         self.labels = labels or (lambda _name: {})
         self.token = token or None
-        self.limits = limits
+        self.limits = limits or Limits()
         self.pool = pool
         self.picker = picker
         self.observers = tuple(observers)
@@ -182,6 +155,8 @@ class EndpointApp:
         self.metrics.watch_queues(self._queue_depths)
         self.requests_served = 0
         self.in_flight = 0
+        self._ids = itertools.count(1)
+        self._id_prefix = uuid.uuid4().hex[:12]
         routes = [
             Route("/health", self._health, methods=_METHODS),
             Route("/ready", self._ready, methods=_METHODS),
@@ -197,8 +172,10 @@ class EndpointApp:
             return
         started = time.perf_counter()
         headers = dict(scope["headers"])
-        request_id = (headers.get(b"x-request-id") or b"").decode("latin-1")[:64]
-        info = _Info(request_id=request_id or uuid.uuid4().hex, started=started)
+        given = (headers.get(b"x-request-id") or b"").decode("latin-1")
+        # the client's id when it is one (observe.valid_request_id), else a new one
+        request_id = given if valid_request_id(given) else self._next_id()
+        info = _Info(request_id=request_id, started=started)
         scope["mlkit"] = info
         status = 500
 
@@ -222,6 +199,10 @@ class EndpointApp:
         else:
             await self.starlette(scope, receive, sending)
         self._record(scope, info, status, time.perf_counter() - started)
+
+    def _next_id(self) -> str:
+        """A request id unique to this server's run (cheaper than a uuid per request)."""
+        return f"{self._id_prefix}-{next(self._ids)}"
 
     def _record(self, scope: Scope, info: _Info, status: int, seconds: float) -> None:
         version = "" if info.version is None else str(info.version)
@@ -268,7 +249,7 @@ class EndpointApp:
             background=background,
         )
 
-    def _error(self, info: _Info, reply: _Reply) -> Response:
+    def _error(self, info: _Info, reply: Reply) -> Response:
         body: dict
         if info.google:
             status = _GOOGLE_STATUS.get(reply.status, "UNKNOWN")
@@ -283,12 +264,12 @@ class EndpointApp:
         info = _info(request)
         try:
             return await handler(request, info)
-        except _Reply as reply:
+        except Reply as reply:
             return self._observed(info, self._error(info, reply), reply.status)
         except Exception as exc:  # one line in the log and in the answer, never a traceback
             logger.error("%s %s failed: %s: %s", request.method, request.url.path,
                          type(exc).__name__, one_line(str(exc)))  # fmt: skip
-            failed = _Reply(500, f"the endpoint failed: {type(exc).__name__}: {one_line(str(exc))}")
+            failed = Reply(500, f"the endpoint failed: {type(exc).__name__}: {one_line(str(exc))}")
             return self._observed(info, self._error(info, failed), 500)
 
     def _authorize(self, request: Request, path: str) -> None:
@@ -296,7 +277,7 @@ class EndpointApp:
             return
         given = request.headers.get("authorization", "")
         why = "missing" if not given else "invalid"
-        raise _Reply(
+        raise Reply(
             401,
             f"{why} bearer token: send the header 'Authorization: Bearer <token>'",
             {"WWW-Authenticate": 'Bearer realm="mlkit"'},
@@ -332,7 +313,7 @@ class EndpointApp:
             models = self.deployed()
         except Exception as exc:
             message = f"not ready: cannot read the deployments: {one_line(str(exc))}"
-            raise _Reply(503, message) from None
+            raise Reply(503, message) from None
         refused = self.pool.refused()
         body: dict[str, object] = {
             "status": "degraded" if refused else "ready",
@@ -373,7 +354,7 @@ class EndpointApp:
             except Exception as exc:
                 logger.error("listing deployed models failed: %s", one_line(str(exc)))
                 message = f"cannot list the deployed models: {one_line(str(exc))}"
-                raise _Reply(500, message) from None
+                raise Reply(500, message) from None
             return self._json(200, {"models": models})
         if model_route is not None:
             name = unquote(model_route["name"])
@@ -382,6 +363,10 @@ class EndpointApp:
                 info.route = "predict"
                 self._only(request, "POST")
                 return await self._predict(request, info, name, version, label, vertex=False)
+            if model_route["verb"] == ":feedback":
+                info.route = "feedback"
+                self._only(request, "POST")
+                return await self._feedback(request, name)
             info.route = "metadata" if model_route["verb"] == "/metadata" else "status"
             self._only(request, "GET")
             if model_route["verb"] == "/metadata":
@@ -393,122 +378,16 @@ class EndpointApp:
             name = unquote(endpoint_route["endpoint"])
             return await self._predict(request, info, name, None, None, vertex=True)
         if post:
-            await self._discard(request)
-        raise _Reply(404, f"no route {path}")
+            await discard(request, self.limits)
+        raise Reply(404, f"no route {path}")
 
     def _only(self, request: Request, allowed: str) -> None:
         method = request.method
         if method == allowed or (method == "HEAD" and allowed == "GET"):
             return
-        raise _Reply(
+        raise Reply(
             405, f"{method} is not allowed here; use {allowed}", {"Allow": allowed}, close=True
         )
-
-    # -- the body ------------------------------------------------------------------------------
-
-    async def _discard(self, request: Request, limit: int = _DRAIN_LIMIT) -> None:
-        """Read and drop the body (up to ``limit`` bytes, within the body deadline), so that an
-        error answer reaches a client still sending."""
-
-        async def drain() -> None:
-            read = 0
-            while read <= limit:
-                message = await request.receive()
-                read += len(message.get("body", b""))
-                if message["type"] != "http.request" or not message.get("more_body"):
-                    return
-
-        # asyncio.wait_for, not 3.11's asyncio.timeout: mlkit also runs on Python 3.10, where
-        # asyncio.TimeoutError is not yet the builtin TimeoutError.
-        try:
-            await asyncio.wait_for(drain(), self.limits.body_timeout_s)
-        except asyncio.TimeoutError:
-            return
-
-    async def _body(self, request: Request) -> bytes:
-        headers = request.headers
-        if headers.get("transfer-encoding", "").lower() not in ("", "identity"):
-            raise _Reply(
-                411, "send the body with a Content-Length header (no chunked encoding)", close=True
-            )
-        raw = headers.get("content-length")
-        if raw is None:
-            raise _Reply(411, "a Content-Length header is required", close=True)
-        try:
-            length = int(raw)
-        except ValueError:
-            length = -1
-        if length < 0:
-            raise _Reply(400, "the Content-Length header is not a valid size", close=True)
-        limit = self.limits.max_body_bytes
-        if length > limit:
-            if length <= _DRAIN_LIMIT:
-                await self._discard(request)
-            raise _Reply(
-                400, f"the body has {length} bytes; at most {limit} are accepted", close=True
-            )
-        chunks: list[bytes] = []
-        got = 0
-        timeout = self.limits.body_timeout_s
-
-        async def receive() -> None:
-            nonlocal got
-            while True:
-                message = await request.receive()
-                if message["type"] == "http.disconnect":
-                    raise _Reply(499, "the client closed the connection", close=True)
-                chunk = message.get("body", b"")
-                if chunk:
-                    chunks.append(chunk)
-                    got += len(chunk)
-                if not message.get("more_body", False):
-                    return
-
-        try:
-            await asyncio.wait_for(receive(), timeout)  # see _discard: 3.10 as well as 3.11
-        except asyncio.TimeoutError:
-            logger.info("closed the request from %s: %d of %d body bytes in %g s",
-                        _client(request), got, length, timeout)  # fmt: skip
-            raise _Reply(
-                408,
-                f"the body did not arrive within {timeout:g} s ({got} of {length} bytes)",
-                close=True,
-            ) from None
-        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        if len(body) < length:
-            raise _Reply(400, "the body ended before Content-Length bytes arrived", close=True)
-        return body
-
-    def _payload(self, body: bytes) -> dict:
-        try:
-            payload = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise _Reply(400, f"the body is not valid JSON: {exc}") from None
-        except RecursionError:
-            raise _Reply(400, self._too_deep()) from None
-        depth = self.limits.max_json_depth
-        if body.count(b"[") + body.count(b"{") > depth and _deeper_than(payload, depth):
-            raise _Reply(400, self._too_deep())
-        if not isinstance(payload, dict) or "instances" not in payload:
-            hint = ""
-            if isinstance(payload, dict) and "inputs" in payload:
-                hint = " (the columnar 'inputs' format is not supported; send rows)"
-            raise _Reply(400, "the body must be a JSON object with an 'instances' list" + hint)
-        unknown = sorted(set(payload) - {"instances", "parameters", "signature_name"})
-        if unknown:
-            raise _Reply(
-                400, f"unknown field '{unknown[0]}' in the body (expected: instances, parameters)"
-            )
-        if "parameters" in payload and not isinstance(payload["parameters"], dict | type(None)):
-            raise _Reply(400, "'parameters' must be a JSON object")
-        instances = payload["instances"]
-        most = self.limits.max_instances
-        if isinstance(instances, list) and len(instances) > most:
-            raise _Reply(400, f"'instances' has {len(instances)} items; at most {most} per request")
-        return payload
-
-    def _too_deep(self) -> str:
-        return f"the body is nested more than {self.limits.max_json_depth} levels deep"
 
     # -- predict -------------------------------------------------------------------------------
 
@@ -517,10 +396,10 @@ class EndpointApp:
             targets = as_targets(self.resolve(name))
         except Exception as exc:
             logger.error("resolving model '%s' failed: %s", name, one_line(str(exc)))
-            raise _Reply(500, f"cannot resolve model '{name}': {one_line(str(exc))}") from None
+            raise Reply(500, f"cannot resolve model '{name}': {one_line(str(exc))}") from None
         if not targets:
             what = "endpoint" if info.google else "model"
-            raise _Reply(404, f"{what} '{name}' is not deployed on this endpoint")
+            raise Reply(404, f"{what} '{name}' is not deployed on this endpoint")
         return targets
 
     def _choose(
@@ -534,22 +413,22 @@ class EndpointApp:
             try:
                 number = self.labels(name).get(label)
             except Exception as exc:
-                raise _Reply(
+                raise Reply(
                     500, f"cannot read the labels of '{name}': {one_line(str(exc))}"
                 ) from None
             if number is None:
-                raise _Reply(404, f"model '{name}' has no label '{label}'")
+                raise Reply(404, f"model '{name}' has no label '{label}'")
         else:
             try:
                 number = int(str(version))
             except ValueError:
-                raise _Reply(400, f"version must be a whole number, got {version!r}") from None
+                raise Reply(400, f"version must be a whole number, got {version!r}") from None
         for target in targets:
             if target.version == number:
                 return target
         deployed = ", ".join(str(t.version) for t in sorted(targets, key=lambda t: t.version))
         named = f" (label '{label}')" if label is not None else ""
-        raise _Reply(
+        raise Reply(
             404,
             f"version {number}{named} of model '{name}' is not deployed on this endpoint "
             f"(deployed: {deployed})",
@@ -565,18 +444,18 @@ class EndpointApp:
         except ArtifactError as exc:
             self.metrics.refused(name, target.version)
             logger.error("refused model '%s' version %s: %s", name, target.version, exc.message)
-            raise _Reply(
+            raise Reply(
                 500, f"model '{name}' version {target.version} cannot be served: {exc.message}"
             ) from None
         except ServingError as exc:
             logger.error("model '%s' version %s failed: %s", name, target.version, exc.message)
-            raise _Reply(
+            raise Reply(
                 500, f"model '{name}' version {target.version} failed: {exc.message}"
             ) from None
         except Exception as exc:
             logger.error("model '%s' version %s failed: %s: %s", name, target.version,
                          type(exc).__name__, one_line(str(exc)))  # fmt: skip
-            raise _Reply(
+            raise Reply(
                 500,
                 f"model '{name}' version {target.version} failed: "
                 f"{type(exc).__name__}: {one_line(str(exc))}",
@@ -592,12 +471,12 @@ class EndpointApp:
         vertex: bool,
     ) -> Response:
         info.model = name
-        body = await self._body(request)
-        payload = self._payload(body)
+        body = await read_body(request, self.limits)
+        payload = parse_payload(body, self.limits)
         instances = payload["instances"]
         if self.in_flight >= self.limits.max_queue:
             self.metrics.overloaded.inc()
-            raise _Reply(
+            raise Reply(
                 503,
                 f"the endpoint is overloaded: {self.in_flight} requests are waiting "
                 f"(at most {self.limits.max_queue}); retry",
@@ -631,24 +510,35 @@ class EndpointApp:
                 "version": target.version,
                 "deployedModelId": target.id,
                 "modelVersionId": str(target.version),
+                "request_id": info.request_id,  # also the X-Request-Id header (Vertex: only there)
             }
         return self._observed(info, self._json(200, answer), 200)
+
+    async def _feedback(self, request: Request, name: str) -> Response:
+        """``POST /v1/models/NAME:feedback``: truths for answered requests, to the observers that
+        take feedback (the prediction log, the bandit); see ``observe.parse_feedback``."""
+        payload = parse_json(await read_body(request, self.limits), self.limits)
+        items = parse_feedback(name, payload)
+        if isinstance(items, str):
+            raise Reply(400, items)
+        tell_feedback((*self.observers, self.picker), items)
+        return self._json(200, {"received": len(items), "model": name})
 
     async def _run(self, name: str, target: Target, instances: object, big: bool) -> list[dict]:
         loaded = await self._loaded(name, target)
         try:
             return await self._call(loaded, instances, big)
         except InvalidPayload as exc:
-            raise _Reply(400, exc.message) from None
+            raise Reply(400, exc.message) from None
         except ServingError as exc:
             logger.error("model '%s' version %s failed: %s", name, target.version, exc.message)
-            raise _Reply(
+            raise Reply(
                 500, f"model '{name}' version {target.version} failed: {exc.message}"
             ) from None
         except Exception as exc:
             logger.error("model '%s' version %s failed: %s: %s", name, target.version,
                          type(exc).__name__, one_line(str(exc)))  # fmt: skip
-            raise _Reply(
+            raise Reply(
                 500,
                 f"model '{name}' version {target.version} failed: "
                 f"{type(exc).__name__}: {one_line(str(exc))}",
@@ -661,9 +551,9 @@ class EndpointApp:
         batcher.announce()
         try:
             if big:
-                arrays = await run_in_threadpool(_parse, loaded, instances)
+                arrays = await run_in_threadpool(parse_instances, loaded, instances)
             else:
-                arrays = _parse(loaded, instances)
+                arrays = parse_instances(loaded, instances)
         except BaseException:
             batcher.withdraw()
             raise
@@ -675,7 +565,7 @@ class EndpointApp:
         return format_predictions(outputs)
 
     def _observed(self, info: _Info, response: Response, status: int) -> Response:
-        """Tell the observers about a predict answer once it has been sent."""
+        """Tell the observers about a predict answer (before it is sent)."""
         if (
             not self.observers
             or info.version is None
@@ -697,10 +587,12 @@ class EndpointApp:
             predictions=info.predictions,
             at=time.time(),
         )
-        response.background = BackgroundTask(self._tell, record)
+        # Told before the answer leaves (enqueue only): once a client has its answer, a flush of
+        # the prediction log includes it.
+        self._tell(record)
         return response
 
-    async def _tell(self, record: Answered) -> None:
+    def _tell(self, record: Answered) -> None:
         for observer in self.observers:
             try:
                 observer.answered(record)
@@ -775,42 +667,6 @@ class EndpointApp:
             if entry is not None:
                 depths.append((model, version, entry.batcher.queue_depth))
         return depths
-
-
-def _client(request: Request) -> str:
-    client = request.client
-    return f"{client.host}:{client.port}" if client else "-"
-
-
-def _parse(loaded: Loaded, instances: object) -> dict[str, Any]:
-    """Validate instances into arrays, with the one rule for numbers (mlkit.serving.values)."""
-    import numpy as np
-
-    try:
-        with np.errstate(over="ignore", invalid="ignore"):
-            arrays: dict[str, Any] = loaded.runner.parse_instances(instances)
-    except OverflowError:  # an integer beyond any float
-        arrays = {}
-    if not arrays or arrays_break_rule(arrays):
-        problem = number_problem(instances)
-        if problem:
-            raise InvalidPayload(problem)
-    if not arrays:
-        raise InvalidPayload("the instances do not convert to numbers")
-    return arrays
-
-
-def _deeper_than(value: object, limit: int) -> bool:
-    """Whether ``value`` nests lists and objects more than ``limit`` levels (no recursion)."""
-    stack: list[tuple[object, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, list | dict):
-            if depth > limit:
-                return True
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((c, depth + 1) for c in children if isinstance(c, list | dict))
-    return False
 
 
 _TF_DTYPES = {

@@ -20,8 +20,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import httptools
 from uvicorn.config import Config
@@ -45,7 +46,7 @@ class Guard:
     max_connections: int = 512
     header_timeout_s: float = 10.0
     max_header_bytes: int = 64 * 1024
-    on_drop: Any = None  # Callable[[str], None]: told the reason of each dropped client
+    on_drop: Callable[[str], None] | None = None  # told the reason of each dropped client
     open: dict[GuardedProtocol, float] = field(default_factory=dict)  # -> last activity
 
     def dropped(self, reason: str) -> None:
@@ -77,8 +78,8 @@ class GuardedProtocol(HttpToolsProtocol):
 
     # -- the cap ---------------------------------------------------------------------------------
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(cast(asyncio.Transport, transport))
         guard = self.guard
         guard.open[self] = self.loop.time()
         self._arm()

@@ -17,6 +17,7 @@ the resolver's refresh listener; queue depth and requests in flight are read at 
     mlkit_endpoint_model_refusals_total{model,version}         (artifact check failed)
     mlkit_endpoint_registry_refreshes_total / _registry_refresh_seconds
     mlkit_endpoint_dropped_clients_total{reason}
+    mlkit_endpoint_prediction_log_{logged,dropped,pending}     (with `mlkit serve --log`)
 """
 
 from __future__ import annotations
@@ -54,6 +55,17 @@ class _Live(Collector):
         for model, version, depth in self._depths():
             family.add_metric([model, str(version)], depth)
         yield family
+
+
+class _Values(Collector):
+    """Gauges read when scraped from a function (an observer's counts)."""
+
+    def __init__(self, prefix: str, read: Callable[[], dict[str, float]]) -> None:
+        self._prefix, self._read = prefix, read
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        for name, value in self._read().items():
+            yield GaugeMetricFamily(f"{self._prefix}_{name}", f"{self._prefix}: {name}.", value)
 
 
 class EndpointMetrics:
@@ -127,6 +139,11 @@ class EndpointMetrics:
         if self._live is None:
             self._live = _Live(depths)
             self.registry.register(self._live)
+
+    def watch_values(self, prefix: str, read: Callable[[], dict[str, float]]) -> None:
+        """Gauges ``PREFIX_NAME`` read from ``read()`` at scrape time (e.g. the prediction log's
+        logged, dropped and pending records)."""
+        self.registry.register(_Values(prefix, read))
 
     # -- requests ------------------------------------------------------------------------------
 

@@ -65,7 +65,9 @@ class Loaded:
         from mlkit.savedmodel import format_predictions
 
         arrays = self.runner.parse_instances(instances)
-        return format_predictions(self.batcher.predict(arrays))
+        return format_predictions(
+            self.batcher.predict(arrays), getattr(self.runner, "classes", None)
+        )
 
 
 class ModelPool:
@@ -169,7 +171,7 @@ class ModelPool:
 
     def lookup(self, model: str, version: int, path: Path) -> Loaded | None:
         """The version if it is in memory (from ``path``), without loading; marks it used."""
-        return self._hit((model, version), Path(path))
+        return self._hit((model, version), path if isinstance(path, Path) else Path(path))
 
     def _hit(self, key: Key, path: Path) -> Loaded | None:
         with self._lock:

@@ -13,7 +13,7 @@
 
 Configuration comes from the environment (``vertex_settings``), so the same code path runs
 against Vertex AI and, in tests, against a fake REST server on loopback:
-``MLKIT_VERTEX_PROJECT`` (required), ``MLKIT_VERTEX_LOCATION`` (us-central1),
+``MLKIT_VERTEX_PROJECT`` (else ``GOOGLE_CLOUD_PROJECT``), ``MLKIT_VERTEX_LOCATION`` (us-central1),
 ``MLKIT_VERTEX_STAGING_BUCKET`` (gs://..., required to upload), ``MLKIT_VERTEX_API_ENDPOINT``
 (another API host, e.g. ``http://127.0.0.1:PORT``), ``MLKIT_VERTEX_CREDENTIALS=anonymous`` (no
 Google credentials: only for a local fake), ``MLKIT_VERTEX_SERVING_IMAGE``,
@@ -353,6 +353,31 @@ class VertexClient:
             deployed_model_id=deployed_model_id,
             traffic_split=dict(split) or None,  # None: the last one goes
             sync=True,
+        )
+
+    def log_requests(self, endpoint: Any, table_uri: str, sampling_rate: float = 1.0) -> None:
+        """Switch on the endpoint's request-response logging into the BigQuery table
+        ``table_uri`` (``bq://project.dataset.table``), ``sampling_rate`` of the requests."""
+        from google.cloud.aiplatform_v1.types import endpoint as gca_endpoint
+        from google.cloud.aiplatform_v1.types import io as gca_io
+        from google.protobuf import field_mask_pb2
+
+        config = gca_endpoint.PredictRequestResponseLoggingConfig(
+            enabled=True,
+            sampling_rate=sampling_rate,
+            bigquery_destination=gca_io.BigQueryDestination(output_uri=table_uri),
+        )
+        update = gca_endpoint.Endpoint(
+            name=endpoint.resource_name,
+            display_name=endpoint.display_name,
+            predict_request_response_logging_config=config,
+        )
+        mask = field_mask_pb2.FieldMask(paths=["predict_request_response_logging_config"])
+        self._call(
+            f"switch on request-response logging of {endpoint.resource_name}",
+            endpoint.api_client.update_endpoint,
+            endpoint=update,
+            update_mask=mask,
         )
 
     def predict(self, endpoint_name: str, instances: list, parameters: dict | None = None) -> dict:

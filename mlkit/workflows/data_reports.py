@@ -18,7 +18,7 @@ from mlkit.data.experiment_data import bigquery_config, experiment_source
 from mlkit.data.source import ResolvedSource, resolve_source
 from mlkit.data.stats import FeatureDrift, compare
 from mlkit.data.stats_sql import statistics
-from mlkit.errors import DataError, MlkitError
+from mlkit.errors import DataError, DriftDetected, MlkitError
 from mlkit.experiment import DataSpec, parse_experiment
 from mlkit.registry import Run, open_store
 
@@ -38,6 +38,18 @@ class DriftReport:
     @property
     def drifted(self) -> list[FeatureDrift]:
         return [d for d in self.features if d.drifted]
+
+    def check(self, fail_on_drift: bool = True) -> None:
+        """Raise :class:`DriftDetected` (exit code 8) when a feature drifted, unless only
+        reporting (``fail_on_drift`` False)."""
+        moved = self.drifted
+        if moved and fail_on_drift:
+            names = ", ".join(d.feature for d in moved[:5]) + (", ..." if len(moved) > 5 else "")
+            raise DriftDetected(
+                f"{len(moved)} of {len(self.features)} features drifted against run {self.run}: "
+                f"{names}",
+                hint="--no-fail-on-drift reports drift without failing",
+            )
 
 
 def source_stats(

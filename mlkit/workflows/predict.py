@@ -15,6 +15,7 @@ from typing import Any
 
 from mlkit.config import Settings
 from mlkit.errors import UsageError
+from mlkit.serving.values import number_problem
 
 __all__ = ["Answer", "PredictRequest", "predict", "read_instances"]
 
@@ -66,8 +67,15 @@ def _rows(predictions: list[Any]) -> list[tuple[int, str, str]]:
         class_id = p.get("class_id") if isinstance(p, dict) else None
         if class_id is None and isinstance(p, dict) and p.get("class_ids"):
             class_id = int(p["class_ids"][0])  # Vertex's TF container: the raw outputs
+        name = p.get("class") if isinstance(p, dict) else None
+        if isinstance(name, list):  # Vertex's TF container: the raw outputs
+            name = name[0] if name else None
         if class_id is not None and p.get("probabilities"):
-            rows.append((i, str(class_id), f"{max(p['probabilities']):.3f}"))
+            probabilities = p["probabilities"]
+            if isinstance(probabilities, dict):  # by class name
+                probabilities = list(probabilities.values())
+            shown = str(class_id) if name is None else f"{name} ({class_id})"
+            rows.append((i, shown, f"{max(probabilities):.3f}"))
         else:
             rows.append((i, json.dumps(p), ""))
     return rows
@@ -89,4 +97,7 @@ def read_instances(source: str) -> list[Any]:
         raise UsageError(
             f'{source} must hold a non-empty list of instances or {{"instances": [...]}}'
         )
+    problem = number_problem(data)  # the endpoint's rule (mlkit.serving.values), checked here
+    if problem:
+        raise UsageError(f"{source}: {problem}")
     return data

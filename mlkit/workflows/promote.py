@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from mlkit.serving.endpoints import Endpoint
 
 LOCAL_ENDPOINT = "local"
+REQUEST_LOGGING_EVENT = "request_logging"  # an endpoint logs its requests to a table
 Stage = Callable[[str], None]
 Progress = Callable[[int, int], None]
 
@@ -70,6 +71,7 @@ class DeployOutcome:
     target: str = LOCAL_ENDPOINT
     traffic: int = 100
     where: str = ""  # how messages name the endpoint, e.g. "Vertex AI"
+    request_log: str | None = None  # --log-requests: the BigQuery table the endpoint logs to
     plot: Path | None = None  # the verdict drawn (promotion.plot)
 
     def refusal(self) -> PromotionRefused | None:
@@ -140,8 +142,14 @@ def deploy(
     data_table: str | None = None,
     on_stage: Stage | None = None,
     on_progress: Progress | None = None,
+    log_requests: bool = False,
+    log_table: str | None = None,
 ) -> DeployOutcome:
     """Compare ``version`` (default: latest) with what ``endpoint`` serves; promote it on a pass.
+
+    ``log_requests`` (Vertex AI): switch on the endpoint's request-response logging into the
+    BigQuery table ``log_table`` (default ``bq://PROJECT.mlkit_request_logs.MODEL_requests``),
+    recorded as a ``request_logging`` event that ``mlkit monitor`` reads the log from.
 
     ``endpoint`` is an endpoint kind (``mlkit.serving.endpoints.ENDPOINT_KINDS``: ``local``,
     ``vertex``). ``traffic`` below 100 deploys the version as a canary beside what serves now.
@@ -155,6 +163,11 @@ def deploy(
     from mlkit.serving.endpoints import open_endpoint  # checks the kind's settings up front
 
     reason = _force_reason(force, reason)
+    if (log_requests or log_table) and endpoint != "vertex":
+        raise UsageError(
+            "--log-requests is for --target vertex; the local endpoint logs every answer itself "
+            "(mlkit serve --log TABLE)"
+        )
     stage = on_stage or _noop
     who = actor or current_user()
     store = open_store(settings.registry_url, settings.artifacts_dir)
@@ -162,9 +175,12 @@ def deploy(
     cand = store.get_version(model, version)
     current = target.serving(model)
     if current is not None and current.version == cand.version:
-        return DeployOutcome(
+        done = DeployOutcome(
             model, cand.version, current.version, deployed=False, already_deployed=True
         )
+        if log_requests or log_table:
+            done.request_log = _log_requests(store, target, model, log_table, endpoint, who)
+        return done
     base = None if current is None else store.get_version(model, current.version)
     report, data = _judge(store, settings, cand, base, data_table, stage, on_progress)
     forced = force and not report.passed
@@ -192,7 +208,23 @@ def deploy(
             traffic=traffic,
         )
         outcome.deployed = True
+    if outcome.deployed and (log_requests or log_table):
+        stage("switching on request-response logging")
+        outcome.request_log = _log_requests(store, target, model, log_table, endpoint, who)
     return outcome
+
+
+def _log_requests(
+    store: RegistryStore, target: Endpoint, model: str, table: str | None, endpoint: str, who: str
+) -> str:
+    """Switch on the endpoint's request logging; record where (``mlkit monitor`` reads it)."""
+    uri = target.log_requests(model, table)
+    store.record_event(
+        REQUEST_LOGGING_EVENT,
+        model=model,
+        payload={"endpoint": endpoint, "table": uri, "actor": who},
+    )
+    return uri
 
 
 def _draw(
@@ -357,6 +389,8 @@ def _judge(
         slice_column=policy.slices.column if policy.slices else None,
         regression=cand.signature.get("task") == "regression",
         data=data_table,
+        raw_columns=cand_runner.raw_columns,
+        classes=cand_runner.classes,
     )
     runs: list[VersionRun | None] = []
     for mv, runner in ((cand, cand_runner), (base, base_runner)):

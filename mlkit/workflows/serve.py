@@ -13,12 +13,15 @@ Before every load of a version (the first, and each one after an idle unload) th
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
+import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlkit.config import Settings
 from mlkit.errors import UsageError
@@ -26,12 +29,18 @@ from mlkit.registry import Deployment, ModelVersion, open_store
 from mlkit.serving.routing import Target
 
 if TYPE_CHECKING:
+    from mlkit.monitoring.bandit import BanditPolicy, ThompsonPicker
+    from mlkit.monitoring.log import PredictionLogger
     from mlkit.serving.app import Limits
     from mlkit.serving.endpoints import Endpoint
     from mlkit.serving.observe import AnswerObserver
     from mlkit.serving.routing import TargetPicker
 
+logger = logging.getLogger("mlkit.serving")
+
 LOCAL_ENDPOINT = "local"
+POLICY_EVENT = "traffic_policy"  # how an endpoint splits a model's traffic: fixed or bandit
+POLICIES = ("fixed", "bandit")
 
 DEFAULT_POLL_S = 0.05
 
@@ -85,6 +94,7 @@ class RegistryResolver:
         self._checked = 0.0
         self._targets: dict[str, list[Target]] = {}
         self._labels: dict[str, dict[str, int]] = {}
+        self._policies: dict[str, BanditPolicy | None] = {}
 
     def _fresh(self) -> None:
         """Forget cached answers when the event log has moved (checked at most every poll_s)."""
@@ -97,7 +107,7 @@ class RegistryResolver:
         self._checked = now
         if stamp != self._stamp:
             self._stamp = stamp
-            self._targets, self._labels = {}, {}
+            self._targets, self._labels, self._policies = {}, {}, {}
             if self.on_refresh is not None:
                 self.on_refresh(time.perf_counter() - started)
 
@@ -136,6 +146,47 @@ class RegistryResolver:
                 self._labels[model] = dict(found.aliases) if found else {}
             return self._labels[model]
 
+    def policy(self, model: str) -> BanditPolicy | None:
+        """The bandit's policy for ``model`` on this endpoint, or None (the fixed split)."""
+        with self._lock:
+            self._fresh()
+            if model not in self._policies:
+                self._policies[model] = self._read_policy(model)
+            return self._policies[model]
+
+    def _read_policy(self, model: str) -> BanditPolicy | None:
+        from mlkit.monitoring.bandit import BanditPolicy
+        from mlkit.workflows.monitor import ALLOCATION_EVENT
+
+        event = self._store.latest_event(POLICY_EVENT, model)
+        payload = event.payload if event is not None else {}
+        if payload.get("policy") != "bandit" or payload.get("endpoint") != self.endpoint:
+            return None
+        from mlkit.workflows.monitor import CHECK_EVENT
+
+        capped = set()  # its latest verdict failed (forced or not), or its last monitoring check
+        for d in self._store.traffic(model, self.endpoint):
+            verdict = self._store.latest_verdict(model, d.version)
+            if verdict is not None and not verdict.passed:
+                capped.add(d.version)
+        check = self._store.latest_event(CHECK_EVENT, model)
+        for line in (check.payload or {}).get("broken") or [] if check is not None else []:
+            head = str(line).split(":", 1)[0].split()
+            if len(head) == 2 and head[0] == "version" and head[1].isdigit():
+                capped.add(int(head[1]))
+        last = self._store.latest_event(ALLOCATION_EVENT, model)
+        prior: dict[int, tuple[int, int]] = {}
+        if last is not None and event is not None and last.id > event.id:
+            counts = (last.payload or {}).get("counts") or {}
+            prior = {int(v): (int(c[0]), int(c[1])) for v, c in counts.items()}
+        return BanditPolicy(
+            min_share=float(payload.get("min_share", 0.05)),
+            cap=float(payload.get("cap", 0.05)),
+            capped=frozenset(capped),
+            tolerance=payload.get("tolerance"),
+            prior=prior,
+        )
+
     def deployed(self) -> list[dict]:
         return [
             {
@@ -149,6 +200,115 @@ class RegistryResolver:
 
     def close(self) -> None:
         self._store.close()
+
+
+class EventWriter:
+    """Registry events written off the request path: one background thread and a queue."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._queue: queue.Queue[tuple[str, str | None, dict[str, Any]] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="mlkit-events", daemon=True)
+        self._thread.start()
+
+    def put(self, kind: str, model: str | None, payload: dict[str, Any]) -> None:
+        self._queue.put((kind, model, payload))
+
+    def _run(self) -> None:
+        store = open_store(self._settings.registry_url, self._settings.artifacts_dir)
+        try:
+            while (item := self._queue.get()) is not None:
+                kind, model, payload = item
+                try:
+                    store.record_event(kind, model=model, payload=payload)
+                except Exception:
+                    logger.exception("recording the event '%s' failed", kind)
+        finally:
+            store.close()
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout_s)
+
+
+def prediction_logger(
+    settings: Settings,
+    log: str,
+    *,
+    sample: float = 1.0,
+    flush_s: float = 1.0,
+    events: EventWriter | None = None,
+) -> PredictionLogger:
+    """The endpoint's prediction log, in ``log`` (a local table or ``bq://project.dataset.table``);
+    its dropped count is recorded as an event at most every 10 s."""
+    from mlkit.data.source import table_target
+    from mlkit.errors import UsageError
+    from mlkit.monitoring.log import LOG_TABLE, PredictionLogger
+    from mlkit.workflows.monitor import DROPPED_EVENT
+
+    if not 0.0 < sample <= 1.0:
+        raise UsageError(f"--log-sample must be in (0, 1], got {sample}")
+    warehouse, table = table_target(log, local_path=settings.warehouse_path)
+    table = table or LOG_TABLE
+    last = [0.0]
+
+    def dropped(count: int) -> None:
+        if events is not None and time.monotonic() - last[0] >= 10.0:
+            last[0] = time.monotonic()
+            events.put(DROPPED_EVENT, None, {"dropped": count, "log": log})
+
+    return PredictionLogger(
+        warehouse,
+        table=table,
+        labels_table=f"{table}_labels",
+        sample=sample,
+        flush_interval_s=flush_s,
+        on_dropped=dropped,
+    )
+
+
+@dataclass
+class Observing:
+    """What watches a local endpoint: its observers (the prediction log, the bandit), the picker
+    (the bandit, falling back to the fixed split), and the writer of their registry events."""
+
+    observers: list[AnswerObserver]
+    picker: ThompsonPicker
+    events: EventWriter
+    log: PredictionLogger | None
+
+
+def observing(
+    settings: Settings,
+    resolver: RegistryResolver,
+    *,
+    log: str | None = "prediction_log",
+    log_sample: float = 1.0,
+    log_flush_s: float = 1.0,
+    seed: int | None = None,
+) -> Observing:
+    """The observers and picker of an endpoint that serves ``resolver``'s deployments. Close
+    the server's observers (``serve`` does) and then ``events``."""
+    from mlkit.monitoring.bandit import ThompsonPicker
+    from mlkit.workflows.monitor import ALLOCATION_EVENT
+
+    events = EventWriter(settings)
+    observers: list[AnswerObserver] = []
+    logger_ = None
+    if log:
+        logger_ = prediction_logger(
+            settings, log, sample=log_sample, flush_s=log_flush_s, events=events
+        )
+        observers.append(logger_)
+    endpoint = resolver.endpoint
+
+    def allocated(model: str, shares: dict[int, float], counts: dict[int, tuple[int, int]]) -> None:
+        payload = {"endpoint": endpoint, "shares": shares, "counts": counts}
+        events.put(ALLOCATION_EVENT, model, payload)
+
+    bandit = ThompsonPicker(resolver.policy, on_allocation=allocated, seed=seed)
+    observers.append(bandit)
+    return Observing(observers, bandit, events, logger_)
 
 
 def serve(
@@ -173,11 +333,15 @@ def serve(
     limits: Limits | None = None,
     observers: Sequence[AnswerObserver] = (),
     picker: TargetPicker | None = None,
+    log: str | None = "prediction_log",
+    log_sample: float = 1.0,
+    log_flush_s: float = 1.0,
 ) -> None:
     """Run the local endpoint for ``endpoint``'s deployments until interrupted (SIGTERM: the
     requests in flight are answered first). The token comes from ``token`` or the first line of
     ``token_file``; ``warn`` is told when anyone who can reach the address could call it;
-    ``log_level`` logs JSON lines (with the access log at info) on stderr."""
+    ``log_level`` logs JSON lines (with the access log at info) on stderr. Each answer is
+    logged to ``log`` (None: not logged) and models under the bandit policy are routed by it."""
     from dataclasses import replace
 
     from mlkit.serving.metrics import EndpointMetrics
@@ -209,8 +373,21 @@ def serve(
         body_timeout_s=body_timeout_s or bounds.body_timeout_s,
     )
     resolver = RegistryResolver(settings, endpoint)
+    if resolver.deployed():  # TensorFlow before listening, not in the first request's time
+        import mlkit.savedmodel  # noqa: F401
     metrics = EndpointMetrics()
     resolver.on_refresh = metrics.refreshed
+    watch = observing(settings, resolver, log=log, log_sample=log_sample, log_flush_s=log_flush_s)
+    if watch.log is not None:
+        counts = watch.log.counts
+        metrics.watch_values(
+            "mlkit_endpoint_prediction_log",
+            lambda: {
+                "logged": counts().logged,
+                "dropped": counts().dropped,
+                "pending": counts().pending,
+            },
+        )
     pool = ModelPool(
         idle_unload_s=idle_unload_s,
         max_batch_rows=max_batch_rows,
@@ -229,11 +406,12 @@ def serve(
             token=secret,
             pool=pool,
             limits=bounds,
-            observers=observers,
-            picker=picker,
+            observers=[*observers, *watch.observers],
+            picker=picker or watch.picker,
             metrics=metrics,
         )
     finally:
+        watch.events.close()
         resolver.close()
 
 
@@ -269,6 +447,86 @@ def set_traffic(
     shares = parse_split(split)
     target = open_endpoint(settings, endpoint)
     return target.set_traffic(model, shares, actor=actor or current_user(), reason=reason)
+
+
+@dataclass(frozen=True)
+class TrafficOutcome:
+    deployments: list[Deployment]
+    policy: str  # fixed or bandit
+    min_share: float | None = None
+    cap: float | None = None
+
+
+def traffic(
+    settings: Settings,
+    model: str,
+    split: str | None,
+    *,
+    policy: str | None = None,
+    endpoint: str = LOCAL_ENDPOINT,
+    min_share: float = 0.05,
+    cap: float = 0.05,
+    tolerance: float | None = None,
+    actor: str | None = None,
+    reason: str | None = None,
+) -> TrafficOutcome:
+    """``mlkit endpoints traffic``: set ``split`` (the fixed split, recorded as ever) and/or the
+    policy that routes each request: ``fixed`` (the split; the default) or ``bandit`` (Thompson
+    sampling on feedback between the deployed versions, at least ``min_share`` each, at most
+    ``cap`` for a version whose verdict failed). A split without ``policy`` ends a bandit. The
+    policy is recorded as a ``traffic_policy`` event; the local endpoint follows it live."""
+    from mlkit.errors import UsageError
+    from mlkit.workflows.promote import current_user
+
+    if policy is not None and policy not in POLICIES:
+        raise UsageError(f"--policy must be one of {', '.join(POLICIES)}, got {policy!r}")
+    if split is None and policy != "bandit":
+        raise UsageError("give the split, e.g. 3=90,4=10 (or --policy bandit)")
+    if policy == "bandit" and endpoint != LOCAL_ENDPOINT:
+        raise UsageError(
+            f"--policy bandit runs in the local endpoint; endpoint '{endpoint}' splits by weight",
+            hint="use --target local, or a fixed split",
+        )
+    if not 0.0 <= min_share <= 0.5 or not 0.0 <= cap <= 1.0:
+        raise UsageError("--min-share must be in 0..0.5 and --cap in 0..1")
+    who = actor or current_user()
+    if policy == "bandit":
+        from mlkit.serving.endpoints import parse_split
+
+        serving = (
+            [v for v, p in parse_split(split).items() if p > 0]
+            if split is not None
+            else deployments(settings, endpoint=endpoint, model=model)
+        )
+        if len(serving) < 2:
+            raise UsageError(
+                f"the bandit needs at least two deployed versions of '{model}' on {endpoint} "
+                f"({len(serving)} deployed)",
+                hint=f"deploy two, e.g. mlkit endpoints traffic {model} 1=50,2=50 --policy bandit",
+            )
+    rows = (
+        set_traffic(settings, model, split, endpoint=endpoint, actor=who, reason=reason)
+        if split is not None
+        else deployments(settings, endpoint=endpoint, model=model)
+    )
+    with open_store(settings.registry_url, settings.artifacts_dir) as store:
+        current = store.latest_event(POLICY_EVENT, model)
+        was = (current.payload or {}).get("policy") if current is not None else "fixed"
+        chosen = policy or "fixed"
+        if policy is not None or was == "bandit":
+            payload: dict[str, object] = {
+                "policy": chosen, "endpoint": endpoint, "actor": who, "reason": reason,
+            }  # fmt: skip
+            if chosen == "bandit":
+                if tolerance is None:  # regression's reward: [monitoring] reward_tolerance
+                    from mlkit.workflows.monitor import monitoring_spec
+
+                    tolerance = monitoring_spec(settings, model).reward_tolerance
+                payload |= {"min_share": min_share, "cap": cap, "tolerance": tolerance}
+            store.record_event(POLICY_EVENT, model=model, payload=payload)
+    if chosen == "bandit":
+        return TrafficOutcome(rows, chosen, min_share, cap)
+    return TrafficOutcome(rows, chosen)
 
 
 def undeploy(

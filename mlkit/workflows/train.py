@@ -101,6 +101,7 @@ def train(
     data = experiment_data(experiment.data, settings, task=experiment.search.task)
     if cluster and isinstance(data, StreamedData):
         data.train.shard(*cluster.share())  # the chief trains on its share of the rows
+    stage("data", _columns_line(data))
 
     store = open_store(settings.registry_url, settings.artifacts_dir)
     run = store.create_run(
@@ -311,6 +312,7 @@ def _search(
         storage_forms=data.storage_forms(),
         distributed=distributed,
         on_stage=stage,
+        columns=data.columns,
     )
 
 
@@ -368,7 +370,13 @@ def _register(
         run_id=run_id,
         metrics=metrics,
         signature={
-            "inputs": {f.name: list(f.shape) for f in data.feature_specs},
+            "inputs": (
+                {c.name: list(c.shape) for c in data.columns.columns}
+                if data.columns is not None
+                else {f.name: list(f.shape) for f in data.feature_specs}
+            ),
+            **({"kinds": data.columns.kinds()} if data.columns is not None else {}),
+            **({"classes": data.classes} if data.classes else {}),
             # What serving_default takes per feature: floats, or the STRING / BYTES as stored.
             "storage_forms": data.storage_forms(),
             "task": s.task,
@@ -378,6 +386,22 @@ def _register(
         },
         description=experiment.experiment.description,
     )
+
+
+def _columns_line(data: TrainingData) -> str:
+    """``columns: plan categorical (2 values), age numeric (NULLs imputed), ...``: the kind
+    each column was read as (stored with the run in its data fingerprint's ``kinds``)."""
+    kinds = data.fingerprint.get("kinds") or {f.name: "numeric" for f in data.feature_specs}
+    notes: dict[str, str] = {}
+    if data.columns is not None:
+        for column in data.columns.columns:
+            if column.kind == "categorical":
+                notes[column.name] = f" ({len(column.vocabulary)} values)"
+            elif column.indicator:
+                notes[column.name] = " (NULLs imputed)"
+    text = ", ".join(f"{name} {kind}{notes.get(name, '')}" for name, kind in kinds.items())
+    classes = f"; classes {', '.join(data.classes)}" if data.classes else ""
+    return f"columns: {text}{classes}"
 
 
 def _failure(exc: BaseException) -> str:

@@ -179,12 +179,7 @@ def test_validation_errors(warehouse: Warehouse) -> None:
         (
             NullValuesError,
             dict(label="label_null", features=[FeatureSpec("ok")]),
-            "label column 'label_null' in table 'bad' has 1 null values",
-        ),
-        (
-            NullValuesError,
-            dict(features=[FeatureSpec("x")]),
-            "feature column 'x' in table 'bad' has 1 null values",
+            "label column 'label_null' in table 'bad': 1 row has a NULL label",
         ),
         (
             FeatureShapeError,

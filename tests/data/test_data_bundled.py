@@ -15,7 +15,7 @@ from mlkit.errors import DataError
 
 
 def test_names() -> None:
-    assert bundled_names() == ["breast_cancer", "diabetes", "digits", "iris", "wine"]
+    assert bundled_names() == ["breast_cancer", "diabetes", "digits", "iris", "penguins", "wine"]
 
 
 def test_diabetes_is_a_regression_table() -> None:
@@ -80,7 +80,7 @@ def test_unknown_name() -> None:
         bundled_table("mnist")
     assert str(info.value) == (
         "unknown bundled dataset 'mnist': known ones are "
-        "breast_cancer, diabetes, digits, iris, wine"
+        "breast_cancer, diabetes, digits, iris, penguins, wine"
     )
 
 

@@ -55,7 +55,7 @@ def test_errors_are_one_line(cli, mlkit_home: Path) -> None:
     line = _one_line_error(cli("data", "load", "digitz"))
     assert line == (
         "Error: no bundled dataset or file named 'digitz' "
-        "(bundled: breast_cancer, diabetes, digits, iris, wine)"
+        "(bundled: breast_cancer, diabetes, digits, iris, penguins, wine)"
     )
     line = _one_line_error(cli("data", "stats", "SELECT 1 AS a WHERE @x", "--json"))
     assert line == "Error: query parameter @x has no value"
@@ -132,10 +132,13 @@ def test_drift_against_a_run(cli, mlkit_home: Path) -> None:
         "b",
         "label (label)",
     ]
-    moved = _json(cli("data", "drift", "moved", "--against", run_id, "--json"))
+    moved = _json(
+        cli("data", "drift", "moved", "--against", run_id, "--json", "--no-fail-on-drift")
+    )
     assert [f["feature"] for f in moved["features"] if f["drifted"]] == ["a"]
-    shown = cli("data", "drift", "moved", "--against", run_id)
-    assert shown.code == 0 and "1 of 3 features drifted" in shown.out
+    shown = cli("data", "drift", "moved", "--against", run_id)  # drift fails by default: exit 8
+    assert shown.code == 8 and "1 of 3 features drifted" in shown.out
+    assert shown.err.startswith(f"Error: 1 of 3 features drifted against run {run_id}: a")
     with open_store(load_settings().registry_url, load_settings().artifacts_dir) as store:
         bare = store.create_run("drifty", spec_text="", params={}).id
     line = _one_line_error(cli("data", "drift", "same", "--against", bare))

@@ -185,14 +185,23 @@ def test_null_label(wh: LocalWarehouse) -> None:
     columns = small()
     columns["label"] = pa.array([None if i == 4 else i % 3 for i in range(60)], pa.int64())
     wh.write_table("t", pa.table(columns))
-    raises(wh, "label column 'label' in table 't' has 1 null values")
+    raises(wh, "label column 'label' in table 't': 1 row has a NULL label; every row needs one")
 
 
 def test_null_feature(wh: LocalWarehouse) -> None:
     columns = small()
-    columns["a"] = pa.array([None, None] + [1.0] * 58)
+    columns["a"] = pa.array([None if i % 5 == 0 else float(i) for i in range(60)])
     wh.write_table("t", pa.table(columns))
-    raises(wh, "feature column 'a' in table 't' has 2 null values")
+    data = load(wh)  # NULLs imputed with the training split's mean, and an indicator
+    assert data.columns is not None and data.fingerprint["kinds"]["a"] == "numeric"
+    (a,) = [c for c in data.columns.columns if c.name == "a"]
+    train = data.train.features
+    present = train["a__missing"] == 0
+    assert a.indicator and a.impute[0] == pytest.approx(float(train["a"][present].mean()))
+    assert (
+        sum(int((getattr(data, s).features["a__missing"]).sum()) for s in ("train", "eval", "test"))
+        == 12
+    )
 
 
 def test_null_inside_a_list(wh: LocalWarehouse) -> None:
@@ -210,6 +219,7 @@ def test_non_numeric_feature(wh: LocalWarehouse) -> None:
     columns = small()
     columns["name"] = pa.array([f"n{i}" for i in range(60)])
     columns["when"] = pa.array(np.arange(60).astype("datetime64[s]"))
+    columns["tags"] = pa.array([["x"]] * 60, pa.list_(pa.string()))
     wh.write_table("t", pa.table(columns))
     message = (
         "feature column 'name' in table 't' has 'n0' in row 0; a STRING feature must hold "
@@ -218,10 +228,12 @@ def test_non_numeric_feature(wh: LocalWarehouse) -> None:
     raises(wh, message, features=[FeatureSpec("a"), FeatureSpec("name", (1,))])
     raises(
         wh,
-        "feature column 'when' in table 't' is timestamp[s]; features must be numbers, lists of "
-        "numbers, BYTES or comma-separated STRING",
+        "feature column 'tags' in table 't' is list<string>; expected a number, STRING, "
+        "BOOL, TIMESTAMP, DATE, a list of numbers or BYTES",
     )
     assert len(load(wh, features=[FeatureSpec("a")]).train) > 0
+    kinds = load(wh, features=[FeatureSpec("name"), FeatureSpec("when")]).fingerprint["kinds"]
+    assert kinds == {"name": "categorical", "when": "timestamp"}
 
 
 def test_wrong_list_length_names_feature_expected_and_found(wh: LocalWarehouse) -> None:

@@ -91,7 +91,9 @@ def test_pushdown_on_given_edges_and_a_query(
     query = Query(f"SELECT * FROM {source} WHERE b < @top", {"top": 4})
     streamed = relation_stats(warehouse, query, label="label", skip=["id", "color"], edges=edges)
     _no_rows(warehouse, monkeypatch)
-    pushed = statistics(warehouse, query, label="label", skip=["id", "color"], edges=edges)
+    pushed = statistics(
+        warehouse, query, label="label", skip=["id", "color"], edges=edges, pushdown=True
+    )
     _assert_same(streamed, pushed)
     assert pushed["features"]["a"]["histogram"]["edges"] == edges["a"]
 

@@ -371,8 +371,22 @@ class FakeVertex:
         for key in ("displayName", "description", "labels"):
             if key in body and (key in fields or _snake(key) in fields):
                 ep[key] = body[key]
+        logging_key = "predictRequestResponseLoggingConfig"
+        if logging_key in fields or _snake(logging_key) in fields:
+            ep[logging_key] = self._check_logging(body.get(logging_key) or {})
         ep["etag"] = str(int(ep["etag"]) + 1)
         return ep
+
+    @staticmethod
+    def _check_logging(config: dict) -> dict:
+        """Vertex AI's checks of a request-response logging config."""
+        rate = float(config.get("samplingRate", 0.0))
+        uri = (config.get("bigqueryDestination") or {}).get("outputUri", "")
+        if config.get("enabled") and not 0.0 < rate <= 1.0:
+            raise FakeError(400, "sampling_rate must be in (0, 1]")
+        if config.get("enabled") and not re.fullmatch(r"bq://[\w.-]+\.\w+(\.\w+)?", uri):
+            raise FakeError(400, f"invalid BigQuery destination {uri!r}")
+        return config
 
     def predict(self, endpoint_id: str, body: dict) -> dict:
         ep = self.endpoint(endpoint_id)

@@ -72,6 +72,24 @@ def test_a_forced_canary_on_vertex_keeps_who_and_why(project, cli, fake, monkeyp
     assert again.code == 5 and "nothing to roll back to" in again.err
 
 
+def test_a_forced_canary_on_cloud_run_keeps_who_and_why(project, cli, monkeypatch):
+    from tests.fakes.cloud_run import running_cloud_run
+
+    monkeypatch.setenv("MLKIT_USER", "ada")
+    with running_cloud_run(monkeypatch) as run:
+        split = _forced_canary(project, cli, "cloudrun")
+        (service,) = run.services.values()
+        statuses = {s["revision"]: s["percent"] for s in service["trafficStatuses"]}
+        assert statuses == {"mlkit-promo-v1": 90, "mlkit-promo-v2": 10}
+        assert {d.resources["revision"] for d in split} == set(statuses)
+        back = cli("rollback", "promo", "--target", "cloudrun", "--reason", "canary errors")
+        assert back.code == 0, back.err
+        statuses = {s["revision"]: s["percent"] for s in run.services[service["name"]][
+            "trafficStatuses"]}  # fmt: skip
+        assert statuses == {"mlkit-promo-v1": 100}
+        assert len(run.revisions) == 2, "a rollback moves traffic to a revision that exists"
+
+
 def test_a_forced_canary_on_the_local_endpoint_keeps_who_and_why(project, cli, monkeypatch):
     monkeypatch.setenv("MLKIT_USER", "ada")
     split = _forced_canary(project, cli, "local")

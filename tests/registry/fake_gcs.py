@@ -88,7 +88,7 @@ class FakeGcs:
                     ]
                     return self._json(200, {"kind": "storage#objects", "items": items})
                 if parts[1:4] == ["storage", "v1", "b"] and len(parts) >= 7 and parts[5] == "o":
-                    key = (parts[4], "/".join(parts[6:]))  # an object's metadata (exists())
+                    key = (parts[4], "/".join(parts[6:]))  # an object's metadata
                     if key not in fake.objects:
                         return self._json(
                             404, {"error": {"code": 404, "message": "No such object"}}

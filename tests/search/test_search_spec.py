@@ -73,7 +73,17 @@ def test_command_line_budget_overrides_are_validated():
 
 
 @pytest.mark.parametrize(
-    "name", ["digits", "iris", "wine", "breast_cancer", "breast_cancer_auto", "diabetes"]
+    "name",
+    [
+        "digits",
+        "iris",
+        "wine",
+        "breast_cancer",
+        "breast_cancer_auto",
+        "diabetes",
+        "churn",
+        "penguins",
+    ],
 )
 def test_every_shipped_experiment_is_valid(name):
     experiment, _ = load_experiment(REPO / "experiments" / f"{name}.toml")

@@ -13,11 +13,13 @@ from __future__ import annotations
 from mlkit.config import Settings
 from mlkit.errors import UsageError
 from mlkit.serving.endpoints.base import Endpoint, StoreSource, parse_split
+from mlkit.serving.endpoints.cloudrun import CloudRunEndpoint
 from mlkit.serving.endpoints.local import LocalEndpoint
 from mlkit.serving.endpoints.vertex import VertexEndpoint
 
 __all__ = [
     "ENDPOINT_KINDS",
+    "CloudRunEndpoint",
     "LOCAL",
     "Endpoint",
     "LocalEndpoint",
@@ -33,6 +35,7 @@ LOCAL = "local"
 ENDPOINT_KINDS: dict[str, type[Endpoint]] = {
     LocalEndpoint.kind: LocalEndpoint,
     VertexEndpoint.kind: VertexEndpoint,
+    CloudRunEndpoint.kind: CloudRunEndpoint,
 }
 
 
@@ -41,7 +44,7 @@ def endpoint_kind(name: str) -> type[Endpoint]:
     kind = ENDPOINT_KINDS.get(name)
     if kind is None:
         raise UsageError(
-            f"unknown --target {name!r}: expected {' or '.join(ENDPOINT_KINDS)}",
+            f"unknown --target {name!r}: expected {', '.join(ENDPOINT_KINDS)}",
         )
     return kind
 

@@ -241,6 +241,15 @@ class Endpoint(ABC):
         before the registry records it. Returns what the kind calls each version's deployment
         (stored in ``Deployment.resources``; ``{}`` when it names them by nothing more)."""
 
+    def log_requests(self, model: str, table: str | None, sampling_rate: float = 1.0) -> str:
+        """Have the endpoint log each request and answer of ``model`` to the BigQuery table
+        ``table`` (``bq://project.dataset.table``; None: the kind's default); returns the table.
+        The local endpoint logs with its own prediction log (``mlkit serve --log``)."""
+        raise UsageError(
+            f"the {self.title} endpoint logs requests with `mlkit serve --log TABLE`, not here",
+            hint="--log-requests is for --target vertex",
+        )
+
     @abstractmethod
     def predict(
         self,

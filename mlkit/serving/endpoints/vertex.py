@@ -132,6 +132,23 @@ class VertexEndpoint(Endpoint):
             self.client.set_alias(names[top]["model"], names[top]["model_version"], "champion")
         return names
 
+    def log_requests(self, model: str, table: str | None, sampling_rate: float = 1.0) -> str:
+        endpoint_name = self._resource(model, "endpoint") if self.current(model) else None
+        if endpoint_name is None:
+            raise ServingError(
+                f"model '{model}' is not deployed on Vertex AI",
+                hint=f"deploy it with `mlkit deploy {model} --target vertex --log-requests`",
+            )
+        uri = table or (
+            f"bq://{self.client.settings.project}.mlkit_request_logs."
+            f"{model.replace('-', '_')}_requests"
+        )
+        if not uri.startswith("bq://") or uri.count(".") != 2:
+            raise UsageError(f"--log-table {uri!r}: expected bq://project.dataset.table")
+        endpoint = self.client.endpoint(model, endpoint_name)
+        self.client.log_requests(endpoint, uri, sampling_rate)
+        return uri
+
     def predict(
         self,
         model: str,

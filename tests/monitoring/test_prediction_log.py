@@ -1,0 +1,109 @@
+"""The prediction log on the real local warehouse: batches written in the background, sampling,
+drops counted when the warehouse cannot be written, and close() flushing what waits."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from mlkit.data import LocalWarehouse
+from mlkit.monitoring.log import LOG_TABLE, PredictionLogger
+from mlkit.monitoring.served import read_served
+from mlkit.serving.observe import Answered, Feedback
+
+
+def answer(n: int, model: str = "shop", instances: int = 2) -> Answered:
+    return Answered(
+        request_id=f"r{n}",
+        model=model,
+        version=1 + n % 2,
+        route="tfserving",
+        status=200,
+        latency_s=0.002,
+        instances=[{"x": float(n), "y": 0.5}] * instances,
+        predictions=[{"class_id": n % 2}] * instances,
+        at=time.time(),
+    )
+
+
+def test_every_answer_is_written_on_close(tmp_path: Path) -> None:
+    warehouse = LocalWarehouse(tmp_path / "w.duckdb")
+    log = PredictionLogger(warehouse, flush_interval_s=60.0)  # nothing before close
+    for n in range(300):
+        log.answered(answer(n))
+    log.feedback([Feedback("r3", "shop", 1, 0, time.time())])
+    log.close(60.0)
+    served = read_served(warehouse, LOG_TABLE, "shop")
+    assert served.rows.num_rows == 600  # two instances per request
+    assert served.versions == [1, 2]
+    assert len(set(served.rows.column("request_id").to_pylist())) == 300
+    assert served.instances(2)[0] == {"x": 1.0, "y": 0.5}  # request 1 went to version 2
+    assert log.counts().logged == 600 and log.counts().dropped == 0
+    assert read_served(warehouse, LOG_TABLE, "shop", since=time.time() + 60).rows.num_rows == 0
+    assert read_served(warehouse, LOG_TABLE, "other").rows.num_rows == 0
+    labels = warehouse.read_table(f"{LOG_TABLE}_labels")
+    assert labels.column("request_id").to_pylist() == ["r3"]
+
+
+def test_batches_are_written_every_flush_interval(tmp_path: Path) -> None:
+    warehouse = LocalWarehouse(tmp_path / "w.duckdb")
+    log = PredictionLogger(warehouse, flush_interval_s=0.05)
+    try:
+        for n in range(10):
+            log.answered(answer(n, instances=1))
+        deadline = time.monotonic() + 10
+        while log.counts().logged < 10 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert read_served(warehouse, LOG_TABLE, "shop").rows.num_rows == 10
+    finally:
+        log.close(60.0)
+
+
+def test_sampling_logs_about_that_share(tmp_path: Path) -> None:
+    log = PredictionLogger(LocalWarehouse(tmp_path / "w.duckdb"), sample=0.25, seed=3)
+    for n in range(2000):
+        log.answered(answer(n, instances=1))
+    log.close(60.0)
+    counts = log.counts()
+    assert counts.logged + counts.sampled_out == 2000
+    assert 400 <= counts.logged <= 600
+
+
+def test_a_warehouse_that_cannot_be_written_counts_drops_and_never_blocks(tmp_path: Path) -> None:
+    broken = tmp_path / "a-folder.duckdb"
+    broken.mkdir()  # DuckDB cannot open a folder as its file
+    reported: list[int] = []
+    log = PredictionLogger(
+        LocalWarehouse(broken), flush_interval_s=0.02, on_dropped=reported.append
+    )
+    started = time.perf_counter()
+    for n in range(50):
+        log.answered(answer(n, instances=1))
+    assert time.perf_counter() - started < 0.5  # enqueue only
+    log.close(60.0)
+    assert log.counts().dropped == 50 and log.counts().logged == 0
+    assert reported and reported[-1] == 50
+
+
+def test_a_full_queue_drops_instead_of_growing(tmp_path: Path) -> None:
+    log = PredictionLogger(
+        LocalWarehouse(tmp_path / "w.duckdb"), flush_interval_s=60.0, max_queue=10
+    )
+    for n in range(8):
+        log.answered(answer(n))  # 2 instances each: the 6th and later do not fit
+    log.close(60.0)
+    assert log.counts().logged == 10 and log.counts().dropped == 6
+
+
+def test_the_counts_are_on_metrics(tmp_path: Path) -> None:
+    from mlkit.serving.metrics import EndpointMetrics
+
+    broken = tmp_path / "folder.duckdb"
+    broken.mkdir()
+    log = PredictionLogger(LocalWarehouse(broken), flush_interval_s=60.0)
+    metrics = EndpointMetrics()
+    metrics.watch_values("mlkit_endpoint_prediction_log", lambda: {"dropped": log.counts().dropped})
+    for n in range(3):
+        log.answered(answer(n, instances=1))
+    log.close(60.0)
+    assert b"mlkit_endpoint_prediction_log_dropped 3.0" in metrics.exposition()
