@@ -114,8 +114,9 @@ def test_a_built_package_is_staged_once_and_gpus_get_the_gpu_image(cloud, cli, w
     pools = creates[1]["jobSpec"]["workerPoolSpecs"]
     gpu = "europe-docker.pkg.dev/vertex-ai/training/tf-gpu.2-15.py310:latest"
     assert [p["pythonPackageSpec"]["executorImageUri"] for p in pools] == [gpu] * 3
+    staged = {name.rsplit("/", 1)[-1]: f"gs://demo-bucket/{name}" for (_, name) in gcs.objects}
     assert {tuple(p["pythonPackageSpec"]["packageUris"]) for p in pools} == {
-        tuple(sorted((f"gs://demo-bucket/{name}" for (_, name) in gcs.objects), reverse=True))
+        (staged["mlkit-0.1.0-py3-none-any.whl"], staged["adanet-0.9.0-py3-none-any.whl"])
     }  # mlkit's, then AdaNet's
 
 

@@ -165,12 +165,20 @@ def adanet_wheel(out_dir: Path) -> Path:
                 head = lines.index("") if "" in lines else len(lines)  # the body follows
                 lines[head:head] = [f"Requires-Dist: {r}" for r in ADANET_REQUIRES]
                 data = "\n".join(lines).encode("utf-8")
-            out.writestr(name, data)
+            out.writestr(_entry(name), data)
             digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
             record.append(f"{name},sha256={digest.decode()},{len(data)}")
         record.append(f"{info}/RECORD,,")
-        out.writestr(f"{info}/RECORD", "\n".join(record) + "\n")
+        out.writestr(_entry(f"{info}/RECORD"), "\n".join(record) + "\n")
     return wheel
+
+
+def _entry(name: str) -> zipfile.ZipInfo:
+    """A zip entry with a fixed time: the same AdaNet gives the same bytes, so it is staged once."""
+    entry = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    entry.compress_type = zipfile.ZIP_DEFLATED
+    entry.external_attr = 0o644 << 16
+    return entry
 
 
 def staged_requirements(staging_bucket: str, project: str | None) -> tuple[str, ...]:
