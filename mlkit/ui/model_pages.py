@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -341,4 +341,4 @@ def _distribution(values: dict[str, float]) -> str:
 
 
 def _when(at: float | None) -> datetime | None:
-    return None if at is None else datetime.fromtimestamp(at, tz=UTC)
+    return None if at is None else datetime.fromtimestamp(at, tz=timezone.utc)

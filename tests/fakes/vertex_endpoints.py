@@ -34,7 +34,7 @@ import random
 import re
 import tempfile
 import threading
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,7 @@ _LOC = r"/v1/projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)"
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class FakeError(Exception):
