@@ -8,10 +8,11 @@ of each setting (docs/configuration.md).
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from mlkit.compat import tomllib
 
 DEFAULT_ENDPOINT_PORT = 8765
 

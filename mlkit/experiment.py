@@ -9,7 +9,6 @@ Every problem is reported at once, one line each, naming the key and what was ex
 from __future__ import annotations
 
 import difflib
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -23,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from mlkit.compat import tomllib
 from mlkit.errors import SpecError
 
 NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
@@ -366,11 +366,14 @@ AcceleratorType = Literal[
 
 
 class VertexSpec(_Strict):
-    """The Vertex AI job's machines: unset keys fall back to the environment
-    (``MLKIT_VERTEX_MACHINE_TYPE``, ``_ACCELERATOR_TYPE``, ``_ACCELERATOR_COUNT``, ``_WORKERS``,
-    ``_PS``), which overrides them, as ``--workers``/``--ps`` override both."""
+    """The Vertex AI job's machines and image: unset keys fall back to the environment
+    (``MLKIT_VERTEX_IMAGE``, ``_MACHINE_TYPE``, ``_ACCELERATOR_TYPE``, ``_ACCELERATOR_COUNT``,
+    ``_WORKERS``, ``_PS``), which overrides them, as ``--workers``/``--ps`` override both."""
 
     machine_type: Annotated[str | None, Field(pattern=r"^[a-z][a-z0-9-]{1,62}$")] = None
+    # An own image with mlkit installed (MLKIT_VERTEX_IMAGE overrides it); without one, the job
+    # runs in Google's prebuilt TensorFlow 2.15 image with mlkit's package (docs/search.md).
+    image: Annotated[str | None, Field(pattern=r"^[a-z0-9.-]+(:[0-9]+)?/[^\s]+$")] = None
     accelerator_type: AcceleratorType | None = None
     accelerator_count: Annotated[int | None, Field(ge=1, le=16)] = None
     workers: Annotated[int | None, Field(ge=0, le=1000)] = None  # replicas besides the chief

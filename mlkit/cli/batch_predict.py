@@ -67,9 +67,10 @@ def run_batch(
         print_json({**outcome.__dict__, "rows_per_s": round(outcome.rows_per_s, 1)})
         return
     if outcome.job:
+        failed = f", {outcome.failed:,} failed" if outcome.failed else ""
         console.print(
             f"{outcome.model} version {outcome.version}: Vertex AI job {outcome.job} wrote "
-            f"{outcome.output} ({outcome.seconds:.1f} s)"
+            f"{outcome.written:,} rows to {outcome.output}{failed} ({outcome.seconds:.1f} s)"
         )
         return
     resumed = f", {outcome.skipped:,} already there" if outcome.skipped else ""

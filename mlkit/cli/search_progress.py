@@ -12,7 +12,7 @@ one per iteration's progress at most every ``LOG_EVERY_S`` seconds (and when it 
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from mlkit.cli.output import console
@@ -25,7 +25,7 @@ LOG_EVERY_S = 10.0  # without a terminal: a progress line at most this often per
 
 
 def _stamp() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
 class IterationProgress:

@@ -117,7 +117,8 @@ def render(outcome: TrainOutcome | TaskResult | JobSubmitted) -> None:
         console.print(
             f"Submitted Vertex AI CustomJob [bold]{outcome.name}[/] ({outcome.state}): {pools}"
         )
-        console.print(f"console: {outcome.dashboard}")
+        runs_in = f"{outcome.image}" + (f" with {outcome.package}" if outcome.package else "")
+        console.print(f"runs in: {runs_in}\nconsole: {outcome.dashboard}")
     else:
         _report(outcome)
 

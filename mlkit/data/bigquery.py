@@ -345,7 +345,12 @@ class BigQueryWarehouse(Warehouse):
         return self.schema(relation)
 
     def iter_batches(
-        self, relation: Relation, columns: list[str] | None = None, batch_rows: int = BATCH_ROWS
+        self,
+        relation: Relation,
+        columns: list[str] | None = None,
+        batch_rows: int = BATCH_ROWS,
+        *,
+        where: str | None = None,
     ) -> Generator[pa.RecordBatch, None, None]:
         """Record batches from the Storage Read API.
 
@@ -353,10 +358,11 @@ class BigQueryWarehouse(Warehouse):
         for 784 INT64s a row is 411 MiB), so the session asks for about one stream per
         ``STREAM_ROWS`` rows and reads the streams one after another: a message holds at most a
         stream's rows. Each message is parsed straight from its bytes and dropped before the next
-        one is received, so one message's worth of data is held at a time."""
+        one is received, so one message's worth of data is held at a time. ``where`` is the
+        session's ``row_restriction``: BigQuery filters, only matching rows are streamed."""
         if not isinstance(relation, str):
             with self._as_table(relation) as table:
-                yield from self.iter_batches(table, columns, batch_rows)
+                yield from self.iter_batches(table, columns, batch_rows, where=where)
             return
         from google.api_core import exceptions
         from google.cloud.bigquery_storage import DataFormat, ReadSession
@@ -365,7 +371,9 @@ class BigQueryWarehouse(Warehouse):
         if columns is not None:
             self._check_columns(relation, columns)
         path = f"projects/{table.project}/datasets/{table.dataset_id}/tables/{table.table_id}"
-        options = ReadSession.TableReadOptions(selected_fields=list(columns or []))
+        options = ReadSession.TableReadOptions(
+            selected_fields=list(columns or []), row_restriction=where or ""
+        )
         request = ReadSession(table=path, data_format=DataFormat.ARROW, read_options=options)
         streams = read_stream_count(int(table.num_rows or 0))
         try:

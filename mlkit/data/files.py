@@ -106,8 +106,15 @@ class FileTable(Warehouse):
         return total
 
     def iter_batches(
-        self, relation: Relation, columns: list[str] | None = None, batch_rows: int = BATCH_ROWS
+        self,
+        relation: Relation,
+        columns: list[str] | None = None,
+        batch_rows: int = BATCH_ROWS,
+        *,
+        where: str | None = None,
     ) -> Generator[pa.RecordBatch, None, None]:
+        if where is not None:
+            raise DataError(f"{self.describe()} cannot filter rows in SQL")
         files = self._files()
         if not files:
             raise self._missing()

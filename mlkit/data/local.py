@@ -9,10 +9,13 @@ from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+from duckdb.func import PythonUDFType
 
 from mlkit.data.bundled import bundled_names
-from mlkit.data.sql_dialect import DuckDBDialect, SqlDialect
+from mlkit.data.split import fingerprints
+from mlkit.data.sql_dialect import FINGERPRINT_FUNCTION, DuckDBDialect, SqlDialect
 from mlkit.data.warehouse import (
     BATCH_ROWS,
     PARAM_PATTERN,
@@ -44,6 +47,27 @@ def _one_line(error: Exception) -> str:
 # DuckDB keeps every block a scan reads in its buffer pool (up to 80% of RAM by default) until the
 # connection closes: a streamed pass over a big table would hold the table after all.
 STREAM_MEMORY_LIMIT = "128MB"
+
+
+def _fingerprints(keys: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if isinstance(keys, pa.ChunkedArray):
+        keys = keys.combine_chunks()
+    return pa.array(fingerprints(np.asarray(keys.to_pylist(), dtype=object)))
+
+
+def _register_fingerprint(con: duckdb.DuckDBPyConnection) -> None:
+    """``FINGERPRINT_FUNCTION(VARCHAR) -> BIGINT``: FarmHash's Fingerprint64, as BigQuery's
+    FARM_FINGERPRINT and :func:`mlkit.data.split.fingerprints` compute it, on this connection
+    (vectorised over Arrow arrays), so that a split's and a shard's rows are chosen inside
+    DuckDB and only they are sent."""
+    con.create_function(
+        FINGERPRINT_FUNCTION,
+        _fingerprints,
+        ["VARCHAR"],
+        "BIGINT",
+        type=PythonUDFType.ARROW,
+        side_effects=False,
+    )
 
 
 class LocalWarehouse(Warehouse):
@@ -244,11 +268,18 @@ class LocalWarehouse(Warehouse):
             return int(rows)
 
     def iter_batches(
-        self, relation: Relation, columns: list[str] | None = None, batch_rows: int = BATCH_ROWS
+        self,
+        relation: Relation,
+        columns: list[str] | None = None,
+        batch_rows: int = BATCH_ROWS,
+        *,
+        where: str | None = None,
     ) -> Generator[pa.RecordBatch, None, None]:
         self._missing_file(relation)
         select = "*"
         with self._connect(write=False) as con:  # one connection: opening the file is the cost
+            if where is not None:
+                _register_fingerprint(con)
             source, params = self._from(con, relation)
             if columns is not None:
                 names = self._execute(
@@ -263,7 +294,10 @@ class LocalWarehouse(Warehouse):
                             f"(columns: {', '.join(names)}){maybe}"
                         )
                 select = ", ".join(_quote(c) for c in columns) if columns else "*"
-            cursor = self._execute(con, relation, f"SELECT {select} FROM {source}", params)
+            condition = f" WHERE {where}" if where is not None else ""
+            cursor = self._execute(
+                con, relation, f"SELECT {select} FROM {source}{condition}", params
+            )
             reader = cursor.to_arrow_reader(batch_rows)
             while True:
                 try:

@@ -88,6 +88,32 @@ def shard_of(keys: np.ndarray, shards: int) -> np.ndarray:
     )
 
 
+_HIGH_BITS = (1 << 44) - 1  # the fingerprint's top 44 bits, after a shift by 20
+
+
+def rows_predicate(
+    fingerprint: str,
+    split: int,
+    eval_fraction: float,
+    test_fraction: float,
+    shard: int = 0,
+    shards: int = 1,
+) -> str:
+    """A SQL condition true for exactly the rows :func:`assign_splits` puts in ``split`` and, with
+    ``shards > 1``, :func:`shard_of` puts in ``shard``: the same assignment, computed by the
+    warehouse from ``fingerprint`` (its ``FARM_FINGERPRINT(CAST(key AS STRING))`` expression), so
+    that only those rows are read. Portable across BigQuery and DuckDB: ``MOD`` truncates towards
+    zero on both, and the shift is masked to 44 bits, so it does not matter whether ``>>`` fills
+    with the sign bit (DuckDB) or zeros (BigQuery)."""
+    train_end, eval_end = split_bounds(eval_fraction, test_fraction)
+    bucket = f"ABS(MOD({fingerprint}, {BUCKETS}))"
+    low, high = ((0, train_end), (train_end, eval_end), (eval_end, BUCKETS))[split]
+    parts = [f"{bucket} >= {low}" if low else "", f"{bucket} < {high}" if high < BUCKETS else ""]
+    if shards > 1:
+        parts.append(f"MOD(({fingerprint} >> 20) & {_HIGH_BITS}, {shards}) = {shard}")
+    return " AND ".join(p for p in parts if p) or "TRUE"
+
+
 def assign_splits(keys: np.ndarray, eval_fraction: float, test_fraction: float) -> np.ndarray:
     """int8 split codes per key: 0 train, 1 eval, 2 test."""
     train_end, eval_end = split_bounds(eval_fraction, test_fraction)

@@ -11,12 +11,18 @@ which warehouse it talks to. Each method returns a fragment of SQL:
   is aggregated in the warehouse. ``tag``
   makes the join's names unique within a statement (bqemulator's translation of
   ``WITH OFFSET`` rewrites every use of an offset's name in the statement, not only its own);
+- ``fingerprint(column)``: ``FARM_FINGERPRINT(CAST(column AS STRING))`` as a signed 64-bit
+  integer, the hash :mod:`mlkit.data.split` assigns splits and shards with; so
+  :func:`mlkit.data.split.rows_predicate` can push a split's (and a cluster task's shard's) filter
+  into the read, and only those rows leave the warehouse;
 - types, quoting and the few functions whose names differ.
 """
 
 from __future__ import annotations
 
 import abc
+
+FINGERPRINT_FUNCTION = "mlkit_farm_fingerprint"  # the local warehouse's FARM_FINGERPRINT
 
 
 class SqlDialect(abc.ABC):
@@ -36,6 +42,10 @@ class SqlDialect(abc.ABC):
 
     @abc.abstractmethod
     def float_array_type(self) -> str: ...
+
+    @abc.abstractmethod
+    def fingerprint(self, column: str) -> str:
+        """``FARM_FINGERPRINT(CAST(column AS STRING))`` (INT64) of an integer or string column."""
 
     @abc.abstractmethod
     def quantiles(self, value: str, points: tuple[float, ...]) -> tuple[str, list[int]]:
@@ -102,6 +112,9 @@ class BigQueryDialect(SqlDialect):
     def float_array_type(self) -> str:
         return "ARRAY<FLOAT64>"
 
+    def fingerprint(self, column: str) -> str:
+        return f"FARM_FINGERPRINT(CAST({column} AS STRING))"
+
     def quantiles(self, value: str, points: tuple[float, ...]) -> tuple[str, list[int]]:
         # APPROX_QUANTILES(x, 100): the percentiles, each a value of the data whose rank is
         # approximate (exact on small inputs)
@@ -149,6 +162,11 @@ class DuckDBDialect(SqlDialect):
 
     def float_array_type(self) -> str:
         return "DOUBLE[]"
+
+    def fingerprint(self, column: str) -> str:
+        # DuckDB has no FarmHash: the local warehouse registers this function (FarmHash's
+        # Fingerprint64, as the split computes it) on the connections that filter by it.
+        return f"{FINGERPRINT_FUNCTION}(CAST({column} AS VARCHAR))"
 
     def quantiles(self, value: str, points: tuple[float, ...]) -> tuple[str, list[int]]:
         # exact, interpolated as numpy's default (linear) does

@@ -22,7 +22,7 @@ import pyarrow as pa
 from mlkit.data.decode import decode_column
 from mlkit.data.loader import FeatureSpec, _check_nulls, _infer_shape, describe_source, slices
 from mlkit.data.loader import resolve_features as _resolve
-from mlkit.data.split import SPLIT_NAMES, assign_splits, shard_of
+from mlkit.data.split import SPLIT_NAMES, assign_splits, rows_predicate, shard_of
 from mlkit.data.validation import LabelValuesError
 from mlkit.data.warehouse import BATCH_ROWS, Relation, Warehouse
 from mlkit.errors import DataError
@@ -84,20 +84,38 @@ def iter_split(
 
     ``start`` rows of the split are passed over first (read, not decoded). With
     ``spec.shards > 1`` only the rows of shard ``spec.shard`` (by a hash range of the key): the
-    shards of one split are disjoint and together hold every row of it."""
+    shards of one split are disjoint and together hold every row of it.
+
+    A warehouse that speaks SQL (:meth:`~Warehouse.sql_dialect`) is asked for only the split's
+    (and the shard's) rows, by the same hash (:func:`mlkit.data.split.rows_predicate`): the other
+    rows never leave it. Otherwise every row is read and the split is chosen here."""
     code = _check_split(spec.split)
     where = describe_source(source)
     names = [f.name for f in spec.features]
     columns = list(dict.fromkeys([spec.key, spec.label, *names]))
+    dialect = warehouse.sql_dialect()
+    condition = None
+    if dialect is not None:
+        condition = rows_predicate(
+            dialect.fingerprint(dialect.quote(spec.key)),
+            code,
+            spec.eval_fraction,
+            spec.test_fraction,
+            spec.shard,
+            spec.shards,
+        )
+    batches = warehouse.iter_batches(source, columns, batch_rows, where=condition)
     row = 0
-    for batch in slices(warehouse.iter_batches(source, columns, batch_rows), batch_rows):
+    for batch in slices(batches, batch_rows):
         keys = batch.column(spec.key)
         _check_nulls(keys, f"key column '{spec.key}'", where)
-        key_values = keys.to_numpy(zero_copy_only=False)
-        codes = assign_splits(key_values, spec.eval_fraction, spec.test_fraction)
-        mask = codes == code
-        if spec.shards > 1:
-            mask &= shard_of(key_values, spec.shards) == spec.shard
+        if condition is not None:  # the warehouse sent only this split's (and shard's) rows
+            mask = np.ones(batch.num_rows, dtype=bool)
+        else:
+            key_values = keys.to_numpy(zero_copy_only=False)
+            mask = assign_splits(key_values, spec.eval_fraction, spec.test_fraction) == code
+            if spec.shards > 1:
+                mask &= shard_of(key_values, spec.shards) == spec.shard
         first_row = row
         row += batch.num_rows
         if not mask.any():
@@ -109,7 +127,7 @@ def iter_split(
                 continue
             mask[members[:start]] = False
             start = 0
-        part = batch.filter(pa.array(mask))
+        part = batch if mask.all() else batch.filter(pa.array(mask))
         labels_column = part.column(spec.label)
         _check_nulls(labels_column, f"label column '{spec.label}'", where)
         labels = _labels(labels_column, spec, where)

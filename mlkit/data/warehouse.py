@@ -148,11 +148,21 @@ class Warehouse(abc.ABC):
         raise DataError(f"{self.describe()} cannot run queries")
 
     def iter_batches(
-        self, relation: Relation, columns: list[str] | None = None, batch_rows: int = BATCH_ROWS
+        self,
+        relation: Relation,
+        columns: list[str] | None = None,
+        batch_rows: int = BATCH_ROWS,
+        *,
+        where: str | None = None,
     ) -> Generator[pa.RecordBatch, None, None]:
         """The relation's rows in record batches, without holding the whole table in memory
         (backends stream; this default reads the table first). A caller that stops early
-        closes the generator, which releases what the backend holds open."""
+        closes the generator, which releases what the backend holds open.
+
+        ``where``: a condition in this warehouse's SQL (:meth:`sql_dialect`; only where it has
+        one) that the warehouse applies itself, so that only the matching rows are sent."""
+        if where is not None:
+            raise DataError(f"{self.describe()} cannot filter rows in SQL")
         if not isinstance(relation, str):
             raise DataError(f"{self.describe()} cannot run queries")
         yield from self.read_table(relation, columns).to_batches(batch_rows)

@@ -54,8 +54,15 @@ class ArrowWarehouse(Warehouse):
         return "served instances in memory"
 
     def iter_batches(
-        self, relation: Relation, columns: list[str] | None = None, batch_rows: int = BATCH_ROWS
+        self,
+        relation: Relation,
+        columns: list[str] | None = None,
+        batch_rows: int = BATCH_ROWS,
+        *,
+        where: str | None = None,
     ) -> Generator[pa.RecordBatch, None, None]:
+        if where is not None:
+            raise DataError(f"{self.describe()} cannot filter rows in SQL")
         if not isinstance(relation, str):
             raise DataError(f"{self.describe()} cannot run queries")
         table = self.read_table(relation, columns)

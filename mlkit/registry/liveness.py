@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import socket
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 HEARTBEAT_SECONDS = 30.0
 STALE_AFTER = timedelta(minutes=5)
@@ -54,9 +54,9 @@ def death(
         return None
     if pid is not None and hostname == this_host() and not pid_alive(pid):
         return f"its process {pid} on {hostname} ended without finishing it (killed or crashed)"
-    now = now or datetime.now(UTC)
+    now = now or datetime.now(timezone.utc)
     if now - heartbeat_at > STALE_AFTER:
-        since = heartbeat_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+        since = heartbeat_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
         return (
             f"no sign of life from its process {pid} on {hostname} since {since} UTC "
             f"(it beats every {HEARTBEAT_SECONDS:g} s)"

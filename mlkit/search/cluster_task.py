@@ -91,6 +91,28 @@ def run_task(
     }
 
 
+def serve_variables(task: ClusterTask) -> None:
+    """A parameter server: hold the variables the chief and workers place on it, until stopped.
+
+    What ``train_and_evaluate`` does for a ps (start the standard server of ``TF_CONFIG`` and
+    join it), without an estimator: a ps runs no input function, so it reads no rows and needs
+    no statistics of them."""
+    config = tf.estimator.RunConfig()
+    if config.task_type != task.task_type:
+        raise SearchError(
+            f"TF_CONFIG: the cluster took the role {config.task_type!r}, not {task.task_type!r}"
+        )
+    server = tf.distribute.Server(
+        config.cluster_spec,
+        job_name=config.task_type,
+        task_index=config.task_id,
+        config=config.session_config,
+        start=True,
+        protocol=config.protocol,
+    )
+    server.join()
+
+
 class ChiefStopped(Exception):
     """The chief has stopped training: this worker ends too."""
 

@@ -73,15 +73,20 @@ class Reply(Exception):
 async def discard(request: Request, limits: Limits, limit: int = _DRAIN_LIMIT) -> None:
     """Read and drop the body (up to ``limit`` bytes, within the body deadline), so that an
     error answer reaches a client still sending."""
-    read = 0
+
+    async def drain() -> None:
+        read = 0
+        while read <= limit:
+            message = await request.receive()
+            read += len(message.get("body", b""))
+            if message["type"] != "http.request" or not message.get("more_body"):
+                return
+
+    # asyncio.wait_for, not 3.11's asyncio.timeout: mlkit also runs on Python 3.10, where
+    # asyncio.TimeoutError is not yet the builtin TimeoutError.
     try:
-        async with asyncio.timeout(limits.body_timeout_s):
-            while read <= limit:
-                message = await request.receive()
-                read += len(message.get("body", b""))
-                if message["type"] != "http.request" or not message.get("more_body"):
-                    return
-    except TimeoutError:
+        await asyncio.wait_for(drain(), limits.body_timeout_s)
+    except asyncio.TimeoutError:
         return
 
 
@@ -109,19 +114,23 @@ async def read_body(request: Request, limits: Limits) -> bytes:
     chunks: list[bytes] = []
     got = 0
     timeout = limits.body_timeout_s
+
+    async def receive() -> None:
+        nonlocal got
+        while True:
+            message = await request.receive()
+            if message["type"] == "http.disconnect":
+                raise Reply(499, "the client closed the connection", close=True)
+            chunk = message.get("body", b"")
+            if chunk:
+                chunks.append(chunk)
+                got += len(chunk)
+            if not message.get("more_body", False):
+                return
+
     try:
-        async with asyncio.timeout(timeout):
-            while True:
-                message = await request.receive()
-                if message["type"] == "http.disconnect":
-                    raise Reply(499, "the client closed the connection", close=True)
-                chunk = message.get("body", b"")
-                if chunk:
-                    chunks.append(chunk)
-                    got += len(chunk)
-                if not message.get("more_body", False):
-                    break
-    except TimeoutError:
+        await asyncio.wait_for(receive(), timeout)  # see discard: 3.10 as well as 3.11
+    except asyncio.TimeoutError:
         logger.info("closed the request from %s: %d of %d body bytes in %g s",
                     client_of(request), got, length, timeout)  # fmt: skip
         raise Reply(

@@ -247,11 +247,15 @@ class VertexClient:
             sync=True,
         )
         info = job.output_info
+        stats = job.completion_stats  # the job's counts of instances, as Vertex AI reports them
         return {
             "job": job.resource_name,
             "state": job.state.name,
             "output_table": getattr(info, "bigquery_output_table", "") or "",
             "output_dataset": getattr(info, "bigquery_output_dataset", "") or "",
+            "successful": int(getattr(stats, "successful_count", 0) or 0),
+            "failed": int(getattr(stats, "failed_count", 0) or 0),
+            "incomplete": int(getattr(stats, "incomplete_count", 0) or 0),
         }
 
     def set_alias(self, model: str, model_version: str, alias: str) -> None:

@@ -198,7 +198,10 @@ class Dashboard:
 
     def endpoints(self, request: Request) -> Response:
         return self.respond(
-            request, lambda: model_pages.endpoints(views.endpoints_page(self.store))
+            request,
+            lambda: model_pages.endpoints(
+                views.endpoints_page(self.store, self.settings, self.cache)
+            ),
         )
 
 

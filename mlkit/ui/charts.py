@@ -164,6 +164,25 @@ def share_bar(shares: Sequence[tuple[str, int]]) -> str:
     return f'<svg class="share" viewBox="0 0 300 18" width="300" height="18">{"".join(parts)}</svg>'
 
 
+def count_bars(counts: Sequence[tuple[str, float]], *, width: int = 300) -> str:
+    """One horizontal bar per (label, count), scaled to the largest."""
+    top = max((c for _, c in counts), default=0.0) or 1.0
+    parts = []
+    for i, (name, count) in enumerate(counts):
+        y = i * 22
+        w = max(1.0, count / top * width)
+        parts.append(
+            f'<rect x="0" y="{y}" width="{w:.1f}" height="18" fill="{COLORS[i % len(COLORS)]}">'
+            f"<title>{esc(name)}: {count:,.0f}</title></rect>"
+            f'<text x="4" y="{y + 13}" class="barlabel">{esc(name)}: {count:,.0f}</text>'
+        )
+    height = max(22 * len(counts) - 4, 0)
+    return (
+        f'<svg class="counts" viewBox="0 0 {width} {height}" width="{width}" height="{height}">'
+        f"{''.join(parts)}</svg>"
+    )
+
+
 COLUMNS = {"experiment": 0, "data": 0, "run": 1, "version": 2, "verdict": 3, "deployment": 4}
 NODE_W, NODE_H, GAP_X, GAP_Y = 150, 44, 40, 14
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from mlkit.registry import Verdict
-from mlkit.ui.charts import Series, line_chart, lineage_svg, share_bar
+from mlkit.ui.charts import Series, count_bars, line_chart, lineage_svg, share_bar
 from mlkit.ui.html import Html, Table, esc, fmt, link, pairs, section, size
 from mlkit.ui.page import Page, deployments_table, diff, pretty, signed, span, version_href
 from mlkit.workflows.ui_views import EndpointModel, ModelRow, VersionPage, VersionsPage
@@ -272,6 +273,9 @@ def endpoints(groups: list[EndpointModel]) -> Page:
         ],
     )
     body.append(summary)
+    served = [g for g in groups if g.served is not None]
+    if served:
+        body.append(section("Requests and latency", *_served_parts(served), anchor="served"))
     for g in groups:
         body.append(
             section(
@@ -280,8 +284,61 @@ def endpoints(groups: list[EndpointModel]) -> Page:
                 anchor=f"{g.endpoint}-{g.model}",
             )
         )
-    body.append(
-        '<p class="dim">Request and latency figures appear here once the endpoint keeps a '
-        "prediction log.</p>"
-    )
     return Page("Endpoints", body, groups)
+
+
+def _served_parts(groups: list[EndpointModel]) -> list[Any]:
+    """Per version, what the prediction log says it served (one line where there is no log)."""
+    rows: list[list[Any]] = []
+    lines: list[str] = []
+    bars: list[tuple[str, float]] = []
+    for g in groups:
+        figures = g.served
+        if figures is None:
+            continue
+        if figures.problem:
+            lines.append(f"{g.model} on {g.endpoint}: {figures.problem}")
+            continue
+        if not figures.traffic:
+            lines.append(f"{g.model} on {g.endpoint}: no requests in {figures.log}")
+        for t in figures.traffic:
+            bars.append((f"{g.model} v{t.version} ({g.endpoint})", float(t.requests)))
+            rows.append(
+                [
+                    g.endpoint,
+                    g.model,
+                    link(t.version, version_href(g.model, t.version)),
+                    t.requests,
+                    t.errors,
+                    t.error_rate,
+                    t.latency_p50_ms,
+                    t.latency_p99_ms,
+                    Html(esc(_distribution(t.predictions)), t.predictions),
+                    _when(t.first_at),
+                    _when(t.last_at),
+                ]
+            )
+    table = Table(
+        "served",
+        [
+            "endpoint", "model", "version", "requests", "errors", "error_rate",
+            "latency_p50_ms", "latency_p99_ms", "predictions", "first", "last",
+        ],
+        rows,
+        caption="from the prediction log",
+    )  # fmt: skip
+    parts: list[Any] = []
+    if bars:
+        parts.append(count_bars(bars))
+    parts.append(table)
+    parts.extend(f'<p class="dim served-note">{esc(line)}</p>' for line in lines)
+    return parts
+
+
+def _distribution(values: dict[str, float]) -> str:
+    """Class counts (``0=12, 1=3``) or quantiles (``p50=0.31``) as one line."""
+    return ", ".join(f"{k}={v:g}" for k, v in values.items())
+
+
+def _when(at: float | None) -> datetime | None:
+    return None if at is None else datetime.fromtimestamp(at, tz=timezone.utc)

@@ -3,9 +3,12 @@ in this process, no endpoint.
 
 Reads SOURCE through the data layer (a local table, ``bq://project.dataset.table``, a SQL query,
 or a CSV/Parquet file) in record batches; decodes each batch's features as the version's
-SavedModel takes them; predicts; appends the batch's predictions, with the source's key column, to
-OUTPUT (a local table, ``bq://project.dataset.table``, or a CSV/Parquet file) — one atomic append
-per batch (a DuckDB transaction, a BigQuery load job, a Parquet part renamed into place).
+SavedModel takes them; predicts; appends the predictions, with the source's key column, to
+OUTPUT (a local table, ``bq://project.dataset.table``, or a CSV/Parquet file) — one atomic
+append per ``WRITE_ROWS`` rows (a DuckDB transaction, a BigQuery load job, a Parquet part renamed
+into place). A bounded pipeline (:mod:`mlkit.workflows.background`): the next batch is read
+and decoded in one thread and the previous predictions written in another while this one is
+predicted.
 
 Resuming: when OUTPUT already holds predictions of the same version, the keys it holds are read
 first (the key column only) and those rows are passed over, so a job killed part-way and run again
@@ -20,7 +23,7 @@ JSON array in CSV), ``model_version``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -37,9 +40,13 @@ from mlkit.data.source import BQ_SCHEME, parse_bq, resolve_source
 from mlkit.data.warehouse import Relation, Warehouse, check_table_name
 from mlkit.errors import DataError, UsageError
 from mlkit.registry import open_store
+from mlkit.workflows.background import WriteBehind, read_ahead
 
 Progress = Callable[[int, int], None]  # (rows done, rows in all)
-BATCH_ROWS = 8192
+BATCH_ROWS = 8192  # rows read, decoded and predicted at a time
+# Rows an append holds at least (the last one excepted): a DuckDB append costs ~90 ms whatever
+# its size, a BigQuery one a load job; a killed job redoes at most this many.
+WRITE_ROWS = 262_144
 VERSION_COLUMN = "model_version"
 
 
@@ -54,6 +61,7 @@ class BatchRequest:
     batch_rows: int = BATCH_ROWS
     replace: bool = False  # start over even where OUTPUT holds another version's predictions
     target: str = "local"  # local: in this process; vertex: a Vertex AI batch prediction job
+    write_rows: int = WRITE_ROWS  # rows an append holds at least (what a killed job redoes)
 
 
 @dataclass
@@ -67,6 +75,7 @@ class BatchOutcome:
     skipped: int  # rows already in the output (a resumed job)
     seconds: float
     job: str | None = None  # --target vertex: the BatchPredictionJob's resource name
+    failed: int = 0  # --target vertex: instances the job failed on or left incomplete
 
     @property
     def rows_per_s(self) -> float:
@@ -144,23 +153,19 @@ def batch_predict(
                 hint="name the key column with --key" if missing[0] == key else None,
             )
         done = None if request.replace else _written_keys(writer, table, key, mv.version)
-        fresh = request.replace  # the first write replaces what OUTPUT held
         total = reader.count_rows(rel)
-        written, skipped = 0, 0
         if on_progress:
             on_progress(0, total)
-        for batch in reader.iter_batches(rel, [key, *features], request.batch_rows):
-            if done is not None:
-                keep = ~_member(batch.column(key).to_numpy(zero_copy_only=False), done)
-                skipped += int(batch.num_rows - keep.sum())
-                batch = batch.filter(pa.array(keep))
-            if batch.num_rows:
-                out = _predict(runner, batch, key, features, where, mv.version)
-                writer.write_table(table, out, replace=fresh)
-                fresh = False
-                written += batch.num_rows
-            if on_progress:
-                on_progress(written + skipped, total)
+        written, skipped = _run(
+            runner,
+            read_ahead(lambda: _decoded(reader, rel, key, features, where, done, request)),
+            lambda out, fresh: writer.write_table(table, out, replace=fresh),
+            key=key,
+            version=mv.version,
+            fresh=request.replace,
+            write_rows=request.write_rows,
+            on_progress=(lambda done_rows: on_progress(done_rows, total)) if on_progress else None,
+        )
     if isinstance(writer, FileTable):
         writer.finish()
     return BatchOutcome(
@@ -173,6 +178,80 @@ def batch_predict(
         skipped=skipped,
         seconds=time.perf_counter() - started,
     )
+
+
+def _decoded(
+    reader: Warehouse,
+    relation: Relation,
+    key: str,
+    features: dict[str, tuple[int | None, ...]],
+    where: str,
+    done: np.ndarray | None,
+    request: BatchRequest,
+) -> Iterator[tuple[pa.Array | pa.ChunkedArray, dict[str, np.ndarray], int]]:
+    """``(keys, decoded features, rows passed over)`` per record batch (run read-ahead)."""
+    for batch in reader.iter_batches(relation, [key, *features], request.batch_rows):
+        skipped = 0
+        if done is not None:
+            keep = ~_member(batch.column(key).to_numpy(zero_copy_only=False), done)
+            skipped = int(batch.num_rows - keep.sum())
+            if skipped:
+                batch = batch.filter(pa.array(keep))
+        arrays = {
+            name: decode_column(batch.column(name), name, _fixed(name, shape), where)
+            for name, shape in features.items()
+        }
+        yield batch.column(key), arrays, skipped
+
+
+def _run(
+    runner: Any,
+    batches: Iterator[tuple[pa.Array | pa.ChunkedArray, dict[str, np.ndarray], int]],
+    write: Callable[[pa.Table, bool], object],
+    *,
+    key: str,
+    version: int,
+    fresh: bool,
+    write_rows: int,
+    on_progress: Callable[[int], None] | None,
+) -> tuple[int, int]:
+    """Predict each decoded batch while the next is read and decoded (read-ahead) and the
+    previous predictions are written (write-behind, at least ``write_rows`` rows an append).
+    Returns ``(written, skipped)``."""
+    writes = WriteBehind()
+    pending: list[pa.Table] = []
+    written = skipped = predicted = 0
+
+    def flush() -> None:
+        nonlocal fresh
+        if pending:
+            out = pa.concat_tables(pending)
+            pending.clear()
+            first = fresh
+
+            def append() -> None:
+                write(out, first)
+
+            writes.submit(append)
+            fresh = False
+
+    try:
+        for keys, arrays, passed in batches:
+            skipped += passed
+            if len(keys):
+                outputs = runner.predict_arrays(arrays, batch_size=len(keys))
+                pending.append(prediction_table(key, keys, outputs, version))
+                predicted += len(keys)
+                if predicted - written >= write_rows:
+                    flush()
+                    written = predicted
+            if on_progress:
+                on_progress(predicted + skipped)
+        flush()
+        written = predicted
+    finally:
+        writes.close()
+    return written, skipped
 
 
 def _member(keys: np.ndarray, done: np.ndarray) -> np.ndarray:
@@ -207,22 +286,6 @@ def _written_keys(writer: Warehouse, table: str, key: str, version: int) -> np.n
             hint="name another output, or pass --replace to overwrite it",
         )
     return np.unique(np.concatenate(keys)) if keys else None
-
-
-def _predict(
-    runner: Any,
-    batch: pa.RecordBatch,
-    key: str,
-    features: dict[str, tuple[int | None, ...]],
-    where: str,
-    version: int,
-) -> pa.Table:
-    arrays = {
-        name: decode_column(batch.column(name), name, _fixed(name, shape), where)
-        for name, shape in features.items()
-    }
-    outputs = runner.predict_arrays(arrays, batch_size=len(batch))
-    return prediction_table(key, batch.column(key), outputs, version)
 
 
 def _fixed(name: str, shape: tuple[int | None, ...]) -> tuple[int, ...]:

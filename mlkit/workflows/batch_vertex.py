@@ -70,9 +70,10 @@ def vertex_batch_predict(
         version=mv.version,
         source=request.source,
         output=table if table.startswith(_BQ) else f"{_BQ}{table}",
-        rows=0,
-        written=0,
+        rows=result["successful"] + result["failed"] + result["incomplete"],
+        written=result["successful"],
         skipped=0,
+        failed=result["failed"] + result["incomplete"],
         seconds=time.perf_counter() - started,
         job=result["job"],
     )

@@ -9,10 +9,10 @@ section) when none is given, and otherwise reaches BigQuery as that experiment d
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlkit.compat import tomllib
 from mlkit.config import Settings
 from mlkit.data.experiment_data import bigquery_config, experiment_source
 from mlkit.data.source import ResolvedSource, resolve_source

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 import time
-import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from mlkit.compat import tomllib
 from mlkit.config import Settings
 from mlkit.data.source import table_target
 from mlkit.data.stats import FeatureDrift

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import getpass
 import os
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlkit.compat import tomllib
 from mlkit.config import Settings
 from mlkit.errors import PromotionRefused, RegistryError, TrafficConflict, UsageError
 from mlkit.experiment import Experiment, parse_experiment

@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import time
-import tomllib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlkit import __version__
+from mlkit.compat import tomllib
 from mlkit.config import Settings
 from mlkit.data.experiment_data import experiment_data
 from mlkit.data.streamed import StreamedData

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mlkit.config import Settings
-from mlkit.errors import UsageError
+from mlkit.errors import MlkitError, UsageError
 from mlkit.registry import (
     Deployment,
     ModelSummary,
@@ -27,6 +28,10 @@ from mlkit.registry import (
 from mlkit.registry.query import filter_versions
 from mlkit.workflows.views import RunSummary, RunView, VersionView, list_runs, run_view
 from mlkit.workflows.views import version_view as _version_view
+
+if TYPE_CHECKING:  # the monitoring reads load on the endpoints page's first request only
+    from mlkit.data.warehouse import Warehouse
+    from mlkit.monitoring.summary import VersionTraffic
 
 PER_PAGE = 50
 MAX_PER_PAGE = 500
@@ -52,6 +57,7 @@ class ReadCache:
         self._lock = threading.Lock()
         self._stamp: int | None = None
         self._values: dict[tuple[str, str], Any] = {}
+        self._served: dict[tuple[str, str], tuple[Any, Any]] = {}
 
     def remember(self, key: tuple[str, str], read: Callable[[], T]) -> T:
         """``read()``, or what it returned before while the registry has not changed."""
@@ -67,6 +73,23 @@ class ReadCache:
         with self._lock:
             if stamp == self._stamp:
                 self._values[key] = value
+        return value
+
+    def served(
+        self, key: tuple[str, str], freshness: tuple[object, ...], read: Callable[[], T]
+    ) -> T:
+        """``read()``, or what it returned before while the registry and ``freshness`` (the
+        prediction log's file state, or a time window) are unchanged; one entry per key."""
+        newest = self.store.list_events(limit=1)
+        stamp = (newest[0].id if newest else 0, freshness)
+        with self._lock:
+            held = self._served.get(key)
+            if held is not None and held[0] == stamp:
+                cached: T = held[1]
+                return cached
+        value = read()
+        with self._lock:
+            self._served[key] = (stamp, value)
         return value
 
     def versions(self, model: str) -> list[ModelVersion]:
@@ -460,16 +483,34 @@ def _flatten(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 # -- endpoints ----------------------------------------------------------------------------------
 
 
+SERVED_TTL_S = 15.0  # how long a remote (BigQuery) prediction log's figures are reused
+
+
+@dataclass(frozen=True)
+class ServedFigures:
+    """What one model served on one endpoint, per version, from its prediction log (read through
+    the monitoring workflow: ``log_target``, ``read_served``, ``version_traffic``)."""
+
+    log: str  # where the log was read ("local warehouse PATH: prediction_log")
+    traffic: list[VersionTraffic] = field(default_factory=list)  # empty: no rows for the model
+    problem: str | None = None  # one line: no log, or why it could not be read
+
+
 @dataclass(frozen=True)
 class EndpointModel:
     endpoint: str
     model: str
     active: list[Deployment]  # most traffic first
     history: list[Deployment]  # every deployment, newest first
+    served: ServedFigures | None = None  # None: figures not asked for
 
 
-def endpoints_page(store: RegistryStore) -> list[EndpointModel]:
-    """Each endpoint and model: the traffic split now and every deployment before it."""
+def endpoints_page(
+    store: RegistryStore, settings: Settings | None = None, cache: ReadCache | None = None
+) -> list[EndpointModel]:
+    """Each endpoint and model: the traffic split now, every deployment before it and, with
+    ``settings``, what each version served by the prediction log (read-only; cached in ``cache``
+    while the registry and the log file stay unchanged, a remote log for ``SERVED_TTL_S``)."""
     grouped: dict[tuple[str, str], list[Deployment]] = defaultdict(list)
     for d in store.list_deployments(active_only=False):  # newest first
         grouped[(d.endpoint, d.model)].append(d)
@@ -479,9 +520,72 @@ def endpoints_page(store: RegistryStore) -> list[EndpointModel]:
             model=model,
             active=sorted((d for d in history if d.active), key=lambda d: -d.traffic_percent),
             history=history,
+            served=None
+            if settings is None
+            else served_figures(store, settings, model, endpoint, cache),
         )
         for (endpoint, model), history in sorted(grouped.items())
     ]
+
+
+def served_figures(
+    store: RegistryStore,
+    settings: Settings,
+    model: str,
+    endpoint: str,
+    cache: ReadCache | None = None,
+) -> ServedFigures:
+    """``model``'s figures on ``endpoint`` from its prediction log; never creates the log or the
+    warehouse file (a missing one reads as no log)."""
+    from mlkit.data.local import LocalWarehouse
+    from mlkit.monitoring.served import read_served
+    from mlkit.monitoring.summary import version_traffic
+    from mlkit.workflows.monitor import log_target
+
+    try:
+        warehouse, table = log_target(settings, None, store, model, endpoint)
+    except MlkitError as exc:
+        return ServedFigures("", problem=f"prediction log not readable: {_line(exc)}")
+    where = f"{warehouse.describe()}: {table}"
+    vertex = endpoint == "vertex"
+    if vertex and isinstance(warehouse, LocalWarehouse):
+        # Vertex AI logs to BigQuery only (mlkit deploy --log-requests): nothing local to read.
+        return ServedFigures(where, problem="no prediction log (mlkit deploy --log-requests)")
+
+    def read() -> ServedFigures:
+        try:
+            if not warehouse.has_table(table):
+                return ServedFigures(where, problem=f"no prediction log yet ({where})")
+            served = read_served(warehouse, table, model, vertex=vertex)
+            return ServedFigures(where, version_traffic(served))
+        except Exception as exc:  # noqa: BLE001 - any reader fault is one line on the page
+            return ServedFigures(where, problem=f"prediction log not readable: {_line(exc)}")
+
+    if cache is None:
+        return read()
+    return cache.served((endpoint, model), _log_freshness(warehouse), read)
+
+
+def _log_freshness(warehouse: Warehouse) -> tuple[object, ...]:
+    """What changes when the log may have: a local file's size and time (and its DuckDB
+    write-ahead log's), else the current ``SERVED_TTL_S`` window."""
+    from mlkit.data.local import LocalWarehouse
+
+    if isinstance(warehouse, LocalWarehouse):
+        out: list[object] = []
+        for path in (warehouse.path, warehouse.path.with_name(warehouse.path.name + ".wal")):
+            try:
+                stat = path.stat()
+                out.append((stat.st_mtime_ns, stat.st_size))
+            except OSError:
+                out.append(None)
+        return tuple(out)
+    return (int(time.monotonic() // SERVED_TTL_S),)
+
+
+def _line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 # -- data ---------------------------------------------------------------------------------------
@@ -511,6 +615,8 @@ __all__ = [
     "ModelRow",
     "RunComparison",
     "RunPage",
+    "SERVED_TTL_S",
+    "ServedFigures",
     "Serving",
     "VersionComparison",
     "VersionPage",
@@ -526,6 +632,7 @@ __all__ = [
     "report_curves",
     "run_page",
     "runs_page",
+    "served_figures",
     "version_page",
     "versions_page",
 ]

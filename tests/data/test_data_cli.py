@@ -191,15 +191,10 @@ steps_per_iteration = 10
     # all ten classes now: the label distribution moved, the pixels barely
     drift = _json(
         cli(
-            "data",
-            "drift",
-            f"bq://test.{dataset}.digits",
-            "--against",
-            run_id,
-            "--json",
+            "data", "drift", f"bq://test.{dataset}.digits", "--against", run_id, "--json",
             "--no-fail-on-drift",
         )
-    )
+    )  # fmt: skip
     flagged = [f["feature"] for f in drift["features"] if f["drifted"]]
     assert flagged == ["label (label)"]
 

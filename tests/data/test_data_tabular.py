@@ -22,7 +22,7 @@ def churn(n: int = N, seed: int = 0) -> pa.Table:
     """A churn-like table: text, integers, floats with NULLs, booleans, times, a text label."""
     rng = np.random.default_rng(seed)
     plans = np.where(rng.random(n) < 0.4, "pro", "basic")
-    start = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    start = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
     return pa.table(
         {
             "id": pa.array(np.arange(n), pa.int64()),
@@ -118,7 +118,7 @@ def test_nulls_vocabulary_and_time_parts(local_warehouse: LocalWarehouse) -> Non
     row = int(data.train.keys[0])
     seen = table["seen"][row].as_py()
     parts = [data.train.features[f"seen__{p}"][0] for p in ("days", "dow", "hour", "month")]
-    days = (seen - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)).total_seconds() / 86400
+    days = (seen - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)).total_seconds() / 86400
     assert parts == pytest.approx([days, seen.weekday(), seen.hour, seen.month], abs=1e-3)
     assert ColumnPlan.from_json(data.columns.to_json()) == data.columns
 

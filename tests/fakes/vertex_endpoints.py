@@ -13,8 +13,9 @@ The real google-cloud-aiplatform SDK is pointed at it with ``api_endpoint="http:
 - long-running operations: every mutating call answers a finished operation, and
   ``operations/ID`` returns it again;
 - batch prediction jobs (BigQuery in and out): create and get. The job runs at once, through
-  ``batch_runner(fake, artifact_dir, source, destination) -> output table`` when a test sets it
-  (e.g. reading and writing the BigQuery emulator), and is then ``JOB_STATE_SUCCEEDED``.
+  ``batch_runner(fake, artifact_dir, source, destination) -> (output table, successful,
+  failed)`` when a test sets it (e.g. reading and writing the BigQuery emulator), and is then
+  ``JOB_STATE_SUCCEEDED``, with those counts as its ``completionStats``.
 
 Like the real service it refuses a traffic split that does not sum to 100 or names an unknown
 deployed model, an unknown parent model or endpoint, and an alias used by another version.
@@ -33,7 +34,7 @@ import random
 import re
 import tempfile
 import threading
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,7 @@ _LOC = r"/v1/projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)"
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class FakeError(Exception):
@@ -74,7 +75,9 @@ class FakeVertex:
         self.endpoints: dict[str, dict[str, Any]] = {}
         self.operations: dict[str, dict[str, Any]] = {}
         self.batch_jobs: dict[str, dict[str, Any]] = {}
-        self.batch_runner: Any = None  # (fake, artifact_uri, source, destination) -> table
+        self.batch_runner: Any = (
+            None  # (fake, artifact_uri, source, destination) -> (table, ok, failed)
+        )
         self._ids = iter(range(1000, 10**9))
         self._random = random.Random(seed)
         self._loaded: dict[str, Any] = {}
@@ -421,9 +424,13 @@ class FakeVertex:
         destination = body["outputConfig"]["bigqueryDestination"]["outputUri"]
         if body["inputConfig"].get("instancesFormat") != "bigquery":
             raise FakeError(400, "the fake runs BigQuery batch jobs only")
-        table = ""
+        table, counts = "", {}
         if self.batch_runner is not None:
-            table = self.batch_runner(self, model["artifactUri"], source, destination)
+            table, successful, failed = self.batch_runner(
+                self, model["artifactUri"], source, destination
+            )
+            # int64 fields travel as JSON strings in Vertex AI's REST API
+            counts = {"successfulCount": str(successful), "failedCount": str(failed)}
         job_id = self.next_id()
         job = {
             **body,
@@ -435,6 +442,7 @@ class FakeVertex:
             "startTime": _now(),
             "endTime": _now(),
             "outputInfo": {"bigqueryOutputDataset": destination, "bigqueryOutputTable": table},
+            "completionStats": counts,
         }
         self.batch_jobs[job_id] = job
         return job

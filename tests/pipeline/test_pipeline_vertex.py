@@ -155,3 +155,57 @@ def test_vertex_needs_its_settings(mlkit_home, cli, monkeypatch):
     monkeypatch.delenv("MLKIT_VERTEX_PROJECT", raising=False)
     result = cli("pipeline", "run", EXAMPLE, "--backend", "vertex")
     assert result.code == 2 and "--backend vertex needs MLKIT_VERTEX_PROJECT" in result.err
+
+
+PACKAGE = "gs://demo-bucket/packages/mlkit-0.1.0-py3-none-any.whl"
+PREBUILT = "us-docker.pkg.dev/vertex-ai/training/tf-cpu.2-15.py310:latest"
+
+
+def test_without_an_image_the_components_install_mlkits_package_in_the_prebuilt_image(
+    vertex, mlkit_home, cli, monkeypatch
+):
+    monkeypatch.delenv("MLKIT_VERTEX_IMAGE")
+    monkeypatch.setenv("MLKIT_VERTEX_PACKAGE", PACKAGE)  # built and staged already: used as is
+    result = cli("pipeline", "run", EXAMPLE, "--backend", "vertex", "--json")
+    assert result.code == 0, result.err
+    body = vertex.requests[0][2]
+    executors = body["pipelineSpec"]["deploymentSpec"]["executors"]
+    assert len(executors) == 7
+    for executor in executors.values():
+        container = executor["container"]
+        assert container["image"] == PREBUILT
+        script = container["command"][-1]
+        assert script.startswith(
+            "pip install --quiet --no-warn-script-location "
+            "/gcs/demo-bucket/packages/mlkit-0.1.0-py3-none-any.whl "
+            "/gcs/demo-bucket/mlkit-packages/"
+        )
+        assert "/adanet-0.9.0-py3-none-any.whl && " in script  # staged next to it
+        env = {e["name"]: e["value"] for e in container["env"]}
+        assert env["MLKIT_VERTEX_RUN_PACKAGE"] == PACKAGE
+        assert env["MLKIT_VERTEX_RUN_IMAGE"] == PREBUILT
+
+
+def test_a_component_with_a_package_installs_it_then_runs_its_step(mlkit_home, monkeypatch):
+    """The compiled shell line really runs: pip (a stand-in that records its arguments) gets the
+    package's /gcs path, then the step runs as it does in an own image."""
+    from mlkit.workflows.pipeline.kfp_spec import compile_pipeline
+
+    pipeline = mlkit_home / "checks.toml"
+    pipeline.write_text(
+        f'[pipeline]\nname = "checks"\nexperiment = "{EXPERIMENT}"\n[ingest]\nsource = "digits"\n'
+    )
+    out = mlkit_home / "checks.yaml"
+    compile_pipeline(pipeline, out, image=PREBUILT, env={}, packages=[PACKAGE])
+    spec = yaml.safe_load(out.read_text())
+    bin_dir = mlkit_home / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "pip").write_text(f'#!/bin/sh\necho "$@" > {mlkit_home}/pip-args\n')
+    (bin_dir / "pip").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    values = {"pipeline_toml": pipeline.read_text(), "experiment_toml": EXPERIMENT.read_text()}
+    assert _run_component(spec, "begin", values, mlkit_home) == "1"
+    assert (mlkit_home / "pip-args").read_text().split() == [
+        "install", "--quiet", "--no-warn-script-location",
+        "/gcs/demo-bucket/packages/mlkit-0.1.0-py3-none-any.whl",
+    ]  # fmt: skip

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -69,7 +69,7 @@ def test_runs_without_a_process_are_taken_as_stored(store):
 
 
 def test_heartbeats_judge_processes_on_other_hosts():
-    now = datetime(2026, 11, 29, 7, 0, tzinfo=UTC)
+    now = datetime(2026, 11, 29, 7, 0, tzinfo=timezone.utc)
     fresh, stale = now - timedelta(seconds=40), now - STALE_AFTER - timedelta(seconds=1)
     other = "another-host.example"
     assert death("running", 123, other, fresh, now=now) is None

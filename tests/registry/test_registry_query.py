@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 import pytest
 
@@ -71,8 +71,8 @@ def test_quotes_can_be_doubled():
 
 def test_dates_compare_as_iso_text():
     pred = parse_where("created_at >= '2026-01-01'", VERSION_FIELDS, VERSION_MAPS)
-    assert pred({"created_at": datetime(2026, 3, 1, tzinfo=UTC)})
-    assert not pred({"created_at": datetime(2025, 3, 1, tzinfo=UTC)})
+    assert pred({"created_at": datetime(2026, 3, 1, tzinfo=timezone.utc)})
+    assert not pred({"created_at": datetime(2025, 3, 1, tzinfo=timezone.utc)})
 
 
 @pytest.mark.parametrize(

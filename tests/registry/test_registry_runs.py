@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import timezone
 
 import pytest
 
@@ -21,7 +21,7 @@ def test_run_lifecycle(store):
     assert run.status == "running"
     assert run.experiment == "digits"
     assert run.params == {"max_iterations": 3}
-    assert run.started_at.tzinfo is UTC
+    assert run.started_at.tzinfo is timezone.utc
     assert run.finished_at is None
 
     done = store.finish_run(

@@ -4,7 +4,7 @@ current schema with its data intact: by `mlkit registry upgrade`, or on opening 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -31,7 +31,7 @@ def make_0001_registry(url: str, artifacts: Path, saved_model) -> None:
     from alembic import command
     from alembic.config import Config
 
-    now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
     engine = create_registry_engine(url)
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))

@@ -4,12 +4,12 @@ the warehouse, registers a version, and its splits hold the rows the in-memory l
 from __future__ import annotations
 
 import json
-import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from mlkit.compat import tomllib
 from mlkit.config import load_settings
 from mlkit.data.experiment_data import load_experiment_data
 from mlkit.experiment import parse_experiment

@@ -64,7 +64,7 @@ def test_an_interrupted_job_resumes_without_duplicates(registered: Path) -> None
     table, expected = _rows()
     warehouse = LocalWarehouse(load_settings().warehouse_path)
     warehouse.write_table("scans", table)
-    request = BatchRequest("digits", "scans", "out", batch_rows=500)
+    request = BatchRequest("digits", "scans", "out", batch_rows=500, write_rows=500)
     seen = []
 
     def stop_after_two_batches(done: int, total: int) -> None:
@@ -153,7 +153,7 @@ def test_vertex_batch_prediction_job_bigquery_in_and_out(
         "scans", pa.table({"id": ids, "pixels": pa.array(list(pixels), pa.list_(pa.int64()))})
     )
 
-    def run_job(fake, artifact_uri: str, source: str, destination: str) -> str:
+    def run_job(fake, artifact_uri: str, source: str, destination: str) -> tuple[str, int, int]:
         rows = warehouse.read_table(source.removeprefix("bq://test.vx.")).to_pylist()
         answers = fake._run(artifact_uri, rows)
         out = pa.table(
@@ -163,7 +163,7 @@ def test_vertex_batch_prediction_job_bigquery_in_and_out(
             }
         )
         warehouse.write_table("predictions_1", out)
-        return "predictions_1"
+        return "predictions_1", out.num_rows - 2, 2  # as if two instances had failed
 
     with running_fake(monkeypatch) as vertex:
         vertex.batch_runner = run_job
@@ -179,6 +179,8 @@ def test_vertex_batch_prediction_job_bigquery_in_and_out(
         )
         assert result.code == 0, result.err
         assert "Vertex AI job projects/proj-1/locations/" in result.out
+        # the job's own counts (completionStats), not a count of the table
+        assert "wrote 48 rows to bq://predictions_1, 2 failed" in " ".join(result.out.split())
         job = next(iter(vertex.batch_jobs.values()))
         assert job["inputConfig"]["bigquerySource"]["inputUri"] == "bq://test.vx.scans"
         assert job["model"].startswith("projects/proj-1/locations/")

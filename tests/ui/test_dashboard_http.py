@@ -11,6 +11,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -198,3 +199,89 @@ def test_mlkit_ui_imports_no_tensorflow(home):
         capture_output=True, text=True, check=True, timeout=120,
     )  # fmt: skip
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_endpoints_without_a_prediction_log_say_so_and_create_no_warehouse(home, url):
+    warehouse = load_settings(home).warehouse_path
+    assert not warehouse.exists()
+    r = httpx.get(url + "/endpoints")
+    assert r.status_code == 200
+    assert "toy on local: no prediction log yet" in r.text
+    assert httpx.get(url + "/endpoints?format=json&table=served").json() == []
+    assert not warehouse.exists()
+
+
+def _log_answers(warehouse_path: Path) -> None:
+    """Requests as ``mlkit serve`` logs them: version 1 (80%) six, one an error; version 3 two."""
+    from mlkit.data.local import LocalWarehouse
+    from mlkit.monitoring.log import PredictionLogger
+    from mlkit.serving.observe import Answered
+
+    log = PredictionLogger(LocalWarehouse(warehouse_path), flush_interval_s=60.0)
+    now = time.time()
+    for n in range(8):
+        version, status = (1, 500 if n == 5 else 200) if n < 6 else (3, 200)
+        log.answered(
+            Answered(
+                request_id=f"r{n}",
+                model="toy",
+                version=version,
+                route="predict",
+                status=status,
+                latency_s=0.010 * (n + 1),
+                instances=[{"x": float(n)}] * 2,
+                predictions=[] if status != 200 else [{"class_id": n % 2}] * 2,
+                at=now + n,
+            )  # fmt: skip
+        )
+    log.close(60.0)
+
+
+def test_endpoints_show_requests_and_latency_per_version_from_the_log(tmp_path):
+    settings = load_settings(tmp_path)
+    with open_store(settings.registry_url, settings.artifacts_dir, create=True) as store:
+        fill(store, tmp_path, versions=3)
+    _log_answers(settings.warehouse_path)
+    with running_dashboard(settings) as url:
+        r = httpx.get(url + "/endpoints")
+        assert r.status_code == 200, r.text
+        assert 'data-table="served"' in r.text and 'class="counts"' in r.text
+        assert "toy v1 (local): 6" in r.text and "toy v3 (local): 2" in r.text
+        rows = httpx.get(url + "/endpoints?format=json&table=served").json()
+        by_version = {row["version"]: row for row in rows}
+        assert sorted(by_version) == [1, 3]
+        one, three = by_version[1], by_version[3]
+        assert (one["requests"], one["errors"], one["error_rate"]) == (6, 1, round(1 / 6, 6))
+        assert (three["requests"], three["errors"]) == (2, 0)
+        assert one["latency_p50_ms"] == pytest.approx(35.0)  # 10..60 ms
+        assert three["latency_p50_ms"] == pytest.approx(75.0)  # 70, 80 ms
+        assert three["latency_p99_ms"] == pytest.approx(79.9)
+        assert one["predictions"] == {"0": 6.0, "1": 4.0}  # ok answers 0-4, two instances each
+        assert "35.0000" in r.text and "0=6, 1=4" in r.text  # the p50 and predictions cells
+        # The page is cached until the log changes, then read again.
+        assert httpx.get(url + "/endpoints?format=json&table=served").json() == rows
+        _log_answers(settings.warehouse_path)
+        again = httpx.get(url + "/endpoints?format=json&table=served").json()
+        assert {row["version"]: row["requests"] for row in again} == {1: 12, 3: 4}
+        stamp = _file_state(settings.warehouse_path)
+        httpx.get(url + "/endpoints")
+    # Read-only: the dashboard leaves the warehouse file as it found it.
+    assert _file_state(settings.warehouse_path) == stamp
+
+
+def _file_state(path: Path) -> tuple[int, bytes]:
+    return path.stat().st_mtime_ns, path.read_bytes()
+
+
+def test_an_unreadable_prediction_log_is_one_line_and_the_page_still_renders(tmp_path):
+    settings = load_settings(tmp_path)
+    with open_store(settings.registry_url, settings.artifacts_dir, create=True) as store:
+        fill(store, tmp_path, versions=3)
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    settings.warehouse_path.write_bytes(b"not a database" * 100)
+    with running_dashboard(settings) as url:
+        r = httpx.get(url + "/endpoints")
+    assert r.status_code == 200
+    assert "toy on local: prediction log not readable: cannot open local warehouse" in r.text
+    assert "rollback" in r.text  # the history still renders
+    assert settings.warehouse_path.read_bytes() == b"not a database" * 100

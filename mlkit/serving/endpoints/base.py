@@ -21,13 +21,16 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from mlkit.config import Settings
 from mlkit.errors import ArtifactError, RegistryError, TrafficConflict, UsageError
 from mlkit.registry.entities import Deployment
 from mlkit.registry.store import RegistryStore
 from mlkit.registry.traffic_split import canary_split, validate_split, without
+
+if TYPE_CHECKING:  # typing.Self is 3.11's; mlkit also runs on 3.10
+    from typing_extensions import Self
 
 StoreSource = RegistryStore | Callable[[], RegistryStore]
 

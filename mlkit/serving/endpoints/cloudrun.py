@@ -10,7 +10,7 @@ traffic. Each deployment records ``service``, ``revision``, ``url`` and ``artifa
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any
 
 from mlkit.config import Settings
 from mlkit.errors import ServingError, UsageError
@@ -18,6 +18,9 @@ from mlkit.registry.entities import Deployment
 from mlkit.registry.traffic_split import apportion
 from mlkit.serving.cloudrun import CloudRunClient, cloudrun_settings, revision_id
 from mlkit.serving.endpoints.base import Endpoint, StoreSource
+
+if TYPE_CHECKING:  # typing.Self is 3.11's; mlkit also runs on 3.10
+    from typing_extensions import Self
 
 LOCAL_ONLY = (
     "--label and --url are for the local endpoint; on Cloud Run the traffic split picks the "

@@ -7,10 +7,13 @@ endpoint's URL (``--url``, else ``MLKIT_ENDPOINT_URL``, default ``http://127.0.0
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any
 
 from mlkit.config import Settings, load_settings
 from mlkit.serving.endpoints.base import Endpoint, StoreSource
+
+if TYPE_CHECKING:  # typing.Self is 3.11's; mlkit also runs on 3.10
+    from typing_extensions import Self
 
 DEFAULT_URL = "http://127.0.0.1:8765"
 

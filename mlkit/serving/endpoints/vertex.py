@@ -10,7 +10,7 @@ nodes). Each deployment's resource names (``model``, ``model_version``, ``endpoi
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any
 
 from mlkit.config import Settings
 from mlkit.errors import ServingError, UsageError
@@ -18,6 +18,9 @@ from mlkit.registry.entities import Deployment
 from mlkit.registry.traffic_split import apportion, champion_of
 from mlkit.serving.endpoints.base import Endpoint, StoreSource
 from mlkit.serving.vertex import VertexClient, vertex_settings
+
+if TYPE_CHECKING:  # typing.Self is 3.11's; mlkit also runs on 3.10
+    from typing_extensions import Self
 
 LOCAL_ONLY = (
     "--version, --label and --url are for the local endpoint; Vertex AI picks the version by "

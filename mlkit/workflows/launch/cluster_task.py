@@ -4,7 +4,8 @@ The chief goes through :func:`mlkit.workflows.train.train` (it creates the run, 
 exports and registers). A worker or parameter server reads the same experiment and the same
 split from the warehouse (splits are deterministic, so every task trains on identical rows; a
 streamed source's training split is cut by a hash range of the key into one disjoint shard per
-training task, so that together they read each row once per pass),
+training task, so that together they read each row once per pass; a parameter server reads
+no rows),
 builds the same estimator and runs its share of ``tf.estimator.train_and_evaluate``. It never
 opens the registry.
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 from mlkit.config import Settings
 from mlkit.data.experiment_data import load_experiment_data, stream_experiment_data
 from mlkit.data.training import TrainingData
+from mlkit.errors import SearchError
 from mlkit.experiment import load_experiment
 from mlkit.search.cluster import ClusterTask
 from mlkit.workflows.launch.results import TaskResult
@@ -37,6 +39,13 @@ def train_task(
     stage = on_stage or (lambda _msg: None)
     experiment, _text = load_experiment(experiment_path)
     experiment = budget.apply(experiment)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    if task.task_type == "ps":  # holds variables: reads no rows
+        stage(f"{task.name}: serving variables in {model_dir}")
+        from mlkit.search.cluster_task import serve_variables  # imports TensorFlow
+
+        serve_variables(task)
+        raise SearchError(f"{task.name}: the parameter server stopped serving")
     stage(f"{task.name}: reading {experiment.data.source} from the warehouse")
     data: TrainingData
     if experiment.data.stream:  # one pass for the constants, then this task's shard
@@ -45,9 +54,7 @@ def train_task(
         data = streamed
     else:
         data = load_experiment_data(experiment.data, settings, task=experiment.search.task)
-    model_dir.mkdir(parents=True, exist_ok=True)
-    what = "serving variables" if task.task_type == "ps" else "training"
-    stage(f"{task.name}: {what} in {model_dir}")
+    stage(f"{task.name}: training in {model_dir}")
     from mlkit.search.cluster_task import run_task  # imports TensorFlow
 
     result = run_task(

@@ -40,3 +40,5 @@ class JobSubmitted:
     dashboard: str  # the job's page in the Cloud console
     worker_pools: int
     replicas: dict[str, int]  # chief, worker, ps
+    image: str | None = None  # the container the replicas run in (own, or Google's prebuilt)
+    package: str | None = None  # gs:// URI of mlkit's staged package (the prebuilt image's)

@@ -1,15 +1,17 @@
 """``mlkit train --backend vertex``: the same experiment as a Vertex AI CustomJob (real SDK).
 
-The job runs ``mlkit train`` on the experiment's text inside a container image that has mlkit
-installed (``MLKIT_VERTEX_IMAGE``); the warehouse and registry it uses come from the
-``MLKIT_WAREHOUSE`` / ``MLKIT_REGISTRY_URL`` passed to the job (BigQuery and a shared SQL
-registry in the cloud). With workers (``--workers N`` or ``MLKIT_VERTEX_WORKERS``) the job has
-three worker pools: the chief, N workers and the parameter servers (``--ps M`` or
+The job runs ``mlkit train`` on the experiment's text, either inside an own container image that
+has mlkit installed (``MLKIT_VERTEX_IMAGE`` or ``[vertex] image``), or, without one, in Google's
+prebuilt TensorFlow 2.15 training container with mlkit's package staged to Cloud Storage
+(``python_package_spec``, mlkit/workflows/launch/vertex_package.py); the warehouse and registry it
+uses come from the ``MLKIT_WAREHOUSE`` / ``MLKIT_REGISTRY_URL`` passed to the job (BigQuery and a
+shared SQL registry in the cloud). With workers (``--workers N`` or ``MLKIT_VERTEX_WORKERS``) the
+job has three worker pools: the chief, N workers and the parameter servers (``--ps M`` or
 ``MLKIT_VERTEX_PS``, default 1). Every replica runs the same ``mlkit train`` command; Vertex AI
 sets ``TF_CONFIG`` in each, so each takes its role (chief: search, evaluate, register; worker:
 train; ps: serve variables), and ``AIP_CHECKPOINT_DIR`` (the same in every replica), which they
-share as the model directory (see mlkit/search/cluster.py and docs/search.md, "Scale-out").
-No TensorFlow is imported here.
+share as the model directory (see mlkit/search/cluster.py and docs/search.md, "Scale-out"). No
+TensorFlow is imported here.
 """
 
 from __future__ import annotations
@@ -25,7 +27,15 @@ from mlkit.errors import UsageError
 from mlkit.experiment import VertexSpec, load_experiment
 from mlkit.workflows.launch.results import JobSubmitted
 
-__all__ = ["VertexSettings", "job_command", "submit_training_job", "worker_pool_specs"]
+__all__ = [
+    "JobRuntime",
+    "VertexSettings",
+    "job_command",
+    "job_flags",
+    "job_runtime",
+    "submit_training_job",
+    "worker_pool_specs",
+]
 
 _FORWARDED_ENV = ("MLKIT_WAREHOUSE", "MLKIT_REGISTRY_URL", "MLKIT_ARTIFACTS")
 
@@ -35,7 +45,8 @@ class VertexSettings:
     project: str
     location: str
     staging_bucket: str
-    image: str
+    image: str | None = None  # an own image with mlkit; None: the prebuilt one and the package
+    package: str | None = None  # MLKIT_VERTEX_PACKAGE: a built mlkit package (file or gs:// URI)
     machine_type: str = "n1-standard-4"
     workers: int = 0
     ps: int = 0
@@ -60,7 +71,6 @@ class VertexSettings:
                 "MLKIT_VERTEX_PROJECT",
                 "MLKIT_VERTEX_LOCATION",
                 "MLKIT_VERTEX_STAGING_BUCKET",
-                "MLKIT_VERTEX_IMAGE",
             )
             if not env.get(name)
         ]
@@ -69,8 +79,7 @@ class VertexSettings:
             raise UsageError(
                 f"--backend vertex needs {', '.join(named)} set",
                 hint="e.g. MLKIT_VERTEX_PROJECT=my-project MLKIT_VERTEX_LOCATION=us-central1 "
-                "MLKIT_VERTEX_STAGING_BUCKET=gs://my-bucket "
-                "MLKIT_VERTEX_IMAGE=us-docker.pkg.dev/my-project/mlkit/train:latest",
+                "MLKIT_VERTEX_STAGING_BUCKET=gs://my-bucket",
             )
         bucket = env["MLKIT_VERTEX_STAGING_BUCKET"]
         if not bucket.startswith("gs://"):
@@ -95,7 +104,8 @@ class VertexSettings:
             project=env["MLKIT_VERTEX_PROJECT"],
             location=env["MLKIT_VERTEX_LOCATION"],
             staging_bucket=bucket,
-            image=env["MLKIT_VERTEX_IMAGE"],
+            image=env.get("MLKIT_VERTEX_IMAGE") or spec.image or None,
+            package=env.get("MLKIT_VERTEX_PACKAGE") or None,
             machine_type=env.get("MLKIT_VERTEX_MACHINE_TYPE")
             or spec.machine_type
             or "n1-standard-4",
@@ -129,19 +139,66 @@ class VertexSettings:
         return {"chief": 1, "worker": self.workers, "ps": self.ps}
 
 
-def job_command(experiment_text: str, budget: dict[str, Any]) -> list[str]:
-    """The container's command: write the experiment file, then train it."""
-    flags = []
-    for name, value in budget.items():
-        if value is not None:
-            flags += [f"--{name.replace('_', '-')}", str(value)]
+def job_command(budget: dict[str, Any]) -> list[str]:
+    """The own image's command: write the experiment file (``MLKIT_EXPERIMENT_TOML``), then
+    train it."""
+    flags = job_flags(budget)
     train = " ".join(["mlkit", "train", "/tmp/experiment.toml", *map(shlex.quote, flags)])
     script = 'printf "%s" "$MLKIT_EXPERIMENT_TOML" > /tmp/experiment.toml && ' + train
     return ["/bin/sh", "-c", script]
 
 
+@dataclass(frozen=True)
+class JobRuntime:
+    """What the job's replicas run in: an own image (``package`` None) or Google's prebuilt
+    image that installs mlkit's staged package (``package``, a ``gs://`` URI)."""
+
+    image: str
+    package: str | None = None
+    requirements: tuple[str, ...] = ()  # gs:// URIs installed with the package (AdaNet's)
+
+    @property
+    def package_uris(self) -> list[str]:
+        return [self.package, *self.requirements] if self.package else []
+
+    def stored(self) -> list[dict[str, str]]:
+        """The job's environment that tells its run where it ran (mlkit/registry/environment.py)."""
+        env = [{"name": "MLKIT_VERTEX_RUN_IMAGE", "value": self.image}]
+        if self.package:
+            env.append({"name": "MLKIT_VERTEX_RUN_PACKAGE", "value": self.package})
+        return env
+
+
+def job_runtime(settings: VertexSettings) -> JobRuntime:
+    """The own image when given, else the prebuilt one with mlkit's package staged now."""
+    if settings.image:
+        return JobRuntime(settings.image)
+    from mlkit.workflows.launch.vertex_package import (
+        prebuilt_image,
+        staged_package,
+        staged_requirements,
+    )
+
+    image = prebuilt_image(settings.location, settings.accelerator_type)
+    package = staged_package(settings.staging_bucket, settings.project, settings.package)
+    return JobRuntime(
+        image, package, staged_requirements(settings.staging_bucket, settings.project)
+    )
+
+
+def job_flags(budget: dict[str, Any]) -> list[str]:
+    flags = []
+    for name, value in budget.items():
+        if value is not None:
+            flags += [f"--{name.replace('_', '-')}", str(value)]
+    return flags
+
+
 def worker_pool_specs(
-    settings: VertexSettings, command: list[str], env: list[dict[str, str]]
+    settings: VertexSettings,
+    runtime: JobRuntime,
+    budget: dict[str, Any],
+    env: list[dict[str, str]],
 ) -> list[dict[str, Any]]:
     machine: dict[str, Any] = {"machine_type": settings.machine_type}
     if settings.accelerator_type:
@@ -154,8 +211,25 @@ def worker_pool_specs(
         return {
             "machine_spec": machine if accelerated else {"machine_type": settings.machine_type},
             "replica_count": count,
-            "container_spec": {"image_uri": settings.image, "command": command, "env": env},
+            **runs,
         }
+
+    runs: dict[str, Any]
+    if runtime.package:  # the prebuilt image installs the package and runs its module
+        from mlkit.workflows.launch.vertex_package import PACKAGE_MODULE
+
+        runs = {
+            "python_package_spec": {
+                "executor_image_uri": runtime.image,
+                "package_uris": runtime.package_uris,
+                "python_module": PACKAGE_MODULE,
+                "args": job_flags(budget),
+                "env": env,
+            }
+        }
+    else:
+        command = job_command(budget)
+        runs = {"container_spec": {"image_uri": runtime.image, "command": command, "env": env}}
 
     # Vertex AI's pool order gives the roles: 0 the chief, 1 the workers, 2 the parameter servers.
     pools = [pool(1)]
@@ -188,11 +262,12 @@ def submit_training_job(
         credentials=credentials,
         **init,
     )
-    env = [{"name": "MLKIT_EXPERIMENT_TOML", "value": text}]
+    runtime = job_runtime(settings)
+    env = [{"name": "MLKIT_EXPERIMENT_TOML", "value": text}, *runtime.stored()]
     env += [{"name": n, "value": os.environ[n]} for n in _FORWARDED_ENV if os.environ.get(n)]
     job = aiplatform.CustomJob(
         display_name=f"mlkit-{experiment.experiment.name}",
-        worker_pool_specs=worker_pool_specs(settings, job_command(text, budget), env),
+        worker_pool_specs=worker_pool_specs(settings, runtime, budget, env),
         labels={"mlkit-experiment": experiment.experiment.name},
         credentials=credentials,
     )
@@ -204,6 +279,8 @@ def submit_training_job(
         dashboard=_dashboard(job.resource_name, settings),
         worker_pools=len(job.job_spec.worker_pool_specs),
         replicas=settings.replicas,
+        image=runtime.image,
+        package=runtime.package,
     )
 
 

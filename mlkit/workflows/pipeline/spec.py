@@ -24,7 +24,6 @@ format of experiment files).
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -38,6 +37,7 @@ from pydantic import (
     model_validator,
 )
 
+from mlkit.compat import tomllib
 from mlkit.errors import SpecError
 from mlkit.experiment import NAME_PATTERN, format_spec_errors
 

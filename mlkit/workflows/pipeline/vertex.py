@@ -7,13 +7,14 @@ through the real google-cloud-aiplatform SDK. Settings come from the environment
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from mlkit.errors import MlkitError, UsageError
-from mlkit.workflows.launch.vertex_job import VertexSettings
+from mlkit.workflows.launch.vertex_job import VertexSettings, job_runtime
 from mlkit.workflows.pipeline.kfp_spec import CompiledPipeline, compile_pipeline
+from mlkit.workflows.pipeline.spec import load_pipeline
 
 __all__ = ["PipelineSubmitted", "ScheduleCreated", "schedule_pipeline", "submit_pipeline"]
 
@@ -62,7 +63,13 @@ def _job(path: Path, settings: VertexSettings) -> tuple[Any, CompiledPipeline]:
     from google.cloud import aiplatform
 
     folder = Path(tempfile.mkdtemp(prefix="mlkit-pipeline-"))
-    compiled = compile_pipeline(path, folder / "pipeline.yaml", image=settings.image)
+    # An own image, else Google's prebuilt one (CPU: the components train in place) with mlkit's
+    # wheel staged to the bucket, as `mlkit train --backend vertex` does.
+    load_pipeline(path)  # a bad file stops here, before anything is staged
+    runtime = job_runtime(replace(settings, accelerator_type=None))
+    compiled = compile_pipeline(
+        path, folder / "pipeline.yaml", image=runtime.image, packages=runtime.package_uris
+    )
     credentials = _init(settings)
     job = aiplatform.PipelineJob(
         display_name=f"mlkit-{compiled.name}",
