@@ -560,9 +560,10 @@ class EndpointApp:
         outputs = await asyncio.wrap_future(batcher.submit(arrays, announced=True))
         from mlkit.savedmodel import format_predictions  # loaded with the first model
 
+        classes = getattr(loaded.runner, "classes", None)  # a text label's class names
         if big:
-            return await run_in_threadpool(format_predictions, outputs)
-        return format_predictions(outputs)
+            return await run_in_threadpool(format_predictions, outputs, classes)
+        return format_predictions(outputs, classes)
 
     def _observed(self, info: _Info, response: Response, status: int) -> Response:
         """Tell the observers about a predict answer (before it is sent)."""
