@@ -5,10 +5,14 @@
 """
 
 import sys
+import warnings
 
 from mlkit.config import quiet_tensorflow
 
 quiet_tensorflow()  # before any command imports TensorFlow
+# requests tries urllib3's optional SOCKS support when it is imported and warns when PySocks is
+# absent: a notice about a proxy kind mlkit does not use, printed into a command's output.
+warnings.filterwarnings("ignore", message="SOCKS support in urllib3", module="urllib3")
 
 __all__ = ["app", "main", "run"]
 

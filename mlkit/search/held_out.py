@@ -66,3 +66,24 @@ def architecture_members(model_dir: Path, iteration: int) -> list[str]:
         return [str(s["builder_name"]) for s in subnetworks]
     except (OSError, ValueError, KeyError, TypeError):
         return []
+
+
+def write_test_events(log_dir: Path, metrics: dict[str, object], step: int) -> None:
+    """The test metrics as TensorBoard scalars in ``log_dir`` (``eval_test``, where the
+    Estimator's own test evaluation writes them), so TensorBoard shows the test split either way."""
+    import time
+
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.compat.proto.summary_pb2 import Summary
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+    values = [
+        Summary.Value(tag=name, simple_value=float(value))
+        for name, value in metrics.items()
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    ]
+    writer = EventFileWriter(str(log_dir))
+    try:
+        writer.add_event(Event(wall_time=time.time(), step=step, summary=Summary(value=values)))
+    finally:
+        writer.close()

@@ -27,7 +27,12 @@ import tensorflow as tf  # noqa: E402
 
 from mlkit.search.estimators import build_estimator  # noqa: E402
 from mlkit.search.export import export_for_serving  # noqa: E402
-from mlkit.search.held_out import architecture_members, in_memory, saved_model_metrics  # noqa: E402
+from mlkit.search.held_out import (  # noqa: E402
+    architecture_members,
+    in_memory,
+    saved_model_metrics,
+    write_test_events,
+)
 from mlkit.search.hooks import Interrupts, Progress, SearchHook  # noqa: E402
 from mlkit.search.inputs import input_fn  # noqa: E402
 from mlkit.search.reports import (  # noqa: E402
@@ -127,6 +132,9 @@ def run_search(
             iteration = int(test_metrics["iteration"])
             test_metrics[f"best_ensemble_index_{iteration}"] = best
             test_metrics["members"] = architecture_members(model_dir, iteration)
+            write_test_events(
+                model_dir / "eval_test", test_metrics, int(test_metrics["global_step"])
+            )
         else:  # a streamed test split, or a tabular model whose SavedModel takes raw rows:
             # the Estimator's evaluation over its batches
             stage("test_evaluation", "evaluating the final ensemble on the test split")

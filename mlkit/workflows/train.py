@@ -6,9 +6,10 @@ import json
 import os
 import re
 import shutil
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -215,11 +216,11 @@ def _search_and_register(
     try:
         # The reference models fit in a thread while the search builds its graphs (scikit-learn
         # releases the GIL where TensorFlow's graph building holds it): their seconds overlap.
-        with ThreadPoolExecutor(1, thread_name_prefix="reference-models") as pool:
-            kept = dict(store.get_run(run.id).reference_models) if resumed else {}
-            fitting = pool.submit(_reference_models, kept, s, data, stage)
-            result = _search(run.id, s, data, run_dir, stage, on_progress, resumed, distributed)
-            reference = fitting.result()
+        # A daemon thread: Ctrl-C or a failed search must not wait for the fit to end.
+        kept = dict(store.get_run(run.id).reference_models) if resumed else {}
+        fitting = _in_background(lambda: _reference_models(kept, s, data, stage))
+        result = _search(run.id, s, data, run_dir, stage, on_progress, resumed, distributed)
+        reference = fitting.result()
         if reference and not kept:
             store.record_run_report(run.id, reference_models=reference)
         metrics = _final_metrics(result, s)
@@ -251,6 +252,20 @@ def _search_and_register(
         stopped_by=result.stopped_by,
         resumed=resumed, resumed_from_step=from_step, stages=stage.finish(),
     )  # fmt: skip
+
+
+def _in_background(work: Callable[[], dict[str, Any]]) -> Future[dict[str, Any]]:
+    """``work()`` on a daemon thread (one the interpreter does not wait for at exit)."""
+    done: Future[dict[str, Any]] = Future()
+
+    def run() -> None:
+        try:
+            done.set_result(work())
+        except BaseException as exc:  # handed to whoever asks for the result
+            done.set_exception(exc)
+
+    threading.Thread(target=run, name="reference-models", daemon=True).start()
+    return done
 
 
 def _reference_models(
