@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from mlkit.errors import ServingError, UsageError
+from mlkit.serving.google_calls import GoogleCalls, one_line
 
 logger = logging.getLogger("mlkit.serving")
 
@@ -122,12 +123,6 @@ def revision_id(model: str, version: int) -> str:
     return f"{service_id(model)}-v{version}"
 
 
-def _one_line(exc: BaseException) -> str:
-    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    line = str(message).strip().splitlines()[0]
-    return re.sub(r"^(GET|POST|PATCH|PUT|DELETE) \S+: ", "", line)
-
-
 @dataclass(frozen=True)
 class Revision:
     """A revision of a model's service with its share of the traffic and its tag's URL."""
@@ -142,6 +137,7 @@ class CloudRunClient:
 
     def __init__(self, settings: CloudRunSettings) -> None:
         self.settings = settings
+        self._calls = GoogleCalls("Cloud Run", _SETUP_HINT)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # Google's Python-version notices
             from google.cloud import run_v2
@@ -155,33 +151,14 @@ class CloudRunClient:
             from google.auth.credentials import AnonymousCredentials
 
             credentials = AnonymousCredentials()
-        self.services = self._call(
+        self.services = self._calls.call(
             "open the Cloud Run client", run_v2.ServicesClient,
             transport="rest", client_options=options, credentials=credentials,
         )  # fmt: skip
-        self.revisions = self._call(
+        self.revisions = self._calls.call(
             "open the Cloud Run client", run_v2.RevisionsClient,
             transport="rest", client_options=options, credentials=credentials,
         )  # fmt: skip
-
-    def _call(self, action: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        from google.api_core import exceptions as gexc
-        from google.auth import exceptions as auth_exc
-
-        try:
-            return fn(*args, **kwargs)
-        except auth_exc.DefaultCredentialsError as exc:
-            raise ServingError(
-                f"cannot {action}: no Google Cloud credentials",
-                hint="run `gcloud auth application-default login` or set "
-                "GOOGLE_APPLICATION_CREDENTIALS",
-            ) from exc
-        except (gexc.GoogleAPIError, ValueError, RuntimeError) as exc:
-            raise ServingError(f"cannot {action} on Cloud Run: {_one_line(exc)}") from exc
-        except OSError as exc:
-            raise ServingError(
-                f"cannot {action}: Cloud Run is unreachable ({_one_line(exc)})", hint=_SETUP_HINT
-            ) from exc
 
     # -- Cloud Storage ---------------------------------------------------------------------------
 
@@ -208,17 +185,17 @@ class CloudRunClient:
             warnings.simplefilter("ignore", FutureWarning)
             from google.cloud import storage
 
-        client = self._call(
+        client = self._calls.call(
             "open Cloud Storage", storage.Client, project=self.settings.project,
             credentials=self._storage_credentials(),
         )  # fmt: skip
         bucket = client.bucket(bucket_name)
-        if self._call("read Cloud Storage", bucket.blob(f"{folder}/saved_model.pb").exists):
+        if self._calls.call("read Cloud Storage", bucket.blob(f"{folder}/saved_model.pb").exists):
             return f"gs://{bucket_name}/{folder}"
         files = sorted(p for p in Path(artifact_dir).rglob("*") if p.is_file())
         for path in files:
             name = f"{folder}/{path.relative_to(artifact_dir).as_posix()}"
-            self._call(f"upload {name}", bucket.blob(name).upload_from_filename, str(path))
+            self._calls.call(f"upload {name}", bucket.blob(name).upload_from_filename, str(path))
         logger.info("staged %s version %d in gs://%s/%s", model, version, bucket_name, folder)
         return f"gs://{bucket_name}/{folder}"
 
@@ -244,10 +221,10 @@ class CloudRunClient:
             return None
         except gexc.GoogleAPIError as exc:
             raise ServingError(f"cannot read the Cloud Run service of '{model}': "
-                               f"{_one_line(exc)}") from exc  # fmt: skip
+                               f"{one_line(exc)}") from exc  # fmt: skip
 
     def revision_names(self, model: str) -> set[str]:
-        pager = self._call(
+        pager = self._calls.call(
             f"list the revisions of '{model}'",
             self.revisions.list_revisions,
             parent=self.service_name(model),
@@ -310,7 +287,7 @@ class CloudRunClient:
                 traffic=self._traffic(model, split),
                 labels={"mlkit-model": service_id(model)[6:]},
             )
-            operation = self._call(
+            operation = self._calls.call(
                 f"create the Cloud Run service of '{model}'",
                 self.services.create_service,
                 parent=self.settings.parent,
@@ -321,22 +298,22 @@ class CloudRunClient:
             if new is not None:
                 current.template = self._template(model, new)
             current.traffic = self._traffic(model, split)
-            operation = self._call(
+            operation = self._calls.call(
                 f"update the Cloud Run service of '{model}'",
                 self.services.update_service,
                 service=current,
             )
-        return self._call(f"wait for the Cloud Run service of '{model}'", operation.result)
+        return self._calls.call(f"wait for the Cloud Run service of '{model}'", operation.result)
 
     def delete(self, model: str) -> None:
         if self.service(model) is None:
             return
-        operation = self._call(
+        operation = self._calls.call(
             f"delete the Cloud Run service of '{model}'",
             self.services.delete_service,
             name=self.service_name(model),
         )
-        self._call(f"wait for the deletion of '{model}'", operation.result)
+        self._calls.call(f"wait for the deletion of '{model}'", operation.result)
 
     @staticmethod
     def served(service: Any) -> list[Revision]:
@@ -357,7 +334,7 @@ class CloudRunClient:
         import google.oauth2.id_token
 
         request = google.auth.transport.requests.Request()
-        token: str = self._call(
+        token: str = self._calls.call(
             "get an identity token", google.oauth2.id_token.fetch_id_token, request, audience
         )
         return token

@@ -33,6 +33,7 @@ from typing import Any
 
 from mlkit.config import google_project
 from mlkit.errors import ServingError, UsageError
+from mlkit.serving.google_calls import GoogleCalls, one_line
 
 logger = logging.getLogger("mlkit.serving")
 
@@ -106,12 +107,6 @@ def vertex_settings(env: Mapping[str, str] | None = None) -> VertexSettings:
     )
 
 
-def _one_line(exc: BaseException) -> str:
-    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    line = str(message).strip().splitlines()[0]
-    return re.sub(r"^(GET|POST|PATCH|PUT|DELETE) \S+: ", "", line)  # the REST call's URL
-
-
 @dataclass(frozen=True)
 class DeployedModel:
     """A model version deployed on a Vertex endpoint, and its share of the traffic."""
@@ -127,6 +122,7 @@ class VertexClient:
 
     def __init__(self, settings: VertexSettings) -> None:
         self.settings = settings
+        self._calls = GoogleCalls("Vertex AI", _SETUP_HINT)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # Google's Python-version notices
             from google.cloud import aiplatform
@@ -137,7 +133,7 @@ class VertexClient:
             from google.auth.credentials import AnonymousCredentials
 
             credentials = AnonymousCredentials()
-        self._call(
+        self._calls.call(
             "configure the Vertex AI SDK",
             aiplatform.init,
             project=settings.project,
@@ -148,31 +144,11 @@ class VertexClient:
             api_transport="rest",
         )
 
-    def _call(self, action: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        from google.api_core import exceptions as gexc
-        from google.auth import exceptions as auth_exc
-
-        try:
-            return fn(*args, **kwargs)
-        except auth_exc.DefaultCredentialsError as exc:
-            raise ServingError(
-                f"cannot {action}: no Google Cloud credentials",
-                hint="run `gcloud auth application-default login` or set "
-                "GOOGLE_APPLICATION_CREDENTIALS",
-            ) from exc
-        except (gexc.GoogleAPIError, ValueError, RuntimeError) as exc:
-            raise ServingError(f"cannot {action} on Vertex AI: {_one_line(exc)}") from exc
-        except OSError as exc:
-            raise ServingError(
-                f"cannot {action}: Vertex AI is unreachable ({_one_line(exc)})",
-                hint=_SETUP_HINT,
-            ) from exc
-
     # -- models --------------------------------------------------------------------------------
 
     def find_model(self, display_name: str) -> str | None:
         """The resource name of the Vertex model with this display name, if any."""
-        found = self._call(
+        found = self._calls.call(
             f"look up model '{display_name}'",
             self.aiplatform.Model.list,
             filter=f'display_name="{display_name}"',
@@ -198,7 +174,7 @@ class VertexClient:
                 "not set",
                 hint=_SETUP_HINT,
             )
-        uploaded = self._call(
+        uploaded = self._calls.call(
             f"upload model '{name}' version {version}",
             self.aiplatform.Model.upload,
             display_name=name,
@@ -227,7 +203,7 @@ class VertexClient:
             return None
         except (gexc.GoogleAPIError, ValueError) as exc:
             what = f"cannot read model '{name}' on Vertex AI"
-            raise ServingError(f"{what}: {_one_line(exc)}") from exc
+            raise ServingError(f"{what}: {one_line(exc)}") from exc
         return found.resource_name, str(found.version_id)
 
     def batch_predict(
@@ -235,7 +211,7 @@ class VertexClient:
     ) -> dict[str, Any]:
         """Run a BatchPredictionJob (BigQuery in, BigQuery out) and wait for it; its resource
         name, state and output table."""
-        job = self._call(
+        job = self._calls.call(
             f"run a batch prediction job of {model}@{model_version}",
             self.aiplatform.BatchPredictionJob.create,
             job_display_name=display_name,
@@ -261,7 +237,7 @@ class VertexClient:
     def set_alias(self, model: str, model_version: str, alias: str) -> None:
         """Point ``alias`` at a model version (Vertex moves it from any other version)."""
         registry = self.aiplatform.models.ModelRegistry(model)
-        self._call(
+        self._calls.call(
             f"set alias '{alias}' on {model}@{model_version}",
             registry.add_version_aliases,
             [alias],
@@ -281,15 +257,15 @@ class VertexClient:
             except gexc.NotFound:
                 logger.info("Vertex endpoint %s is gone; looking it up by name", known)
             except gexc.GoogleAPIError as exc:
-                raise ServingError(f"cannot read endpoint {known}: {_one_line(exc)}") from exc
-        found = self._call(
+                raise ServingError(f"cannot read endpoint {known}: {one_line(exc)}") from exc
+        found = self._calls.call(
             f"look up endpoint '{display_name}'",
             self.aiplatform.Endpoint.list,
             filter=f'display_name="{display_name}"',
         )
         if found:
             return found[0]
-        return self._call(
+        return self._calls.call(
             f"create endpoint '{display_name}'",
             self.aiplatform.Endpoint.create,
             display_name=display_name,
@@ -299,7 +275,7 @@ class VertexClient:
 
     def deployed(self, endpoint: Any) -> list[DeployedModel]:
         """The deployed models of ``endpoint`` as Vertex has them now."""
-        self._call("read the endpoint", endpoint._sync_gca_resource)
+        self._calls.call("read the endpoint", endpoint._sync_gca_resource)
         split = dict(endpoint.gca_resource.traffic_split)
         return [
             DeployedModel(dm.id, dm.model, str(dm.model_version_id), int(split.get(dm.id, 0)))
@@ -318,13 +294,13 @@ class VertexClient:
         """Deploy ``model@model_version`` with ``split`` (deployed model id -> percent; the key
         ``"0"`` is the new one). Returns the new deployed model's id."""
         before = {d.id for d in self.deployed(endpoint)}
-        vertex_model = self._call(
+        vertex_model = self._calls.call(
             f"read {model}@{model_version}",
             self.aiplatform.Model,
             model,
             version=model_version,
         )
-        self._call(
+        self._calls.call(
             f"deploy {display_name} to endpoint {endpoint.resource_name}",
             vertex_model.deploy,
             endpoint=endpoint,
@@ -344,14 +320,14 @@ class VertexClient:
         return new[0].id
 
     def set_traffic(self, endpoint: Any, split: Mapping[str, int]) -> None:
-        self._call(
+        self._calls.call(
             f"set the traffic split of {endpoint.resource_name}",
             endpoint.update,
             traffic_split=dict(split),
         )
 
     def undeploy(self, endpoint: Any, deployed_model_id: str, split: Mapping[str, int]) -> None:
-        self._call(
+        self._calls.call(
             f"undeploy {deployed_model_id} from {endpoint.resource_name}",
             endpoint.undeploy,
             deployed_model_id=deployed_model_id,
@@ -377,7 +353,7 @@ class VertexClient:
             predict_request_response_logging_config=config,
         )
         mask = field_mask_pb2.FieldMask(paths=["predict_request_response_logging_config"])
-        self._call(
+        self._calls.call(
             f"switch on request-response logging of {endpoint.resource_name}",
             endpoint.api_client.update_endpoint,
             endpoint=update,
@@ -385,10 +361,10 @@ class VertexClient:
         )
 
     def predict(self, endpoint_name: str, instances: list, parameters: dict | None = None) -> dict:
-        endpoint = self._call(
+        endpoint = self._calls.call(
             f"read endpoint {endpoint_name}", self.aiplatform.Endpoint, endpoint_name
         )
-        answer = self._call(
+        answer = self._calls.call(
             f"predict on {endpoint_name}",
             endpoint.predict,
             instances=instances,

@@ -10,44 +10,28 @@ traffic. Each deployment records ``service``, ``revision``, ``url`` and ``artifa
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from mlkit.config import Settings
 from mlkit.errors import ServingError, UsageError
 from mlkit.registry.entities import Deployment
 from mlkit.registry.traffic_split import apportion
 from mlkit.serving.cloudrun import CloudRunClient, cloudrun_settings, revision_id
-from mlkit.serving.endpoints.base import Endpoint, StoreSource
+from mlkit.serving.endpoints.managed import ManagedEndpoint
 
-if TYPE_CHECKING:  # typing.Self is 3.11's; mlkit also runs on 3.10
-    from typing_extensions import Self
-
-LOCAL_ONLY = (
+_LOCAL_ONLY = (
     "--label and --url are for the local endpoint; on Cloud Run the traffic split picks the "
     "version (or ask one with --version)"
 )
 
 
-class CloudRunEndpoint(Endpoint):
+class CloudRunEndpoint(ManagedEndpoint[CloudRunClient]):
     kind = "cloudrun"
+    local_only = _LOCAL_ONLY
     title = "Cloud Run"
 
-    def __init__(self, store: StoreSource, client: CloudRunClient) -> None:
-        super().__init__(store)
-        self.client = client
-
     @classmethod
-    def open(
-        cls,
-        store: StoreSource,
-        *,
-        settings: Settings | None = None,
-        url: str | None = None,
-        token: str | None = None,
-    ) -> Self:
-        if url:
-            raise UsageError(LOCAL_ONLY)
-        return cls(store, CloudRunClient(cloudrun_settings()))
+    def connect(cls) -> CloudRunClient:
+        return CloudRunClient(cloudrun_settings())
 
     @classmethod
     def resource_of(cls, deployment: Deployment) -> str:
@@ -94,7 +78,7 @@ class CloudRunEndpoint(Endpoint):
         parameters: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         if label is not None:
-            raise UsageError(LOCAL_ONLY)
+            raise UsageError(self.local_only)
         current = self.current(model)
         if not current:
             raise ServingError(

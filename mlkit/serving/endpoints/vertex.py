@@ -10,44 +10,28 @@ nodes). Each deployment's resource names (``model``, ``model_version``, ``endpoi
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from mlkit.config import Settings
 from mlkit.errors import ServingError, UsageError
 from mlkit.registry.entities import Deployment
 from mlkit.registry.traffic_split import apportion, champion_of
-from mlkit.serving.endpoints.base import Endpoint, StoreSource
+from mlkit.serving.endpoints.managed import ManagedEndpoint
 from mlkit.serving.vertex import VertexClient, vertex_settings
 
-if TYPE_CHECKING:  # typing.Self is 3.11's; mlkit also runs on 3.10
-    from typing_extensions import Self
-
-LOCAL_ONLY = (
+_LOCAL_ONLY = (
     "--version, --label and --url are for the local endpoint; Vertex AI picks the version by "
     "the endpoint's traffic split"
 )
 
 
-class VertexEndpoint(Endpoint):
+class VertexEndpoint(ManagedEndpoint[VertexClient]):
     kind = "vertex"
+    local_only = _LOCAL_ONLY
     title = "Vertex AI"
 
-    def __init__(self, store: StoreSource, client: VertexClient) -> None:
-        super().__init__(store)
-        self.client = client
-
     @classmethod
-    def open(
-        cls,
-        store: StoreSource,
-        *,
-        settings: Settings | None = None,
-        url: str | None = None,
-        token: str | None = None,
-    ) -> Self:
-        if url:
-            raise UsageError(LOCAL_ONLY)
-        return cls(store, VertexClient(vertex_settings()))
+    def connect(cls) -> VertexClient:
+        return VertexClient(vertex_settings())
 
     @classmethod
     def resource_of(cls, deployment: Deployment) -> str:
@@ -159,7 +143,7 @@ class VertexEndpoint(Endpoint):
         parameters: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         if version is not None or label is not None:
-            raise UsageError(LOCAL_ONLY)
+            raise UsageError(self.local_only)
         current = self.current(model)
         endpoint = self._resource(model, "endpoint") if current else None
         if endpoint is None:
