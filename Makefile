@@ -30,7 +30,7 @@ test: setup
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy mlkit
 	# The dashboard's browser tests need Chromium: installed with apt if missing (tests/ui).
-	bash scripts/with-chromium.sh $(VENV)/bin/python -m pytest -q
+	bash scripts/with-chromium.sh $(VENV)/bin/python -m pytest -q --durations=30
 	# The registry's suite again, on a throw-away PostgreSQL server (installed with apt if missing).
 	bash scripts/with-postgres.sh $(VENV)/bin/python -m pytest -q tests/registry
 
