@@ -14,7 +14,7 @@ Since = Annotated[
     str | None,
     typer.Option("--since", help="Only what was served since: 30m, 2h, 7d or an ISO time."),
 ]
-Target = Annotated[str, typer.Option("--target", help="local (default) or vertex.")]
+Target = Annotated[str, typer.Option("--target", help="local (default), vertex or cloudrun.")]
 Log = Annotated[
     str | None,
     typer.Option(

@@ -29,6 +29,7 @@ from mlkit.monitoring.rules import broken_rules
 from mlkit.monitoring.served import read_served
 from mlkit.monitoring.summary import VersionTraffic, version_traffic
 from mlkit.registry import RegistryStore, Verdict, open_store
+from mlkit.serving.endpoints import LOCAL
 
 DROPPED_EVENT = "prediction_log_dropped"
 CHECK_EVENT = "monitoring_check"
@@ -88,6 +89,14 @@ def log_target(
         event = store.latest_event(REQUEST_LOGGING_EVENT, model)
         if event is not None and (event.payload or {}).get("endpoint") == endpoint:
             log = str(event.payload["table"])
+        elif endpoint != LOCAL:
+            # Another kind's requests are not in the local endpoint's log: say so, never report
+            # the local traffic under its name.
+            raise UsageError(
+                f"no request log is known for '{model}' on endpoint '{endpoint}'",
+                hint="`mlkit deploy --target vertex --log-requests` switches Vertex AI's on; "
+                "Cloud Run's TensorFlow Serving keeps none; or give --log TABLE",
+            )
     warehouse, table = table_target(log or LOG_TABLE, local_path=settings.warehouse_path)
     return warehouse, table or LOG_TABLE
 

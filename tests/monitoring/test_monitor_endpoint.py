@@ -153,3 +153,12 @@ def test_bandit_moves_traffic_to_the_better_version_and_records_it(shop, cli) ->
 def test_the_bandit_needs_two_versions(shop, cli) -> None:
     result = cli("endpoints", "traffic", "shop", "--policy", "bandit")
     assert result.code == 2 and "at least two deployed versions" in result.err
+
+
+def test_a_kind_without_a_request_log_is_not_reported_from_the_local_one(shop, cli) -> None:
+    replay(shop, rows=5)
+    flushed(shop)
+    result = cli("monitor", "shop", "--target", "cloudrun")
+    assert result.code == 2, result.out
+    assert "no request log is known for 'shop' on endpoint 'cloudrun'" in result.err
+    assert "--log" in result.err and "requests" not in result.out
