@@ -537,20 +537,18 @@ def served_figures(
 ) -> ServedFigures:
     """``model``'s figures on ``endpoint`` from its prediction log; never creates the log or the
     warehouse file (a missing one reads as no log)."""
-    from mlkit.data.local import LocalWarehouse
     from mlkit.monitoring.served import read_served
     from mlkit.monitoring.summary import version_traffic
     from mlkit.workflows.monitor import log_target
 
     try:
         warehouse, table = log_target(settings, None, store, model, endpoint)
+    except UsageError:  # a kind whose requests are logged nowhere mlkit knows of
+        return ServedFigures("", problem="no prediction log (mlkit deploy --log-requests)")
     except MlkitError as exc:
         return ServedFigures("", problem=f"prediction log not readable: {_line(exc)}")
     where = f"{warehouse.describe()}: {table}"
     vertex = endpoint == "vertex"
-    if vertex and isinstance(warehouse, LocalWarehouse):
-        # Vertex AI logs to BigQuery only (mlkit deploy --log-requests): nothing local to read.
-        return ServedFigures(where, problem="no prediction log (mlkit deploy --log-requests)")
 
     def read() -> ServedFigures:
         try:
