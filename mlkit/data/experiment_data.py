@@ -96,12 +96,10 @@ def stream_experiment_data(
     """The source's splits, streamed: the same rows in each split as the in-memory load (one
     pass for validation, statistics, normalisation constants, samples and the fingerprint)."""
     request = split_request(spec, settings, task)
-    # Streaming reads numbers, lists and pixels (no categories or NULLs): see docs/data.md.
-    arguments = {k: v for k, v in request.arguments.items() if k not in ("exclude", "tabular")}
     return scan_splits(
         request.warehouse,
         request.relation,
-        **arguments,
+        **request.arguments,
         sample_rows=spec.sample_rows,
         shuffle_buffer=spec.shuffle_buffer,
     )
