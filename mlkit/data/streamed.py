@@ -431,9 +431,7 @@ def _scan(
         shapes = {f.name: f.shape for f in feature_specs}
         raw = [c.name for c in plan.columns]
     _check_types(schema, where, key, label, regression, classes=plan is not None)
-    scan = _Pass(
-        names, shapes, where, key, label, fractions, regression, sample_rows, plan, source
-    )
+    scan = _Pass(names, shapes, where, key, label, fractions, regression, sample_rows, plan, source)
     columns = list(dict.fromkeys([key, label, *raw]))
     for batch in slices(warehouse.iter_batches(relation, columns, batch_rows), batch_rows):
         if batch.num_rows:
@@ -442,8 +440,7 @@ def _scan(
 
     if plan is None:
         feature_specs = [
-            FeatureSpec(name, shapes[name], storage_form(schema.field(name).type))
-            for name in names
+            FeatureSpec(name, shapes[name], storage_form(schema.field(name).type)) for name in names
         ]
     sampled = [s.arrays(names, shapes, scan.label_dtype) for s in scan.samples]
     stream = StreamSpec(

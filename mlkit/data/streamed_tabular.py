@@ -31,7 +31,7 @@ import pyarrow as pa
 from mlkit.data.columns import TIME_PARTS, Column, ColumnPlan
 from mlkit.data.decode import is_text
 from mlkit.data.kinds import Declared, column_kinds, is_tabular, looks_like_pixels
-from mlkit.data.loader import FeatureSpec, _first_values, _columns_note
+from mlkit.data.loader import FeatureSpec, _columns_note, _first_values
 from mlkit.data.split import rows_predicate
 from mlkit.data.sql_dialect import SqlDialect
 from mlkit.data.tabular import TabularOptions, label_nulls_error
