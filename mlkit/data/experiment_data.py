@@ -105,6 +105,17 @@ def stream_experiment_data(
     )
 
 
+def shared_stream_data(spec: DataSpec, settings: Settings, found: dict[str, Any]) -> StreamedData:
+    """A cluster task's streamed splits from the chief's constants
+    (:mod:`mlkit.data.stream_constants`): no row is read until training streams its shard."""
+    from mlkit.data.stream_constants import streamed_from_constants
+
+    source = experiment_source(spec, settings)
+    return streamed_from_constants(
+        source.warehouse, source.relation, found, shuffle_buffer=spec.shuffle_buffer
+    )
+
+
 def experiment_data(
     spec: DataSpec, settings: Settings, task: str = "classification"
 ) -> TrainingData:
@@ -176,6 +187,7 @@ __all__ = [
     "experiment_evaluation_data",
     "experiment_source",
     "load_experiment_data",
+    "shared_stream_data",
     "split_request",
     "stream_experiment_data",
 ]
