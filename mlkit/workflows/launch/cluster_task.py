@@ -70,6 +70,7 @@ def train_task(
         n_classes=data.n_classes,
         model_dir=model_dir,
         task=task,
+        categorical=data.columns.categorical() if data.columns is not None else None,
     )
     import resource
 
