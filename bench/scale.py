@@ -203,6 +203,12 @@ def bench_cluster(home: Path, seconds: int) -> dict[str, Any]:
             "examples_per_s": round(cluster_rate, 1),
             "peak_rss_mb": peaks,
             "shards": {n: (t["result"] or {}).get("shard") for n, t in tasks.items()},
+            # rows each worker read before training: 0, it takes the chief's constants
+            "rows_read_at_start": {
+                n: (t["result"] or {}).get("rows_read_at_start")
+                for n, t in tasks.items()
+                if n.startswith("worker")
+            },
         },
         "ratio": round(cluster_rate / single_rate, 3) if single_rate else None,
     }

@@ -139,6 +139,8 @@ def as_text(column: pa.Array) -> pa.Array:
         text = column
     else:
         text = column.cast(pa.string())
+    if text.offset:  # a slice of a record batch (streamed): pyarrow 21's if_else misreads
+        text = pa.concat_arrays([text])  # some sliced strings; a copy starts at offset 0
     empty = pc.equal(text, "")
     return pc.if_else(empty, pa.scalar(None, pa.string()), text)
 

@@ -96,14 +96,23 @@ def stream_experiment_data(
     """The source's splits, streamed: the same rows in each split as the in-memory load (one
     pass for validation, statistics, normalisation constants, samples and the fingerprint)."""
     request = split_request(spec, settings, task)
-    # Streaming reads numbers, lists and pixels (no categories or NULLs): see docs/data.md.
-    arguments = {k: v for k, v in request.arguments.items() if k not in ("exclude", "tabular")}
     return scan_splits(
         request.warehouse,
         request.relation,
-        **arguments,
+        **request.arguments,
         sample_rows=spec.sample_rows,
         shuffle_buffer=spec.shuffle_buffer,
+    )
+
+
+def shared_stream_data(spec: DataSpec, settings: Settings, found: dict[str, Any]) -> StreamedData:
+    """A cluster task's streamed splits from the chief's constants
+    (:mod:`mlkit.data.stream_constants`): no row is read until training streams its shard."""
+    from mlkit.data.stream_constants import streamed_from_constants
+
+    source = experiment_source(spec, settings)
+    return streamed_from_constants(
+        source.warehouse, source.relation, found, shuffle_buffer=spec.shuffle_buffer
     )
 
 
@@ -178,6 +187,7 @@ __all__ = [
     "experiment_evaluation_data",
     "experiment_source",
     "load_experiment_data",
+    "shared_stream_data",
     "split_request",
     "stream_experiment_data",
 ]

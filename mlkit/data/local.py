@@ -314,6 +314,7 @@ class LocalWarehouse(Warehouse):
     def aggregate(self, relation: Relation, build: Callable[[str], str]) -> pa.Table:
         self._missing_file(relation)
         with self._connect(write=False) as con:
+            _register_fingerprint(con)  # aggregates over a split name its rows by the key's hash
             source, params = self._from(con, relation)
             source = source.removesuffix(" AS _mlkit_query")
             return self._execute(con, relation, build(source), params).to_arrow_table()

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from mlkit.data.columns import ColumnPlan, as_text, encode
 from mlkit.data.decode import decode_column
 from mlkit.data.loader import FeatureSpec, _check_nulls, _infer_shape, describe_source, slices
 from mlkit.data.loader import resolve_features as _resolve
@@ -40,6 +42,34 @@ class StreamSpec:
     regression: bool = False  # real-valued targets (float32), no classes
     shard: int = 0  # this reader's share of the rows: those of shard_of(key) == shard ...
     shards: int = 1  # ... of this many (the tasks of a training cluster, each reading one)
+    # A tabular source (mlkit.data.columns): the fitted preprocessing applied to each record
+    # batch; ``features`` are then the model's features, the plan's columns are what is read.
+    plan: ColumnPlan | None = None
+
+    def raw_columns(self) -> list[str]:
+        """The source columns a batch of this split needs (besides the key and label)."""
+        if self.plan is not None:
+            return [c.name for c in self.plan.columns]
+        return [f.name for f in self.features]
+
+
+class RowCounter:
+    """Rows this process has received from the warehouse while streaming (the scan and every
+    split's batches): what a cluster task's share of the reading is measured by."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+
+    def add(self, rows: int) -> None:
+        self.rows += rows
+
+
+ROWS_READ = RowCounter()
+
+
+def rows_read() -> int:
+    """Rows streamed into this process so far (see :class:`RowCounter`)."""
+    return ROWS_READ.rows
 
 
 def _check_split(split: str) -> int:
@@ -91,8 +121,7 @@ def iter_split(
     rows never leave it. Otherwise every row is read and the split is chosen here."""
     code = _check_split(spec.split)
     where = describe_source(source)
-    names = [f.name for f in spec.features]
-    columns = list(dict.fromkeys([spec.key, spec.label, *names]))
+    columns = list(dict.fromkeys([spec.key, spec.label, *spec.raw_columns()]))
     dialect = warehouse.sql_dialect()
     condition = None
     if dialect is not None:
@@ -107,6 +136,7 @@ def iter_split(
     batches = warehouse.iter_batches(source, columns, batch_rows, where=condition)
     row = 0
     for batch in slices(batches, batch_rows):
+        ROWS_READ.add(batch.num_rows)
         keys = batch.column(spec.key)
         _check_nulls(keys, f"key column '{spec.key}'", where)
         if condition is not None:  # the warehouse sent only this split's (and shard's) rows
@@ -131,22 +161,52 @@ def iter_split(
         labels_column = part.column(spec.label)
         _check_nulls(labels_column, f"label column '{spec.label}'", where)
         labels = _labels(labels_column, spec, where)
-        features = {
-            f.name: decode_column(part.column(f.name), f.name, f.shape, where, first_row=first_row)
-            for f in spec.features
-        }
+        if spec.plan is not None:
+            features = model_features(part, spec.plan, where)
+        else:
+            features = {
+                f.name: decode_column(
+                    part.column(f.name), f.name, f.shape, where, first_row=first_row
+                )
+                for f in spec.features
+            }
         yield features, labels
 
 
+def model_features(batch: pa.RecordBatch, plan: ColumnPlan, where: str) -> dict[str, np.ndarray]:
+    """A record batch of a tabular source → the model's features (category ids as int64)."""
+    encoded = encode(pa.Table.from_batches([batch]), plan, where)
+    return {
+        n: v.astype(np.int64) if v.dtype.kind in "iu" else v.astype(np.float32, copy=False)
+        for n, v in encoded.items()
+    }
+
+
+def class_ids(column: pa.Array, classes: tuple[str, ...], label: str, where: str) -> np.ndarray:
+    """Text or boolean labels → their class ids (the classes learned from the training split)."""
+    text = as_text(column)
+    ids = pc.index_in(text, value_set=pa.array(list(classes), pa.string()))
+    if ids.null_count:
+        unknown = pc.unique(text.filter(ids.is_null())).to_pylist()
+        raise LabelValuesError(
+            f"label column '{label}' in {where} has {', '.join(map(repr, unknown[:5]))}, "
+            f"not one of the classes of the training split ({', '.join(classes)})"
+        )
+    return ids.to_numpy(zero_copy_only=False).astype(np.int64)
+
+
 def _labels(column: pa.Array, spec: StreamSpec, where: str) -> np.ndarray:
+    if spec.plan is not None and spec.plan.classes is not None and not spec.regression:
+        return class_ids(column, spec.plan.classes, spec.label, where)
     if spec.regression:
-        if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
+        number = pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
+        if not (number or pa.types.is_decimal(column.type)):
             raise LabelValuesError(
                 f"label column '{spec.label}' in {where} is {column.type}; regression targets "
                 "must be numbers",
                 hint="cast the target to FLOAT64 in the source or a query",
             )
-        labels = column.to_numpy(zero_copy_only=False).astype(np.float32)
+        labels = column.cast(pa.float64()).to_numpy(zero_copy_only=False).astype(np.float32)
         if not np.isfinite(labels).all():
             raise LabelValuesError(
                 f"label column '{spec.label}' in {where} has NaN or infinite values"
@@ -211,7 +271,12 @@ def rows_dataset(batches: Callable[[], Iterator], spec: StreamSpec):
     import tensorflow as tf
 
     signature = (
-        {f.name: tf.TensorSpec((None, *f.shape), tf.float32) for f in spec.features},
+        {
+            f.name: tf.TensorSpec(
+                (None, *f.shape), tf.int64 if f.kind == "categorical" else tf.float32
+            )
+            for f in spec.features
+        },
         tf.TensorSpec((None,), tf.float32 if spec.regression else tf.int64),
     )
     return tf.data.Dataset.from_generator(batches, output_signature=signature).unbatch()

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from mlkit.data.columns import ColumnPlan
 from mlkit.data.decode import decode_column, storage_form
 from mlkit.data.fingerprint import schema_string
 from mlkit.data.loader import (
@@ -46,8 +47,17 @@ from mlkit.data.loader import (
 )
 from mlkit.data.split import SPLIT_NAMES, assign_splits, check_fractions, fingerprints
 from mlkit.data.stats import BINS, Moments, histogram, histogram_edges
-from mlkit.data.stream import StreamSpec, iter_split, rows_dataset
+from mlkit.data.stream import (
+    ROWS_READ,
+    StreamSpec,
+    class_ids,
+    iter_split,
+    model_features,
+    rows_dataset,
+)
 from mlkit.data.stream_summaries import BottomK, ContentHash, RunningMoments, mix64
+from mlkit.data.streamed_tabular import streamed_plan
+from mlkit.data.tabular import TabularOptions, label_nulls_error
 from mlkit.data.training import TrainingData, TrainingSplit
 from mlkit.data.validation import FeatureTypeError, LabelValuesError
 from mlkit.data.warehouse import BATCH_ROWS, Relation, Warehouse
@@ -144,6 +154,8 @@ class StreamedData(TrainingData):
     feature_specs: list[FeatureSpec]
     fingerprint: dict[str, Any] = field(default_factory=dict)
     stats: dict[str, Any] = field(default_factory=dict)
+    columns: ColumnPlan | None = None  # a tabular source's preprocessing (fitted in SQL)
+    classes: list[str] | None = None  # a text or boolean label's classes
     _closer: Any = None
 
     def sample_note(self) -> dict[str, Any] | None:
@@ -179,8 +191,14 @@ def scan_splits(
     sample_rows: int = SAMPLE_ROWS,
     batch_rows: int = BATCH_ROWS,
     shuffle_buffer: int = SHUFFLE_BUFFER,
+    exclude: tuple[str, ...] | list[str] = (),
+    tabular: TabularOptions | None = None,
 ) -> StreamedData:
     """Validate, split, summarise and fingerprint ``source`` in one streaming pass.
+
+    A tabular source (categories, times, NULLs, a text or boolean label) first has its
+    preprocessing fitted on the training split inside the warehouse
+    (:func:`mlkit.data.streamed_tabular.streamed_plan`); the pass then applies it to each batch.
 
     A query is run once into something that can be read again with the same rows (the
     warehouse's :meth:`~Warehouse.materialize`); it stays until :meth:`StreamedData.close`.
@@ -205,6 +223,8 @@ def scan_splits(
             regression=regression,
             sample_rows=sample_rows,
             batch_rows=batch_rows,
+            exclude=tuple(exclude),
+            tabular=tabular or TabularOptions(),
         )
         for split in (data.train, data.eval, data.test):
             split.shuffle_buffer = shuffle_buffer
@@ -215,7 +235,9 @@ def scan_splits(
     return data
 
 
-def _check_types(schema: pa.Schema, where: str, key: str, label: str, regression: bool) -> None:
+def _check_types(
+    schema: pa.Schema, where: str, key: str, label: str, regression: bool, classes: bool = False
+) -> None:
     key_type = schema.field(key).type
     if not (pa.types.is_integer(key_type) or pa.types.is_string(key_type)):
         raise FeatureTypeError(
@@ -223,13 +245,14 @@ def _check_types(schema: pa.Schema, where: str, key: str, label: str, regression
             hint="use a unique integer or string id column as the key",
         )
     label_type = schema.field(label).type
-    if regression and not (pa.types.is_integer(label_type) or pa.types.is_floating(label_type)):
+    number = pa.types.is_integer(label_type) or pa.types.is_floating(label_type)
+    if regression and not (number or pa.types.is_decimal(label_type)):
         raise LabelValuesError(
             f"label column '{label}' in {where} is {label_type}; regression targets must be "
             "numbers",
             hint="cast the target to FLOAT64 in the source or a query",
         )
-    if not regression and not pa.types.is_integer(label_type):
+    if not regression and not classes and not pa.types.is_integer(label_type):
         raise LabelValuesError(
             f"label column '{label}' in {where} is {label_type}; "
             "classification labels must be integers 0..K-1",
@@ -250,7 +273,10 @@ class _Pass:
         fractions: tuple[float, float],
         regression: bool,
         sample_rows: int,
+        plan: ColumnPlan | None = None,
+        source: Relation = "",
     ) -> None:
+        self.plan, self.source = plan, source
         self.names, self.shapes, self.where = names, shapes, where
         self.key, self.label, self.fractions, self.regression = key, label, fractions, regression
         self.label_dtype = np.float64 if regression else np.int64
@@ -263,18 +289,39 @@ class _Pass:
         self.content = ContentHash(names)
         self.row = 0
 
+    def _labels(self, column: pa.Array) -> np.ndarray:
+        if self.plan is not None and column.null_count:
+            raise label_nulls_error(column.null_count, self.label, self.where, self.source)
+        _check_nulls(column, f"label column '{self.label}'", self.where)
+        if self.plan is not None and self.plan.classes is not None and not self.regression:
+            return class_ids(column, self.plan.classes, self.label, self.where)
+        if self.regression:
+            column = column.cast(pa.float64())
+        return column.to_numpy(zero_copy_only=False).astype(self.label_dtype)
+
     def add(self, batch: pa.RecordBatch) -> None:
-        keys_column, labels_column = batch.column(self.key), batch.column(self.label)
+        ROWS_READ.add(batch.num_rows)
+        keys_column = batch.column(self.key)
         _check_nulls(keys_column, f"key column '{self.key}'", self.where)
-        _check_nulls(labels_column, f"label column '{self.label}'", self.where)
         keys = keys_column.to_numpy(zero_copy_only=False)
         codes = assign_splits(keys, *self.fractions)
         key_hashes = fingerprints(keys)
-        labels = labels_column.to_numpy(zero_copy_only=False).astype(self.label_dtype)
+        labels = self._labels(batch.column(self.label))
         if self.regression and not np.isfinite(labels).all():
             raise LabelValuesError(
                 f"label column '{self.label}' in {self.where} has NaN or infinite values"
             )
+        if self.plan is not None:
+            decoded = model_features(batch, self.plan, self.where)
+            for name, values in decoded.items():
+                if values.size:
+                    self.moments[name].update(values)
+        else:
+            decoded = self._decode(batch)
+        self.content.update(codes, key_hashes, labels, decoded)
+        self._split(batch, codes, key_hashes, labels, decoded)
+
+    def _decode(self, batch: pa.RecordBatch) -> dict[str, np.ndarray]:
         decoded = {}
         for name in self.names:
             column = batch.column(name)
@@ -286,7 +333,16 @@ class _Pass:
                 self.moments[name].update(values)
             if values.ndim > 1:
                 self.moments[name].per_row = int(np.prod(values.shape[1:]))
-        self.content.update(codes, key_hashes, labels, decoded)
+        return decoded
+
+    def _split(
+        self,
+        batch: pa.RecordBatch,
+        codes: np.ndarray,
+        key_hashes: np.ndarray,
+        labels: np.ndarray,
+        decoded: dict[str, np.ndarray],
+    ) -> None:
         priority = mix64(key_hashes.view(np.uint64) ^ np.uint64(0x2545F4914F6CDD1D))
         for code in range(len(SPLIT_NAMES)):
             members = np.flatnonzero(codes == code)
@@ -354,24 +410,38 @@ def _scan(
     regression: bool,
     sample_rows: int,
     batch_rows: int,
+    exclude: tuple[str, ...],
+    tabular: TabularOptions,
 ) -> StreamedData:
     schema = warehouse.relation_schema(relation)
-    specs = resolve_features(schema, where, label, key, features, extra_columns)
-    names = [s if isinstance(s, str) else s.name for s in specs]
-    shapes = {s.name: s.shape for s in specs if isinstance(s, FeatureSpec)}
-    _check_types(schema, where, key, label, regression)
-    scan = _Pass(
-        names, shapes, where, key, label, (eval_fraction, test_fraction), regression, sample_rows
-    )
-    columns = list(dict.fromkeys([key, label, *names]))
+    fractions = (eval_fraction, test_fraction)
+    plan = streamed_plan(
+        warehouse, relation, source, schema, where, label=label, key=key, features=features,
+        extra_columns=extra_columns, exclude=exclude, regression=regression,
+        fractions=fractions, options=tabular,
+    )  # fmt: skip
+    if plan is None:
+        specs = resolve_features(schema, where, label, key, features, extra_columns)
+        names = [s if isinstance(s, str) else s.name for s in specs]
+        shapes = {s.name: s.shape for s in specs if isinstance(s, FeatureSpec)}
+        raw = names
+    else:
+        feature_specs = plan_features(plan)
+        names = [f.name for f in feature_specs]
+        shapes = {f.name: f.shape for f in feature_specs}
+        raw = [c.name for c in plan.columns]
+    _check_types(schema, where, key, label, regression, classes=plan is not None)
+    scan = _Pass(names, shapes, where, key, label, fractions, regression, sample_rows, plan, source)
+    columns = list(dict.fromkeys([key, label, *raw]))
     for batch in slices(warehouse.iter_batches(relation, columns, batch_rows), batch_rows):
         if batch.num_rows:
             scan.add(batch)
     label_values = scan.label_values()
 
-    feature_specs = [
-        FeatureSpec(name, shapes[name], storage_form(schema.field(name).type)) for name in names
-    ]
+    if plan is None:
+        feature_specs = [
+            FeatureSpec(name, shapes[name], storage_form(schema.field(name).type)) for name in names
+        ]
     sampled = [s.arrays(names, shapes, scan.label_dtype) for s in scan.samples]
     stream = StreamSpec(
         label,
@@ -382,6 +452,7 @@ def _scan(
         test_fraction,
         None if regression else len(label_values),
         regression=regression,
+        plan=plan,
     )
     splits = []
     for code, split in enumerate(SPLIT_NAMES):
@@ -415,7 +486,12 @@ def _scan(
         "key": key,
         "label": label,
         "features": [{"name": s.name, "shape": list(s.shape)} for s in feature_specs],
-        "storage_forms": {n: storage_form(schema.field(n).type) for n in names},
+        **({"kinds": plan.kinds(), "columns": plan.to_json()} if plan is not None else {}),
+        "storage_forms": (
+            {n: storage_form(schema.field(n).type) for n in names}
+            if plan is None
+            else {n: "scalar" for n in names}
+        ),
         "extra_columns": list(extra_columns),
         "content_sha256": scan.content.hexdigest(scan.rows),
         "content_hash": CONTENT_HASH,
@@ -434,7 +510,22 @@ def _scan(
         feature_specs=feature_specs,
         fingerprint=fingerprint,
         stats=_stats(names, scan.moments, sampled, sum(scan.rows), label, scan.distribution),
+        columns=plan,
+        classes=None if plan is None or plan.classes is None else list(plan.classes),
     )
+
+
+def plan_features(plan: ColumnPlan) -> list[FeatureSpec]:
+    """The model's features of a tabular plan (category ids marked ``categorical``)."""
+    out = []
+    for column in plan.columns:
+        if column.kind == "array":
+            out.append(FeatureSpec(column.name, column.shape, "array"))
+            continue
+        for name in column.features():
+            kind = "categorical" if column.kind == "categorical" else None
+            out.append(FeatureSpec(name, (), "scalar", kind=kind))
+    return out
 
 
 def _stats(

@@ -50,10 +50,18 @@ def train_and_evaluate(estimator, train_fn, max_steps: int, hooks: list, eval_fn
 
 
 def run_task(
-    spec: SearchSpec, train, eval, *, n_classes: int, model_dir: Path, task: ClusterTask
+    spec: SearchSpec,
+    train,
+    eval,
+    *,
+    n_classes: int,
+    model_dir: Path,
+    task: ClusterTask,
+    categorical: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """A worker or parameter server: train (or serve) until the search ends. Returns what this
-    process did: its role and the training steps it ran itself."""
+    process did: its role and the training steps it ran itself. ``categorical``: a tabular
+    source's category-id features (the chief's graph has them: so must this one)."""
     from mlkit.search.runner import _eval_fn
 
     estimator = build_estimator(
@@ -63,6 +71,7 @@ def run_task(
         model_dir,
         _eval_fn(spec, eval),
         train_labels=train.labels,
+        categorical=categorical,
     )
     if estimator.config.task_type != task.task_type:  # RunConfig read a different TF_CONFIG
         raise SearchError(

@@ -18,6 +18,7 @@ from mlkit import __version__
 from mlkit.compat import tomllib
 from mlkit.config import Settings
 from mlkit.data.experiment_data import experiment_data
+from mlkit.data.stream_constants import clear_constants, text_sha256, write_constants
 from mlkit.data.streamed import StreamedData
 from mlkit.data.training import TrainingData
 from mlkit.errors import DataError, MlkitError, SearchError
@@ -99,8 +100,12 @@ def train(
     experiment, spec_text = load_experiment(experiment_path)
     experiment = Budget(iterations, steps, max_steps, max_seconds).apply(experiment)
     stage("data", f"reading {experiment.data.source} from the warehouse")
+    if cluster and model_dir is not None:
+        clear_constants(model_dir)  # an earlier run's: workers wait for this run's
     data = experiment_data(experiment.data, settings, task=experiment.search.task)
     if cluster and isinstance(data, StreamedData):
+        if model_dir is not None:  # the workers build their splits from these: no scan
+            write_constants(model_dir, data, experiment_sha256=text_sha256(spec_text))
         data.train.shard(*cluster.share())  # the chief trains on its share of the rows
     stage("data", _columns_line(data))
 

@@ -224,4 +224,35 @@ def test_a_streamed_search_in_a_cluster_reads_one_shard_per_task(
     assert shards == ["1/3", "2/3"]  # the chief streams shard 0/3
     for name in ("worker0", "worker1"):
         assert tasks[name]["result"]["peak_rss_mb"] < MEMORY_CAP_MB
+        # no scan of its own: the chief's constants (stream_constants.json), then its shard
+        assert tasks[name]["result"]["rows_read_at_start"] == 0
+        assert tasks[name]["result"]["rows_read"] > 0
     assert tasks["chief0"]["result"]["version"]["version"] == 1
+
+
+@pytest.mark.slow
+def test_a_streamed_tabular_search_in_a_cluster(mlkit_home, cli):
+    """The churn CSV (categories, NULLs, a text label) streamed by a chief and a worker (and a
+    ps): the worker takes the chief's fitted preprocessing; the version serves raw rows."""
+    from mlkit.workflows.launch.local_cluster import launch_local_cluster
+
+    assert cli("data", "load", REPO / "examples" / "churn.csv", "--table", "churn").code == 0
+    experiment = mlkit_home / "churn-stream.toml"
+    experiment.write_text(
+        '[experiment]\nname = "churn"\n[data]\nsource = "churn"\nlabel = "churned"\n'
+        'stream = true\n[search]\ngenerator = ["dnn"]\nlayer_size = 8\nbatch_size = 32\n'
+    )
+    summary = launch_local_cluster(
+        experiment,
+        mlkit_home / "cluster",
+        workers=1,
+        ps=1,
+        train_args=["--iterations", "1", "--steps", "100000", "--max-seconds", "45"],
+    )
+    tasks = summary["tasks"]
+    assert {n: t["exit"] for n, t in tasks.items() if n != "ps0"} == {"chief0": 0, "worker0": 0}
+    worker = tasks["worker0"]["result"]
+    assert worker["shard"] == "1/2" and worker["rows_read_at_start"] == 0
+    version = tasks["chief0"]["result"]["version"]
+    assert version["signature"]["classes"] == ["no", "yes"]
+    assert version["signature"]["kinds"]["plan"] == "categorical"

@@ -4,8 +4,9 @@ The chief goes through :func:`mlkit.workflows.train.train` (it creates the run, 
 exports and registers). A worker or parameter server reads the same experiment and the same
 split from the warehouse (splits are deterministic, so every task trains on identical rows; a
 streamed source's training split is cut by a hash range of the key into one disjoint shard per
-training task, so that together they read each row once per pass; a parameter server reads
-no rows),
+training task, so that together they read each row once per pass; a worker takes the streamed
+source's constants from the chief, :mod:`mlkit.data.stream_constants`, instead of scanning it;
+a parameter server reads no rows),
 builds the same estimator and runs its share of ``tf.estimator.train_and_evaluate``. It never
 opens the registry.
 """
@@ -15,7 +16,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlkit.config import Settings
-from mlkit.data.experiment_data import load_experiment_data, stream_experiment_data
+from mlkit.data.experiment_data import load_experiment_data, shared_stream_data
+from mlkit.data.stream import rows_read
+from mlkit.data.stream_constants import text_sha256, wait_constants
 from mlkit.data.training import TrainingData
 from mlkit.errors import SearchError
 from mlkit.experiment import load_experiment
@@ -37,7 +40,7 @@ def train_task(
 ) -> TaskResult:
     """Train (worker) or serve variables (ps) until the search ends; return what this task did."""
     stage = on_stage or (lambda _msg: None)
-    experiment, _text = load_experiment(experiment_path)
+    experiment, text = load_experiment(experiment_path)
     experiment = budget.apply(experiment)
     model_dir.mkdir(parents=True, exist_ok=True)
     if task.task_type == "ps":  # holds variables: reads no rows
@@ -46,14 +49,17 @@ def train_task(
 
         serve_variables(task)
         raise SearchError(f"{task.name}: the parameter server stopped serving")
-    stage(f"{task.name}: reading {experiment.data.source} from the warehouse")
     data: TrainingData
-    if experiment.data.stream:  # one pass for the constants, then this task's shard
-        streamed = stream_experiment_data(experiment.data, settings, task=experiment.search.task)
+    if experiment.data.stream:  # the chief's constants (its one scan), then this task's shard
+        stage(f"{task.name}: waiting for the chief's statistics of {experiment.data.source}")
+        found = wait_constants(model_dir, experiment_sha256=text_sha256(text))
+        streamed = shared_stream_data(experiment.data, settings, found)
         streamed.train.shard(*task.share())
         data = streamed
     else:
+        stage(f"{task.name}: reading {experiment.data.source} from the warehouse")
         data = load_experiment_data(experiment.data, settings, task=experiment.search.task)
+    read_at_start = rows_read()
     stage(f"{task.name}: training in {model_dir}")
     from mlkit.search.cluster_task import run_task  # imports TensorFlow
 
@@ -64,6 +70,7 @@ def train_task(
         n_classes=data.n_classes,
         model_dir=model_dir,
         task=task,
+        categorical=data.columns.categorical() if data.columns is not None else None,
     )
     import resource
 
@@ -74,4 +81,6 @@ def train_task(
         **result,
         shard="{}/{}".format(*task.share()) if experiment.data.stream else None,
         peak_rss_mb=round(peak, 1),
+        rows_read_at_start=read_at_start if experiment.data.stream else None,
+        rows_read=rows_read() if experiment.data.stream else None,
     )

@@ -24,6 +24,10 @@ class TaskResult:
     model_dir: str
     shard: str | None = None  # a streamed source: "INDEX/COUNT", this task's share of the rows
     peak_rss_mb: float | None = None  # this process's peak resident memory
+    # a streamed source: rows this process received from the warehouse before training (0: it
+    # took the chief's constants instead of scanning) and in all
+    rows_read_at_start: int | None = None
+    rows_read: int | None = None
 
     @property
     def name(self) -> str:
