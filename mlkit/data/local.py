@@ -161,7 +161,7 @@ class LocalWarehouse(Warehouse):
     def _register_fingerprint(self, con: duckdb.DuckDBPyConnection) -> None:
         """The fingerprint function on ``con``, once per held connection."""
         if con is getattr(self._held, "con", None):
-            registered = getattr(self._held, "functions", set())
+            registered: set[str] = getattr(self._held, "functions", set())
             if FINGERPRINT_FUNCTION in registered:
                 return
             self._held.functions = registered | {FINGERPRINT_FUNCTION}
