@@ -61,6 +61,19 @@ class SearchResult:
     estimator: Any = None
 
 
+TABULAR_GENERATORS = ["dnn", "linear"]
+
+
+def tabular_defaults(spec: SearchSpec, columns: ColumnPlan | None) -> SearchSpec:
+    """A table's search, where the experiment leaves ``generator`` unset: a linear candidate
+    (its categories one-hot or embedded as for the DNN) beside the DNN ones at every iteration,
+    so the ensemble can be as simple as a classical model when that generalises best (AdaNet
+    chooses on the eval split)."""
+    if columns is None or "generator" in spec.model_fields_set:
+        return spec
+    return spec.model_copy(update={"generator": list(TABULAR_GENERATORS)})
+
+
 def run_search(
     spec: SearchSpec,
     train: TrainingSplit,
@@ -92,6 +105,7 @@ def run_search(
     ``tf.estimator.train_and_evaluate`` with the workers and parameter servers.
     """
     started = time.perf_counter()
+    spec = tabular_defaults(spec, columns)
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     has_checkpoint = tf.train.latest_checkpoint(str(model_dir)) is not None

@@ -95,6 +95,13 @@ def test_stats_train_deploy_and_predict_raw_rows(project, cli, tmp_path: Path) -
     assert fingerprint["columns"]["classes"] == ["no", "yes"]
     assert outcome["reference_models"]["best"]
     assert outcome["beats_reference_models"] in (True, False)
+    if kind == "local":  # class names, not ids, in the verdict (nothing deployed yet)
+        verdict = _json(cli("compare", "churn", "--json"))
+        metrics = verdict["details"]["candidate"]["metrics"]
+        assert {"recall_no", "recall_yes"} <= set(metrics) and "recall_1" not in metrics
+        assert verdict["details"]["candidate"]["confusion"]["classes"] == ["no", "yes"]
+        table = cli("compare", "churn")
+        assert table.code == 0 and "recall_yes" in table.out and "Confusion" in table.out
     with registry_endpoint() as url:
         deployed = cli("deploy", "churn")
         assert deployed.code == 0, (deployed.out, deployed.err)
@@ -105,12 +112,6 @@ def test_stats_train_deploy_and_predict_raw_rows(project, cli, tmp_path: Path) -
             assert set(p["probabilities"]) == {"no", "yes"}
             assert p["class"] == ["no", "yes"][p["class_id"]]
             assert sum(p["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
-        verdict = _json(cli("compare", "churn", "--json"))  # class names, not ids
-        metrics = verdict["details"]["candidate"]["metrics"]
-        assert {"recall_no", "recall_yes"} <= set(metrics) and "recall_1" not in metrics
-        assert verdict["details"]["candidate"]["confusion"]["classes"] == ["no", "yes"]
-        table = cli("compare", "churn")
-        assert table.code == 0 and "recall_yes" in table.out and "Confusion" in table.out
         _tf_serving_rows(url, predictions)
         shown = cli("predict", "churn", "-i", INSTANCES, "--url", url)
         assert shown.code == 0 and ("yes (1)" in shown.out or "no (0)" in shown.out)
