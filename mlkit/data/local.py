@@ -104,8 +104,8 @@ class LocalWarehouse(Warehouse):
     def reading(self) -> Iterator[None]:
         """One read connection for this thread's reads until the block ends (opening the file
         is most of the cost of reading a table of a few thousand rows)."""
-        if getattr(self._held, "con", None) is not None:
-            yield
+        if getattr(self._held, "con", None) is not None or not self.path.exists():
+            yield  # nested, or no file yet: each read says what is missing
             return
         with self._connect(write=False) as con:
             self._held.con = con

@@ -211,3 +211,10 @@ def test_reads_share_one_connection_while_reading(wh: LocalWarehouse) -> None:
         assert first is not second  # nothing held after the block
     wh.write_table("t", pa.table({"a": [4]}))  # the file is free for writers again
     assert wh.read_table("t").num_rows == 1
+
+
+def test_reading_a_missing_file_still_names_the_missing_table(tmp_path: Path) -> None:
+    wh = LocalWarehouse(tmp_path / "none.duckdb")
+    with wh.reading(), pytest.raises(TableNotFound):
+        wh.schema("t")
+    assert not wh.path.exists()
