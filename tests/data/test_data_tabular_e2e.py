@@ -96,7 +96,7 @@ def test_stats_train_deploy_and_predict_raw_rows(project, cli, tmp_path: Path) -
     assert outcome["reference_models"]["best"]
     assert outcome["beats_reference_models"] in (True, False)
     if kind == "local":  # class names, not ids, in the verdict (nothing deployed yet)
-        verdict = _json(cli("compare", "churn", "--json"))
+        verdict = _json(cli("compare", "churn", "--json"))["verdict"]
         metrics = verdict["details"]["candidate"]["metrics"]
         assert {"recall_no", "recall_yes"} <= set(metrics) and "recall_1" not in metrics
         assert verdict["details"]["candidate"]["confusion"]["classes"] == ["no", "yes"]
