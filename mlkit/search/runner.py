@@ -62,15 +62,23 @@ class SearchResult:
 
 
 TABULAR_GENERATORS = ["dnn", "linear"]
+SMALL_TABLE_ROWS = 10_000  # training rows up to which a table's default search adds trees
+SMALL_TABLE_POOL = ["dnn", "linear", "boosted_trees"]
 
 
-def tabular_defaults(spec: SearchSpec, columns: ColumnPlan | None) -> SearchSpec:
-    """A table's search, where the experiment leaves ``generator`` unset: a linear candidate
-    (its categories one-hot or embedded as for the DNN) beside the DNN ones at every iteration,
-    so the ensemble can be as simple as a classical model when that generalises best (AdaNet
-    chooses on the eval split)."""
-    if columns is None or "generator" in spec.model_fields_set:
+def tabular_defaults(spec: SearchSpec, columns: ColumnPlan | None, rows: int) -> SearchSpec:
+    """A table's search where the experiment leaves the method and the candidates unset: a
+    small table (at most ``SMALL_TABLE_ROWS`` training rows) searches the AutoEnsemble pool of a
+    DNN, a linear model and boosted trees (categories one-hot or embedded for the first two,
+    category ids split on by the trees); a bigger one AdaNet with a linear candidate beside the
+    DNN ones. Either way the eval split chooses, so the model can be as simple as a classical
+    one when that generalises best."""
+    chosen = spec.model_fields_set
+    if columns is None or chosen & {"method", "generator"}:
         return spec
+    if rows <= SMALL_TABLE_ROWS and "pool" not in chosen:
+        pool = spec.pool.model_copy(update={"estimators": list(SMALL_TABLE_POOL)})
+        return spec.model_copy(update={"method": "auto_ensemble", "pool": pool})
     return spec.model_copy(update={"generator": list(TABULAR_GENERATORS)})
 
 
@@ -105,7 +113,7 @@ def run_search(
     ``tf.estimator.train_and_evaluate`` with the workers and parameter servers.
     """
     started = time.perf_counter()
-    spec = tabular_defaults(spec, columns)
+    spec = tabular_defaults(spec, columns, len(train.labels))
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     has_checkpoint = tf.train.latest_checkpoint(str(model_dir)) is not None
