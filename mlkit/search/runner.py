@@ -61,25 +61,22 @@ class SearchResult:
     estimator: Any = None
 
 
-TABULAR_GENERATORS = ["dnn", "linear"]
 SMALL_TABLE_ROWS = 10_000  # training rows up to which a table's default search adds trees
 SMALL_TABLE_POOL = ["dnn", "linear", "boosted_trees"]
 
 
 def tabular_defaults(spec: SearchSpec, columns: ColumnPlan | None, rows: int) -> SearchSpec:
-    """A table's search where the experiment leaves the method and the candidates unset: a
-    small table (at most ``SMALL_TABLE_ROWS`` training rows) searches the AutoEnsemble pool of a
-    DNN, a linear model and boosted trees (categories one-hot or embedded for the first two,
-    category ids split on by the trees); a bigger one AdaNet with a linear candidate beside the
-    DNN ones. Either way the eval split chooses, so the model can be as simple as a classical
-    one when that generalises best."""
-    chosen = spec.model_fields_set
-    if columns is None or chosen & {"method", "generator"}:
+    """A small table's search (at most ``SMALL_TABLE_ROWS`` training rows) where the experiment
+    leaves the method, the generators and the pool unset: the AutoEnsemble pool of a DNN, a
+    linear model and boosted trees (categories one-hot or embedded for the first two, category
+    ids split on by the trees), the eval split choosing, so the model can be as simple as a
+    classical one when that generalises best. Anything else: the spec as it is."""
+    if columns is None or rows > SMALL_TABLE_ROWS:
         return spec
-    if rows <= SMALL_TABLE_ROWS and "pool" not in chosen:
-        pool = spec.pool.model_copy(update={"estimators": list(SMALL_TABLE_POOL)})
-        return spec.model_copy(update={"method": "auto_ensemble", "pool": pool})
-    return spec.model_copy(update={"generator": list(TABULAR_GENERATORS)})
+    if spec.model_fields_set & {"method", "generator", "pool"}:
+        return spec
+    pool = spec.pool.model_copy(update={"estimators": list(SMALL_TABLE_POOL)})
+    return spec.model_copy(update={"method": "auto_ensemble", "pool": pool})
 
 
 def run_search(
