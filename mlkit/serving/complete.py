@@ -15,8 +15,10 @@ AI's public API) has no NaN: a row without a number cannot be sent there, and
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from mlkit.errors import InvalidPayload
@@ -43,6 +45,30 @@ def input_forms(metadata: Mapping[str, Any]) -> dict[str, str]:
         elif dtype in _NUMBER_DTYPES:
             forms[key] = NUMBER
     return forms
+
+
+INPUTS_FILE = Path("assets.extra") / "mlkit_inputs.json"  # as mlkit.savedmodel names it
+_TEXT_FORMS = {"category", "time"}
+
+
+def stored_forms(meta: Mapping[str, Any]) -> dict[str, str]:
+    """``{input: "text" | "number"}`` of a raw tabular export's nullable one-value inputs, from
+    its ``assets.extra/mlkit_inputs.json`` (what a client cannot ask Vertex AI for)."""
+    forms: dict[str, str] = {}
+    for name, entry in meta.items():
+        if not isinstance(entry, Mapping) or not entry.get("nullable") or entry.get("shape"):
+            continue
+        forms[str(name)] = TEXT if entry.get("form") in _TEXT_FORMS else NUMBER
+    return forms
+
+
+def artifact_forms(path: Path) -> dict[str, str]:
+    """:func:`stored_forms` of the SavedModel at ``path`` (empty without the file)."""
+    try:
+        meta = json.loads((path / INPUTS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return stored_forms(meta) if isinstance(meta, dict) else {}
 
 
 def needs_completion(instances: list[Any], forms: Mapping[str, str]) -> bool:
@@ -81,4 +107,12 @@ def complete_instances(
     return out
 
 
-__all__ = ["NUMBER", "TEXT", "complete_instances", "input_forms", "needs_completion"]
+__all__ = [
+    "NUMBER",
+    "TEXT",
+    "artifact_forms",
+    "complete_instances",
+    "input_forms",
+    "needs_completion",
+    "stored_forms",
+]

@@ -51,3 +51,26 @@ def test_nan_is_a_null_only_where_a_raw_row_may_have_one():
     assert "value NaN at fee is out of range" in (number_problem(rows) or "")
     assert "value NaN at x" in (number_problem([{"x": math.nan}], {"fee"}) or "")
     assert "Infinity" in (number_problem([{"fee": math.inf}], {"fee"}) or "")
+
+
+def test_an_exports_inputs_file_gives_the_forms_vertex_rows_are_completed_with(tmp_path):
+    import json
+
+    from mlkit.serving.complete import INPUTS_FILE, artifact_forms
+
+    meta = {
+        "plan": {"form": "category", "kind": "categorical", "nullable": True, "shape": []},
+        "signed_up": {"form": "time", "kind": "date", "nullable": True, "shape": []},
+        "fee": {"form": "scalar", "kind": "numeric", "nullable": True, "shape": []},
+        "emb": {"form": "array", "kind": "array", "nullable": False, "shape": [3]},
+        "pixels": {"form": "string", "shape": [64]},  # an image export: left as given
+    }
+    assert artifact_forms(tmp_path) == {}  # no file: nothing completed
+    (tmp_path / INPUTS_FILE).parent.mkdir(parents=True)
+    (tmp_path / INPUTS_FILE).write_text(json.dumps(meta))
+    forms = artifact_forms(tmp_path)
+    assert forms == {"plan": "text", "signed_up": "text", "fee": "number"}
+    rows = complete_instances([{"fee": 2.0}], forms, nan_allowed=False)
+    assert rows == [{"fee": 2.0, "plan": "", "signed_up": ""}]
+    with pytest.raises(InvalidPayload, match="instance 0: feature 'fee'"):
+        complete_instances([{"plan": "pro"}], forms, nan_allowed=False)
