@@ -219,8 +219,9 @@ class SearchSpec(_Strict):
 
 # -- [promotion]: the policy a candidate must pass to be deployed (see docs/promotion.md) -------
 
-PROMOTION_METRIC = r"^(accuracy|loss|auc|rmse|mae|latency_ms|size_mb|recall_\d+)$"
-QUALITY_METRIC = r"^(accuracy|loss|auc|rmse|mae|recall_\d+)$"
+# recall_K (a class id) or recall_NAME (a class name: letters, digits, _ . -)
+PROMOTION_METRIC = r"^(accuracy|loss|auc|rmse|mae|latency_ms|size_mb|recall_[A-Za-z0-9_.\-]+)$"
+QUALITY_METRIC = r"^(accuracy|loss|auc|rmse|mae|recall_[A-Za-z0-9_.\-]+)$"
 
 
 def _metric_name(name: str | None, *, quality_only: bool = False) -> str | None:
@@ -230,11 +231,13 @@ def _metric_name(name: str | None, *, quality_only: bool = False) -> str | None:
         return None
     if quality_only and not re.match(QUALITY_METRIC, name):
         raise ValueError(
-            f"unknown quality metric {name!r} (expected accuracy, loss, auc, recall_K, rmse or mae)"
+            f"unknown quality metric {name!r} (expected accuracy, loss, auc, recall_K or "
+            "recall_CLASS, rmse or mae)"
         )
     if not re.match(PROMOTION_METRIC, name):
         raise ValueError(
-            f"unknown metric {name!r} (expected accuracy, loss, auc, recall_K, rmse, mae, "
+            f"unknown metric {name!r} (expected accuracy, loss, auc, recall_K or recall_CLASS, "
+            "rmse, mae, "
             "latency_ms or size_mb)"
         )
     return name

@@ -437,6 +437,11 @@ class SavedModelRunner:
 
     # -- JSON instances ----------------------------------------------------------------------
 
+    @property
+    def nullable(self) -> frozenset[str]:
+        """Raw tabular inputs that may be missing or null in a row (NaN: missing, for numbers)."""
+        return frozenset(self._nullable)
+
     def parse_instances(self, instances: object) -> dict[str, np.ndarray]:
         """Validate a payload's ``instances`` and stack them into one array per serving input
         (float arrays; object arrays of bytes for STRING and BYTES features)."""

@@ -24,6 +24,7 @@ def render_verdict(verdict: Any) -> None:
     b_label = f"v{verdict.baseline_version} (baseline)" if base else ""
     _metrics_table(verdict, d, c_label, b_label)
     _slices_table(verdict, d, c_label, b_label)
+    _confusion_table(d, c_label)
     print_table(
         "Checks",
         ["check", "result", "reason"],
@@ -96,3 +97,15 @@ def _slices_table(verdict: Any, d: dict[str, Any], c_label: str, b_label: str) -
             row += [_num(b), "" if b is None or c is None else f"{c - b:+.4f}"]
         rows.append(row)
     print_table(f"Per {_data(verdict, d).get('slice_column') or 'slice'}", columns, rows)
+
+
+def _confusion_table(d: dict[str, Any], c_label: str) -> None:
+    """The candidate's rows per true class and predicted class, by class name (verdicts stored
+    before the confusion data was kept have none: nothing shown)."""
+    found = (d.get("candidate") or {}).get("confusion") or {}
+    names, matrix = found.get("classes") or [], found.get("matrix") or []
+    if not names:
+        return
+    columns = ["true class", *map(str, names)]
+    rows = [[str(name), *counts] for name, counts in zip(names, matrix, strict=False)]
+    print_table(f"Confusion of {c_label}", columns, rows)

@@ -312,11 +312,12 @@ def _read(
     order, and decode the features. ``unique_keys`` refuses repeated keys."""
     where = describe_source(table)
     with warehouse.materialize(table) as relation:
-        schema = warehouse.relation_schema(relation)
-        if tabular is not None:
-            found = tabular.route(warehouse, relation, schema, where)
-            if found is not None:
-                return found
+        with warehouse.reading():  # one connection for the schema and the tabular read
+            schema = warehouse.relation_schema(relation)
+            if tabular is not None:
+                found = tabular.route(warehouse, relation, schema, where)
+                if found is not None:
+                    return found
         specs = resolve_features(schema, where, label, key, features, extra_columns)
         names = [s if isinstance(s, str) else s.name for s in specs]
         columns = list(dict.fromkeys([key, label, *names, *extra_columns]))

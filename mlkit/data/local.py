@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import threading
 import time
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
@@ -80,6 +81,7 @@ class LocalWarehouse(Warehouse):
         # connection beside a read-write one to the same file (a job that streams a table and
         # writes another of the same file).
         self.writable_reads = writable_reads
+        self._held = threading.local()  # the connection :meth:`reading` holds, per thread
 
     def for_streaming(self) -> LocalWarehouse:
         return LocalWarehouse(
@@ -99,7 +101,27 @@ class LocalWarehouse(Warehouse):
     # -- connections -------------------------------------------------------------------------
 
     @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """One read connection for this thread's reads until the block ends (opening the file
+        is most of the cost of reading a table of a few thousand rows)."""
+        if getattr(self._held, "con", None) is not None or not self.path.exists():
+            yield  # nested, or no file yet: each read says what is missing
+            return
+        with self._connect(write=False) as con:
+            self._held.con = con
+            try:
+                yield
+            finally:
+                self._held.con = None
+                self._held.functions = set()
+                self._held.names = None
+
+    @contextlib.contextmanager
     def _connect(self, *, write: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+        held = getattr(self._held, "con", None)
+        if held is not None and not write:
+            yield held
+            return
         if write:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + _LOCK_WAIT_S
@@ -136,7 +158,25 @@ class LocalWarehouse(Warehouse):
         finally:
             con.close()
 
+    def _register_fingerprint(self, con: duckdb.DuckDBPyConnection) -> None:
+        """The fingerprint function on ``con``, once per held connection."""
+        if con is getattr(self._held, "con", None):
+            registered: set[str] = getattr(self._held, "functions", set())
+            if FINGERPRINT_FUNCTION in registered:
+                return
+            self._held.functions = registered | {FINGERPRINT_FUNCTION}
+        _register_fingerprint(con)
+
     def _table_names(self, con: duckdb.DuckDBPyConnection) -> list[str]:
+        held = con is getattr(self._held, "con", None)
+        if held and getattr(self._held, "names", None) is not None:
+            return list(self._held.names)  # nothing writes while a read connection is held
+        names = self._list_names(con)
+        if held:
+            self._held.names = tuple(names)
+        return names
+
+    def _list_names(self, con: duckdb.DuckDBPyConnection) -> list[str]:
         rows = con.execute(
             "SELECT table_name FROM duckdb_tables() "
             "WHERE database_name = current_database() AND schema_name = 'main' "
@@ -279,7 +319,7 @@ class LocalWarehouse(Warehouse):
         select = "*"
         with self._connect(write=False) as con:  # one connection: opening the file is the cost
             if where is not None:
-                _register_fingerprint(con)
+                self._register_fingerprint(con)
             source, params = self._from(con, relation)
             if columns is not None:
                 names = self._execute(

@@ -494,8 +494,8 @@ def column_summary(column: pa.Array | pa.ChunkedArray, kind: str) -> dict[str, A
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     if kind == "categorical":
-        text_nulls = len(column) - sum(value_counts(column).values())
-        return categorical_summary(value_counts(column), text_nulls)
+        counts = value_counts(column)
+        return categorical_summary(counts, len(column) - sum(counts.values()))
     if kind in ("timestamp", "date"):
         days, missing = time_days(column, kind)
         summary = numeric_summary(days, missing, kind)

@@ -129,6 +129,13 @@ class Warehouse(abc.ABC):
         backend may bound what it caches while a scan runs)."""
         return self
 
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """Within it, this thread's reads may share one connection to the backend (opening one
+        can cost more than reading a small table); reads must not interleave (each finishes, or
+        its generator is closed, before the next starts). By default: nothing held."""
+        yield
+
     # -- relations: tables or queries, read in record batches -------------------------------------
 
     @contextlib.contextmanager

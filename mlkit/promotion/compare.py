@@ -15,10 +15,11 @@ from mlkit.promotion.metrics import predictions_from_outputs, quality_metrics
 
 
 def metrics_from_outputs(
-    outputs: dict[str, Any], labels: np.ndarray, task: str
+    outputs: dict[str, Any], labels: np.ndarray, task: str, classes: list[str] | None = None
 ) -> dict[str, float]:
-    """The task's quality metrics from a signature's outputs."""
-    return quality_metrics(predictions_from_outputs(outputs, task), np.asarray(labels))
+    """The task's quality metrics from a signature's outputs (``classes``: the class names,
+    which the per-class metrics then use)."""
+    return quality_metrics(predictions_from_outputs(outputs, task, classes), np.asarray(labels))
 
 
 def evaluate_saved_model(
@@ -27,5 +28,6 @@ def evaluate_saved_model(
     """Load the SavedModel and compute the task's metrics on these rows (imports TensorFlow)."""
     from mlkit.savedmodel import SavedModelRunner
 
-    outputs = SavedModelRunner(path).predict_arrays(features)
-    return metrics_from_outputs(outputs, labels, task)
+    runner = SavedModelRunner(path)
+    outputs = runner.predict_arrays(features)
+    return metrics_from_outputs(outputs, labels, task, runner.classes)

@@ -65,7 +65,7 @@ def run_version(
     return VersionRun(
         version=version,
         task=task,
-        predictions=predictions_from_outputs(outputs, task),
+        predictions=predictions_from_outputs(outputs, task, getattr(runner, "classes", None)),
         latency={},
         signature_name=getattr(runner, "features_signature", None) or runner.signature_name,
         size_bytes=size_bytes,

@@ -1,14 +1,17 @@
 """A model's outputs on evaluation rows → the experiment's metrics, overall and per slice.
 
-Classification: ``accuracy``, ``loss`` (log loss), ``auc`` (binary only) and ``recall_K`` for each
-class K; regression: ``rmse`` and ``mae``. Which way is better for each metric is in
-``LOWER_IS_BETTER``; ``latency_ms`` (per batch) and ``size_mb`` are measured elsewhere but follow
-the same rules so that policies can name them.
+Classification: ``accuracy``, ``loss`` (log loss), ``auc`` (binary only) and a recall for each
+class: ``recall_NAME`` for a model with class names (``recall_yes``; characters other than letters,
+digits, ``_``, ``.`` and ``-`` become ``_``), ``recall_K`` for integer class ids (and where two
+names would read the same); regression: ``rmse`` and ``mae``. Which way is better for each metric
+is in ``LOWER_IS_BETTER``; ``latency_ms`` (per batch) and ``size_mb`` are measured elsewhere but
+follow the same rules so that policies can name them.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +21,10 @@ from mlkit.errors import ServingError
 
 TASKS = ("classification", "regression")
 LOWER_IS_BETTER = {"loss", "rmse", "mae", "latency_ms", "size_mb"}
-METRIC_PATTERN = re.compile(r"^(accuracy|loss|auc|rmse|mae|latency_ms|size_mb|recall_\d+)$")
+METRIC_PATTERN = re.compile(
+    r"^(accuracy|loss|auc|rmse|mae|latency_ms|size_mb|recall_[A-Za-z0-9_.\-]+)$"
+)
+_RECALL_ID = re.compile(r"^recall_(\d+)$")
 DEFAULT_METRIC = {"classification": "accuracy", "regression": "rmse"}
 _EPS = 1e-12
 
@@ -39,6 +45,7 @@ class Predictions:
     task: str
     probabilities: np.ndarray | None = None  # (n, K) for classification
     values: np.ndarray | None = None  # (n,) for regression
+    names: tuple[str, ...] | None = None  # class names of a model with text labels, by id
 
     def __len__(self) -> int:
         array = self.probabilities if self.task == "classification" else self.values
@@ -64,7 +71,30 @@ def infer_task(outputs: dict[str, Any], declared: str | None = None) -> str:
     )
 
 
-def predictions_from_outputs(outputs: dict[str, Any], task: str) -> Predictions:
+def class_keys(names: Sequence[str] | None, k: int) -> list[str]:
+    """How metrics name each of ``k`` classes: the class names made metric-safe, or the ids
+    (no names, too few, or two names that would read the same)."""
+    ids = [str(i) for i in range(k)]
+    if names is None or len(names) < k:
+        return ids
+    safe = [re.sub(r"[^A-Za-z0-9_.\-]", "_", str(n)) or "_" for n in names[:k]]
+    return safe if len(set(safe)) == len(safe) else ids
+
+
+def named_metric(metric: str, names: Sequence[str] | None) -> str:
+    """``recall_K`` of a policy written with class ids, as a model with class names calls it
+    (``recall_1`` → ``recall_yes``); any other metric as it is."""
+    found = _RECALL_ID.match(metric)
+    if found is None or not names:
+        return metric
+    k = int(found.group(1))
+    keys = class_keys(names, len(names))
+    return f"recall_{keys[k]}" if k < len(keys) else metric
+
+
+def predictions_from_outputs(
+    outputs: dict[str, Any], task: str, names: Sequence[str] | None = None
+) -> Predictions:
     if task == "regression":
         if "predictions" not in outputs:
             raise ServingError("a regression model must output 'predictions'")
@@ -76,7 +106,9 @@ def predictions_from_outputs(outputs: dict[str, Any], task: str) -> Predictions:
     probabilities = probabilities.reshape(len(probabilities), -1)
     if probabilities.shape[1] == 1:  # a binary head may give P(class 1) alone
         probabilities = np.hstack([1.0 - probabilities, probabilities])
-    return Predictions(task, probabilities=probabilities)
+    return Predictions(
+        task, probabilities=probabilities, names=None if names is None else tuple(names)
+    )
 
 
 def example_losses(pred: Predictions, labels: np.ndarray) -> dict[str, np.ndarray]:
@@ -130,10 +162,24 @@ def quality_metrics(pred: Predictions, labels: np.ndarray) -> dict[str, float]:
         if auc is not None:
             metrics["auc"] = auc
     classes = pred.classes
+    keys = class_keys(pred.names, pred.probabilities.shape[1])
     for k in np.unique(truth).tolist():
         mask = truth == k
-        metrics[f"recall_{k}"] = float(np.mean(classes[mask] == k))
+        key = keys[k] if 0 <= k < len(keys) else str(k)
+        metrics[f"recall_{key}"] = float(np.mean(classes[mask] == k))
     return metrics
+
+
+def confusion(pred: Predictions, labels: np.ndarray) -> dict[str, Any]:
+    """``{"classes": [name or id, ...], "matrix": [[rows of true class i predicted j]]}``."""
+    assert pred.probabilities is not None
+    k = pred.probabilities.shape[1]
+    truth = labels.astype(np.int64)
+    inside = (truth >= 0) & (truth < k)
+    matrix = np.zeros((k, k), dtype=np.int64)
+    np.add.at(matrix, (truth[inside], pred.classes[inside]), 1)
+    names = list(pred.names[:k]) if pred.names and len(pred.names) >= k else None
+    return {"classes": names or [str(i) for i in range(k)], "matrix": matrix.tolist()}
 
 
 def slice_metrics(
@@ -155,4 +201,4 @@ def _subset(pred: Predictions, index: np.ndarray) -> Predictions:
         assert pred.values is not None
         return Predictions(pred.task, values=pred.values[index])
     assert pred.probabilities is not None
-    return Predictions(pred.task, probabilities=pred.probabilities[index])
+    return Predictions(pred.task, probabilities=pred.probabilities[index], names=pred.names)

@@ -13,7 +13,7 @@ from typing import Any
 from mlkit.data.evaluation import EvaluationData
 from mlkit.errors import SpecError
 from mlkit.experiment import PromotionSpec
-from mlkit.promotion.metrics import quality_metrics, slice_metrics
+from mlkit.promotion.metrics import confusion, named_metric, quality_metrics, slice_metrics
 from mlkit.promotion.policy import (
     FAIL,
     PASS,
@@ -51,11 +51,33 @@ def measured(run: Any, labels, slices) -> tuple[dict[str, float], dict[str, dict
     return metrics, slice_metrics(run.predictions, labels, slices)
 
 
-def _side_details(run: Any, s: Side) -> dict[str, Any]:
+def with_class_names(policy: PromotionSpec, names: tuple[str, ...] | None) -> PromotionSpec:
+    """The policy with its ``recall_K`` read as the model's class names call them (a policy
+    written before the model had names, or with ids, keeps working)."""
+    if not names:
+        return policy
+
+    def name(metric: str) -> str:
+        return named_metric(metric, names)
+
+    update: dict[str, Any] = {
+        "metric": None if policy.metric is None else name(policy.metric),
+        "at_least": {name(k): v for k, v in policy.at_least.items()},
+        "at_most": {name(k): v for k, v in policy.at_most.items()},
+        "change": [r.model_copy(update={"metric": name(r.metric)}) for r in policy.change],
+    }
+    if policy.slices is not None and policy.slices.metric is not None:
+        update["slices"] = policy.slices.model_copy(update={"metric": name(policy.slices.metric)})
+    return policy.model_copy(update=update)
+
+
+def _side_details(run: Any, s: Side, labels: Any) -> dict[str, Any]:
+    pred = run.predictions
     return {
         "version": run.version,
         "metrics": s.metrics,
         "slices": s.slices,
+        **({"confusion": confusion(pred, labels)} if pred.task == "classification" else {}),
         "latency": run.latency,
         "size_bytes": run.size_bytes,
         "signature": run.signature_name,
@@ -72,6 +94,7 @@ def judge(
     smoke: Any | None,
 ) -> VerdictReport:
     """Apply every check of ``policy``; ``candidate``/``baseline`` are ``evaluate.VersionRun``s."""
+    policy = with_class_names(policy, candidate.predictions.names)
     metric = policy.metric_for(task)
     cand, base = _sides(metric, task, candidate, baseline, data)
     checks: list[Check] = value_checks(policy, task, cand)
@@ -85,7 +108,7 @@ def judge(
         "rows": len(data.labels),
         "data": data.fingerprint,
         "policy": policy.model_dump(mode="json"),
-        "candidate": _side_details(candidate, cand),
+        "candidate": _side_details(candidate, cand, data.labels),
         "baseline": None,
         "differences": {},
         "intervals": {},
@@ -97,7 +120,7 @@ def judge(
     else:
         comparisons, info = _comparisons(policy, task, metric, cand, base)
         checks.extend(comparisons)
-        details.update(_comparison_details(policy, task, baseline, cand, base, info))
+        details.update(_comparison_details(policy, task, baseline, cand, base, info, data.labels))
     checks.extend(slice_checks(policy, metric, cand, base))
     details["checks"] = [c.as_dict() for c in checks]
     failed = [c for c in checks if c.status == FAIL]
@@ -155,12 +178,12 @@ def _comparisons(
 
 
 def _comparison_details(
-    policy: PromotionSpec, task: str, baseline: Any, cand: Side, base: Side, info: Any
+    policy: PromotionSpec, task: str, baseline: Any, cand: Side, base: Side, info: Any, labels: Any
 ) -> dict[str, Any]:
     """The baseline's side, the differences, their intervals and the significance test."""
     level = 1.0 - policy.significance.alpha
     return {
-        "baseline": _side_details(baseline, base),
+        "baseline": _side_details(baseline, base, labels),
         "differences": {
             k: cand.metrics[k] - base.metrics[k] for k in cand.metrics if k in base.metrics
         },

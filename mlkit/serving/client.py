@@ -114,8 +114,13 @@ def predict(
     token: str | None = None,
     parameters: dict | None = None,
     vertex: bool = False,
+    complete_rows: bool = False,
 ) -> dict:
-    """Predictions from the local endpoint.
+    """Predictions from the local endpoint (or TF Serving: the same routes).
+
+    ``complete_rows``: rows (JSON objects) are first completed from the model's signature
+    (``GET .../metadata``): an absent key or a null becomes ``""`` or NaN, as TF Serving needs
+    (see ``mlkit.serving.complete``); rows with every input as a value are sent as they are.
 
     TF Serving shape by default (``POST /v1/models/{model}[/versions/N|/labels/L]:predict``,
     answer ``{"predictions", "model", "version", ...}``); with ``vertex`` the Vertex AI shape
@@ -123,23 +128,40 @@ def predict(
     "modelVersionId"}``).
     """
     base = _base(endpoint_url)
-    payload: dict = {"instances": instances}
-    if parameters:
-        payload["parameters"] = parameters
-    try:
-        body = json.dumps(payload, default=_to_json, allow_nan=False)
-    except (TypeError, ValueError) as err:
-        raise InvalidPayload(f"the instances cannot be sent as JSON: {err}") from err
     name = quote(model, safe="")
     if vertex:
         path = f"/v1/endpoints/{name}:predict"
     elif version is not None:
-        path = f"/v1/models/{name}/versions/{int(version)}:predict"
+        path = f"/v1/models/{name}/versions/{int(version)}"
     elif label is not None:
-        path = f"/v1/models/{name}/labels/{quote(label, safe='')}:predict"
+        path = f"/v1/models/{name}/labels/{quote(label, safe='')}"
     else:
-        path = f"/v1/models/{name}:predict"
-    return _request(base, "POST", path, body.encode("utf-8"), timeout, token)
+        path = f"/v1/models/{name}"
+    nan = False
+    if complete_rows and not vertex and any(isinstance(i, dict) for i in instances):
+        instances, nan = _completed(base, path, instances, timeout, token)
+    payload: dict = {"instances": instances}
+    if parameters:
+        payload["parameters"] = parameters
+    try:
+        body = json.dumps(payload, default=_to_json, allow_nan=nan)
+    except (TypeError, ValueError) as err:
+        raise InvalidPayload(f"the instances cannot be sent as JSON: {err}") from err
+    verb = "" if vertex else ":predict"
+    return _request(base, "POST", path + verb, body.encode("utf-8"), timeout, token)
+
+
+def _completed(
+    base: str, path: str, instances: list, timeout: float, token: str | None
+) -> tuple[list, bool]:
+    """The rows with every scalar input of the model's signature (``mlkit.serving.complete``):
+    what TF Serving needs; True when a NaN (a missing number) is in them."""
+    from mlkit.serving.complete import complete_instances, input_forms, needs_completion
+
+    forms = input_forms(_request(base, "GET", path + "/metadata", None, timeout, token))
+    if not needs_completion(instances, forms):
+        return instances, False
+    return complete_instances(instances, forms), True
 
 
 def status(endpoint_url: str, model: str, timeout: float = 5.0, token: str | None = None) -> dict:

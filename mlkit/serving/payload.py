@@ -199,7 +199,7 @@ def parse_instances(loaded: Loaded, instances: object) -> dict[str, Any]:
     except OverflowError:  # an integer beyond any float
         arrays = {}
     if not arrays or arrays_break_rule(arrays):
-        problem = number_problem(instances)
+        problem = number_problem(instances, getattr(loaded.runner, "nullable", frozenset()))
         if problem:
             raise InvalidPayload(problem)
     if not arrays:

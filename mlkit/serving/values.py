@@ -9,7 +9,7 @@ No numpy and no TensorFlow here at import time (`mlkit predict` imports this).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 FLOAT32_LIMIT = 2.0**128 * (1 - 2.0**-25)
@@ -44,6 +44,10 @@ def _find(value: object, at: str) -> tuple[str, object] | None:
     return None
 
 
+def _is_nan(value: object) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
 def _shown(value: object) -> str:
     if isinstance(value, float) and math.isnan(value):
         return "NaN"
@@ -53,11 +57,17 @@ def _shown(value: object) -> str:
     return text if len(text) <= 24 else text[:21] + "..."
 
 
-def number_problem(instances: object) -> str | None:
-    """What breaks the rule in ``instances`` (a list of JSON instances), or None."""
+def number_problem(instances: object, nan_means_null: Collection[str] = ()) -> str | None:
+    """What breaks the rule in ``instances`` (a list of JSON instances), or None.
+    ``nan_means_null``: the inputs of a raw tabular row where NaN is a missing value (as
+    TensorFlow Serving's JSON takes it, ``mlkit.serving.complete``), not a number out of range."""
     if not isinstance(instances, list):
         return None
     for i, instance in enumerate(instances):
+        if nan_means_null and isinstance(instance, Mapping):
+            instance = {
+                k: None if k in nan_means_null and _is_nan(v) else v for k, v in instance.items()
+            }
         found = _find(instance, "")
         if found:
             where, value = found

@@ -240,9 +240,19 @@ def verdict_block(v: Verdict) -> list[Any]:
     )
     if v.forced:
         head += f'<p class="warn">Forced by {esc(v.forced_by)}: {esc(v.force_reason)}</p>'
+    found = cand.get("confusion") or {}  # verdicts stored before it was kept have none
+    names = [str(n) for n in found.get("classes") or []]
+    confusion = Table(
+        f"verdict-{v.id}-confusion",
+        ["true class", *names],
+        [[n, *row] for n, row in zip(names, found.get("matrix") or [], strict=False)],
+        caption=f"rows of v{v.candidate_version} by true and predicted class",
+    )
     parts: list[Any] = [head, metrics]
     if slices.rows:
         parts.append(slices)
+    if confusion.rows:
+        parts.append(confusion)
     parts.append(checks)
     parts.append(
         "<h4>Significance test</h4>"

@@ -95,6 +95,13 @@ def test_stats_train_deploy_and_predict_raw_rows(project, cli, tmp_path: Path) -
     assert fingerprint["columns"]["classes"] == ["no", "yes"]
     assert outcome["reference_models"]["best"]
     assert outcome["beats_reference_models"] in (True, False)
+    if kind == "local":  # class names, not ids, in the verdict (nothing deployed yet)
+        verdict = _json(cli("compare", "churn", "--json"))["verdict"]
+        metrics = verdict["details"]["candidate"]["metrics"]
+        assert {"recall_no", "recall_yes"} <= set(metrics) and "recall_1" not in metrics
+        assert verdict["details"]["candidate"]["confusion"]["classes"] == ["no", "yes"]
+        table = cli("compare", "churn")
+        assert table.code == 0 and "recall_yes" in table.out and "Confusion" in table.out
     with registry_endpoint() as url:
         deployed = cli("deploy", "churn")
         assert deployed.code == 0, (deployed.out, deployed.err)
@@ -105,6 +112,7 @@ def test_stats_train_deploy_and_predict_raw_rows(project, cli, tmp_path: Path) -
             assert set(p["probabilities"]) == {"no", "yes"}
             assert p["class"] == ["no", "yes"][p["class_id"]]
             assert sum(p["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+        _tf_serving_rows(url, predictions)
         shown = cli("predict", "churn", "-i", INSTANCES, "--url", url)
         assert shown.code == 0 and ("yes (1)" in shown.out or "no (0)" in shown.out)
         payload = tmp_path / "bad.json"
@@ -169,3 +177,28 @@ def test_the_savedmodel_preprocesses_as_the_loader_does(project) -> None:
         plan.classes[int(i)] for i in direct["class_ids"].numpy().reshape(-1)
     ]
     assert kind in ("local", "bigquery")
+
+
+def _tf_serving_rows(url: str, predictions: list[dict]) -> None:
+    """The rows as TF Serving needs them (every input; NaN and "" for the missing values,
+    completed from the signature's metadata) answer as the rows with nulls and absent keys."""
+    import urllib.request
+
+    from mlkit.serving import client
+    from mlkit.serving.complete import complete_instances, input_forms
+
+    rows = json.loads(INSTANCES.read_text())["instances"]
+    metadata = json.loads(urllib.request.urlopen(f"{url}/v1/models/churn/metadata").read())
+    forms = input_forms(metadata)
+    assert set(forms) == set(rows[0]) and forms["plan"] == "text"
+    whole = complete_instances(rows, forms)
+    assert set(whole[1]) == set(rows[0]) and whole[1]["region"] == ""
+    assert np.isnan(whole[1]["tenure_months"]) and np.isnan(whole[1]["monthly_fee"])
+    body = json.dumps({"instances": whole}).encode()  # NaN as TF Serving's JSON takes it
+    request = urllib.request.Request(f"{url}/v1/models/churn:predict", data=body, method="POST")
+    answer = json.loads(urllib.request.urlopen(request).read())
+    for got, want in zip(answer["predictions"], predictions, strict=True):
+        assert got["class"] == want["class"]
+        assert got["probabilities"] == pytest.approx(want["probabilities"], abs=1e-6)
+    completed = client.predict(url, "churn", rows, complete_rows=True)["predictions"]
+    assert [p["class"] for p in completed] == [p["class"] for p in predictions]

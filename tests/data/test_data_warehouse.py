@@ -196,3 +196,25 @@ def test_processes_take_turns_with_the_file(wh: LocalWarehouse) -> None:
 def test_data_service_never_imports_tensorflow() -> None:
     script = "import sys, mlkit.data; assert 'tensorflow' not in sys.modules"
     subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+
+
+def test_reads_share_one_connection_while_reading(wh: LocalWarehouse) -> None:
+    wh.write_table("t", pa.table({"a": [1, 2, 3]}))
+    with wh.reading():
+        with wh._connect(write=False) as first, wh._connect(write=False) as second:
+            assert first is second
+        assert wh.schema("t").names == ["a"]
+        batches = list(wh.iter_batches("t", ["a"], where="TRUE"))
+        batches += list(wh.iter_batches("t", ["a"], where="TRUE"))  # the function once
+        assert sum(b.num_rows for b in batches) == 6
+    with wh._connect(write=False) as first, wh._connect(write=False) as second:
+        assert first is not second  # nothing held after the block
+    wh.write_table("t", pa.table({"a": [4]}))  # the file is free for writers again
+    assert wh.read_table("t").num_rows == 1
+
+
+def test_reading_a_missing_file_still_names_the_missing_table(tmp_path: Path) -> None:
+    wh = LocalWarehouse(tmp_path / "none.duckdb")
+    with wh.reading(), pytest.raises(TableNotFound):
+        wh.schema("t")
+    assert not wh.path.exists()

@@ -78,3 +78,26 @@ def test_the_task_comes_from_the_signature_or_the_outputs():
     assert infer_task({"predictions": 1}) == "regression"
     with pytest.raises(ServingError, match="cannot tell the model's task from its outputs"):
         infer_task({"logits": 1})
+
+
+def test_class_names_name_recalls_slices_and_the_confusion():
+    from mlkit.promotion.metrics import class_keys, confusion, named_metric
+
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3], [0.4, 0.6]])
+    labels = np.array([0, 1, 1, 1])
+    pred = predictions_from_outputs({"probabilities": probs}, "classification", ["no", "yes"])
+    m = quality_metrics(pred, labels)
+    assert (m["recall_no"], m["recall_yes"]) == (1.0, pytest.approx(2 / 3))
+    assert not any(k in m for k in ("recall_0", "recall_1"))
+    by_region = slice_metrics(pred, labels, np.array(["eu", "eu", "us", "us"]))
+    assert by_region["us"]["recall_yes"] == 0.5 and by_region["eu"]["recall_no"] == 1.0
+    assert confusion(pred, labels) == {"classes": ["no", "yes"], "matrix": [[1, 0], [1, 2]]}
+    assert class_keys(["a b", "c/d"], 2) == ["a_b", "c_d"]
+    assert class_keys(["a b", "a/b"], 2) == ["0", "1"]  # would read the same: ids
+    assert named_metric("recall_1", ("no", "yes")) == "recall_yes"
+    assert named_metric("recall_7", ("no", "yes")) == "recall_7"
+    assert named_metric("accuracy", ("no", "yes")) == "accuracy"
+    ids = quality_metrics(
+        predictions_from_outputs({"probabilities": probs}, "classification"), labels
+    )
+    assert "recall_1" in ids  # integer classes keep their ids

@@ -163,3 +163,21 @@ def test_the_guarded_example_uses_every_kind_of_rule():
     assert p.at_least["accuracy"] == 0.9 and p.at_most["latency_ms"] == 500
     assert [c.metric for c in p.change] == ["loss", "latency_ms"]
     assert p.slices.column == "label" and p.significance.required and p.smoke.enabled
+
+
+def test_a_policy_written_with_class_ids_reads_the_class_names():
+    from mlkit.promotion.verdict import with_class_names
+
+    written = policy(
+        metric="recall_1",
+        at_least={"recall_0": 0.5, "accuracy": 0.8},
+        change=[{"metric": "recall_1", "absolute": 0.0}],
+        slices={"column": "region", "metric": "recall_0"},
+    )
+    named = with_class_names(written, ("no", "yes"))
+    assert named.metric == "recall_yes"
+    assert named.at_least == {"recall_no": 0.5, "accuracy": 0.8}
+    assert named.change[0].metric == "recall_yes"
+    assert named.slices is not None and named.slices.metric == "recall_no"
+    assert with_class_names(written, None) is written
+    assert policy(metric="recall_yes").metric == "recall_yes"  # names are valid metrics

@@ -39,13 +39,15 @@ REPORT = {
 VERDICT = {
     "rows": 30,
     "metric": "accuracy",
-    "candidate": {"metrics": {"accuracy": 0.9}, "slices": {"a": {"rows": 10, "accuracy": 0.9}}},
+    "candidate": {"metrics": {"accuracy": 0.9, "recall_yes": 1.0},
+                  "slices": {"a": {"rows": 10, "accuracy": 0.9}},
+                  "confusion": {"classes": ["no", "yes"], "matrix": [[12, 3], [0, 15]]}},
     "baseline": {"metrics": {"accuracy": 0.8}, "slices": {"a": {"rows": 10, "accuracy": 0.8}}},
     "differences": {"accuracy": 0.1},
     "intervals": {"level": 0.95, "accuracy": [0.02, 0.18]},
     "significance": {"method": "mcnemar exact", "p_value": 0.03},
     "checks": [{"name": "accuracy beats the baseline", "status": "pass", "reason": "0.9 > 0.8"}],
-}
+}  # fmt: skip
 
 
 def fill(store: RegistryStore, workdir: Path, versions: int = 3, runs: int = 2) -> None:

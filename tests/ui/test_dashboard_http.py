@@ -126,6 +126,7 @@ def test_version_page_shows_lineage_verdict_and_deployments(url):
     assert "deployment" in kinds
     html = httpx.get(f"{url}/models/toy/versions/2").text
     assert "Forced by tester: try it" in html and "p_value" in html and "95% interval" in html
+    assert "recall_yes" in html and "true class" in html  # class names, the confusion table
 
 
 def test_the_registry_is_not_written_and_a_missing_one_is_not_created(home, url, tmp_path):

@@ -63,5 +63,6 @@ class LocalEndpoint(Endpoint):
             label=label,
             token=self.token,
             parameters=parameters,
+            complete_rows=True,  # so that a TF Serving URL answers rows with missing values
         )
         return answer

@@ -68,6 +68,22 @@ class VertexEndpoint(ManagedEndpoint[VertexClient]):
             description=mv.description,
         )
 
+    def _whole_rows(self, model: str, current: list[Deployment], instances: list) -> list:
+        """Raw tabular rows with every input, as Vertex AI's TensorFlow container needs them
+        (``mlkit.serving.complete``; strict JSON: a missing number is refused in one line)."""
+        from mlkit.serving.complete import artifact_forms, complete_instances, needs_completion
+
+        if not any(isinstance(i, dict) for i in instances):
+            return instances
+        forms: dict[str, str] = {}
+        for d in current:
+            forms.update(
+                artifact_forms(self.store.artifact_path(self.store.get_version(model, d.version)))
+            )
+        if not forms or not needs_completion(instances, forms):
+            return instances
+        return complete_instances(instances, forms, nan_allowed=False)
+
     # -- the interface -------------------------------------------------------------------------
 
     def _apply(self, model: str, split: dict[int, int]) -> dict[int, dict[str, str]]:
@@ -151,6 +167,7 @@ class VertexEndpoint(ManagedEndpoint[VertexClient]):
                 f"model '{model}' is not deployed on Vertex AI",
                 hint=f"deploy it with `mlkit deploy {model} --target vertex`",
             )
+        instances = self._whole_rows(model, current, instances)
         answer = self.client.predict(endpoint, instances, parameters)
         for d in current:  # which registry version answered
             if d.resources.get("deployed_model_id") == answer.get("deployedModelId"):
