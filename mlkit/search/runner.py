@@ -65,13 +65,16 @@ SMALL_TABLE_ROWS = 10_000  # training rows up to which a table's default search 
 SMALL_TABLE_POOL = ["dnn", "linear", "boosted_trees"]
 
 
-def tabular_defaults(spec: SearchSpec, columns: ColumnPlan | None, rows: int) -> SearchSpec:
+def tabular_defaults(
+    spec: SearchSpec, columns: ColumnPlan | None, rows: int, *, one_process: bool = True
+) -> SearchSpec:
     """A small table's search (at most ``SMALL_TABLE_ROWS`` training rows) where the experiment
     leaves the method, the generators and the pool unset: the AutoEnsemble pool of a DNN, a
     linear model and boosted trees (categories one-hot or embedded for the first two, category
     ids split on by the trees), the eval split choosing, so the model can be as simple as a
-    classical one when that generalises best. Anything else: the spec as it is."""
-    if columns is None or rows > SMALL_TABLE_ROWS:
+    classical one when that generalises best. Anything else (a streamed source or a cluster's
+    search, whose tasks must all build the same graph: ``one_process`` False): the spec as it is."""
+    if columns is None or not one_process or rows > SMALL_TABLE_ROWS:
         return spec
     if spec.model_fields_set & {"method", "generator", "pool"}:
         return spec
@@ -110,7 +113,8 @@ def run_search(
     ``tf.estimator.train_and_evaluate`` with the workers and parameter servers.
     """
     started = time.perf_counter()
-    spec = tabular_defaults(spec, columns, len(train.labels))
+    one_process = in_memory(train) and not distributed
+    spec = tabular_defaults(spec, columns, len(train), one_process=one_process)
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     has_checkpoint = tf.train.latest_checkpoint(str(model_dir)) is not None

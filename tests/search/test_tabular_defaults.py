@@ -19,3 +19,8 @@ def test_small_tables_get_trees_unless_the_experiment_chooses():
     for chosen in ({"generator": "dnn"}, {"method": "adanet"}, {"pool": {"estimators": ["dnn"]}}):
         spec = SearchSpec.model_validate(chosen)
         assert tabular_defaults(spec, PLAN, 240) == spec
+
+
+def test_a_streamed_or_cluster_search_keeps_the_experiments_spec():
+    # A cluster's workers build their graph from the experiment's spec: the chief must too.
+    assert tabular_defaults(SearchSpec(), PLAN, 240, one_process=False) == SearchSpec()
