@@ -129,6 +129,12 @@ class Warehouse(abc.ABC):
         backend may bound what it caches while a scan runs)."""
         return self
 
+    @contextlib.contextmanager
+    def kept_open(self) -> Iterator[None]:
+        """Keep what each operation would open (a database file) open across a job of many
+        operations, for this process (a backend may have nothing to keep)."""
+        yield
+
     # -- relations: tables or queries, read in record batches -------------------------------------
 
     @contextlib.contextmanager
