@@ -136,6 +136,12 @@ class Warehouse(abc.ABC):
         its generator is closed, before the next starts). By default: nothing held."""
         yield
 
+    @contextlib.contextmanager
+    def kept_open(self) -> Iterator[None]:
+        """Keep what each operation would open (a database file) open across a job of many
+        operations, for this process, every thread (a backend may have nothing to keep)."""
+        yield
+
     # -- relations: tables or queries, read in record batches -------------------------------------
 
     @contextlib.contextmanager

@@ -4,11 +4,13 @@ in this process, no endpoint.
 Reads SOURCE through the data layer (a local table, ``bq://project.dataset.table``, a SQL query,
 or a CSV/Parquet file) in record batches; decodes each batch's features as the version's
 SavedModel takes them; predicts; appends the predictions, with the source's key column, to
-OUTPUT (a local table, ``bq://project.dataset.table``, or a CSV/Parquet file) — one atomic
-append per ``WRITE_ROWS`` rows (a DuckDB transaction, a BigQuery load job, a Parquet part renamed
-into place). A bounded pipeline (:mod:`mlkit.workflows.background`): the next batch is read
-and decoded in one thread and the previous predictions written in another while this one is
-predicted.
+OUTPUT (a local table, ``bq://project.dataset.table``, or a CSV/Parquet file) as Arrow tables —
+one atomic append per ``WRITE_ROWS`` rows (a DuckDB ``INSERT ... SELECT`` from the Arrow table in
+one transaction, a Parquet part renamed into place), ``BIGQUERY_WRITE_ROWS`` on BigQuery (a load
+job each). A bounded pipeline (:mod:`mlkit.workflows.background`): the next batch is read and
+decoded in one thread and the previous predictions written in another while this one is
+predicted. The local warehouse is held open for the whole job (:meth:`Warehouse.kept_open`), so
+its reads and appends do not each open the file again.
 
 Resuming: when OUTPUT already holds predictions of the same version, the keys it holds are read
 first (the key column only) and those rows are passed over, so a job killed part-way and run again
@@ -22,6 +24,7 @@ JSON array in CSV), ``model_version``.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -44,9 +47,12 @@ from mlkit.workflows.background import WriteBehind, read_ahead
 
 Progress = Callable[[int, int], None]  # (rows done, rows in all)
 BATCH_ROWS = 8192  # rows read, decoded and predicted at a time
-# Rows an append holds at least (the last one excepted): a DuckDB append costs ~90 ms whatever
-# its size, a BigQuery one a load job; a killed job redoes at most this many.
-WRITE_ROWS = 262_144
+# Rows an append holds at least (the last one excepted); a killed job redoes at most this many.
+# With the warehouse held open a DuckDB append costs about what its rows do, so appends are small
+# enough to overlap prediction and leave a short last one; a BigQuery append is a load job (a
+# second or more whatever its size), so there they are bigger.
+WRITE_ROWS = 65_536
+BIGQUERY_WRITE_ROWS = 262_144
 VERSION_COLUMN = "model_version"
 
 
@@ -61,7 +67,8 @@ class BatchRequest:
     batch_rows: int = BATCH_ROWS
     replace: bool = False  # start over even where OUTPUT holds another version's predictions
     target: str = "local"  # local: in this process; vertex: a Vertex AI batch prediction job
-    write_rows: int = WRITE_ROWS  # rows an append holds at least (what a killed job redoes)
+    # rows an append holds at least (what a killed job redoes); default: by OUTPUT's kind
+    write_rows: int | None = None
 
 
 @dataclass
@@ -136,13 +143,19 @@ def batch_predict(
     key = request.key or trained_key or "id"
     reader, relation = open_input(request, settings)
     writer, table = open_output(request.output, local_path=settings.warehouse_path)
-    if isinstance(reader, LocalWarehouse) and isinstance(writer, LocalWarehouse):
-        reader, writer = reader.for_writing_beside(), writer.for_writing_beside()
+    if isinstance(writer, LocalWarehouse):
+        writer = writer.for_writing_beside()
+        if isinstance(reader, LocalWarehouse):
+            reader = reader.for_writing_beside()
+    write_rows = request.write_rows or (
+        WRITE_ROWS if isinstance(writer, LocalWarehouse | FileTable) else BIGQUERY_WRITE_ROWS
+    )
     from mlkit.savedmodel import SavedModelRunner
 
     runner = SavedModelRunner(path)
     started = time.perf_counter()
-    with reader.materialize(relation) as rel:
+    warm = _warm_up(runner, min(request.batch_rows, BATCH_ROWS))
+    with writer.kept_open(), reader.kept_open(), reader.materialize(relation) as rel:
         schema = reader.relation_schema(rel)
         where = f"table '{relation}'" if isinstance(relation, str) else "the query"
         features = runner.input_spec
@@ -163,8 +176,9 @@ def batch_predict(
             key=key,
             version=mv.version,
             fresh=request.replace,
-            write_rows=request.write_rows,
+            write_rows=write_rows,
             on_progress=(lambda done_rows: on_progress(done_rows, total)) if on_progress else None,
+            before_first=warm.join,
         )
     if isinstance(writer, FileTable):
         writer.finish()
@@ -214,10 +228,11 @@ def _run(
     fresh: bool,
     write_rows: int,
     on_progress: Callable[[int], None] | None,
+    before_first: Callable[[], None] = lambda: None,
 ) -> tuple[int, int]:
     """Predict each decoded batch while the next is read and decoded (read-ahead) and the
-    previous predictions are written (write-behind, at least ``write_rows`` rows an append).
-    Returns ``(written, skipped)``."""
+    previous predictions are written (write-behind, at least ``write_rows`` rows an append);
+    ``before_first`` runs once, when the first batch is there. Returns ``(written, skipped)``."""
     writes = WriteBehind()
     pending: list[pa.Table] = []
     written = skipped = predicted = 0
@@ -239,6 +254,8 @@ def _run(
         for keys, arrays, passed in batches:
             skipped += passed
             if len(keys):
+                before_first()
+                before_first = _nothing
                 outputs = runner.predict_arrays(arrays, batch_size=len(keys))
                 pending.append(prediction_table(key, keys, outputs, version))
                 predicted += len(keys)
@@ -252,6 +269,31 @@ def _run(
     finally:
         writes.close()
     return written, skipped
+
+
+def _nothing() -> None:
+    return None
+
+
+def _warm_up(runner: Any, rows: int) -> threading.Thread:
+    """Run the model once on a batch of zeros in a thread, while the job opens its source and
+    reads the first batch: TensorFlow's first call of a loaded function (its graph optimised and
+    memory laid out: ~0.4 s for a small model here, 30 times a batch's time) is then off the job's
+    path. A failure is left for the first real batch to report."""
+
+    def run() -> None:
+        try:
+            zeros = {
+                name: np.zeros((rows, *_fixed(name, shape)), dtype=runner.input_dtypes[name])
+                for name, shape in runner.input_spec.items()
+            }
+            runner.predict_arrays(zeros, batch_size=rows)
+        except Exception:  # reported by the first real batch, with the rows it concerns
+            return
+
+    thread = threading.Thread(target=run, name="mlkit-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def _member(keys: np.ndarray, done: np.ndarray) -> np.ndarray:

@@ -218,3 +218,24 @@ def test_reading_a_missing_file_still_names_the_missing_table(tmp_path: Path) ->
     with wh.reading(), pytest.raises(TableNotFound):
         wh.schema("t")
     assert not wh.path.exists()
+
+
+def test_kept_open_holds_the_file_for_a_job(tmp_path: Path) -> None:
+    """Within ``kept_open`` reads and appends go through the held database, and the file stays
+    open for this process (another process cannot open it) until the block ends."""
+    missing = LocalWarehouse(tmp_path / "none.duckdb")
+    with missing.kept_open():
+        assert not missing.path.exists()
+    wh = LocalWarehouse(tmp_path / "w.duckdb").for_writing_beside()
+    wh.write_table("t", sample(3))
+    probe = "import duckdb, sys; duckdb.connect(sys.argv[1], read_only=True)"
+    with wh.kept_open():
+        batches = wh.iter_batches("t", ["id"], 2)
+        first = next(batches)
+        wh.write_table("t", sample(2, offset=3), replace=False)
+        assert first.num_rows == 2 and wh.count_rows("t") == 5
+        batches.close()
+        held = subprocess.run([sys.executable, "-c", probe, str(wh.path)], capture_output=True)
+        assert held.returncode != 0 and b"lock" in held.stderr.lower()
+    subprocess.run([sys.executable, "-c", probe, str(wh.path)], check=True, timeout=120)
+    assert wh.read_table("t")["id"].to_pylist() == list(range(5))
