@@ -45,16 +45,35 @@ def named_registry_url() -> str | None:
     return _overrides.get("registry_url") or os.environ.get("MLKIT_REGISTRY_URL") or None
 
 
+def set_starts_project(starts: bool | None) -> None:
+    """Whether this command may start a project in a folder with none above it (the CLI: only
+    the commands that write one, ``mlkit train``, ``mlkit data load``...; the Python API: yes,
+    as None restores)."""
+    if starts is None:
+        _overrides.pop("starts_project", None)
+    else:
+        _overrides["starts_project"] = "yes" if starts else "no"
+
+
+def outside_any_project(url: str) -> bool:
+    """``url`` is the default registry of the current folder, which is in no project (no folder
+    from it up holds mlkit's files, and neither ``MLKIT_HOME`` nor ``--registry`` names one)."""
+    home, source = project_home()
+    return source == NO_PROJECT and url == default_registry_url(home)
+
+
 def may_create_registry(url: str) -> bool:
     """Whether opening ``url`` may create a registry there when there is none.
 
     Yes for the project folder's own ``registry.db`` (the default location) and for URLs the user
     did not name; no for one named with ``--registry`` or ``MLKIT_REGISTRY_URL``, so that a
-    mistyped name is reported instead of answered from a new, empty registry.
+    mistyped name is reported instead of answered from a new, empty registry; and no for a
+    command that only reads (``set_starts_project(False)``) in a folder outside any project, so
+    that ``mlkit models list`` there leaves no ``registry.db`` behind.
     ``mlkit registry upgrade`` creates a registry at any URL.
     """
     if url != named_registry_url():
-        return True
+        return _overrides.get("starts_project") != "no" or not outside_any_project(url)
     return url == default_registry_url(project_home()[0])
 
 
@@ -73,6 +92,7 @@ PROJECT_KEYS = {
     "keep_after_run": ("keep_after_run", "MLKIT_KEEP_AFTER_RUN", False),
 }
 KEEP_CHOICES = ("all", "resume", "events")
+NO_PROJECT = "current folder (no project found above it)"
 
 
 def find_project(start: Path) -> Path | None:
@@ -96,7 +116,7 @@ def project_home(home: Path | str | None = None) -> tuple[Path, str]:
     cwd = Path.cwd()
     found = find_project(cwd)
     if found is None:
-        return cwd.resolve(), "current folder (no project found above it)"
+        return cwd.resolve(), NO_PROJECT
     marker = next(m for m in PROJECT_MARKERS if (found / m).exists())
     if found == cwd.resolve():
         return found, f"current folder (holds {marker})"

@@ -91,3 +91,12 @@ def bq_emulator():
         pytest.fail(f"the BigQuery emulator did not start: {error}", pytrace=False)
     yield emulator
     emulator.stop()
+
+
+def table_headers(out: str) -> list[list[str]]:
+    """The header cells of every rich table printed in ``out``, in order."""
+    return [
+        [cell.strip() for cell in line.strip().strip("┃").split("┃")]
+        for line in out.splitlines()
+        if line.lstrip().startswith("┃")
+    ]

@@ -94,3 +94,23 @@ def test_mlkit_config_shows_each_setting_and_its_source(mlkit_home, monkeypatch,
         assert shown[target] == {"value": "proj-9", "source": "GOOGLE_CLOUD_PROJECT"}
     table = cli("config")
     assert table.code == 0 and "MLKIT_WAREHOUSE" in table.out and "setting" in table.out
+
+
+def test_a_read_only_command_outside_any_project_creates_nothing(monkeypatch, tmp_path, cli):
+    """Reading commands in a folder with no project above: one line, exit 5, no file left;
+    the commands that write (data load) start the project there as before."""
+    _no_env(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    for command in (["models", "list"], ["models", "versions", "x"], ["runs", "list"],
+                    ["endpoints", "list"], ["models", "show", "x"]):  # fmt: skip
+        result = cli(*command)
+        assert result.code == 5, command
+        assert f"no mlkit project in {tmp_path.resolve()} nor in a folder above it" in result.err
+        assert result.err.count("Error:") == 1
+    assert cli("config").code == 0
+    assert cli("data", "tables").code == 0  # an empty listing of a warehouse that is not there
+    assert list(tmp_path.iterdir()) == []
+    assert cli("data", "load", "iris").code == 0
+    assert (tmp_path / "warehouse.duckdb").exists()
+    assert cli("models", "list").code == 0  # a project now: its registry is created as before
+    assert (tmp_path / "registry.db").exists()

@@ -25,9 +25,9 @@ from mlkit.cli import (
     train,
     ui,
 )
-from mlkit.cli.argv import normalize
+from mlkit.cli.argv import normalize, starts_project
 from mlkit.cli.output import error, report_error
-from mlkit.config import set_registry_url
+from mlkit.config import set_registry_url, set_starts_project
 from mlkit.errors import INTERRUPTED, INVALID_INPUT
 
 app = typer.Typer(
@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     _state["verbose"] = False
     set_registry_url(None)
     args = normalize(sys.argv[1:] if argv is None else argv)
+    set_starts_project(starts_project(args))
     try:
         code = fast.dispatch(args)
         if code is None:
@@ -111,3 +112,4 @@ def main(argv: list[str] | None = None) -> int:
         return report_error(exc, verbose=_state["verbose"])
     finally:  # `--registry` holds for this command only (main may run again in one process)
         set_registry_url(None)
+        set_starts_project(None)

@@ -47,3 +47,32 @@ def normalize(argv: Sequence[str]) -> list[str]:
     else:
         rest += tail
     return front + rest
+
+
+# The commands that may start a project in a folder with none above it (they write one: a
+# registry, a warehouse table); every other command reads a project and refuses to start one.
+STARTS_PROJECT = {
+    ("train",),
+    ("data", "load"),
+    ("models", "register"),
+    ("models", "import"),
+    ("registry", "upgrade"),
+    ("pipeline", "run"),
+    ("pipeline", "step"),
+}
+
+
+def starts_project(argv: Sequence[str]) -> bool:
+    """Whether the (normalized) command line runs one of :data:`STARTS_PROJECT`."""
+    words: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in VALUED:
+            skip = True
+        elif arg == "--":
+            break
+        elif not arg.startswith("-"):
+            words.append(arg)
+    return tuple(words[:1]) in STARTS_PROJECT or tuple(words[:2]) in STARTS_PROJECT

@@ -97,7 +97,7 @@ def tables(
         return
     print_table(
         f"Tables of {warehouse.describe()}",
-        ["table", "rows", "columns"],
+        ["name", "rows", "columns"],  # the --json field names
         ([t.name, f"{t.rows:,}", ", ".join(t.columns)] for t in infos),
     )
 
@@ -110,14 +110,16 @@ def _stats_rows(stats: dict):
         if s.get("kind") == "categorical":
             top = ", ".join(f"{t['value']} {t['share']:.0%}" for t in s["top"][:4])
             more = f" (+{s['distinct'] - 4} more)" if s["distinct"] > 4 else ""
-            yield [*head, *counts, "-", "-", "-", "-", f"{s['distinct']} distinct: {top}{more}"]
+            yield [*head, *counts, "-", "-", "-", "-", "-", f"{s['distinct']}", f"{top}{more}"]
             continue
         median = (s.get("quantiles") or {}).get("p50")
         yield [
             *head,
             *counts,
             *(_num(s[k]) for k in ("mean", "std", "min", "max")),
-            "" if median is None else f"median {_num(median)}",
+            "" if median is None else _num(median),
+            "",
+            "",
         ]
 
 
@@ -152,7 +154,9 @@ def stats(
 def _render_stats(source: str, result: dict) -> None:
     print_table(
         f"{source}: {result['rows']:,} rows",
-        ["feature", "kind", "count", "missing", "mean", "std", "min", "max", "values"],
+        # The headers are the --json field names of each of ``features`` (feature: its key).
+        ["feature", "kind", "count", "missing", "mean", "std", "min", "max", "quantiles.p50"]
+        + ["distinct", "top"],
         _stats_rows(result),
     )
     if "label" in result:
@@ -160,6 +164,7 @@ def _render_stats(source: str, result: dict) -> None:
         total = sum(dist.values()) or 1
         print_table(
             f"Label {result['label']['name']} ({result['label']['missing']} missing)",
+            # label.distribution: {value: rows}; share: the rows' fraction of the total
             ["value", "rows", "share"],
             ([k, f"{v:,}", f"{v / total:.1%}"] for k, v in dist.items()),
         )
@@ -208,9 +213,10 @@ def _render_drift(report: DriftReport, against: int) -> None:
     moved, result = report.drifted, report.features
     print_table(
         f"{report.source} against run {against}",
-        ["feature", "PSI", "mean (run)", "mean (now)", "shift (sd)", "drift"],
+        # The headers are the --json field names of ``features`` (mean_shift: in the run's sd).
+        ["feature", "psi", "mean_before", "mean_after", "mean_shift", "drifted", "reason"],
         ([d.feature, _num(d.psi), _num(d.mean_before), _num(d.mean_after), _num(d.mean_shift),
-          f"[red]yes[/]: {d.reason}" if d.drifted else "no"] for d in result),
+          "[red]yes[/]" if d.drifted else "no", d.reason if d.drifted else ""] for d in result),
     )  # fmt: skip
     console.print(
         f"{len(moved)} of {len(result)} features drifted"

@@ -29,7 +29,8 @@ def _show(model: str, target: str, deployments: list[Deployment], as_json: bool)
         return
     print_table(
         f"{model} on {target}",
-        ["version", "traffic", "deployed", "action", "by", "deployed model id"],
+        # The headers are the --json field names (resources: what the endpoint kind calls it).
+        ["version", "traffic_percent", "deployed_at", "action", "actor", "resources"],
         (
             [
                 d.version,
@@ -58,7 +59,8 @@ def list_deployments(
         return
     print_table(
         "Deployments",
-        ["model", "version", "endpoint", "traffic", "deployed", "by", "resource"],
+        # The headers are the --json field names (resources: what the endpoint kind calls it).
+        ["model", "version", "endpoint", "traffic_percent", "deployed_at", "actor", "resources"],
         (
             [
                 d.model,

@@ -50,11 +50,16 @@ def dispatch(argv: Sequence[str]) -> int | None:
     if rest or (args[1] == "versions" and (ns.limit < 0 or ns.name.startswith("-"))):
         return None
     from mlkit.cli import listings
+    from mlkit.config import set_starts_project
 
-    if args[1] == "list":
-        listings.list_models(ns.as_json)
-    else:
-        listings.versions(ns.name, ns.where, ns.sort, ns.limit, ns.as_json)
+    set_starts_project(False)  # a listing reads a project; it never starts one
+    try:
+        if args[1] == "list":
+            listings.list_models(ns.as_json)
+        else:
+            listings.versions(ns.name, ns.where, ns.sort, ns.limit, ns.as_json)
+    finally:
+        set_starts_project(None)
     return 0
 
 

@@ -45,11 +45,11 @@ def render_version(mv: ModelVersion) -> None:
         f"{mv.model} version {mv.version}",
         [
             ("aliases", ", ".join(mv.aliases)),
-            ("created", fmt_time(mv.created_at)),
+            ("created_at", fmt_time(mv.created_at)),
             ("description", mv.description),
-            ("artifact", mv.artifact_uri),
-            ("sha256", mv.artifact_sha256),
-            ("size", fmt_size(mv.size_bytes)),
+            ("artifact_uri", mv.artifact_uri),
+            ("artifact_sha256", mv.artifact_sha256),
+            ("size_bytes", fmt_size(mv.size_bytes)),
             *((f"tags.{k}", v) for k, v in sorted(mv.tags.items())),
             *((f"metrics.{k}", v) for k, v in sorted(mv.metrics.items())),
             *((f"signature.{k}", v) for k, v in sorted(mv.signature.items())),
@@ -58,14 +58,16 @@ def render_version(mv: ModelVersion) -> None:
 
 
 def run_fields(run: Run) -> list[tuple[str, Any]]:
+    """A run's fields, named as in its ``--json`` (``mlkit runs show``, ``mlkit models show``'s
+    ``run``)."""
     return [
         ("experiment", run.experiment),
-        ("experiment file", run.experiment_path),
+        ("experiment_path", run.experiment_path),
         ("status", run.status),
-        ("started", fmt_time(run.started_at)),
-        ("finished", fmt_time(run.finished_at)),
-        ("code version", run.code_version),
-        ("run dir", run.run_dir),
+        ("started_at", fmt_time(run.started_at)),
+        ("finished_at", fmt_time(run.finished_at)),
+        ("code_version", run.code_version),
+        ("run_dir", run.run_dir),
         ("error", run.error),
         *((f"tags.{k}", v) for k, v in sorted(run.tags.items())),
     ]
@@ -77,13 +79,14 @@ def render_deployments(deployments: Sequence[Deployment]) -> None:
         return
     print_table(
         "Deployments",
-        ["model", "version", "endpoint", "state", "deployed", "retired", "verdict"],
+        # The headers are the --json field names (``deployments``).
+        ["model", "version", "endpoint", "active", "deployed_at", "retired_at", "verdict_id"],
         (
             [
                 d.model,
                 d.version,
                 d.endpoint,
-                "active" if d.active else "retired",
+                "yes" if d.active else "no",
                 fmt_time(d.deployed_at),
                 fmt_time(d.retired_at),
                 d.verdict_id,

@@ -62,7 +62,16 @@ def sqlite_file(url: str) -> Path | None:
 
 def no_registry(url: str) -> RegistryError:
     """There is no registry at ``url`` and this command may not create one."""
+    from mlkit.config import outside_any_project
+
     path = sqlite_file(url)
+    if outside_any_project(url):
+        return RegistryError(
+            f"no mlkit project in {Path.cwd()} nor in a folder above it (no registry.db, "
+            "warehouse.duckdb or mlkit.toml)",
+            hint="run the command in a project's folder or set MLKIT_HOME; `mlkit data load` or "
+            "`mlkit train` starts a project here",
+        )
     where = str(path) if path is not None else describe_url(url)
     return RegistryError(
         f"no registry at {where}",

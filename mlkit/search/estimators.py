@@ -31,6 +31,9 @@ from mlkit.search.generators import (  # noqa: E402
     optimizer_fn,
 )
 from mlkit.search.inputs import feature_columns  # noqa: E402
+from mlkit.search.label_checks import install as check_labels_once  # noqa: E402
+
+check_labels_once()
 
 _STRATEGIES = {
     "grow": adanet.ensemble.GrowStrategy,
@@ -126,7 +129,13 @@ def build_estimator(
     )
 
 
-def run_config_for(spec: SearchSpec, model_dir: Path) -> tf.estimator.RunConfig:
+def run_config_for(
+    spec: SearchSpec, model_dir: Path, save_graphs: bool = True
+) -> tf.estimator.RunConfig:
+    """``save_graphs``: write ``graph.pbtxt``, a ``MetaGraphDef`` beside every checkpoint and the
+    graph into the event files (megabytes per iteration, seconds to write on small data). Off
+    when the run directory is trimmed after the run anyway (``mlkit.search.run_files``: every
+    ``keep_after_run`` but ``all`` drops them); resuming and TensorBoard's scalars need none."""
     return tf.estimator.RunConfig(
         model_dir=str(model_dir),
         tf_random_seed=spec.seed,
@@ -136,6 +145,7 @@ def run_config_for(spec: SearchSpec, model_dir: Path) -> tf.estimator.RunConfig:
         keep_checkpoint_max=3,
         save_summary_steps=max(1, spec.steps_per_iteration // 10),
         log_step_count_steps=None,
+        checkpoint_save_graph_def=save_graphs,
     )
 
 

@@ -25,7 +25,7 @@ from mlkit.search.compat import apply
 apply()
 import tensorflow as tf  # noqa: E402
 
-from mlkit.search.estimators import build_estimator  # noqa: E402
+from mlkit.search.estimators import build_estimator, run_config_for  # noqa: E402
 from mlkit.search.export import export_for_serving  # noqa: E402
 from mlkit.search.held_out import (  # noqa: E402
     architecture_members,
@@ -35,6 +35,7 @@ from mlkit.search.held_out import (  # noqa: E402
 )
 from mlkit.search.hooks import Interrupts, Progress, SearchHook  # noqa: E402
 from mlkit.search.inputs import input_fn  # noqa: E402
+from mlkit.search.phases import share_evaluation_graph  # noqa: E402
 from mlkit.search.reports import (  # noqa: E402
     iteration_reports,
     learning_curves,
@@ -97,6 +98,7 @@ def run_search(
     distributed: bool = False,
     on_stage: StageCallback | None = None,
     columns: ColumnPlan | None = None,
+    save_graphs: bool = True,
 ) -> SearchResult:
     """Train, choose, evaluate on the held-out test split and export.
 
@@ -111,6 +113,8 @@ def run_search(
     (``mlkit.search.preprocess``).
     ``distributed``: this is the chief of a ``TF_CONFIG`` cluster; it trains through
     ``tf.estimator.train_and_evaluate`` with the workers and parameter servers.
+    ``save_graphs``: write the graph copies (``graph.pbtxt``, ``.meta`` files, the event files'
+    graphs) when ``config`` is not given (``mlkit.search.estimators.run_config_for``).
     """
     started = time.perf_counter()
     one_process = in_memory(train) and not distributed
@@ -126,11 +130,12 @@ def run_search(
         n_classes,
         model_dir,
         _eval_fn(spec, eval),
-        config=config,
+        config=config or run_config_for(spec, model_dir, save_graphs=save_graphs),
         train_labels=train.labels,
         categorical=columns.categorical() if columns is not None else None,
     )
     stage: StageCallback = on_stage or (lambda _key, _message: None)
+    share_evaluation_graph(estimator)
     iteration = _announce_phases(estimator, stage, spec.steps_per_iteration, model_dir)
     try:
         stage("train_graph", f"iteration {iteration + 1}: building the training graph")

@@ -224,7 +224,9 @@ def _search_and_register(
         # A daemon thread: Ctrl-C or a failed search must not wait for the fit to end.
         kept = dict(store.get_run(run.id).reference_models) if resumed else {}
         fitting = _in_background(lambda: _reference_models(kept, s, data, stage))
-        result = _search(run.id, s, data, run_dir, stage, on_progress, resumed, distributed)
+        result = _search(
+            run.id, s, data, run_dir, stage, on_progress, resumed, distributed, keep == "all"
+        )
         reference = fitting.result()
         if reference and not kept:
             store.record_run_report(run.id, reference_models=reference)
@@ -308,8 +310,10 @@ def _search(
     on_progress: Progress | None,
     resumed: bool,
     distributed: bool,
+    save_graphs: bool,
 ) -> SearchResult:
-    """The AdaNet search in ``run_dir`` (from its checkpoint when ``resumed``)."""
+    """The AdaNet search in ``run_dir`` (from its checkpoint when ``resumed``); the graph
+    copies written only when the run directory keeps them (``save_graphs``)."""
     stage("imports", "loading TensorFlow and AdaNet")
     from mlkit.search.runner import run_search  # imports TensorFlow
 
@@ -333,6 +337,7 @@ def _search(
         distributed=distributed,
         on_stage=stage,
         columns=data.columns,
+        save_graphs=save_graphs,
     )
 
 

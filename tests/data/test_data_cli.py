@@ -14,6 +14,7 @@ import pytest
 from mlkit.config import load_settings
 from mlkit.data import LocalWarehouse
 from mlkit.registry import open_store
+from tests.conftest import table_headers
 
 _datasets = itertools.count()
 
@@ -47,6 +48,16 @@ def test_load_tables_and_stats_locally(cli, mlkit_home: Path) -> None:
     assert query["rows"] == 178 + 182
     shown = cli("data", "stats", "digits_s", "--label", "label")
     assert shown.code == 0 and "pixels [64]" in shown.out and "115,008" in shown.out
+    # The headers are the --json field names (of each feature's statistics; feature: its key).
+    features, _label = table_headers(shown.out)
+    assert features[0] == "feature"
+    for name in features[1:]:
+        head, _, rest = name.partition(".")
+        # quantiles (numbers), distinct and top (categories): keys of other kinds' statistics
+        assert head in pixels or head in ("quantiles", "distinct", "top"), name
+        assert not rest or rest == "p50", name
+    [headers] = table_headers(cli("data", "tables").out)
+    assert set(headers) == set(tables[0])
 
 
 def test_errors_are_one_line(cli, mlkit_home: Path) -> None:
@@ -138,6 +149,8 @@ def test_drift_against_a_run(cli, mlkit_home: Path) -> None:
     assert [f["feature"] for f in moved["features"] if f["drifted"]] == ["a"]
     shown = cli("data", "drift", "moved", "--against", run_id)  # drift fails by default: exit 8
     assert shown.code == 8 and "1 of 3 features drifted" in shown.out
+    [headers] = table_headers(shown.out)
+    assert "psi" in headers and set(headers) <= set(moved["features"][0])
     assert shown.err.startswith(f"Error: 1 of 3 features drifted against run {run_id}: a")
     with open_store(load_settings().registry_url, load_settings().artifacts_dir) as store:
         bare = store.create_run("drifty", spec_text="", params={}).id

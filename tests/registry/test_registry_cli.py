@@ -265,3 +265,23 @@ def test_tags_are_validated_and_shown_as_written(home, cli):
     for args in (("models", "versions", "digits"), ("models", "show", "digits:1")):
         out = cli(*args)
         assert out.code == 0 and "[/bold]x[red]y" in out.out, out.err
+
+
+def test_lineage_and_endpoint_tables_are_headed_by_the_json_field_names(home, cli):
+    from tests.conftest import table_headers
+
+    shown = json.loads(cli("models", "show", "digits:2", "--json").out)
+    out = cli("models", "show", "digits:2").out
+    version, run, fingerprint, deployments = table_headers(out)
+    assert version == run == fingerprint == ["field", "value"]
+    for name in ("created_at", "artifact_uri", "artifact_sha256", "size_bytes"):
+        assert f"│ {name} " in out and name in shown["version"]
+    for name in ("experiment_path", "started_at", "finished_at"):
+        assert f"│ {name} " in out and name in shown["run"]
+    assert deployments == [
+        "model", "version", "endpoint", "active", "deployed_at", "retired_at", "verdict_id"
+    ]  # fmt: skip
+    assert set(deployments) <= set(shown["deployments"][0])
+    listed = json.loads(cli("endpoints", "list", "--json").out)
+    [headers] = table_headers(cli("endpoints", "list").out)
+    assert "traffic_percent" in headers and set(headers) <= set(listed[0])
