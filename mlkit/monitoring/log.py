@@ -4,7 +4,9 @@
 observer): the server hands it each answer and each posted truth; :meth:`answered` only appends
 the record the server built to an in-memory queue (no JSON, no columns: about 1 µs), and one
 background thread turns what queued into Arrow columns and appends them to the warehouse table in
-one write. So logging never fails or delays an answer:
+one write (through the warehouse's :class:`~mlkit.data.warehouse.Appender`: the local warehouse
+keeps its DuckDB connection between writes and attaches the file for each). So logging never
+fails or delays an answer:
 
 - a request is logged with probability ``sample`` (1.0: every request);
 - when the warehouse cannot be written (down, locked, full) the batch is counted as dropped and
@@ -143,6 +145,8 @@ class PredictionLogger:
         self.max_delay_s = 0.0
         self.cost = WriterCost()
         self._recent_writes: deque[float] = deque(maxlen=8)  # wall seconds, take to commit
+        # many small appends: the local warehouse keeps its DuckDB connection between them
+        self._appenders = {t: warehouse.appender(t) for t in (self.table, self.labels_table)}
         self._thread = threading.Thread(target=self._run, name="mlkit-prediction-log", daemon=True)
         self._thread.start()
 
@@ -220,7 +224,7 @@ class PredictionLogger:
     def _write(self, table: str, rows: pa.Table, instances: int) -> bool:
         cpu, wall = time.thread_time(), time.monotonic()
         try:
-            self.warehouse.write_table(table, rows, replace=False)
+            self._appenders[table].append(rows)
         except Exception as exc:  # the sink is down: count, keep serving
             logger.warning(
                 "prediction log: %d rows for table '%s' dropped: %s", rows.num_rows, table, exc
@@ -252,6 +256,8 @@ class PredictionLogger:
         self._thread.join(timeout_s)
         if not self._thread.is_alive():
             self.flush()
+            for appender in self._appenders.values():
+                appender.close()
         else:
             with self._lock:
                 self.dropped += self._queued
