@@ -235,6 +235,7 @@ def logging_cost(server, watch, port: int, clients: int, seconds: float, rounds:
         "requests_per_s_logging_on": round(median(on), 1),
         "cpu_us_per_request_logging_off": round(median(cpu_off) * 1e6, 1),
         "cpu_us_per_request_logging_on": round(median(cpu_on) * 1e6, 1),
+        "logging_cpu_ratio": round(median(cpu_off) / median(cpu_on), 3),
         "writer_convert_cpu_us_per_row": round(
             (cost.convert_cpu_s - cost_before.convert_cpu_s) / rows * 1e6, 1
         ),
@@ -244,6 +245,7 @@ def logging_cost(server, watch, port: int, clients: int, seconds: float, rounds:
         "writer_rows_per_write": round(rows / max(1, cost.writes - cost_before.writes), 1),
         "enqueue_us": enqueue_cost(),
         "log_max_delay_s": round(watch.log.counts().max_delay_s, 3),
+        "log_slowest_flush_s": round(cost.slowest_flush_s, 3),
         "answered_with_logging": answered_on,
         "logged": logged,
         "logged_equals_served": logged == answered_on
@@ -405,8 +407,8 @@ def kill_loss(home: Path, flush_s: float, seconds: float) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--seconds", type=float, default=3.0, help="per logging round")
-    parser.add_argument("--rounds", type=int, default=6, help="pairs of logging rounds")
+    parser.add_argument("--seconds", type=float, default=2.0, help="per logging round")
+    parser.add_argument("--rounds", type=int, default=10, help="pairs of logging rounds")
     parser.add_argument("--client", type=int, help=argparse.SUPPRESS)  # the load generator
     parser.add_argument("--bandit-requests", type=int, default=10_000)
     parser.add_argument("--parts", default="logging,drift,bandit,kill", help="which to run")

@@ -376,7 +376,9 @@ class LocalAppender(Appender):
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:
-            con = duckdb.connect()
+            # one thread: an append is small, and DuckDB's worker threads would take the CPU of
+            # the process that appends (the endpoint's) for nothing
+            con = duckdb.connect(config={"threads": 1})
             con.execute("SET enable_progress_bar = false")
             if self.memory_limit:
                 con.execute(f"SET memory_limit = '{self.memory_limit}'")

@@ -101,6 +101,7 @@ class WriterCost:
     convert_cpu_s: float = 0.0
     write_cpu_s: float = 0.0
     write_wall_s: float = 0.0
+    slowest_flush_s: float = 0.0  # from taking the queue to the commit
 
 
 class PredictionLogger:
@@ -217,7 +218,9 @@ class PredictionLogger:
                 if self._write(self.table, rows, queued):
                     oldest = min(a.at for a in answers)
                     self.max_delay_s = max(self.max_delay_s, time.time() - oldest)
-                    self._recent_writes.append(time.monotonic() - began)
+                    took = time.monotonic() - began
+                    self._recent_writes.append(took)
+                    self.cost.slowest_flush_s = max(self.cost.slowest_flush_s, took)
             if truths:
                 self._write(self.labels_table, label_rows(truths), 0)
 
