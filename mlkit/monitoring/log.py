@@ -15,10 +15,11 @@ fails or delays an answer:
 
 **The bound on a kill.** The writer takes what queued early enough that each answer is committed
 within ``flush_interval_s`` of being answered: it takes the queue every ``flush_interval_s`` minus
-the time a write takes (the slowest of the last writes, times 1.5, between 5 % and 50 % of the
-interval), measured from one take to the next, and at once when ``batch_rows`` instances wait. So
-a process killed with SIGKILL loses only records answered in the last ``flush_interval_s`` (as
-long as a write takes under half the interval); :attr:`PredictionLogger.max_delay_s`, the longest
+the time a write takes (the slowest of the last writes, counted from when its take was due, times
+1.5, between 5 % and 50 % of the interval), measured from one take to the next, and at once when
+``batch_rows`` instances wait. So a process killed with SIGKILL loses only records answered in
+the last ``flush_interval_s`` (as long as a late wake-up and a write take under half the
+interval); :attr:`PredictionLogger.max_delay_s`, the longest
 time from an answer to its commit seen so far, shows whether that held. (Before the first write
 is measured the writer takes the queue every half interval.)
 
@@ -145,7 +146,8 @@ class PredictionLogger:
         self.sampled_out = 0
         self.max_delay_s = 0.0
         self.cost = WriterCost()
-        self._recent_writes: deque[float] = deque(maxlen=8)  # wall seconds, take to commit
+        # wall seconds from when a take was due to its commit (a late wake-up and the write)
+        self._recent_writes: deque[float] = deque(maxlen=8)
         # many small appends: the local warehouse keeps its DuckDB connection between them
         self._appenders = {t: warehouse.appender(t) for t in (self.table, self.labels_table)}
         self._thread = threading.Thread(target=self._run, name="mlkit-prediction-log", daemon=True)
@@ -183,8 +185,9 @@ class PredictionLogger:
 
     def take_every_s(self) -> float:
         """How long from one take of the queue to the next: the flush interval less the time a
-        write takes (1.5 x the slowest recent write, between 5 % and 50 % of the interval), so
-        an answer is committed within one interval of being answered."""
+        write takes (1.5 x the slowest of the last 8, counted from when its take was due, so a
+        late wake-up counts; between 5 % and 50 % of the interval), so an answer is committed
+        within one interval of being answered."""
         if not self._recent_writes:
             return self.flush_interval_s * 0.5  # no write measured yet
         margin = min(0.5, max(0.05, 1.5 * max(self._recent_writes) / self.flush_interval_s))
@@ -195,16 +198,21 @@ class PredictionLogger:
         # the first conversion imports what pyarrow converts with (seconds): not in a flush
         log_rows([Answered("", "", 0, "", 0, 0.0, [{}], [{}], 0.0)])
         while not self._stop.is_set():
-            self._wake.wait(max(0.0, taken + self.take_every_s() - time.monotonic()))
+            planned = taken + self.take_every_s()
+            self._wake.wait(max(0.0, planned - time.monotonic()))
             self._wake.clear()
             if self._stop.is_set():
                 return  # close() writes what is left
             taken = time.monotonic()
-            self.flush()
+            # woken late (a loaded machine schedules this thread late): the margin covers it too
+            self._flush(late=max(0.0, taken - planned))
 
     def flush(self) -> None:
         """Write what is queued now; when it returns, everything answered before the call is
         written or counted as dropped (the writer thread calls this; so does :meth:`close`)."""
+        self._flush(late=0.0)
+
+    def _flush(self, late: float) -> None:
         with self._writing:
             began = time.monotonic()
             with self._lock:
@@ -219,7 +227,7 @@ class PredictionLogger:
                     oldest = min(a.at for a in answers)
                     self.max_delay_s = max(self.max_delay_s, time.time() - oldest)
                     took = time.monotonic() - began
-                    self._recent_writes.append(took)
+                    self._recent_writes.append(late + took)
                     self.cost.slowest_flush_s = max(self.cost.slowest_flush_s, took)
             if truths:
                 self._write(self.labels_table, label_rows(truths), 0)
