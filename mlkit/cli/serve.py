@@ -90,7 +90,10 @@ LogSample = Annotated[
     float, typer.Option("--log-sample", min=0.0, max=1.0, help="Share of requests logged.")
 ]
 LogFlush = Annotated[
-    float, typer.Option("--log-flush-s", min=0.01, help="Seconds between writes of the log.")
+    float,
+    typer.Option(
+        "--log-flush-s", min=0.01, help="Each answer is written to the log within these seconds."
+    ),
 ]
 
 

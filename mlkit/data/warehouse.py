@@ -95,6 +95,23 @@ def check_columns(table: pa.Table, name: str) -> None:
         seen.add(column.lower())
 
 
+class Appender:
+    """Appends batches of rows to one table again and again (the prediction log's writer): by
+    default each :meth:`append` is :meth:`Warehouse.write_table` with ``replace=False``. Used by
+    one thread at a time; :meth:`close` when done."""
+
+    def __init__(self, warehouse: Warehouse, name: str) -> None:
+        self.warehouse = warehouse
+        self.name = check_table_name(name)
+
+    def append(self, table: pa.Table) -> int:
+        """Append ``table`` (creating the table when missing; the columns must match)."""
+        return self.warehouse.write_table(self.name, table, replace=False)
+
+    def close(self) -> None:
+        return None
+
+
 class Warehouse(abc.ABC):
     """Where tables live. Names are validated with :func:`check_table_name`."""
 
@@ -123,6 +140,11 @@ class Warehouse(abc.ABC):
     @abc.abstractmethod
     def describe(self) -> str:
         """One line naming the backend and where: ``local warehouse /p/warehouse.duckdb``."""
+
+    def appender(self, name: str) -> Appender:
+        """An :class:`Appender` to table ``name``, for many small appends (a backend may keep
+        what each would open again)."""
+        return Appender(self, name)
 
     def for_streaming(self) -> Warehouse:
         """This warehouse as reads that stream a source bigger than memory should use it (a

@@ -107,3 +107,39 @@ def test_the_counts_are_on_metrics(tmp_path: Path) -> None:
         log.answered(answer(n, instances=1))
     log.close(60.0)
     assert b"mlkit_endpoint_prediction_log_dropped 3.0" in metrics.exposition()
+
+
+def test_rows_are_one_per_instance_whatever_the_requests_hold() -> None:
+    from mlkit.monitoring.log import log_rows
+
+    empty = Answered("e", "shop", 1, "tfserving", 400, 0.001, [], [], 1.0)
+    one, two = answer(1, instances=1), answer(2, instances=2)
+    rows = log_rows([one, two, empty]).to_pylist()
+    assert [(r["request_id"], r["instance_index"]) for r in rows] == [
+        ("r1", 0), ("r2", 0), ("r2", 1), ("e", 0),
+    ]  # fmt: skip
+    assert rows[1]["instance"] == '{"x":2.0,"y":0.5}' and rows[1]["prediction"] == '{"class_id":0}'
+    assert rows[3]["instance"] is None and rows[3]["status"] == 400
+    single = log_rows([one, answer(2, instances=1)]).to_pylist()  # the one-instance path
+    assert single[0] == rows[0] and {**single[1], "at": 0} == {**rows[1], "at": 0}
+
+
+def test_every_answer_is_committed_within_one_flush_interval(tmp_path: Path) -> None:
+    """The bound a SIGKILL relies on: the writer takes the queue early enough (the interval less
+    the time writes take) that no answer waits longer than one interval for its commit."""
+    log = PredictionLogger(LocalWarehouse(tmp_path / "w.duckdb"), flush_interval_s=1.0)
+    try:
+        assert log.take_every_s() < 1.0
+        began, n = time.monotonic(), 0
+        while time.monotonic() - began < 3.0:
+            log.answered(answer(n, instances=1))
+            n += 1
+            time.sleep(0.005)
+        deadline = time.monotonic() + 10
+        while log.counts().logged < n and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert log.counts().logged == n
+        assert 0.0 < log.counts().max_delay_s <= 1.0
+        assert log.cost.writes >= 3 and log.cost.rows == n
+    finally:
+        log.close(60.0)

@@ -1,0 +1,39 @@
+"""The local warehouse's appender (many small appends, one kept DuckDB connection): creates the
+table, appends by name, refuses other columns, and leaves the file free between appends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from mlkit.data import LocalWarehouse
+from mlkit.errors import DataError
+
+
+def test_appends_create_then_add_and_leave_the_file_free(tmp_path: Path) -> None:
+    warehouse = LocalWarehouse(tmp_path / "w.duckdb")
+    appender = warehouse.appender("log")
+    try:
+        assert appender.append(pa.table({"a": [1, 2], "b": ["x", "y"]})) == 2
+        # between appends another connection (here: read-write, this process) opens the file
+        warehouse.write_table("other", pa.table({"c": [1]}))
+        assert appender.append(pa.table({"b": ["z"], "a": [3]})) == 1  # by name
+        assert warehouse.read_table("log").to_pydict() == {"a": [1, 2, 3], "b": ["x", "y", "z"]}
+        with pytest.raises(DataError, match="cannot append to table 'log': it has columns a, b"):
+            appender.append(pa.table({"a": [4]}))
+        assert warehouse.read_table("log").num_rows == 3  # left as it was
+        assert appender.append(pa.table({"a": [5], "b": ["w"]})) == 1  # still usable
+    finally:
+        appender.close()
+    assert warehouse.read_table("log").num_rows == 4
+
+
+def test_a_file_that_cannot_be_opened_is_one_error(tmp_path: Path) -> None:
+    folder = tmp_path / "a-folder.duckdb"
+    folder.mkdir()
+    appender = LocalWarehouse(folder).appender("log")
+    with pytest.raises(DataError, match="cannot open local warehouse"):
+        appender.append(pa.table({"a": [1]}))
+    appender.close()
