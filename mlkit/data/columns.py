@@ -184,6 +184,106 @@ def time_parts(column: pa.Array, kind: str) -> tuple[np.ndarray, np.ndarray]:
 # -- fitting --------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """One column's values converted once, for fitting on the training rows and encoding every
+    row: text (categorical), float64 numbers with NaN for NULL, or time parts and their NULLs."""
+
+    kind: str
+    text: pa.Array | None = None
+    numbers: np.ndarray | None = None
+    parts: np.ndarray | None = None
+    missing: np.ndarray | None = None
+    raw: pa.Array | None = None  # arrays: decoded at encoding
+
+
+def prepare(column: pa.Array, name: str, kind: str, where: str) -> Prepared:
+    """``column`` converted for :func:`fit_prepared` and :func:`encode_prepared`."""
+    if kind == "categorical":
+        return Prepared(kind, text=as_text(column))
+    if kind in TIME_PARTS:
+        parts, missing = time_parts(column, kind)
+        return Prepared(kind, parts=parts, missing=missing)
+    if kind == "array":
+        return Prepared(kind, raw=column)
+    return Prepared(kind, numbers=_numbers(column, name, where))
+
+
+def fit_prepared(
+    prepared: Prepared,
+    name: str,
+    rows: np.ndarray | None = None,
+    *,
+    max_categories: int = MAX_CATEGORIES,
+    min_count: int = MIN_COUNT,
+    shape: tuple[int, ...] = (),
+) -> Column:
+    """Fit one column's preprocessing on its values at ``rows`` (a mask of the training split;
+    None: every value)."""
+    kind = prepared.kind
+    if kind == "categorical":
+        assert prepared.text is not None
+        text = prepared.text if rows is None else prepared.text.filter(pa.array(rows))
+        text = text.drop_null()
+        counts = pc.value_counts(text).to_pylist() if len(text) else []
+        kept = sorted(
+            ((str(c["values"]), int(c["counts"])) for c in counts if c["counts"] >= min_count),
+            key=lambda vc: (-vc[1], vc[0]),
+        )[:max_categories]
+        return Column(name, kind, vocabulary=tuple(v for v, _ in kept))
+    if kind in TIME_PARTS:
+        assert prepared.parts is not None and prepared.missing is not None
+        parts, missing = prepared.parts, prepared.missing
+        if rows is not None:
+            parts, missing = parts[rows], missing[rows]
+        present = parts[~missing]
+        means = present.mean(axis=0) if len(present) else np.zeros(parts.shape[1])
+        return Column(name, kind, impute=tuple(float(np.float32(m)) for m in means),
+                      indicator=bool(missing.any()))  # fmt: skip
+    if kind == "array":
+        return Column(name, kind, shape=shape)
+    assert prepared.numbers is not None
+    values = prepared.numbers if rows is None else prepared.numbers[rows]
+    present = values[~np.isnan(values)]
+    mean = float(np.float32(present.mean())) if len(present) else 0.0
+    return Column(name, kind, impute=(mean,), indicator=bool(len(present) < len(values)))
+
+
+def encode_prepared(prepared: Prepared, spec: Column, where: str) -> dict[str, np.ndarray]:
+    """One prepared column → its model features (see the module's docstring). Fills the
+    prepared numbers' and time parts' NULLs in place: the last use of ``prepared``."""
+    if spec.kind == "categorical":
+        text = prepared.text
+        assert text is not None
+        found = pc.index_in(text, value_set=pa.array(list(spec.vocabulary), pa.string()))
+        ids = found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32) + FIRST_ID
+        ids[ids == FIRST_ID - 1] = OOV_ID
+        ids[text.is_null().to_numpy(zero_copy_only=False)] = MISSING_ID
+        return {spec.name: ids}
+    if spec.kind in TIME_PARTS:
+        parts, missing = prepared.parts, prepared.missing
+        assert parts is not None and missing is not None
+        parts[missing] = np.asarray(spec.impute)
+        names = spec.features()
+        out = {n: parts[:, i].astype(np.float32) for i, n in enumerate(names[: parts.shape[1]])}
+        if spec.indicator:
+            out[f"{spec.name}__missing"] = missing.astype(np.float32)
+        return out
+    if spec.kind == "array":
+        from mlkit.data.decode import decode_column
+
+        assert prepared.raw is not None
+        return {spec.name: decode_column(prepared.raw, spec.name, spec.shape, where)}
+    values = prepared.numbers
+    assert values is not None
+    missing = np.isnan(values)
+    values[missing] = spec.impute[0] if spec.impute else 0.0
+    out = {spec.name: values.astype(np.float32)}
+    if spec.indicator:
+        out[f"{spec.name}__missing"] = missing.astype(np.float32)
+    return out
+
+
 def fit_column(
     column: pa.Array,
     name: str,
@@ -195,56 +295,15 @@ def fit_column(
     shape: tuple[int, ...] = (),
 ) -> Column:
     """Fit one column's preprocessing on its training-split values."""
-    if kind == "categorical":
-        text = as_text(column).drop_null()
-        counts = pc.value_counts(text).to_pylist() if len(text) else []
-        kept = sorted(
-            ((str(c["values"]), int(c["counts"])) for c in counts if c["counts"] >= min_count),
-            key=lambda vc: (-vc[1], vc[0]),
-        )[:max_categories]
-        return Column(name, kind, vocabulary=tuple(v for v, _ in kept))
-    if kind in TIME_PARTS:
-        parts, missing = time_parts(column, kind)
-        present = parts[~missing]
-        means = present.mean(axis=0) if len(present) else np.zeros(parts.shape[1])
-        return Column(name, kind, impute=tuple(float(np.float32(m)) for m in means),
-                      indicator=bool(missing.any()))  # fmt: skip
-    if kind == "array":
-        return Column(name, kind, shape=shape)
-    values = _numbers(column, name, where)
-    present = values[~np.isnan(values)]
-    mean = float(np.float32(present.mean())) if len(present) else 0.0
-    return Column(name, kind, impute=(mean,), indicator=bool(len(present) < len(values)))
+    return fit_prepared(
+        prepare(column, name, kind, where), name,
+        max_categories=max_categories, min_count=min_count, shape=shape,
+    )  # fmt: skip
 
 
 def encode_column(column: pa.Array, spec: Column, where: str) -> dict[str, np.ndarray]:
     """One raw column → its model features (see the module's docstring)."""
-    if spec.kind == "categorical":
-        text = as_text(column)
-        found = pc.index_in(text, value_set=pa.array(list(spec.vocabulary), pa.string()))
-        ids = found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32) + FIRST_ID
-        ids[ids == FIRST_ID - 1] = OOV_ID
-        ids[text.is_null().to_numpy(zero_copy_only=False)] = MISSING_ID
-        return {spec.name: ids}
-    if spec.kind in TIME_PARTS:
-        parts, missing = time_parts(column, spec.kind)
-        parts[missing] = np.asarray(spec.impute)
-        names = spec.features()
-        out = {n: parts[:, i].astype(np.float32) for i, n in enumerate(names[: parts.shape[1]])}
-        if spec.indicator:
-            out[f"{spec.name}__missing"] = missing.astype(np.float32)
-        return out
-    if spec.kind == "array":
-        from mlkit.data.decode import decode_column
-
-        return {spec.name: decode_column(column, spec.name, spec.shape, where)}
-    values = _numbers(column, spec.name, where)
-    missing = np.isnan(values)
-    values[missing] = spec.impute[0] if spec.impute else 0.0
-    out = {spec.name: values.astype(np.float32)}
-    if spec.indicator:
-        out[f"{spec.name}__missing"] = missing.astype(np.float32)
-    return out
+    return encode_prepared(prepare(column, spec.name, spec.kind, where), spec, where)
 
 
 def fit_plan(
@@ -273,6 +332,42 @@ def fit_plan(
     return ColumnPlan(columns, None if classes is None else tuple(classes), settings)
 
 
+def fit_and_encode(
+    table: pa.Table,
+    train_rows: np.ndarray,
+    kinds: Mapping[str, str],
+    where: str,
+    *,
+    classes: Sequence[str] | None = None,
+    shapes: Mapping[str, tuple[int, ...]] | None = None,
+    max_categories: int = MAX_CATEGORIES,
+    min_count: int = MIN_COUNT,
+) -> tuple[ColumnPlan, dict[str, np.ndarray]]:
+    """:func:`fit_plan` on the rows of ``table`` at ``train_rows`` and :func:`encode` of every
+    row, each column converted once for both (the same result as the two calls)."""
+    prepared = {
+        name: prepare(table.column(name).combine_chunks(), name, kind, where)
+        for name, kind in kinds.items()
+    }
+    columns = tuple(
+        fit_prepared(
+            prepared[name],
+            name,
+            train_rows,
+            max_categories=max_categories,
+            min_count=min_count,
+            shape=(shapes or {}).get(name, ()),
+        )  # fmt: skip
+        for name in kinds
+    )
+    settings = {"max_categories": max_categories, "min_count": min_count}
+    plan = ColumnPlan(columns, None if classes is None else tuple(classes), settings)
+    out: dict[str, np.ndarray] = {}
+    for spec in plan.columns:
+        out.update(encode_prepared(prepared[spec.name], spec, where))
+    return plan, out
+
+
 def encode(table: pa.Table, plan: ColumnPlan, where: str) -> dict[str, np.ndarray]:
     """Every model feature of ``table``'s rows."""
     out: dict[str, np.ndarray] = {}
@@ -292,6 +387,7 @@ __all__ = [
     "encode",
     "encode_column",
     "fit_column",
+    "fit_and_encode",
     "fit_plan",
     "time_parts",
 ]

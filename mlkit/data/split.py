@@ -52,7 +52,7 @@ def split_bounds(eval_fraction: float, test_fraction: float) -> tuple[int, int]:
 
 def _key_strings(keys: np.ndarray) -> list[str]:
     if keys.dtype.kind in "iu":
-        return [str(k) for k in keys.tolist()]
+        return list(map(str, keys.tolist()))
     if keys.dtype.kind == "U":
         return keys.tolist()
     if keys.dtype.kind == "O":

@@ -10,6 +10,7 @@ split exactly as the loader splits them (same keys, same split); the preprocessi
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,12 +18,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mlkit.data.columns import MAX_CATEGORIES, MIN_COUNT, as_text, encode, fit_plan
+from mlkit.data.columns import MAX_CATEGORIES, MIN_COUNT, as_text, fit_and_encode
 from mlkit.data.fingerprint import schema_string
 from mlkit.data.split import SPLIT_NAMES, assign_splits
 from mlkit.data.validation import FeatureTypeError, LabelValuesError, NullValuesError
 from mlkit.data.warehouse import Query, Relation, Warehouse
 from mlkit.errors import DataError
+
+# One thread beside the loading one, for a table's statistics (see load_tabular).
+_STATS_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlkit-stats")
 
 
 @dataclass(frozen=True)
@@ -186,6 +190,13 @@ def load_tabular(
     check_key(table, key, where)
     check_label_nulls(table, label, where, source)
     table = key_order(table, key, label)
+    # The statistics need only the rows: computed on another thread (numpy and Arrow release
+    # the GIL in most of it) while this one hashes the keys and encodes the columns.
+    pending = (
+        _STATS_POOL.submit(table_stats, table.select([*names, label]), dict(kinds), label)
+        if with_stats
+        else None
+    )
     keys = table.column(key).combine_chunks()
     codes = assign_splits(keys.to_numpy(zero_copy_only=False), *fractions)
     for code, split in enumerate(SPLIT_NAMES):
@@ -202,24 +213,24 @@ def load_tabular(
         label_values: list[int] = []
     else:
         labels, label_values, classes = class_labels(label_column, train_mask, label, where)
-    plan = fit_plan(
-        table.filter(pa.array(train_mask)), kinds, where, classes=classes, shapes=shapes,
+    plan, encoded = fit_and_encode(
+        table, train_mask, kinds, where, classes=classes, shapes=shapes,
         max_categories=options.max_categories, min_count=options.min_count,
     )  # fmt: skip
-    encoded = encode(table, plan, where)
     parts: dict[str, Any] = {}
+    # Rows grouped by split with one stable sort (each split keeps key order): one gather per
+    # column and split instead of a boolean mask over every row per split.
+    order = np.argsort(codes, kind="stable")
+    ends = np.cumsum(np.bincount(codes, minlength=len(SPLIT_NAMES)))
+    extra_arrays = {c: table.column(c).combine_chunks() for c in extra_columns}
     for code, split in enumerate(SPLIT_NAMES):
-        members = codes == code
-        mask = pa.array(members)
-        extras = {
-            c: table.column(c).combine_chunks().filter(mask).to_numpy(zero_copy_only=False)
-            for c in extra_columns
-        }
+        rows = order[(ends[code - 1] if code else 0) : ends[code]]
+        taken = pa.array(rows)
         parts[split] = Arrays(
-            {n: v[members] for n, v in encoded.items()},
-            labels[members],
-            extras,
-            keys.filter(mask).to_numpy(zero_copy_only=False),
+            {n: v.take(rows, axis=0) for n, v in encoded.items()},
+            labels.take(rows),
+            {c: a.take(taken).to_numpy(zero_copy_only=False) for c, a in extra_arrays.items()},
+            keys.take(taken).to_numpy(zero_copy_only=False),
         )
     feature_specs = [
         FeatureSpec(n, tuple(v.shape[1:]), "array" if v.ndim > 1 else "scalar")
@@ -246,7 +257,7 @@ def load_tabular(
         "test_fraction": fractions[1],
         "split_rows": {split: len(parts[split]) for split in SPLIT_NAMES},
     }
-    stats = table_stats(table.select([*names, label]), dict(kinds), label) if with_stats else {}
+    stats = pending.result() if pending is not None else {}
     return SplitData(
         train=parts["train"],
         eval=parts["eval"],
