@@ -9,9 +9,14 @@ themselves.
 
 The wait is adaptive: a request that is alone runs at once (no added latency for one client);
 only when the previous model call carried several requests, or more requests are on their way
-(``announce``), does the worker wait up to ``max_wait_s`` for up to ``max_batch_rows`` rows.
-Requests whose arrays cannot stack (free dimensions of different lengths) run in separate
-batches.
+(``announce``), does the worker wait up to ``max_wait_s`` for up to ``max_batch_rows`` rows,
+and it stops waiting as soon as the batch holds as many requests as the previous one and none
+is on its way. Requests whose arrays cannot stack (free dimensions of different lengths) run in
+separate batches.
+
+``run_alone`` runs a request on the caller's thread when the batcher is idle, nothing is queued
+or on its way and the previous call carried one request: one client pays no thread hand-off
+(the endpoint's event loop calls it; under concurrency it ``submit``s instead).
 """
 
 from __future__ import annotations
@@ -67,6 +72,7 @@ class Batcher:
         self._closed = False
         self._arriving = 0
         self._last_batch = 1
+        self._running = 0  # model calls under way (the worker's and run_alone's)
         self.calls = 0
         self.requests = 0
         self.largest_batch = 0
@@ -102,6 +108,33 @@ class Batcher:
             threading.Thread(target=self._run, args=([item],), daemon=True).start()
         return item.future
 
+    def run_alone(self, arrays: Arrays, *, announced: bool = False) -> Arrays | None:
+        """The outputs of ``arrays`` run at once on this thread when the request is alone: no
+        model call under way, nothing queued or announced, and the previous call carried one
+        request. None otherwise (the caller then ``submit``s). The model's error is raised."""
+        with self._lock:
+            if announced:
+                self._arriving = max(0, self._arriving - 1)
+            alone = (
+                not self._closed
+                and self._running == 0
+                and self._arriving == 0
+                and self._last_batch <= 1
+                and self._queue.empty()
+            )
+            if alone:
+                self._running += 1
+        if not alone:
+            return None
+        item = _Item(arrays, len(next(iter(arrays.values()))))
+        try:
+            self._run([item])
+        finally:
+            with self._lock:
+                self._running -= 1
+        outputs: Arrays = item.future.result()
+        return outputs
+
     def predict(self, arrays: Arrays) -> Arrays:
         """Run ``arrays`` through the model, batched with others (blocks until answered)."""
         result: Arrays = self.submit(arrays).result()
@@ -123,7 +156,10 @@ class Batcher:
         batch, rows, stop = [first], first.rows, False
         deadline = time.perf_counter() + self.max_wait_s
         waiting = self.max_wait_s > 0 and self._should_wait()
+        expected = self._last_batch  # as many requests as last time, then no more waiting
         while rows < self.max_batch_rows:
+            if waiting and len(batch) >= expected and self._arriving == 0:
+                waiting = False
             timeout = deadline - time.perf_counter() if waiting else 0.0
             try:
                 nxt = self._queue.get_nowait() if timeout <= 0 else self._queue.get(True, timeout)
@@ -141,12 +177,18 @@ class Batcher:
             first = self._queue.get()
             if first is _STOP:
                 return
-            batch, stop = self._gather(first)
-            groups: dict[tuple, list[_Item]] = {}
-            for item in batch:
-                groups.setdefault(item.key(), []).append(item)
-            for items in groups.values():
-                self._run(items)
+            with self._lock:
+                self._running += 1
+            try:
+                batch, stop = self._gather(first)
+                groups: dict[tuple, list[_Item]] = {}
+                for item in batch:
+                    groups.setdefault(item.key(), []).append(item)
+                for items in groups.values():
+                    self._run(items)
+            finally:
+                with self._lock:
+                    self._running -= 1
             with self._lock:
                 self._last_batch = len(batch)
             if stop:
