@@ -15,8 +15,10 @@ is on its way. Requests whose arrays cannot stack (free dimensions of different 
 separate batches.
 
 ``run_alone`` runs a request on the caller's thread when the batcher is idle, nothing is queued
-or on its way and the previous call carried one request: one client pays no thread hand-off
-(the endpoint's event loop calls it; under concurrency it ``submit``s instead).
+or on its way, the previous call carried one request and the last one-request call took less
+than ``inline_below_s`` (a slow model never holds the caller: the endpoint's event loop calls
+this, and under concurrency or for a slow model it ``submit``s instead). One client then pays
+no thread hand-off.
 """
 
 from __future__ import annotations
@@ -62,8 +64,11 @@ class Batcher:
         max_wait_s: float = 0.002,
         name: str = "model",
         on_batch: OnBatch | None = None,
+        inline_below_s: float = 0.002,
     ) -> None:
         self._predict = predict
+        self.inline_below_s = inline_below_s
+        self._single_s = float("inf")  # how long the last one-request model call took
         self.max_batch_rows = max(1, max_batch_rows)
         self.max_wait_s = max(0.0, max_wait_s)
         self._on_batch = on_batch
@@ -117,6 +122,7 @@ class Batcher:
                 self._arriving = max(0, self._arriving - 1)
             alone = (
                 not self._closed
+                and self._single_s < self.inline_below_s
                 and self._running == 0
                 and self._arriving == 0
                 and self._last_batch <= 1
@@ -200,7 +206,9 @@ class Batcher:
         self.largest_batch = max(self.largest_batch, len(items))
         try:
             if len(items) == 1:
+                started = time.perf_counter()
                 outputs = [self._predict(items[0].arrays)]
+                self._single_s = time.perf_counter() - started
             else:
                 stacked = {
                     name: np.concatenate([i.arrays[name] for i in items], axis=0)

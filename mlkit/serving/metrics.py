@@ -36,6 +36,9 @@ _LATENCY_BUCKETS = (
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 _LOAD_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
+_BOUND_LIMIT = 4096  # label sets whose children are kept bound (a model name is the client's)
+_Bound = tuple[Counter, "Counter | None", Histogram]
+
 QueueDepths = Callable[[], Iterable[tuple[str, int, int]]]
 """``(model, version, depth)`` for each loaded version."""
 
@@ -133,6 +136,7 @@ class EndpointMetrics:
             ["reason"], registry=r,
         )  # fmt: skip
         self._live: _Live | None = None
+        self._answered: dict[tuple[str, str, str, int], _Bound] = {}
 
     def watch_queues(self, depths: QueueDepths) -> None:
         """Read queue depths from ``depths`` at scrape time (once per server)."""
@@ -148,11 +152,22 @@ class EndpointMetrics:
     # -- requests ------------------------------------------------------------------------------
 
     def answered(self, model: str, version: str, route: str, code: int, seconds: float) -> None:
-        text = str(code)
-        self.requests.labels(model, version, route, text).inc()
-        if code >= 400:
-            self.errors.labels(model, version, route, text).inc()
-        self.latency.labels(model, version, route).observe(seconds)
+        key = (model, version, route, code)
+        bound = self._answered.get(key)
+        if bound is None:  # the labelled children, looked up once per label set
+            text = str(code)
+            bound = (
+                self.requests.labels(model, version, route, text),
+                self.errors.labels(model, version, route, text) if code >= 400 else None,
+                self.latency.labels(model, version, route),
+            )
+            if len(self._answered) < _BOUND_LIMIT:
+                self._answered[key] = bound
+        requests, errors, latency = bound
+        requests.inc()
+        if errors is not None:
+            errors.inc()
+        latency.observe(seconds)
 
     # -- PoolEvents ----------------------------------------------------------------------------
 
