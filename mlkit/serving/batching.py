@@ -23,11 +23,13 @@ no thread hand-off.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
@@ -47,7 +49,8 @@ _STOP = object()
 class _Item:
     arrays: Arrays
     rows: int
-    future: Future = field(default_factory=Future)
+    future: Future | asyncio.Future = field(default_factory=Future)
+    loop: asyncio.AbstractEventLoop | None = None  # an asyncio future's loop (submit_async)
 
     def key(self) -> tuple:
         return tuple((name, a.shape[1:], a.dtype.str) for name, a in sorted(self.arrays.items()))
@@ -101,8 +104,20 @@ class Batcher:
 
     def submit(self, arrays: Arrays, *, announced: bool = False) -> Future:
         """Queue ``arrays`` (one request's rows); the future gets the request's outputs."""
-        rows = len(next(iter(arrays.values())))
-        item = _Item(arrays, rows)
+        future: Future = Future()
+        self._put(_Item(arrays, len(next(iter(arrays.values()))), future), announced)
+        return future
+
+    def submit_async(self, arrays: Arrays, *, announced: bool = False) -> asyncio.Future:
+        """``submit`` for a caller on an event loop (call it there): an asyncio future, which
+        the worker settles with one ``call_soon_threadsafe`` per batch for all of the loop's
+        requests (no per-request cross-thread future, lock or wake-up on the loop's side)."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._put(_Item(arrays, len(next(iter(arrays.values()))), future, loop), announced)
+        return future
+
+    def _put(self, item: _Item, announced: bool) -> None:
         with self._lock:
             if announced:
                 self._arriving = max(0, self._arriving - 1)
@@ -111,7 +126,6 @@ class Batcher:
                 self._queue.put(item)
         if closed:  # the version was unloaded while this request held it: run it on its own
             threading.Thread(target=self._run, args=([item],), daemon=True).start()
-        return item.future
 
     def run_alone(self, arrays: Arrays, *, announced: bool = False) -> Arrays | None:
         """The outputs of ``arrays`` run at once on this thread when the request is alone: no
@@ -132,13 +146,14 @@ class Batcher:
                 self._running += 1
         if not alone:
             return None
-        item = _Item(arrays, len(next(iter(arrays.values()))))
+        future: Future = Future()
+        item = _Item(arrays, len(next(iter(arrays.values()))), future)
         try:
             self._run([item])
         finally:
             with self._lock:
                 self._running -= 1
-        outputs: Arrays = item.future.result()
+        outputs: Arrays = future.result()
         return outputs
 
     def predict(self, arrays: Arrays) -> Arrays:
@@ -220,14 +235,39 @@ class Batcher:
                     outputs.append({k: v[start : start + item.rows] for k, v in together.items()})
                     start += item.rows
         except BaseException as exc:  # every request of the batch gets the model's error
-            for item in items:
-                if not item.future.done():
-                    item.future.set_exception(exc)
+            _settle_all(items, [exc] * len(items))
             return
         if self._on_batch is not None:
             try:
                 self._on_batch(len(items), sum(i.rows for i in items))
             except Exception:  # metrics must never fail a request
                 logger.exception("recording a batch failed")
-        for item, out in zip(items, outputs, strict=True):
-            item.future.set_result(out)
+        _settle_all(items, outputs)
+
+
+def _settle_all(items: list[_Item], results: Sequence[Arrays | BaseException]) -> None:
+    """Hand each request its result: thread futures at once, asyncio futures in one callback
+    per event loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future, object]]] = {}
+    for item, result in zip(items, results, strict=True):
+        future = item.future
+        if item.loop is not None and isinstance(future, asyncio.Future):
+            by_loop.setdefault(item.loop, []).append((future, result))
+        elif isinstance(future, Future) and not future.done():
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+    for loop, pairs in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+            loop.call_soon_threadsafe(_settle, pairs)
+
+
+def _settle(pairs: list[tuple[asyncio.Future, object]]) -> None:
+    for future, result in pairs:
+        if future.done():  # cancelled: the client went away
+            continue
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result)

@@ -291,9 +291,7 @@ async def _call(loaded: Loaded, instances: object, big: bool) -> list[dict]:
         raise
     alone = None if big else batcher.run_alone(arrays, announced=True)
     outputs: dict[str, Any] = (
-        alone
-        if alone is not None
-        else await asyncio.wrap_future(batcher.submit(arrays, announced=big))
+        alone if alone is not None else await batcher.submit_async(arrays, announced=big)
     )
     from mlkit.savedmodel import format_predictions  # loaded with the first model
 
