@@ -137,6 +137,7 @@ class EndpointMetrics:
         )  # fmt: skip
         self._live: _Live | None = None
         self._answered: dict[tuple[str, str, str, int], _Bound] = {}
+        self._batches: dict[tuple[str, int], tuple[Histogram, Histogram]] = {}
 
     def watch_queues(self, depths: QueueDepths) -> None:
         """Read queue depths from ``depths`` at scrape time (once per server)."""
@@ -180,8 +181,16 @@ class EndpointMetrics:
         self.unload_seconds.labels(model, str(version)).observe(seconds)
 
     def batch(self, model: str, version: int, requests: int, rows: int) -> None:
-        self.batch_requests.labels(model, str(version)).observe(requests)
-        self.batch_rows.labels(model, str(version)).observe(rows)
+        bound = self._batches.get((model, version))
+        if bound is None:  # a loaded version's children, looked up once
+            bound = (
+                self.batch_requests.labels(model, str(version)),
+                self.batch_rows.labels(model, str(version)),
+            )
+            if len(self._batches) < _BOUND_LIMIT:
+                self._batches[(model, version)] = bound
+        bound[0].observe(requests)
+        bound[1].observe(rows)
 
     def refused(self, model: str, version: int) -> None:
         self.refusals.labels(model, str(version)).inc()
