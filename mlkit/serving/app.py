@@ -33,7 +33,6 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
 from urllib.parse import unquote
 
 from starlette.applications import Starlette
@@ -63,7 +62,8 @@ from mlkit.serving.payload import (
 )
 from mlkit.serving.pool import ModelPool
 from mlkit.serving.predicting import Predictor, predict_route
-from mlkit.serving.routing import Resolution, Target, TargetPicker
+from mlkit.serving.routing import Resolution, TargetPicker
+from mlkit.serving.status import StatusPages, signature_def
 
 __all__ = ["MAX_BODY_BYTES", "MAX_INSTANCES", "MAX_JSON_DEPTH", "EndpointApp", "Limits",
            "signature_def"]  # fmt: skip
@@ -120,12 +120,13 @@ class EndpointApp:
         self.picker = picker
         self.observers = tuple(observers)
         self.metrics = metrics or EndpointMetrics()
-        self.metrics.watch_queues(self._queue_depths)
         self.requests_served = 0
         self.in_flight = 0
         self._ids = itertools.count(1)
         self._id_prefix = uuid.uuid4().hex[:12]
         self.predictor = Predictor(self)
+        self.pages = StatusPages(pool, self.predictor)
+        self.metrics.watch_queues(self.pages.queue_depths)
         routes = [
             Route("/health", self._health, methods=_METHODS),
             Route("/ready", self._ready, methods=_METHODS),
@@ -271,7 +272,7 @@ class EndpointApp:
             "refused": len(refused),
         }
         if self._has_token(request):  # what is in memory, and why a version is refused
-            body["loaded"] = [self._batching(m, v) for m, v in self.pool.loaded()]
+            body["loaded"] = [self.pages.batching(m, v) for m, v in self.pool.loaded()]
             body["refused"] = [
                 {"model": m, "version": v, "reason": why} for (m, v), why in sorted(refused.items())
             ]
@@ -319,8 +320,8 @@ class EndpointApp:
             info.route = "metadata" if model_route["verb"] == "/metadata" else "status"
             self._only(request, "GET")
             if model_route["verb"] == "/metadata":
-                return await self._metadata(info, name, version, label)
-            return self._status(info, name, version, label)
+                return await self.pages.metadata(info, name, version, label)
+            return self.pages.status(info, name, version, label)
         if endpoint_route is not None and endpoint_route["verb"]:
             info.route = "vertex_predict"  # a POST took mlkit.serving.predicting
             self._only(request, "POST")
@@ -345,108 +346,3 @@ class EndpointApp:
             raise Reply(400, items)
         tell_feedback((*self.observers, self.picker), items)
         return json_response(200, {"received": len(items), "model": name})
-
-    # -- status, metadata, readiness -----------------------------------------------------------
-
-    def _version_status(self, name: str, target: Target) -> dict:
-        state = self.pool.state(name, target.version)
-        refused = self.pool.refused().get((name, target.version))
-        return {
-            "version": str(target.version),
-            # TF Serving's states; a deployed version that is not in memory loads on first use.
-            "state": {"UNLOADED": "START"}.get(state, state),
-            "status": {
-                "error_code": "OK" if refused is None else "FAILED_PRECONDITION",
-                "error_message": refused or "",
-            },
-            "loaded": state == "AVAILABLE",
-            "traffic_percent": target.percent,
-        }
-
-    def _status(self, info: Info, name: str, version: str | None, label: str | None) -> Response:
-        info.model = name
-        targets = self.predictor.targets(info, name)
-        chosen = targets
-        if version is not None or label is not None:
-            chosen = [self.predictor.choose(info, name, targets, version, label)]
-        statuses = [self._version_status(name, t) for t in sorted(chosen, key=lambda t: t.version)]
-        return json_response(200, {"model_version_status": statuses})
-
-    async def _metadata(
-        self, info: Info, name: str, version: str | None, label: str | None
-    ) -> Response:
-        info.model = name
-        targets = self.predictor.targets(info, name)
-        if version is None and label is None:
-            target = max(targets, key=lambda t: (t.percent, t.version))
-        else:
-            target = self.predictor.choose(info, name, targets, version, label)
-        info.version = target.version
-        runner = (await self.predictor.loaded(name, target)).runner
-        return json_response(
-            200,
-            {
-                "model_spec": {
-                    "name": name,
-                    "signature_name": runner.signature_name,
-                    "version": str(target.version),
-                },
-                "metadata": {"signature_def": signature_def(runner)},
-            },
-        )
-
-    def _batching(self, model: str, version: int) -> dict:
-        entry = self.pool.peek(model, version)
-        batcher = entry.batcher if entry is not None else None
-        return {
-            "model": model,
-            "version": version,
-            "requests": batcher.requests if batcher else 0,
-            "model_calls": batcher.calls if batcher else 0,
-            "largest_batch": batcher.largest_batch if batcher else 0,
-            "queue_depth": batcher.queue_depth if batcher else 0,
-        }
-
-    def _queue_depths(self) -> list[tuple[str, int, int]]:
-        depths = []
-        for model, version in self.pool.loaded():
-            entry = self.pool.peek(model, version)
-            if entry is not None:
-                depths.append((model, version, entry.batcher.queue_depth))
-        return depths
-
-
-_TF_DTYPES = {
-    "float32": "DT_FLOAT",
-    "float64": "DT_DOUBLE",
-    "float16": "DT_HALF",
-    "string": "DT_STRING",
-    "object": "DT_STRING",
-}
-
-
-def signature_def(runner: Any) -> dict:
-    """TF Serving's metadata shape for the signature the endpoint calls (a STRING or BYTES
-    feature of an mlkit export is a DT_STRING input of shape [-1])."""
-
-    def tensor(name: str, shape: tuple, dtype: str) -> dict:
-        dims = [{"size": "-1"}] + [{"size": str(-1 if d is None else d)} for d in shape]
-        return {"dtype": dtype, "tensor_shape": {"dim": dims}, "name": name}
-
-    spec = getattr(runner, "serving_spec", None)
-    if spec is None:  # a runner without stored forms: its float inputs
-        spec = {n: (s, runner.input_dtypes[n].name) for n, s in runner.input_spec.items()}
-    inputs = {
-        name: tensor(name, shape, _TF_DTYPES.get(dtype, "DT_" + dtype.upper()))
-        for name, (shape, dtype) in spec.items()
-    }
-    outputs = {name: {"name": name} for name in runner.output_names}
-    return {
-        "signature_def": {
-            runner.signature_name: {
-                "inputs": inputs,
-                "outputs": outputs,
-                "method_name": "tensorflow/serving/predict",
-            }
-        }
-    }
