@@ -80,8 +80,8 @@ def _check_value(
         return f"has {len(value)} values{where}, expected {expected}"
     inner = shape[1:]
     if not inner:
-        for item in value:
-            if not _is_number(item):
+        for item in value:  # the common case inline (a call per value costs more than the check)
+            if type(item) is not float and type(item) is not int and not _is_number(item):
                 return f"must be numbers, got {_short(item)}{where}"
         return None
     for i, item in enumerate(value):

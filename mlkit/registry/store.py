@@ -362,6 +362,11 @@ class RegistryStore(ABC):
     def list_events(self, model: str | None = None, limit: int = 100) -> list[Event]:
         """The event log, newest first, optionally about one model only."""
 
+    def last_event_id(self) -> int:
+        """The id of the newest event (0 when none): a cheap "has anything changed" stamp."""
+        newest = self.list_events(limit=1)
+        return newest[0].id if newest else 0
+
     @abstractmethod
     def record_event(
         self,

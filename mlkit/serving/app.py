@@ -18,38 +18,32 @@ Routes (see docs/serving.md):
   ``deployedModelId`` and ``modelVersionId``.
 
 ``HEAD`` is answered as ``GET`` without the body. Errors are ``{"error": "<one line>"}`` (Vertex
-routes: ``{"error": {"code", "message", "status"}}``). Predict requests run on the event loop up
-to the model call, which the version's batcher runs on its own thread; loading a version runs on
-a worker thread. TensorFlow is imported only when the first model is loaded.
+routes: ``{"error": {"code", "message", "status"}}``). A POST to a predict route takes the raw
+ASGI path of ``mlkit.serving.predicting`` (run alone on the loop, or batched on the version's
+batcher thread under concurrency); the other routes go through Starlette. Loading a version runs
+on a worker thread. TensorFlow is imported only when the first model is loaded.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import itertools
-import json
 import logging
 import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import unquote
 
 from starlette.applications import Starlette
-from starlette.background import BackgroundTask
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
-from mlkit.errors import ArtifactError, InvalidPayload, ServingError
+from mlkit.serving.answers import Info, error_response, json_response
 from mlkit.serving.metrics import CONTENT_TYPE, EndpointMetrics
 from mlkit.serving.observe import (
-    Answered,
     AnswerObserver,
     parse_feedback,
     tell_feedback,
@@ -63,13 +57,13 @@ from mlkit.serving.payload import (
     Reply,
     discard,
     one_line,
-    parse_instances,
     parse_json,
-    parse_payload,
     read_body,
 )
-from mlkit.serving.pool import Loaded, ModelPool
-from mlkit.serving.routing import Resolution, Target, TargetPicker, as_targets
+from mlkit.serving.pool import ModelPool
+from mlkit.serving.predicting import Predictor, predict_route
+from mlkit.serving.routing import Resolution, TargetPicker
+from mlkit.serving.status import StatusPages, signature_def
 
 __all__ = ["MAX_BODY_BYTES", "MAX_INSTANCES", "MAX_JSON_DEPTH", "EndpointApp", "Limits",
            "signature_def"]  # fmt: skip
@@ -81,7 +75,6 @@ Resolve = Callable[[str], Resolution]
 Deployed = Callable[[], "list[dict]"]
 Labels = Callable[[str], "dict[str, int]"]
 
-_SMALL_BODY = 64 * 1024  # larger payloads are parsed on a worker thread, not on the event loop
 _OPEN_PATHS = ("/health", "/ready")  # answered without a token
 _METHODS = ("GET", "HEAD", "POST")
 _MODEL_ROUTE = re.compile(
@@ -92,37 +85,12 @@ _MODEL_ROUTE = re.compile(
 _ENDPOINT_ROUTE = re.compile(
     r"^/v1/(?:projects/[^/]+/locations/[^/]+/)?endpoints/(?P<endpoint>[^/:]+)(?P<verb>:predict)?$"
 )
-_GOOGLE_STATUS = {
-    400: "INVALID_ARGUMENT",
-    401: "UNAUTHENTICATED",
-    404: "NOT_FOUND",
-    405: "UNIMPLEMENTED",
-    408: "DEADLINE_EXCEEDED",
-    411: "INVALID_ARGUMENT",
-    413: "INVALID_ARGUMENT",
-    500: "INTERNAL",
-    503: "UNAVAILABLE",
-}
 
 
-@dataclass
-class _Info:
-    """What a request was, for the access log, the metrics and the observers."""
-
-    route: str = "unknown"
-    model: str = ""
-    version: int | None = None
-    google: bool = False
-    request_id: str = ""
-    started: float = 0.0  # time.perf_counter() when the headers arrived
-    instances: list[object] = field(default_factory=list)
-    predictions: list[object] = field(default_factory=list)
-
-
-def _info(request: Request) -> _Info:
+def _info(request: Request) -> Info:
     info = request.scope.get("mlkit")
-    if not isinstance(info, _Info):
-        info = _Info()
+    if not isinstance(info, Info):
+        info = Info()
         request.scope["mlkit"] = info
     return info
 
@@ -152,11 +120,13 @@ class EndpointApp:
         self.picker = picker
         self.observers = tuple(observers)
         self.metrics = metrics or EndpointMetrics()
-        self.metrics.watch_queues(self._queue_depths)
         self.requests_served = 0
         self.in_flight = 0
         self._ids = itertools.count(1)
         self._id_prefix = uuid.uuid4().hex[:12]
+        self.predictor = Predictor(self)
+        self.pages = StatusPages(pool, self.predictor)
+        self.metrics.watch_queues(self.pages.queue_depths)
         routes = [
             Route("/health", self._health, methods=_METHODS),
             Route("/ready", self._ready, methods=_METHODS),
@@ -175,7 +145,7 @@ class EndpointApp:
         given = (headers.get(b"x-request-id") or b"").decode("latin-1")
         # the client's id when it is one (observe.valid_request_id), else a new one
         request_id = given if valid_request_id(given) else self._next_id()
-        info = _Info(request_id=request_id, started=started)
+        info = Info(request_id=request_id, started=started)
         scope["mlkit"] = info
         status = 500
 
@@ -190,9 +160,12 @@ class EndpointApp:
             await send(message)
 
         method = scope["method"]
-        if method not in _METHODS:
+        route = predict_route(scope) if method == "POST" else None
+        if route is not None:  # the hot route: raw ASGI, no wrapper around send
+            status = await self.predictor.handle(scope, receive, send, info, route)
+        elif method not in _METHODS:
             status = 501
-            response = self._json(
+            response = json_response(
                 501, {"error": f"Unsupported method ('{method}')"}, {"Connection": "close"}
             )
             await response(scope, receive, sending)
@@ -204,7 +177,7 @@ class EndpointApp:
         """A request id unique to this server's run (cheaper than a uuid per request)."""
         return f"{self._id_prefix}-{next(self._ids)}"
 
-    def _record(self, scope: Scope, info: _Info, status: int, seconds: float) -> None:
+    def _record(self, scope: Scope, info: Info, status: int, seconds: float) -> None:
         version = "" if info.version is None else str(info.version)
         try:
             self.metrics.answered(info.model, version, info.route, status, seconds)
@@ -234,45 +207,23 @@ class EndpointApp:
 
     # -- answers -------------------------------------------------------------------------------
 
-    @staticmethod
-    def _json(
-        status: int,
-        body: object,
-        headers: dict[str, str] | None = None,
-        background: BackgroundTask | None = None,
-    ) -> Response:
-        return Response(
-            json.dumps(body).encode("utf-8"),
-            status,
-            headers,
-            media_type="application/json",
-            background=background,
-        )
-
-    def _error(self, info: _Info, reply: Reply) -> Response:
-        body: dict
-        if info.google:
-            status = _GOOGLE_STATUS.get(reply.status, "UNKNOWN")
-            body = {"error": {"code": reply.status, "message": reply.message, "status": status}}
-        else:
-            body = {"error": reply.message}
-        return self._json(reply.status, body, reply.headers)
-
     async def _guarded(
-        self, request: Request, handler: Callable[[Request, _Info], Awaitable[Response]]
+        self, request: Request, handler: Callable[[Request, Info], Awaitable[Response]]
     ) -> Response:
         info = _info(request)
         try:
             return await handler(request, info)
         except Reply as reply:
-            return self._observed(info, self._error(info, reply), reply.status)
+            self.predictor.observed(info, reply.status)
+            return error_response(info, reply)
         except Exception as exc:  # one line in the log and in the answer, never a traceback
             logger.error("%s %s failed: %s: %s", request.method, request.url.path,
                          type(exc).__name__, one_line(str(exc)))  # fmt: skip
             failed = Reply(500, f"the endpoint failed: {type(exc).__name__}: {one_line(str(exc))}")
-            return self._observed(info, self._error(info, failed), 500)
+            self.predictor.observed(info, 500)
+            return error_response(info, failed)
 
-    def _authorize(self, request: Request, path: str) -> None:
+    def authorize(self, request: Request, path: str) -> None:
         if self._has_token(request) or path in _OPEN_PATHS:
             return
         given = request.headers.get("authorization", "")
@@ -298,15 +249,15 @@ class EndpointApp:
     async def _health(self, request: Request) -> Response:
         return await self._guarded(request, self._health_page)
 
-    async def _health_page(self, request: Request, info: _Info) -> Response:
+    async def _health_page(self, request: Request, info: Info) -> Response:
         info.route = "health"
         self._only(request, "GET")
-        return self._json(200, {"status": "ok"})
+        return json_response(200, {"status": "ok"})
 
     async def _ready(self, request: Request) -> Response:
         return await self._guarded(request, self._ready_page)
 
-    async def _ready_page(self, request: Request, info: _Info) -> Response:
+    async def _ready_page(self, request: Request, info: Info) -> Response:
         info.route = "ready"
         self._only(request, "GET")
         try:
@@ -321,30 +272,30 @@ class EndpointApp:
             "refused": len(refused),
         }
         if self._has_token(request):  # what is in memory, and why a version is refused
-            body["loaded"] = [self._batching(m, v) for m, v in self.pool.loaded()]
+            body["loaded"] = [self.pages.batching(m, v) for m, v in self.pool.loaded()]
             body["refused"] = [
                 {"model": m, "version": v, "reason": why} for (m, v), why in sorted(refused.items())
             ]
-        return self._json(200, body)
+        return json_response(200, body)
 
     async def _metrics(self, request: Request) -> Response:
         return await self._guarded(request, self._metrics_page)
 
-    async def _metrics_page(self, request: Request, info: _Info) -> Response:
+    async def _metrics_page(self, request: Request, info: Info) -> Response:
         info.route = "metrics"
-        self._authorize(request, "/metrics")
+        self.authorize(request, "/metrics")
         self._only(request, "GET")
         return Response(self.metrics.exposition(), 200, media_type=CONTENT_TYPE)
 
     async def _dispatch(self, request: Request) -> Response:
         return await self._guarded(request, self._route)
 
-    async def _route(self, request: Request, info: _Info) -> Response:
+    async def _route(self, request: Request, info: Info) -> Response:
         path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
         path = path.split("?", 1)[0]
         model_route, endpoint_route = _MODEL_ROUTE.match(path), _ENDPOINT_ROUTE.match(path)
         info.google = endpoint_route is not None
-        self._authorize(request, path)
+        self.authorize(request, path)
         post = request.method == "POST"
         if path in ("/v1/models", "/v1/models/"):
             info.route = "models"
@@ -355,14 +306,13 @@ class EndpointApp:
                 logger.error("listing deployed models failed: %s", one_line(str(exc)))
                 message = f"cannot list the deployed models: {one_line(str(exc))}"
                 raise Reply(500, message) from None
-            return self._json(200, {"models": models})
+            return json_response(200, {"models": models})
         if model_route is not None:
             name = unquote(model_route["name"])
             version, label = model_route["version"], model_route["label"]
-            if model_route["verb"] == ":predict":
+            if model_route["verb"] == ":predict":  # a POST took mlkit.serving.predicting
                 info.route = "predict"
                 self._only(request, "POST")
-                return await self._predict(request, info, name, version, label, vertex=False)
             if model_route["verb"] == ":feedback":
                 info.route = "feedback"
                 self._only(request, "POST")
@@ -370,13 +320,11 @@ class EndpointApp:
             info.route = "metadata" if model_route["verb"] == "/metadata" else "status"
             self._only(request, "GET")
             if model_route["verb"] == "/metadata":
-                return await self._metadata(info, name, version, label)
-            return self._status(info, name, version, label)
+                return await self.pages.metadata(info, name, version, label)
+            return self.pages.status(info, name, version, label)
         if endpoint_route is not None and endpoint_route["verb"]:
-            info.route = "vertex_predict"
+            info.route = "vertex_predict"  # a POST took mlkit.serving.predicting
             self._only(request, "POST")
-            name = unquote(endpoint_route["endpoint"])
-            return await self._predict(request, info, name, None, None, vertex=True)
         if post:
             await discard(request, self.limits)
         raise Reply(404, f"no route {path}")
@@ -389,131 +337,6 @@ class EndpointApp:
             405, f"{method} is not allowed here; use {allowed}", {"Allow": allowed}, close=True
         )
 
-    # -- predict -------------------------------------------------------------------------------
-
-    def _targets(self, info: _Info, name: str) -> list[Target]:
-        try:
-            targets = as_targets(self.resolve(name))
-        except Exception as exc:
-            logger.error("resolving model '%s' failed: %s", name, one_line(str(exc)))
-            raise Reply(500, f"cannot resolve model '{name}': {one_line(str(exc))}") from None
-        if not targets:
-            what = "endpoint" if info.google else "model"
-            raise Reply(404, f"{what} '{name}' is not deployed on this endpoint")
-        return targets
-
-    def _choose(
-        self, name: str, targets: list[Target], version: str | None, label: str | None
-    ) -> Target:
-        """The version a request names, or one picked by the picker (traffic shares)."""
-        if version is None and label is None:
-            return self.picker.pick(name, targets)
-        if label is not None:
-            label = unquote(label)
-            try:
-                number = self.labels(name).get(label)
-            except Exception as exc:
-                raise Reply(
-                    500, f"cannot read the labels of '{name}': {one_line(str(exc))}"
-                ) from None
-            if number is None:
-                raise Reply(404, f"model '{name}' has no label '{label}'")
-        else:
-            try:
-                number = int(str(version))
-            except ValueError:
-                raise Reply(400, f"version must be a whole number, got {version!r}") from None
-        for target in targets:
-            if target.version == number:
-                return target
-        deployed = ", ".join(str(t.version) for t in sorted(targets, key=lambda t: t.version))
-        named = f" (label '{label}')" if label is not None else ""
-        raise Reply(
-            404,
-            f"version {number}{named} of model '{name}' is not deployed on this endpoint "
-            f"(deployed: {deployed})",
-        )
-
-    async def _loaded(self, name: str, target: Target) -> Loaded:
-        """The version in memory, loading it on a worker thread (checked) when it is not."""
-        hit = self.pool.lookup(name, target.version, target.path)
-        if hit is not None:
-            return hit
-        try:
-            return await run_in_threadpool(self.pool.get, name, target.version, target.path)
-        except ArtifactError as exc:
-            self.metrics.refused(name, target.version)
-            logger.error("refused model '%s' version %s: %s", name, target.version, exc.message)
-            raise Reply(
-                500, f"model '{name}' version {target.version} cannot be served: {exc.message}"
-            ) from None
-        except ServingError as exc:
-            logger.error("model '%s' version %s failed: %s", name, target.version, exc.message)
-            raise Reply(
-                500, f"model '{name}' version {target.version} failed: {exc.message}"
-            ) from None
-        except Exception as exc:
-            logger.error("model '%s' version %s failed: %s: %s", name, target.version,
-                         type(exc).__name__, one_line(str(exc)))  # fmt: skip
-            raise Reply(
-                500,
-                f"model '{name}' version {target.version} failed: "
-                f"{type(exc).__name__}: {one_line(str(exc))}",
-            ) from None
-
-    async def _predict(
-        self,
-        request: Request,
-        info: _Info,
-        name: str,
-        version: str | None,
-        label: str | None,
-        vertex: bool,
-    ) -> Response:
-        info.model = name
-        body = await read_body(request, self.limits)
-        payload = parse_payload(body, self.limits)
-        instances = payload["instances"]
-        if self.in_flight >= self.limits.max_queue:
-            self.metrics.overloaded.inc()
-            raise Reply(
-                503,
-                f"the endpoint is overloaded: {self.in_flight} requests are waiting "
-                f"(at most {self.limits.max_queue}); retry",
-                {"Retry-After": "1"},
-            )
-        target = self._choose(name, self._targets(info, name), version, label)
-        info.version = target.version
-        info.instances = instances if isinstance(instances, list) else []
-        self.in_flight += 1
-        self.metrics.in_flight.inc()
-        try:
-            predictions = await self._run(name, target, instances, len(body) > _SMALL_BODY)
-        finally:
-            self.in_flight -= 1
-            self.metrics.in_flight.dec()
-        self.requests_served += 1
-        info.predictions = list(predictions)
-        answer: dict[str, object]
-        if vertex:
-            answer = {
-                "predictions": predictions,
-                "deployedModelId": target.id,
-                "model": name,
-                "modelDisplayName": name,
-                "modelVersionId": str(target.version),
-            }
-        else:
-            answer = {
-                "predictions": predictions,
-                "model": name,
-                "version": target.version,
-                "deployedModelId": target.id,
-                "modelVersionId": str(target.version),
-                "request_id": info.request_id,  # also the X-Request-Id header (Vertex: only there)
-            }
-        return self._observed(info, self._json(200, answer), 200)
-
     async def _feedback(self, request: Request, name: str) -> Response:
         """``POST /v1/models/NAME:feedback``: truths for answered requests, to the observers that
         take feedback (the prediction log, the bandit); see ``observe.parse_feedback``."""
@@ -522,185 +345,4 @@ class EndpointApp:
         if isinstance(items, str):
             raise Reply(400, items)
         tell_feedback((*self.observers, self.picker), items)
-        return self._json(200, {"received": len(items), "model": name})
-
-    async def _run(self, name: str, target: Target, instances: object, big: bool) -> list[dict]:
-        loaded = await self._loaded(name, target)
-        try:
-            return await self._call(loaded, instances, big)
-        except InvalidPayload as exc:
-            raise Reply(400, exc.message) from None
-        except ServingError as exc:
-            logger.error("model '%s' version %s failed: %s", name, target.version, exc.message)
-            raise Reply(
-                500, f"model '{name}' version {target.version} failed: {exc.message}"
-            ) from None
-        except Exception as exc:
-            logger.error("model '%s' version %s failed: %s: %s", name, target.version,
-                         type(exc).__name__, one_line(str(exc)))  # fmt: skip
-            raise Reply(
-                500,
-                f"model '{name}' version {target.version} failed: "
-                f"{type(exc).__name__}: {one_line(str(exc))}",
-            ) from None
-
-    @staticmethod
-    async def _call(loaded: Loaded, instances: object, big: bool) -> list[dict]:
-        """Validate on the loop (a big payload: on a worker thread), run through the batcher."""
-        batcher = loaded.batcher
-        batcher.announce()
-        try:
-            if big:
-                arrays = await run_in_threadpool(parse_instances, loaded, instances)
-            else:
-                arrays = parse_instances(loaded, instances)
-        except BaseException:
-            batcher.withdraw()
-            raise
-        outputs = await asyncio.wrap_future(batcher.submit(arrays, announced=True))
-        from mlkit.savedmodel import format_predictions  # loaded with the first model
-
-        classes = getattr(loaded.runner, "classes", None)  # a text label's class names
-        if big:
-            return await run_in_threadpool(format_predictions, outputs, classes)
-        return format_predictions(outputs, classes)
-
-    def _observed(self, info: _Info, response: Response, status: int) -> Response:
-        """Tell the observers about a predict answer (before it is sent)."""
-        if (
-            not self.observers
-            or info.version is None
-            or info.route
-            not in (
-                "predict",
-                "vertex_predict",
-            )
-        ):
-            return response
-        record = Answered(
-            request_id=info.request_id,
-            model=info.model,
-            version=info.version,
-            route=info.route,
-            status=status,
-            latency_s=time.perf_counter() - info.started,
-            instances=info.instances,
-            predictions=info.predictions,
-            at=time.time(),
-        )
-        # Told before the answer leaves (enqueue only): once a client has its answer, a flush of
-        # the prediction log includes it.
-        self._tell(record)
-        return response
-
-    def _tell(self, record: Answered) -> None:
-        for observer in self.observers:
-            try:
-                observer.answered(record)
-            except Exception as exc:  # an observer never fails a request
-                logger.error("observer %s failed: %s", type(observer).__name__, one_line(str(exc)))
-
-    # -- status, metadata, readiness -----------------------------------------------------------
-
-    def _version_status(self, name: str, target: Target) -> dict:
-        state = self.pool.state(name, target.version)
-        refused = self.pool.refused().get((name, target.version))
-        return {
-            "version": str(target.version),
-            # TF Serving's states; a deployed version that is not in memory loads on first use.
-            "state": {"UNLOADED": "START"}.get(state, state),
-            "status": {
-                "error_code": "OK" if refused is None else "FAILED_PRECONDITION",
-                "error_message": refused or "",
-            },
-            "loaded": state == "AVAILABLE",
-            "traffic_percent": target.percent,
-        }
-
-    def _status(self, info: _Info, name: str, version: str | None, label: str | None) -> Response:
-        info.model = name
-        targets = self._targets(info, name)
-        chosen = targets
-        if version is not None or label is not None:
-            chosen = [self._choose(name, targets, version, label)]
-        statuses = [self._version_status(name, t) for t in sorted(chosen, key=lambda t: t.version)]
-        return self._json(200, {"model_version_status": statuses})
-
-    async def _metadata(
-        self, info: _Info, name: str, version: str | None, label: str | None
-    ) -> Response:
-        info.model = name
-        targets = self._targets(info, name)
-        if version is None and label is None:
-            target = max(targets, key=lambda t: (t.percent, t.version))
-        else:
-            target = self._choose(name, targets, version, label)
-        info.version = target.version
-        runner = (await self._loaded(name, target)).runner
-        return self._json(
-            200,
-            {
-                "model_spec": {
-                    "name": name,
-                    "signature_name": runner.signature_name,
-                    "version": str(target.version),
-                },
-                "metadata": {"signature_def": signature_def(runner)},
-            },
-        )
-
-    def _batching(self, model: str, version: int) -> dict:
-        entry = self.pool.peek(model, version)
-        batcher = entry.batcher if entry is not None else None
-        return {
-            "model": model,
-            "version": version,
-            "requests": batcher.requests if batcher else 0,
-            "model_calls": batcher.calls if batcher else 0,
-            "largest_batch": batcher.largest_batch if batcher else 0,
-            "queue_depth": batcher.queue_depth if batcher else 0,
-        }
-
-    def _queue_depths(self) -> list[tuple[str, int, int]]:
-        depths = []
-        for model, version in self.pool.loaded():
-            entry = self.pool.peek(model, version)
-            if entry is not None:
-                depths.append((model, version, entry.batcher.queue_depth))
-        return depths
-
-
-_TF_DTYPES = {
-    "float32": "DT_FLOAT",
-    "float64": "DT_DOUBLE",
-    "float16": "DT_HALF",
-    "string": "DT_STRING",
-    "object": "DT_STRING",
-}
-
-
-def signature_def(runner: Any) -> dict:
-    """TF Serving's metadata shape for the signature the endpoint calls (a STRING or BYTES
-    feature of an mlkit export is a DT_STRING input of shape [-1])."""
-
-    def tensor(name: str, shape: tuple, dtype: str) -> dict:
-        dims = [{"size": "-1"}] + [{"size": str(-1 if d is None else d)} for d in shape]
-        return {"dtype": dtype, "tensor_shape": {"dim": dims}, "name": name}
-
-    spec = getattr(runner, "serving_spec", None)
-    if spec is None:  # a runner without stored forms: its float inputs
-        spec = {n: (s, runner.input_dtypes[n].name) for n, s in runner.input_spec.items()}
-    inputs = {
-        name: tensor(name, shape, _TF_DTYPES.get(dtype, "DT_" + dtype.upper()))
-        for name, (shape, dtype) in spec.items()
-    }
-    outputs = {name: {"name": name} for name in runner.output_names}
-    return {
-        "signature_def": {
-            runner.signature_name: {
-                "inputs": inputs,
-                "outputs": outputs,
-                "method_name": "tensorflow/serving/predict",
-            }
-        }
-    }
+        return json_response(200, {"received": len(items), "model": name})

@@ -9,18 +9,27 @@ themselves.
 
 The wait is adaptive: a request that is alone runs at once (no added latency for one client);
 only when the previous model call carried several requests, or more requests are on their way
-(``announce``), does the worker wait up to ``max_wait_s`` for up to ``max_batch_rows`` rows.
-Requests whose arrays cannot stack (free dimensions of different lengths) run in separate
-batches.
+(``announce``), does the worker wait up to ``max_wait_s`` for up to ``max_batch_rows`` rows,
+and it stops waiting as soon as the batch holds as many requests as the previous one and none
+is on its way. Requests whose arrays cannot stack (free dimensions of different lengths) run in
+separate batches.
+
+``run_alone`` runs a request on the caller's thread when the batcher is idle, nothing is queued
+or on its way, the previous call carried one request and the last one-request call took less
+than ``inline_below_s`` (a slow model never holds the caller: the endpoint's event loop calls
+this, and under concurrency or for a slow model it ``submit``s instead). One client then pays
+no thread hand-off.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
@@ -40,7 +49,8 @@ _STOP = object()
 class _Item:
     arrays: Arrays
     rows: int
-    future: Future = field(default_factory=Future)
+    future: Future | asyncio.Future = field(default_factory=Future)
+    loop: asyncio.AbstractEventLoop | None = None  # an asyncio future's loop (submit_async)
 
     def key(self) -> tuple:
         return tuple((name, a.shape[1:], a.dtype.str) for name, a in sorted(self.arrays.items()))
@@ -57,8 +67,11 @@ class Batcher:
         max_wait_s: float = 0.002,
         name: str = "model",
         on_batch: OnBatch | None = None,
+        inline_below_s: float = 0.002,
     ) -> None:
         self._predict = predict
+        self.inline_below_s = inline_below_s
+        self._single_s = float("inf")  # how long the last one-request model call took
         self.max_batch_rows = max(1, max_batch_rows)
         self.max_wait_s = max(0.0, max_wait_s)
         self._on_batch = on_batch
@@ -67,6 +80,7 @@ class Batcher:
         self._closed = False
         self._arriving = 0
         self._last_batch = 1
+        self._running = 0  # model calls under way (the worker's and run_alone's)
         self.calls = 0
         self.requests = 0
         self.largest_batch = 0
@@ -90,8 +104,20 @@ class Batcher:
 
     def submit(self, arrays: Arrays, *, announced: bool = False) -> Future:
         """Queue ``arrays`` (one request's rows); the future gets the request's outputs."""
-        rows = len(next(iter(arrays.values())))
-        item = _Item(arrays, rows)
+        future: Future = Future()
+        self._put(_Item(arrays, len(next(iter(arrays.values()))), future), announced)
+        return future
+
+    def submit_async(self, arrays: Arrays, *, announced: bool = False) -> asyncio.Future:
+        """``submit`` for a caller on an event loop (call it there): an asyncio future, which
+        the worker settles with one ``call_soon_threadsafe`` per batch for all of the loop's
+        requests (no per-request cross-thread future, lock or wake-up on the loop's side)."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._put(_Item(arrays, len(next(iter(arrays.values()))), future, loop), announced)
+        return future
+
+    def _put(self, item: _Item, announced: bool) -> None:
         with self._lock:
             if announced:
                 self._arriving = max(0, self._arriving - 1)
@@ -100,7 +126,35 @@ class Batcher:
                 self._queue.put(item)
         if closed:  # the version was unloaded while this request held it: run it on its own
             threading.Thread(target=self._run, args=([item],), daemon=True).start()
-        return item.future
+
+    def run_alone(self, arrays: Arrays, *, announced: bool = False) -> Arrays | None:
+        """The outputs of ``arrays`` run at once on this thread when the request is alone: no
+        model call under way, nothing queued or announced, and the previous call carried one
+        request. None otherwise (the caller then ``submit``s). The model's error is raised."""
+        with self._lock:
+            if announced:
+                self._arriving = max(0, self._arriving - 1)
+            alone = (
+                not self._closed
+                and self._single_s < self.inline_below_s
+                and self._running == 0
+                and self._arriving == 0
+                and self._last_batch <= 1
+                and self._queue.empty()
+            )
+            if alone:
+                self._running += 1
+        if not alone:
+            return None
+        future: Future = Future()
+        item = _Item(arrays, len(next(iter(arrays.values()))), future)
+        try:
+            self._run([item])
+        finally:
+            with self._lock:
+                self._running -= 1
+        outputs: Arrays = future.result()
+        return outputs
 
     def predict(self, arrays: Arrays) -> Arrays:
         """Run ``arrays`` through the model, batched with others (blocks until answered)."""
@@ -123,7 +177,10 @@ class Batcher:
         batch, rows, stop = [first], first.rows, False
         deadline = time.perf_counter() + self.max_wait_s
         waiting = self.max_wait_s > 0 and self._should_wait()
+        expected = self._last_batch  # as many requests as last time, then no more waiting
         while rows < self.max_batch_rows:
+            if waiting and len(batch) >= expected and self._arriving == 0:
+                waiting = False
             timeout = deadline - time.perf_counter() if waiting else 0.0
             try:
                 nxt = self._queue.get_nowait() if timeout <= 0 else self._queue.get(True, timeout)
@@ -141,12 +198,18 @@ class Batcher:
             first = self._queue.get()
             if first is _STOP:
                 return
-            batch, stop = self._gather(first)
-            groups: dict[tuple, list[_Item]] = {}
-            for item in batch:
-                groups.setdefault(item.key(), []).append(item)
-            for items in groups.values():
-                self._run(items)
+            with self._lock:
+                self._running += 1
+            try:
+                batch, stop = self._gather(first)
+                groups: dict[tuple, list[_Item]] = {}
+                for item in batch:
+                    groups.setdefault(item.key(), []).append(item)
+                for items in groups.values():
+                    self._run(items)
+            finally:
+                with self._lock:
+                    self._running -= 1
             with self._lock:
                 self._last_batch = len(batch)
             if stop:
@@ -158,7 +221,9 @@ class Batcher:
         self.largest_batch = max(self.largest_batch, len(items))
         try:
             if len(items) == 1:
+                started = time.perf_counter()
                 outputs = [self._predict(items[0].arrays)]
+                self._single_s = time.perf_counter() - started
             else:
                 stacked = {
                     name: np.concatenate([i.arrays[name] for i in items], axis=0)
@@ -170,14 +235,39 @@ class Batcher:
                     outputs.append({k: v[start : start + item.rows] for k, v in together.items()})
                     start += item.rows
         except BaseException as exc:  # every request of the batch gets the model's error
-            for item in items:
-                if not item.future.done():
-                    item.future.set_exception(exc)
+            _settle_all(items, [exc] * len(items))
             return
         if self._on_batch is not None:
             try:
                 self._on_batch(len(items), sum(i.rows for i in items))
             except Exception:  # metrics must never fail a request
                 logger.exception("recording a batch failed")
-        for item, out in zip(items, outputs, strict=True):
-            item.future.set_result(out)
+        _settle_all(items, outputs)
+
+
+def _settle_all(items: list[_Item], results: Sequence[Arrays | BaseException]) -> None:
+    """Hand each request its result: thread futures at once, asyncio futures in one callback
+    per event loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future, object]]] = {}
+    for item, result in zip(items, results, strict=True):
+        future = item.future
+        if item.loop is not None and isinstance(future, asyncio.Future):
+            by_loop.setdefault(item.loop, []).append((future, result))
+        elif isinstance(future, Future) and not future.done():
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+    for loop, pairs in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+            loop.call_soon_threadsafe(_settle, pairs)
+
+
+def _settle(pairs: list[tuple[asyncio.Future, object]]) -> None:
+    for future, result in pairs:
+        if future.done():  # cancelled: the client went away
+            continue
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result)

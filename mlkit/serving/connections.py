@@ -186,6 +186,8 @@ class GuardedProtocol(HttpToolsProtocol):
         self._started = False
         self._disarm()
         super().on_headers_complete()
+        if self.cycle is not None:  # the answer's head and body leave in one write
+            self.cycle.transport = _OneWrite(self.transport, self.loop)
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
@@ -208,3 +210,44 @@ class GuardedProtocol(HttpToolsProtocol):
         if not self.transport.is_closing():
             self.transport.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
             self.transport.close()
+
+
+class _OneWrite(asyncio.Transport):
+    """The transport of one request's answer: uvicorn writes an answer's status line and headers,
+    then its body, each with its own ``write`` (two sends, and two wake-ups of the client); this
+    holds the head back until the body follows and writes both at once. Held bytes go out at the
+    latest on the loop's next turn, or before a close."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__()
+        self._transport = transport
+        self._loop = loop
+        self._held: bytes | None = None
+        self._first = True
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        data = bytes(data)
+        if self._first:  # the head: held until the body follows (or the loop turns)
+            self._first = False
+            self._held = data
+            self._loop.call_soon(self._flush)
+            return
+        if self._held is not None:
+            data, self._held = self._held + data, None
+        self._transport.write(data)
+
+    def _flush(self) -> None:
+        if self._held is not None:
+            held, self._held = self._held, None
+            if not self._transport.is_closing():
+                self._transport.write(held)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self._transport.get_extra_info(name, default)

@@ -36,6 +36,9 @@ _LATENCY_BUCKETS = (
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 _LOAD_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
+_BOUND_LIMIT = 4096  # label sets whose children are kept bound (a model name is the client's)
+_Bound = tuple[Counter, "Counter | None", Histogram]
+
 QueueDepths = Callable[[], Iterable[tuple[str, int, int]]]
 """``(model, version, depth)`` for each loaded version."""
 
@@ -133,6 +136,8 @@ class EndpointMetrics:
             ["reason"], registry=r,
         )  # fmt: skip
         self._live: _Live | None = None
+        self._answered: dict[tuple[str, str, str, int], _Bound] = {}
+        self._batches: dict[tuple[str, int], tuple[Histogram, Histogram]] = {}
 
     def watch_queues(self, depths: QueueDepths) -> None:
         """Read queue depths from ``depths`` at scrape time (once per server)."""
@@ -148,11 +153,22 @@ class EndpointMetrics:
     # -- requests ------------------------------------------------------------------------------
 
     def answered(self, model: str, version: str, route: str, code: int, seconds: float) -> None:
-        text = str(code)
-        self.requests.labels(model, version, route, text).inc()
-        if code >= 400:
-            self.errors.labels(model, version, route, text).inc()
-        self.latency.labels(model, version, route).observe(seconds)
+        key = (model, version, route, code)
+        bound = self._answered.get(key)
+        if bound is None:  # the labelled children, looked up once per label set
+            text = str(code)
+            bound = (
+                self.requests.labels(model, version, route, text),
+                self.errors.labels(model, version, route, text) if code >= 400 else None,
+                self.latency.labels(model, version, route),
+            )
+            if len(self._answered) < _BOUND_LIMIT:
+                self._answered[key] = bound
+        requests, errors, latency = bound
+        requests.inc()
+        if errors is not None:
+            errors.inc()
+        latency.observe(seconds)
 
     # -- PoolEvents ----------------------------------------------------------------------------
 
@@ -165,8 +181,16 @@ class EndpointMetrics:
         self.unload_seconds.labels(model, str(version)).observe(seconds)
 
     def batch(self, model: str, version: int, requests: int, rows: int) -> None:
-        self.batch_requests.labels(model, str(version)).observe(requests)
-        self.batch_rows.labels(model, str(version)).observe(rows)
+        bound = self._batches.get((model, version))
+        if bound is None:  # a loaded version's children, looked up once
+            bound = (
+                self.batch_requests.labels(model, str(version)),
+                self.batch_rows.labels(model, str(version)),
+            )
+            if len(self._batches) < _BOUND_LIMIT:
+                self._batches[(model, version)] = bound
+        bound[0].observe(requests)
+        bound[1].observe(rows)
 
     def refused(self, model: str, version: int) -> None:
         self.refusals.labels(model, str(version)).inc()

@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,12 +84,21 @@ async def discard(request: Request, limits: Limits, limit: int = _DRAIN_LIMIT) -
             if message["type"] != "http.request" or not message.get("more_body"):
                 return
 
-    # asyncio.wait_for, not 3.11's asyncio.timeout: mlkit also runs on Python 3.10, where
-    # asyncio.TimeoutError is not yet the builtin TimeoutError.
     try:
-        await asyncio.wait_for(drain(), limits.body_timeout_s)
+        await within(drain, limits.body_timeout_s)
     except asyncio.TimeoutError:
         return
+
+
+async def within(work: Callable[[], Awaitable[None]], seconds: float) -> None:
+    """``await work()`` with a deadline (asyncio.TimeoutError beyond). Python 3.11's
+    ``asyncio.timeout`` arms a timer on the running task; 3.10's ``wait_for`` runs the work as a
+    task of its own (a task and a loop turn more per request body)."""
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(seconds):
+            await work()
+    else:
+        await asyncio.wait_for(work(), seconds)
 
 
 async def read_body(request: Request, limits: Limits) -> bytes:
@@ -129,8 +140,8 @@ async def read_body(request: Request, limits: Limits) -> bytes:
                 return
 
     try:
-        await asyncio.wait_for(receive(), timeout)  # see discard: 3.10 as well as 3.11
-    except asyncio.TimeoutError:
+        await within(receive, timeout)
+    except asyncio.TimeoutError:  # on 3.11 the builtin TimeoutError; on 3.10 asyncio's own
         logger.info("closed the request from %s: %d of %d body bytes in %g s",
                     client_of(request), got, length, timeout)  # fmt: skip
         raise Reply(

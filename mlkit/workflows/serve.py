@@ -102,8 +102,7 @@ class RegistryResolver:
         if now - self._checked < self.poll_s and self._stamp is not None:
             return
         started = time.perf_counter()
-        newest = self._store.list_events(limit=1)  # one query on the primary key
-        stamp = newest[0].id if newest else 0
+        stamp = self._store.last_event_id()  # one query on the primary key
         self._checked = now
         if stamp != self._stamp:
             self._stamp = stamp

@@ -152,6 +152,7 @@ def test_deploy_refuses_bad_input_and_changes_nothing(digits, saved_model):
 
 
 def test_events_follow_every_write(store, saved_model):
+    assert store.last_event_id() == 0  # an empty log
     run = store.create_run("digits", spec_text="s", params={})
     store.register_version("digits", saved_model(), run_id=run.id)
     store.register_version("digits", saved_model())
@@ -181,6 +182,7 @@ def test_events_follow_every_write(store, saved_model):
         "run_started",
     ]
     assert [e.id for e in events] == sorted((e.id for e in events), reverse=True)
+    assert store.last_event_id() == events[0].id  # the endpoint's "has anything changed" stamp
     deployed = events[0]
     assert (deployed.model, deployed.version) == ("digits", 2)
     assert deployed.payload["endpoint"] == "local"

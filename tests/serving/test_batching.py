@@ -88,3 +88,58 @@ def test_a_closed_batcher_answers_queued_requests_then_runs_inline() -> None:
     np.testing.assert_array_equal(y["y"], np.full((2, 2), 2.0))
     with pytest.raises(KeyError):
         batcher.predict({"z": np.ones((1, 1))})
+
+
+def test_a_lone_fast_request_runs_on_the_callers_thread() -> None:
+    threads: list[str] = []
+
+    def predict(features):
+        threads.append(threading.current_thread().name)
+        return {"y": features["x"] * 2}
+
+    batcher = Batcher(predict, name="lone")
+    assert batcher.run_alone({"x": np.ones((1, 2))}) is None  # no call timed yet: the worker
+    batcher.predict({"x": np.ones((1, 2))})
+    y = batcher.run_alone({"x": np.ones((1, 2))})
+    assert y is not None
+    np.testing.assert_array_equal(y["y"], np.full((1, 2), 2.0))
+    assert threads == ["batcher-lone", threading.current_thread().name]
+    batcher.announce()  # another request on its way: not alone
+    assert batcher.run_alone({"x": np.ones((1, 2))}) is None
+    batcher.withdraw()
+    assert batcher.requests == 2 and batcher.calls == 2
+    batcher.close()
+
+
+def test_a_slow_model_never_runs_on_the_callers_thread() -> None:
+    batcher = Batcher(doubling([]), inline_below_s=0.01)  # each call takes 20 ms
+    batcher.predict({"x": np.ones((1, 2))})
+    assert batcher.run_alone({"x": np.ones((1, 2))}) is None
+    batcher.close()
+
+
+def test_answers_settle_on_the_event_loop() -> None:
+    import asyncio
+
+    def predict(features):
+        if (features["x"] < 0).any():
+            raise ValueError("negative")
+        time.sleep(0.02)
+        return {"y": features["x"] * 2}
+
+    batcher = Batcher(predict, max_wait_s=0.05)
+
+    async def ask() -> list:
+        futures = [batcher.submit_async({"x": np.full((1, 2), float(i))}) for i in range(5)]
+        return await asyncio.gather(*futures)
+
+    out = asyncio.run(ask())
+    assert [float(y["y"][0, 0]) for y in out] == [0.0, 2.0, 4.0, 6.0, 8.0]
+    assert batcher.largest_batch > 1
+
+    async def fail() -> None:
+        await batcher.submit_async({"x": -np.ones((1, 2))})
+
+    with pytest.raises(ValueError, match="negative"):
+        asyncio.run(fail())
+    batcher.close()
