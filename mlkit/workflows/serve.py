@@ -170,9 +170,13 @@ class RegistryResolver:
                 capped.add(d.version)
         check = self._store.latest_event(CHECK_EVENT, model)
         for line in (check.payload or {}).get("broken") or [] if check is not None else []:
-            head = str(line).split(":", 1)[0].split()
-            if len(head) == 2 and head[0] == "version" and head[1].isdigit():
-                capped.add(int(head[1]))
+            head, _, rule = str(line).partition(":")
+            words = head.split()
+            # Drift is of the served inputs, which every version sees alike: not the version's
+            # fault, so not a reason to take its traffic (its quality rules are).
+            drift = "drifted" in rule
+            if len(words) == 2 and words[0] == "version" and words[1].isdigit() and not drift:
+                capped.add(int(words[1]))
         last = self._store.latest_event(ALLOCATION_EVENT, model)
         prior: dict[int, tuple[int, int]] = {}
         if last is not None and event is not None and last.id > event.id:

@@ -162,3 +162,25 @@ def test_a_kind_without_a_request_log_is_not_reported_from_the_local_one(shop, c
     assert result.code == 2, result.out
     assert "no request log is known for 'shop' on endpoint 'cloudrun'" in result.err
     assert "--log" in result.err and "requests" not in result.out
+
+
+def test_the_bandit_caps_a_version_for_its_own_broken_rules_not_for_drift(shop, cli) -> None:
+    from mlkit.config import load_settings
+    from mlkit.registry import open_store
+    from mlkit.workflows.monitor import CHECK_EVENT
+    from mlkit.workflows.serve import RegistryResolver
+
+    assert cli("endpoints", "traffic", "shop", "1=50,2=50", "--policy", "bandit").code == 0
+    settings = load_settings()
+    broken = [
+        "version 1: feature 'x' drifted: PSI 3.100 > max_psi 0.2",
+        "version 2: live accuracy 0.9000 < min_accuracy 0.97 (n=500)",
+    ]
+    with open_store(settings.registry_url, settings.artifacts_dir) as store:
+        store.record_event(CHECK_EVENT, model="shop", payload={"passed": False, "broken": broken})
+    resolver = RegistryResolver(settings, poll_s=0)
+    try:
+        policy = resolver.policy("shop")
+    finally:
+        resolver.close()
+    assert policy is not None and policy.capped == frozenset({2})
