@@ -306,6 +306,36 @@ def encode_column(column: pa.Array, spec: Column, where: str) -> dict[str, np.nd
     return encode_prepared(prepare(column, spec.name, spec.kind, where), spec, where)
 
 
+def _prepared(table: pa.Table, kinds: Mapping[str, str], where: str) -> dict[str, Prepared]:
+    return {
+        name: prepare(table.column(name).combine_chunks(), name, kind, where)
+        for name, kind in kinds.items()
+    }
+
+
+def _fit(
+    prepared: Mapping[str, Prepared],
+    rows: np.ndarray | None,
+    classes: Sequence[str] | None,
+    shapes: Mapping[str, tuple[int, ...]] | None,
+    max_categories: int,
+    min_count: int,
+) -> ColumnPlan:
+    columns = tuple(
+        fit_prepared(
+            p,
+            name,
+            rows,
+            max_categories=max_categories,
+            min_count=min_count,
+            shape=(shapes or {}).get(name, ()),
+        )  # fmt: skip
+        for name, p in prepared.items()
+    )
+    settings = {"max_categories": max_categories, "min_count": min_count}
+    return ColumnPlan(columns, None if classes is None else tuple(classes), settings)
+
+
 def fit_plan(
     train: pa.Table,
     kinds: Mapping[str, str],
@@ -316,20 +346,9 @@ def fit_plan(
     max_categories: int = MAX_CATEGORIES,
     min_count: int = MIN_COUNT,
 ) -> ColumnPlan:
-    columns = tuple(
-        fit_column(
-            train.column(name).combine_chunks(),
-            name,
-            kind,
-            where,
-            max_categories=max_categories,
-            min_count=min_count,
-            shape=(shapes or {}).get(name, ()),
-        )  # fmt: skip
-        for name, kind in kinds.items()
-    )
-    settings = {"max_categories": max_categories, "min_count": min_count}
-    return ColumnPlan(columns, None if classes is None else tuple(classes), settings)
+    """Every column's preprocessing, fitted on the training split's rows ``train``."""
+    prepared = _prepared(train, kinds, where)
+    return _fit(prepared, None, classes, shapes, max_categories, min_count)
 
 
 def fit_and_encode(
@@ -345,23 +364,8 @@ def fit_and_encode(
 ) -> tuple[ColumnPlan, dict[str, np.ndarray]]:
     """:func:`fit_plan` on the rows of ``table`` at ``train_rows`` and :func:`encode` of every
     row, each column converted once for both (the same result as the two calls)."""
-    prepared = {
-        name: prepare(table.column(name).combine_chunks(), name, kind, where)
-        for name, kind in kinds.items()
-    }
-    columns = tuple(
-        fit_prepared(
-            prepared[name],
-            name,
-            train_rows,
-            max_categories=max_categories,
-            min_count=min_count,
-            shape=(shapes or {}).get(name, ()),
-        )  # fmt: skip
-        for name in kinds
-    )
-    settings = {"max_categories": max_categories, "min_count": min_count}
-    plan = ColumnPlan(columns, None if classes is None else tuple(classes), settings)
+    prepared = _prepared(table, kinds, where)
+    plan = _fit(prepared, train_rows, classes, shapes, max_categories, min_count)
     out: dict[str, np.ndarray] = {}
     for spec in plan.columns:
         out.update(encode_prepared(prepared[spec.name], spec, where))

@@ -215,19 +215,8 @@ class Predictor:
             raise Reply(
                 500, f"model '{name}' version {target.version} cannot be served: {exc.message}"
             ) from None
-        except ServingError as exc:
-            logger.error("model '%s' version %s failed: %s", name, target.version, exc.message)
-            raise Reply(
-                500, f"model '{name}' version {target.version} failed: {exc.message}"
-            ) from None
         except Exception as exc:
-            logger.error("model '%s' version %s failed: %s: %s", name, target.version,
-                         type(exc).__name__, one_line(str(exc)))  # fmt: skip
-            raise Reply(
-                500,
-                f"model '{name}' version {target.version} failed: "
-                f"{type(exc).__name__}: {one_line(str(exc))}",
-            ) from None
+            raise _failed(name, target, exc) from None
 
     async def _run(self, name: str, target: Target, instances: object, big: bool) -> list[dict]:
         loaded = await self.loaded(name, target)
@@ -235,19 +224,8 @@ class Predictor:
             return await _call(loaded, instances, big)
         except InvalidPayload as exc:
             raise Reply(400, exc.message) from None
-        except ServingError as exc:
-            logger.error("model '%s' version %s failed: %s", name, target.version, exc.message)
-            raise Reply(
-                500, f"model '{name}' version {target.version} failed: {exc.message}"
-            ) from None
         except Exception as exc:
-            logger.error("model '%s' version %s failed: %s: %s", name, target.version,
-                         type(exc).__name__, one_line(str(exc)))  # fmt: skip
-            raise Reply(
-                500,
-                f"model '{name}' version {target.version} failed: "
-                f"{type(exc).__name__}: {one_line(str(exc))}",
-            ) from None
+            raise _failed(name, target, exc) from None
 
     # -- observers -----------------------------------------------------------------------------
 
@@ -299,3 +277,13 @@ async def _call(loaded: Loaded, instances: object, big: bool) -> list[dict]:
     if big:
         return await run_in_threadpool(format_predictions, outputs, classes)
     return format_predictions(outputs, classes)
+
+
+def _failed(name: str, target: Target, exc: Exception) -> Reply:
+    """The 500 answer (and the log line) of a model that failed to load or to answer."""
+    if isinstance(exc, ServingError):
+        what = exc.message
+    else:
+        what = f"{type(exc).__name__}: {one_line(str(exc))}"
+    logger.error("model '%s' version %s failed: %s", name, target.version, what)
+    return Reply(500, f"model '{name}' version {target.version} failed: {what}")
