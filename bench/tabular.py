@@ -126,7 +126,7 @@ def run_dataset(name, warehouse, label, task, home: Path, steps: int | None) -> 
     search_s = time.perf_counter() - started
     metrics = dict(result.metrics)
     if task == "regression":
-        metrics["rmse"] = float(np.sqrt(metrics["average_loss"]))
+        metrics["rmse"] = float(np.sqrt(metrics["loss"]))  # mean squared error per example
     metric = baseline["metric"]
     at_or_above = bool(beats_reference_models(task, metrics, baseline))
     log(
