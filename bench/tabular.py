@@ -242,6 +242,15 @@ def main() -> None:
         warehouse = LocalWarehouse(path)
         load_bundled("penguins", warehouse)
         warehouse.write_table("sales", sales(args.rows))
+        datasets = []
+        if "penguins" in parts:
+            datasets.append(
+                run_dataset("penguins", warehouse, "species", "classification", home, args.steps)
+            )
+        if "sales" in parts:
+            datasets.append(
+                run_dataset("sales", warehouse, "amount", "regression", home, args.steps)
+            )
         loading: dict[int, tuple[float, float]] = {}
         if "load" in parts:
             loading[args.rows] = compare_loading(warehouse, path, "sales", args.repeats)
@@ -254,15 +263,6 @@ def main() -> None:
                 log(loading_line(args.load_rows, *loading[args.load_rows]))
         ours, theirs = loading.get(args.load_rows, (0.0, 0.0))
         speedup = ours / theirs if theirs else None
-        datasets = []
-        if "penguins" in parts:
-            datasets.append(
-                run_dataset("penguins", warehouse, "species", "classification", home, args.steps)
-            )
-        if "sales" in parts:
-            datasets.append(
-                run_dataset("sales", warehouse, "amount", "regression", home, args.steps)
-            )
     print(
         json.dumps(
             {
