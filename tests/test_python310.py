@@ -64,7 +64,8 @@ NEW_IN_311: dict[str, set[str]] = {
 }  # fmt: skip
 NEW_MODULES = {"tomllib", "wsgiref.types"}
 NEW_BUILTINS = {"ExceptionGroup", "BaseExceptionGroup", "EncodingWarning"}
-ALLOWED = {("mlkit/compat.py", "tomllib")}  # the one place that picks tomllib or tomli
+# The one place that picks tomllib or tomli, and asyncio.timeout or wait_for.
+ALLOWED = {("mlkit/compat.py", "tomllib"), ("mlkit/compat.py", "asyncio")}
 
 
 def _sources() -> list[Path]:

@@ -8,13 +8,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sys
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
 
+from mlkit.compat import within
 from mlkit.errors import InvalidPayload
 from mlkit.serving.pool import Loaded
 from mlkit.serving.values import arrays_break_rule, number_problem
@@ -88,17 +87,6 @@ async def discard(request: Request, limits: Limits, limit: int = _DRAIN_LIMIT) -
         await within(drain, limits.body_timeout_s)
     except asyncio.TimeoutError:
         return
-
-
-async def within(work: Callable[[], Awaitable[None]], seconds: float) -> None:
-    """``await work()`` with a deadline (asyncio.TimeoutError beyond). Python 3.11's
-    ``asyncio.timeout`` arms a timer on the running task; 3.10's ``wait_for`` runs the work as a
-    task of its own (a task and a loop turn more per request body)."""
-    if sys.version_info >= (3, 11):
-        async with asyncio.timeout(seconds):
-            await work()
-    else:
-        await asyncio.wait_for(work(), seconds)
 
 
 async def read_body(request: Request, limits: Limits) -> bytes:
