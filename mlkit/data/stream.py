@@ -18,13 +18,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from mlkit.data.columns import ColumnPlan, as_text, encode
+from mlkit.data.columns import ColumnPlan, encode
 from mlkit.data.decode import decode_column
 from mlkit.data.loader import FeatureSpec, _check_nulls, _infer_shape, describe_source, slices
 from mlkit.data.loader import resolve_features as _resolve
 from mlkit.data.split import SPLIT_NAMES, assign_splits, rows_predicate, shard_of
+from mlkit.data.tabular import class_ids
 from mlkit.data.validation import LabelValuesError
 from mlkit.data.warehouse import BATCH_ROWS, Relation, Warehouse
 from mlkit.errors import DataError
@@ -180,19 +180,6 @@ def model_features(batch: pa.RecordBatch, plan: ColumnPlan, where: str) -> dict[
         n: v.astype(np.int64) if v.dtype.kind in "iu" else v.astype(np.float32, copy=False)
         for n, v in encoded.items()
     }
-
-
-def class_ids(column: pa.Array, classes: tuple[str, ...], label: str, where: str) -> np.ndarray:
-    """Text or boolean labels → their class ids (the classes learned from the training split)."""
-    text = as_text(column)
-    ids = pc.index_in(text, value_set=pa.array(list(classes), pa.string()))
-    if ids.null_count:
-        unknown = pc.unique(text.filter(ids.is_null())).to_pylist()
-        raise LabelValuesError(
-            f"label column '{label}' in {where} has {', '.join(map(repr, unknown[:5]))}, "
-            f"not one of the classes of the training split ({', '.join(classes)})"
-        )
-    return ids.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _labels(column: pa.Array, spec: StreamSpec, where: str) -> np.ndarray:

@@ -50,14 +50,13 @@ from mlkit.data.stats import BINS, Moments, histogram, histogram_edges
 from mlkit.data.stream import (
     ROWS_READ,
     StreamSpec,
-    class_ids,
     iter_split,
     model_features,
     rows_dataset,
 )
 from mlkit.data.stream_summaries import BottomK, ContentHash, RunningMoments, mix64
 from mlkit.data.streamed_tabular import streamed_plan
-from mlkit.data.tabular import TabularOptions, label_nulls_error
+from mlkit.data.tabular import TabularOptions, class_ids, label_nulls_error
 from mlkit.data.training import TrainingData, TrainingSplit
 from mlkit.data.validation import FeatureTypeError, LabelValuesError
 from mlkit.data.warehouse import BATCH_ROWS, Relation, Warehouse

@@ -317,15 +317,7 @@ def raw_rows(
     if regression:
         labels = regression_labels(column, label, where)
     elif classes is not None:
-        text = as_text(column)
-        ids = pc.index_in(text, value_set=pa.array(list(classes), pa.string()))
-        if ids.null_count:
-            unknown = pc.unique(text.filter(ids.is_null())).to_pylist()
-            raise LabelValuesError(
-                f"label column '{label}' in {where} has {', '.join(map(repr, unknown[:5]))}, "
-                f"not a class of the model ({', '.join(classes)})"
-            )
-        labels = ids.to_numpy(zero_copy_only=False).astype(np.int64)
+        labels = class_ids(column, classes, label, where, of="a class of the model")
     else:
         labels = column.to_numpy(zero_copy_only=False).astype(np.int64)
     inputs = {n: serving_values(table.column(n).combine_chunks(), k) for n, k in kinds.items()}
@@ -372,3 +364,24 @@ __all__ = [
     "raw_rows",
     "serving_values",
 ]
+
+
+def class_ids(
+    column: pa.Array,
+    classes: Sequence[str],
+    label: str,
+    where: str,
+    *,
+    of: str = "one of the classes of the training split",
+) -> np.ndarray:
+    """Text or boolean labels → their class ids; a label outside ``classes`` is a
+    LabelValuesError naming it, "not ``of``"."""
+    text = as_text(column)
+    ids = pc.index_in(text, value_set=pa.array(list(classes), pa.string()))
+    if ids.null_count:
+        unknown = pc.unique(text.filter(ids.is_null())).to_pylist()
+        raise LabelValuesError(
+            f"label column '{label}' in {where} has {', '.join(map(repr, unknown[:5]))}, "
+            f"not {of} ({', '.join(classes)})"
+        )
+    return ids.to_numpy(zero_copy_only=False).astype(np.int64)
