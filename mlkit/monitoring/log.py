@@ -287,21 +287,35 @@ def _json(value: object) -> str:
 
 def log_rows(answers: Sequence[Answered]) -> pa.Table:
     """One row per answered instance (a request without instances: one row, no instance), built
-    column by column (the JSON of the instances and predictions is most of the cost)."""
+    column by column (the JSON of the instances is most of the cost; a prediction's JSON is the
+    answer's own, :attr:`~mlkit.serving.observe.Answered.predictions_json`, when it has one)."""
+    columns: list[list] = [[] for _ in LOG_SCHEMA]
+    _add_columns(columns, answers)
+    return _table(columns)
+
+
+def _table(columns: list[list]) -> pa.Table:
+    arrays = [pa.array(c, f.type) for c, f in zip(columns, LOG_SCHEMA, strict=True)]
+    return pa.Table.from_arrays(arrays, schema=LOG_SCHEMA)
+
+
+def _add_columns(columns: list[list], answers: Sequence[Answered]) -> None:
+    """Append the rows of ``answers`` to ``columns`` (LOG_SCHEMA's order)."""
     if all(len(a.instances) == 1 and len(a.predictions) == 1 for a in answers):
         flat: Sequence[Answered] = answers  # the common case: one instance per request
         index: list[int] = [0] * len(answers)
         instances: list[str | None] = [_json(a.instances[0]) for a in answers]
-        predictions: list[str | None] = [_json(a.predictions[0]) for a in answers]
+        predictions: list[str | None] = [
+            a.predictions_json[1:-1] if a.predictions_json else _json(a.predictions[0])
+            for a in answers
+        ]  # the answer's JSON of a one-prediction list is "[" + the prediction's JSON + "]"
     else:
         pairs = [(a, i) for a in answers for i in range(max(1, len(a.instances)))]
         flat = [a for a, _ in pairs]
         index = [i for _, i in pairs]
         instances = [_json(a.instances[i]) if i < len(a.instances) else None for a, i in pairs]
-        predictions = [
-            _json(a.predictions[i]) if i < len(a.predictions) else None for a, i in pairs
-        ]
-    columns = [
+        predictions = [_prediction(a, i) for a, i in pairs]
+    parts: tuple[list, ...] = (
         [a.request_id for a in flat],
         [a.at for a in flat],
         [a.model for a in flat],
@@ -312,26 +326,38 @@ def log_rows(answers: Sequence[Answered]) -> pa.Table:
         index,
         instances,
         predictions,
-    ]
-    arrays = [pa.array(c, f.type) for c, f in zip(columns, LOG_SCHEMA, strict=True)]
-    return pa.Table.from_arrays(arrays, schema=LOG_SCHEMA)
+    )
+    for column, part in zip(columns, parts, strict=True):
+        column.extend(part)
 
 
-_CHUNK = 64  # answers turned into rows between two yields of the GIL (about 2 ms of Python)
+def _prediction(answer: Answered, index: int) -> str | None:
+    if index >= len(answer.predictions):
+        return None
+    if answer.predictions_json and len(answer.predictions) == 1:
+        return answer.predictions_json[1:-1]
+    return _json(answer.predictions[index])
+
+
+_CHUNK = 32  # answers turned into rows at a time
+_HOLD_S = 0.002  # the longest the writer holds the GIL while it builds rows
 
 
 def _rows_yielding(answers: Sequence[Answered]) -> pa.Table:
-    """``log_rows`` in chunks, giving the GIL away between them: a flush of a second of answers
-    is tens of milliseconds of Python, which would otherwise hold the endpoint's event loop
-    (measured: 10 to 14 ms stalls once a second at one client, gone with this)."""
+    """``log_rows`` in chunks, giving the GIL away whenever it held it ``_HOLD_S``: a flush of a
+    second of answers is milliseconds of Python, which would otherwise hold the endpoint's event
+    loop in one piece (measured: 10 to 14 ms stalls once a second at one client, gone with
+    this). Each give-away costs the writer a wait for the GIL (up to the interpreter's switch
+    interval, 5 ms, when the loop is busy), so it gives it away no more often than that."""
     items = list(answers)
-    if len(items) <= _CHUNK:
-        return log_rows(items)
-    tables = []
+    columns: list[list] = [[] for _ in LOG_SCHEMA]
+    held = time.perf_counter()
     for start in range(0, len(items), _CHUNK):
-        tables.append(log_rows(items[start : start + _CHUNK]))
-        time.sleep(0)  # lets a thread waiting for the GIL (the event loop) run
-    return pa.concat_tables(tables)
+        _add_columns(columns, items[start : start + _CHUNK])
+        if time.perf_counter() - held >= _HOLD_S:
+            time.sleep(0)  # lets a thread waiting for the GIL (the event loop) run
+            held = time.perf_counter()
+    return _table(columns)
 
 
 def label_rows(items: Sequence[Feedback]) -> pa.Table:

@@ -28,6 +28,9 @@ class Answered:  # one answered predict request
     instances: list[object]
     predictions: list[object]
     at: float  # time.time()
+    # the JSON of ``predictions`` as the answer carried it (the server encodes it once for both);
+    # "" when not known (the prediction log then encodes each prediction itself)
+    predictions_json: str = ""
 
 
 class AnswerObserver(Protocol):

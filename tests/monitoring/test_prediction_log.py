@@ -143,3 +143,26 @@ def test_every_answer_is_committed_within_one_flush_interval(tmp_path: Path) -> 
         assert log.cost.writes >= 3 and log.cost.rows == n
     finally:
         log.close(60.0)
+
+
+def test_a_prediction_is_logged_as_the_answer_encoded_it() -> None:
+    """The server encodes the predictions once (the answer's body); the log takes the one
+    prediction's text from it instead of encoding it again, and more than one are encoded."""
+    import json
+
+    from mlkit.monitoring.log import log_rows
+    from mlkit.serving.predicting import answer_body
+
+    predictions: list[object] = [{"probabilities": [0.25, 0.75], "class_ids": [1], "class_id": 1}]
+    fields: dict[str, object] = {"model": "shop", "version": 1, "request_id": "r1"}
+    encoded = json.dumps(predictions)
+    assert (
+        answer_body(encoded, fields) == json.dumps({"predictions": predictions, **fields}).encode()
+    )
+    one = Answered("r1", "shop", 1, "predict", 200, 0.001, [{"x": 1.0}], predictions, 1.0, encoded)
+    two = Answered("r2", "shop", 1, "predict", 200, 0.001, [{"x": 1.0}] * 2, predictions * 2, 1.0,
+                   json.dumps(predictions * 2))  # fmt: skip
+    for answers in ([one], [one, two]):
+        rows = log_rows(answers).to_pylist()
+        assert rows[0]["prediction"] == json.dumps(predictions[0])  # the answer's own text
+        assert [json.loads(r["prediction"]) for r in rows] == predictions * len(rows)
