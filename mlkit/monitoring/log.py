@@ -28,6 +28,11 @@ Rows, one per answered instance (table ``prediction_log``)::
     request_id, at (epoch seconds), model, version, route, status, latency_s, instance_index,
     instance (the instance's JSON), prediction (the prediction's JSON)
 
+The JSON is built in the writer thread, from what the server already has: a lone instance's
+text as the client sent it (when the body is ``{"instances": [X]}`` and nothing else), a lone
+prediction's text as the answer carried it (the server encodes the predictions once for both);
+otherwise each is encoded (compact separators).
+
 and one per truth received (table ``prediction_log_labels``: the log's name + ``_labels``)::
 
     request_id, instance_index, model, label (JSON), at
@@ -38,6 +43,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import threading
 import time
 from collections import deque
@@ -304,7 +310,7 @@ def _add_columns(columns: list[list], answers: Sequence[Answered]) -> None:
     if all(len(a.instances) == 1 and len(a.predictions) == 1 for a in answers):
         flat: Sequence[Answered] = answers  # the common case: one instance per request
         index: list[int] = [0] * len(answers)
-        instances: list[str | None] = [_json(a.instances[0]) for a in answers]
+        instances: list[str | None] = [_lone_instance(a) for a in answers]
         predictions: list[str | None] = [
             a.predictions_json[1:-1] if a.predictions_json else _json(a.predictions[0])
             for a in answers
@@ -313,7 +319,7 @@ def _add_columns(columns: list[list], answers: Sequence[Answered]) -> None:
         pairs = [(a, i) for a in answers for i in range(max(1, len(a.instances)))]
         flat = [a for a, _ in pairs]
         index = [i for _, i in pairs]
-        instances = [_json(a.instances[i]) if i < len(a.instances) else None for a, i in pairs]
+        instances = [_instance(a, i) for a, i in pairs]
         predictions = [_prediction(a, i) for a, i in pairs]
     parts: tuple[list, ...] = (
         [a.request_id for a in flat],
@@ -329,6 +335,31 @@ def _add_columns(columns: list[list], answers: Sequence[Answered]) -> None:
     )
     for column, part in zip(columns, parts, strict=True):
         column.extend(part)
+
+
+# a body that holds only "instances": the array's text is between its brackets
+_INSTANCES_ONLY = re.compile(rb'\A\s*\{\s*"instances"\s*:\s*\[(.*)\]\s*\}\s*\Z', re.S)
+
+
+def _lone_instance(answer: Answered) -> str:
+    """The JSON of a request's one instance: its text in the request's body when the body is
+    ``{"instances": [X]}`` and nothing else (the key once, no escapes that could hide a second
+    one: json.loads keeps the last of duplicate keys), else the instance encoded again. The
+    text is the client's own (its spacing and number forms), equal to the instance as JSON."""
+    body = answer.body
+    if body and b"\\u" not in body and body.count(b'"instances"') == 1:
+        found = _INSTANCES_ONLY.match(body)
+        if found is not None:
+            return found.group(1).strip().decode("utf-8")
+    return _json(answer.instances[0])
+
+
+def _instance(answer: Answered, index: int) -> str | None:
+    if index >= len(answer.instances):
+        return None
+    if len(answer.instances) == 1:
+        return _lone_instance(answer)
+    return _json(answer.instances[index])
 
 
 def _prediction(answer: Answered, index: int) -> str | None:

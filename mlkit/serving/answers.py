@@ -41,6 +41,7 @@ class Info:
     instances: list[object] = field(default_factory=list)
     predictions: list[object] = field(default_factory=list)
     predictions_json: str = ""  # the answer's JSON of ``predictions``
+    body: bytes = b""  # the predict request's body
 
 
 def json_response(

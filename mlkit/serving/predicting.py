@@ -114,7 +114,7 @@ class Predictor:
         ``info.predictions_json``); see :func:`answer_body`."""
         app = self.app
         info.model = name
-        body = await read_body(request, app.limits)
+        body = info.body = await read_body(request, app.limits)
         payload = parse_payload(body, app.limits)
         instances = payload["instances"]
         if app.in_flight >= app.limits.max_queue:
@@ -248,6 +248,7 @@ class Predictor:
             predictions=info.predictions,
             at=time.time(),
             predictions_json=info.predictions_json,
+            body=info.body,
         )
         for observer in observers:
             try:

@@ -166,3 +166,30 @@ def test_a_prediction_is_logged_as_the_answer_encoded_it() -> None:
         rows = log_rows(answers).to_pylist()
         assert rows[0]["prediction"] == json.dumps(predictions[0])  # the answer's own text
         assert [json.loads(r["prediction"]) for r in rows] == predictions * len(rows)
+
+
+def test_a_lone_instance_is_logged_as_the_client_sent_it() -> None:
+    """A body of one instance and nothing else gives the log the instance's own text; any other
+    body (more keys, the key twice, escapes) has the instance encoded again."""
+    import json
+
+    from mlkit.monitoring.log import log_rows
+
+    instance = {"x": 1.5, "y": -2.0, "name": "a b"}
+
+    def logged(body: bytes) -> str:
+        record = Answered("r", "shop", 1, "predict", 200, 0.001, [instance], [{"c": 1}], 1.0,
+                          body=body)  # fmt: skip
+        return str(log_rows([record]).column("instance")[0].as_py())
+
+    sent = b' {"instances" : [ {"x": 1.5, "y": -2.0,  "name": "a b"} ] }\n'
+    assert logged(sent) == '{"x": 1.5, "y": -2.0,  "name": "a b"}'
+    assert json.loads(logged(sent)) == instance
+    encoded = '{"x":1.5,"y":-2.0,"name":"a b"}'
+    for body in (
+        b'{"instances": [{"x": 9}], "instances": [{"x": 1.5, "y": -2.0, "name": "a b"}]}',
+        b'{"instances": [{"x": 9}], "\\u0069nstances": [{"x": 1.5}]}',
+        b'{"instances": [{"x": 1.5, "y": -2.0, "name": "a b"}], "parameters": {}}',
+        b"",
+    ):
+        assert logged(body) == encoded
