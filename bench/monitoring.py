@@ -12,6 +12,9 @@ into the local warehouse, the bandit as picker).
     per row; then the instances logged against the instances answered. Also **kill**: ``mlkit
     serve`` in its own process under steady load, killed with SIGKILL: the records lost, and
     whether every one of them was answered in the last flush interval (by request id).
+(w) **writer**: the prediction log's writer alone, without a server: CPU per row to build the
+    rows and to append them, on records as the endpoint hands them over (steadier than (a) on a
+    loaded machine; ``--parts writer`` runs only this, in seconds).
 (b) **drift**: rows from the training distribution replayed through the endpoint, first
     unchanged, then with ``x`` shifted; ``mlkit monitor``'s drift is computed every 100 requests:
     requests until the shift is flagged, and flags on the unchanged replay.
@@ -281,6 +284,50 @@ def enqueue_cost(calls: int = 20_000) -> float:
     return round(took / calls * 1e6, 2)
 
 
+def writer_cost(rows: int = 800, batches: int = 25) -> dict:
+    """``--parts writer``: the writer's CPU per row, without a server (so steadier than (a) on a
+    loaded machine): ``batches`` of ``rows`` records as the endpoint hands them over (random
+    features, unique ids and times; the body and the answer's predictions JSON set), built into
+    rows and appended to a local warehouse; the first 3 batches are a warm-up."""
+    from mlkit.data import LocalWarehouse
+    from mlkit.monitoring.log import log_rows
+    from mlkit.serving.observe import Answered
+
+    rng = random.Random(0)
+
+    def record(k: int) -> Answered:
+        x, y = rng.uniform(0, 100), rng.gauss(0, 1)
+        one = int(x > 50)
+        predictions: list[object] = [
+            {"probabilities": [1.0 - one, float(one)], "class_ids": [one], "class_id": one}
+        ]
+        instance = {"x": x, "y": y}
+        return Answered(f"0123456789ab-{k}", "shop", 1, "predict", 200, rng.uniform(5e-4, 2e-3),
+                        [instance], predictions, time.time() + k * 1e-4,
+                        predictions_json=json.dumps(predictions),
+                        body=json.dumps({"instances": [instance]}).encode())  # fmt: skip
+
+    work = [[record(b * rows + i) for i in range(rows)] for b in range(batches)]
+    build = append = 0.0
+    with tempfile.TemporaryDirectory() as tmp:
+        appender = LocalWarehouse(Path(tmp) / "w.duckdb").appender("prediction_log")
+        for b, batch in enumerate(work):
+            began = time.thread_time()
+            table = log_rows(batch)
+            built = time.thread_time()
+            appender.append(table)
+            if b >= 3:
+                build += built - began
+                append += time.thread_time() - built
+        appender.close()
+    counted = (batches - 3) * rows
+    return {
+        "writer_build_cpu_us_per_row_offline": round(build / counted * 1e6, 1),
+        "writer_append_cpu_us_per_row_offline": round(append / counted * 1e6, 1),
+        "writer_rows_per_append_offline": rows,
+    }
+
+
 def drift(port: int, watch, chunk: int = 100, limit: int = 2000) -> dict:
     from mlkit.workflows.monitor import served_report
 
@@ -418,12 +465,19 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=16, help="pairs of logging rounds")
     parser.add_argument("--client", type=int, help=argparse.SUPPRESS)  # the load generator
     parser.add_argument("--bandit-requests", type=int, default=10_000)
-    parser.add_argument("--parts", default="logging,drift,bandit,kill", help="which to run")
+    parser.add_argument(
+        "--parts",
+        default="writer,logging,drift,bandit,kill",
+        help="which to run, comma-separated (writer alone: no server, seconds)",
+    )
     args = parser.parse_args()
     if args.client:
         client_process(args.client, args.clients)
         return
     quiet_tensorflow()
+    if args.parts == "writer":  # no server needed
+        print(json.dumps(writer_cost()))
+        return
     with tempfile.TemporaryDirectory(prefix="mlkit-bench-monitoring-") as tmp:
         home = Path(tmp)
         os.environ["MLKIT_HOME"] = str(home)
@@ -444,6 +498,8 @@ def main() -> None:
         figures: dict = {}
         try:
             parts = set(args.parts.split(","))
+            if "writer" in parts:
+                figures |= writer_cost()
             if "logging" in parts:
                 figures |= logging_cost(
                     server, watch, port, args.clients, args.seconds, args.rounds
