@@ -12,6 +12,9 @@ into the local warehouse, the bandit as picker).
     per row; then the instances logged against the instances answered. Also **kill**: ``mlkit
     serve`` in its own process under steady load, killed with SIGKILL: the records lost, and
     whether every one of them was answered in the last flush interval (by request id).
+(w) **writer**: the prediction log's writer alone, without a server: CPU per row to build the
+    rows and to append them, on records as the endpoint hands them over (steadier than (a) on a
+    loaded machine; ``--parts writer`` runs only this, in seconds).
 (b) **drift**: rows from the training distribution replayed through the endpoint, first
     unchanged, then with ``x`` shifted; ``mlkit monitor``'s drift is computed every 100 requests:
     requests until the shift is flagged, and flags on the unchanged replay.
@@ -169,11 +172,12 @@ def send_for(conn: Client, pairs: list, seconds: float, go: threading.Barrier, c
 def logging_cost(server, watch, port: int, clients: int, seconds: float, rounds: int) -> dict:
     """Logging on against off on the same server, with the same client process: ``rounds``
     pairs of ``seconds`` each, interleaved off-on, on-off, ... (so a drift of the machine's load
-    falls on both), after a warm-up. The writer keeps its own cadence (a round is not drained at
-    its end: a drain would add a write per round that serving does not pay), so a write of an
-    "on" round may fall in the next round; ``seconds`` long against the flush interval keeps
-    that small. Figures: the median of the pairs' ratios and their spread; the server process's
-    CPU per request (all its threads, the writer included)."""
+    falls on both), after a warm-up. The writer keeps its own cadence during a round; what an
+    "on" round left queued is written at its end (a drain) and the drain's seconds and CPU are
+    charged to that round, so no write of an "on" round falls in an "off" round (which made
+    the figure lenient before: half the pairs had an "off" round pay up to one write of the
+    "on" round). Figures: the median of the pairs' ratios and their spread; the server
+    process's CPU per request (all its threads, the writer included)."""
     from mlkit.data import open_warehouse
     from mlkit.monitoring.log import LOG_TABLE
     from mlkit.monitoring.served import read_served
@@ -186,24 +190,28 @@ def logging_cost(server, watch, port: int, clients: int, seconds: float, rounds:
     )  # fmt: skip
     assert client.stdin is not None and client.stdout is not None
 
+    drains: list[float] = []
+
     def round_(logging: bool, length: float) -> tuple[float, float, int]:
         server.app.observers = on_observers if logging else off_observers
         cpu = time.process_time()
         client.stdin.write(f"{length}\n")
         client.stdin.flush()
         result = json.loads(client.stdout.readline())
+        seconds = result["seconds"]
+        if logging:  # the round's records written before the next round: charged to this one
+            began = time.perf_counter()
+            server.app.observers = off_observers
+            watch.log.flush()
+            drains.append(time.perf_counter() - began)
+            seconds += drains[-1]
         cpu_s = time.process_time() - cpu
-        return (
-            result["requests"] / result["seconds"],
-            cpu_s / result["requests"],
-            result["requests"],
-        )
+        return result["requests"] / seconds, cpu_s / result["requests"], result["requests"]
 
     try:
         round_(False, seconds)  # warm-up: connections, the model, the code paths
-        answered_on = round_(True, seconds / 2)[2]
-        server.app.observers = off_observers
-        watch.log.flush()
+        answered_on = round_(True, seconds / 2)[2]  # (drained at its end)
+        drains.clear()
         cost_before = dataclasses.replace(watch.log.cost)
         on, off, cpu_on, cpu_off, ratios = [], [], [], [], []
         for k in range(rounds):
@@ -243,9 +251,11 @@ def logging_cost(server, watch, port: int, clients: int, seconds: float, rounds:
             (cost.write_cpu_s - cost_before.write_cpu_s) / rows * 1e6, 1
         ),
         "writer_rows_per_write": round(rows / max(1, cost.writes - cost_before.writes), 1),
+        "logging_drain_ms": round(median(drains) * 1000, 1),
         "enqueue_us": enqueue_cost(),
         "log_max_delay_s": round(watch.log.counts().max_delay_s, 3),
         "log_slowest_flush_s": round(cost.slowest_flush_s, 3),
+        "load_1min": round(os.getloadavg()[0], 2),
         "answered_with_logging": answered_on,
         "logged": logged,
         "logged_equals_served": logged == answered_on
@@ -272,6 +282,50 @@ def enqueue_cost(calls: int = 20_000) -> float:
         took = time.perf_counter() - began
         log.close(0.0)
     return round(took / calls * 1e6, 2)
+
+
+def writer_cost(rows: int = 800, batches: int = 25) -> dict:
+    """``--parts writer``: the writer's CPU per row, without a server (so steadier than (a) on a
+    loaded machine): ``batches`` of ``rows`` records as the endpoint hands them over (random
+    features, unique ids and times; the body and the answer's predictions JSON set), built into
+    rows and appended to a local warehouse; the first 3 batches are a warm-up."""
+    from mlkit.data import LocalWarehouse
+    from mlkit.monitoring.log import log_rows
+    from mlkit.serving.observe import Answered
+
+    rng = random.Random(0)
+
+    def record(k: int) -> Answered:
+        x, y = rng.uniform(0, 100), rng.gauss(0, 1)
+        one = int(x > 50)
+        predictions: list[object] = [
+            {"probabilities": [1.0 - one, float(one)], "class_ids": [one], "class_id": one}
+        ]
+        instance = {"x": x, "y": y}
+        return Answered(f"0123456789ab-{k}", "shop", 1, "predict", 200, rng.uniform(5e-4, 2e-3),
+                        [instance], predictions, time.time() + k * 1e-4,
+                        predictions_json=json.dumps(predictions),
+                        body=json.dumps({"instances": [instance]}).encode())  # fmt: skip
+
+    work = [[record(b * rows + i) for i in range(rows)] for b in range(batches)]
+    build = append = 0.0
+    with tempfile.TemporaryDirectory() as tmp:
+        appender = LocalWarehouse(Path(tmp) / "w.duckdb").appender("prediction_log")
+        for b, batch in enumerate(work):
+            began = time.thread_time()
+            table = log_rows(batch)
+            built = time.thread_time()
+            appender.append(table)
+            if b >= 3:
+                build += built - began
+                append += time.thread_time() - built
+        appender.close()
+    counted = (batches - 3) * rows
+    return {
+        "writer_build_cpu_us_per_row_offline": round(build / counted * 1e6, 1),
+        "writer_append_cpu_us_per_row_offline": round(append / counted * 1e6, 1),
+        "writer_rows_per_append_offline": rows,
+    }
 
 
 def drift(port: int, watch, chunk: int = 100, limit: int = 2000) -> dict:
@@ -408,15 +462,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=2.0, help="per logging round")
-    parser.add_argument("--rounds", type=int, default=10, help="pairs of logging rounds")
+    parser.add_argument("--rounds", type=int, default=16, help="pairs of logging rounds")
     parser.add_argument("--client", type=int, help=argparse.SUPPRESS)  # the load generator
     parser.add_argument("--bandit-requests", type=int, default=10_000)
-    parser.add_argument("--parts", default="logging,drift,bandit,kill", help="which to run")
+    parser.add_argument(
+        "--parts",
+        default="writer,logging,drift,bandit,kill",
+        help="which to run, comma-separated (writer alone: no server, seconds)",
+    )
     args = parser.parse_args()
     if args.client:
         client_process(args.client, args.clients)
         return
     quiet_tensorflow()
+    if args.parts == "writer":  # no server needed
+        print(json.dumps(writer_cost()))
+        return
     with tempfile.TemporaryDirectory(prefix="mlkit-bench-monitoring-") as tmp:
         home = Path(tmp)
         os.environ["MLKIT_HOME"] = str(home)
@@ -437,6 +498,8 @@ def main() -> None:
         figures: dict = {}
         try:
             parts = set(args.parts.split(","))
+            if "writer" in parts:
+                figures |= writer_cost()
             if "logging" in parts:
                 figures |= logging_cost(
                     server, watch, port, args.clients, args.seconds, args.rounds

@@ -396,13 +396,80 @@ def heavy_phase(work: Path, x: np.ndarray, bodies: list[bytes], env: dict, args)
     }
 
 
+PARTS = {"plain", "plain-uvicorn", "mlkit", "mlkit-nolog", "swaps", "heavy", "cold"}
+
+
+def endpoint_figures(rows: dict, floor: dict, one: int, many: int, counts: list[int]) -> dict:
+    """The endpoint's figures against the floor and the plain servers (those that ran)."""
+    figures: dict[str, object] = {"inprocess_p50_ms": floor[one]["p50_ms"]}
+    nolog = rows.get("mlkit --no-log")
+    if nolog is not None:
+        figures["single_client_p50_ms_no_log"] = nolog[one]["p50_ms"]
+        figures["single_client_p99_ms_no_log"] = nolog[one]["p99_ms"]
+        figures["single_client_no_log_over_inprocess_ms"] = round(
+            nolog[one]["p50_ms"] - floor[one]["p50_ms"], 3
+        )
+    endpoint = rows.get("mlkit endpoint")
+    if endpoint is None:
+        return figures
+    figures |= {
+        "single_client_p50_ms": endpoint[one]["p50_ms"],
+        "single_client_p99_ms": endpoint[one]["p99_ms"],
+        "single_client_over_inprocess_ms": round(endpoint[one]["p50_ms"] - floor[one]["p50_ms"], 3),
+        "throughput_rps": endpoint[many]["throughput_rps"],
+        "p50_ms": endpoint[many]["p50_ms"],
+        "p99_ms": endpoint[many]["p99_ms"],
+        "p99_over_p50": round(endpoint[many]["p99_ms"] / endpoint[many]["p50_ms"], 2),
+        "mean_batch": endpoint[many].get("mean_batch"),
+        "server_cpu_ms_per_request": endpoint[many]["server_cpu_ms_per_request"],
+        "inprocess_throughput_rps": floor[many].get("throughput_rps"),
+    }
+    plains = [rows[n] for n in ("plain (stdlib)", "plain (uvicorn)") if n in rows]
+    if not plains:
+        return figures
+    best_plain = max(p[many]["throughput_rps"] for p in plains)
+    figures |= {
+        "plain_server_throughput_rps": best_plain,
+        "throughput_vs_plain": round(endpoint[many]["throughput_rps"] / best_plain, 2),
+        "plain_server_cpu_ms_per_request": plains[0][many]["server_cpu_ms_per_request"],
+        **{
+            f"plain_{'stdlib' if n == 'plain (stdlib)' else 'uvicorn'}_throughput_rps": rows[n][
+                many
+            ]["throughput_rps"]
+            for n in ("plain (stdlib)", "plain (uvicorn)")
+            if n in rows
+        },  # fmt: skip
+        **{
+            f"clients_{c}_{k}": v
+            for c in counts
+            if c not in (one, many)
+            for k, v in (
+                ("rps", endpoint[c]["throughput_rps"]),
+                ("p50_ms", endpoint[c]["p50_ms"]),
+                ("p99_ms", endpoint[c]["p99_ms"]),
+                ("plain_rps", max(p[c]["throughput_rps"] for p in plains)),
+            )
+        },  # fmt: skip
+    }
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=4.0, help="per load phase")
     parser.add_argument("--clients", default="1,16,64", help="client counts, comma-separated")
     parser.add_argument("--swaps", type=int, default=20)
     parser.add_argument("--swap-every", type=float, default=0.3)
+    parser.add_argument(
+        "--parts",
+        default=",".join(PARTS - {"mlkit-nolog"}),
+        help=f"which to run, comma-separated, of {', '.join(sorted(PARTS))} (mlkit-nolog: the "
+        "endpoint with the prediction log off; the in-process floor always runs)",
+    )
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
+    if parts - PARTS:
+        parser.error(f"unknown --parts {', '.join(sorted(parts - PARTS))}")
     args.client_counts = [int(c) for c in args.clients.split(",")]
     quiet_tensorflow()
 
@@ -437,55 +504,32 @@ def main() -> None:
 
     # -- 2-4. the servers under 1, 16, 64 clients ----------------------------------------------
     rows = {"in-process": floor}
-    rows["plain (stdlib)"] = server_phase("plain", v1, "/", bodies, env, args)
-    rows["plain (uvicorn)"] = server_phase("plain-uvicorn", v1, "/", bodies, env, args)
-    rows["mlkit endpoint"] = server_phase(
-        "mlkit", home, "/v1/endpoints/digits:predict", bodies, env, args
+    servers = (
+        ("plain (stdlib)", "plain", v1, "/"),
+        ("plain (uvicorn)", "plain-uvicorn", v1, "/"),
+        ("mlkit endpoint", "mlkit", home, "/v1/endpoints/digits:predict"),
+        ("mlkit --no-log", "mlkit-nolog", home, "/v1/endpoints/digits:predict"),
     )
+    for name, kind, where, path in servers:
+        if kind in parts:
+            rows[name] = server_phase(kind, where, path, bodies, env, args)
     # -- 5. swaps, 6. heavy model, 7. cold start ----------------------------------------------
-    swapped = swaps_phase(home, target, bodies, env, args)
-    heavy = heavy_phase(work, x, bodies, env, args)
-    cold = cold_start(home, bodies[0], env)
+    swapped = swaps_phase(home, target, bodies, env, args) if "swaps" in parts else {}
+    heavy = heavy_phase(work, x, bodies, env, args) if "heavy" in parts else {}
+    cold = cold_start(home, bodies[0], env) if "cold" in parts else {}
     table(rows)
 
     many = 16 if 16 in args.client_counts else max(args.client_counts)
     one = min(args.client_counts)
-    endpoint, plains = rows["mlkit endpoint"], (rows["plain (stdlib)"], rows["plain (uvicorn)"])
-    best_plain = max(p[many]["throughput_rps"] for p in plains)
     figures = {
-        "single_client_p50_ms": endpoint[one]["p50_ms"],
-        "single_client_p99_ms": endpoint[one]["p99_ms"],
-        "inprocess_p50_ms": floor[one]["p50_ms"],
-        "single_client_over_inprocess_ms": round(endpoint[one]["p50_ms"] - floor[one]["p50_ms"], 3),
-        "throughput_rps": endpoint[many]["throughput_rps"],
-        "p50_ms": endpoint[many]["p50_ms"],
-        "p99_ms": endpoint[many]["p99_ms"],
-        "p99_over_p50": round(endpoint[many]["p99_ms"] / endpoint[many]["p50_ms"], 2),
-        "plain_server_throughput_rps": best_plain,
-        "plain_stdlib_throughput_rps": plains[0][many]["throughput_rps"],
-        "plain_uvicorn_throughput_rps": plains[1][many]["throughput_rps"],
-        "throughput_vs_plain": round(endpoint[many]["throughput_rps"] / best_plain, 2),
-        "mean_batch": endpoint[many].get("mean_batch"),
-        "server_cpu_ms_per_request": endpoint[many]["server_cpu_ms_per_request"],
-        "plain_server_cpu_ms_per_request": plains[0][many]["server_cpu_ms_per_request"],
-        "inprocess_throughput_rps": floor[many].get("throughput_rps"),
-        **{
-            f"clients_{c}_{k}": v
-            for c in args.client_counts
-            if c not in (one, many)
-            for k, v in (
-                ("rps", endpoint[c]["throughput_rps"]),
-                ("p50_ms", endpoint[c]["p50_ms"]),
-                ("p99_ms", endpoint[c]["p99_ms"]),
-                ("plain_rps", max(p[c]["throughput_rps"] for p in plains)),
-            )
-        },  # fmt: skip
+        **endpoint_figures(rows, floor, one, many, args.client_counts),
         "failed_requests": sum(
             f["failed"] for r in rows.values() for f in r.values() if "failed" in f
         ),
         **swapped,
         **heavy,
         **cold,
+        "parts": sorted(parts),
         "clients": args.client_counts,
         "seconds_per_phase": args.seconds,
         "cpus": os.cpu_count(),

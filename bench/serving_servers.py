@@ -1,11 +1,12 @@
 """The servers the serving benchmark runs in their own processes.
 
 ``python bench/serving_servers.py mlkit HOME``: the registry-driven local endpoint on HOME's
-registry, as ``mlkit serve`` runs it. ``python bench/serving_servers.py plain SAVEDMODEL``: a plain
-one-request-one-call HTTP server on one SavedModel on the standard library (the baseline: no
-registry, no batching). ``plain-uvicorn SAVEDMODEL``: the same one-request-one-call server on the
-endpoint's own stack (Starlette on uvicorn with uvloop and httptools; the model call on a worker
-thread). Each prints its URL on the first line of stdout and serves until killed.
+registry, as ``mlkit serve`` runs it (``mlkit-nolog``: with ``--no-log``).
+``python bench/serving_servers.py plain SAVEDMODEL``: a plain one-request-one-call HTTP server on
+one SavedModel on the standard library (the baseline: no registry, no batching).
+``plain-uvicorn SAVEDMODEL``: the same one-request-one-call server on the endpoint's own stack
+(Starlette on uvicorn with uvloop and httptools; the model call on a worker thread). Each prints
+its URL on the first line of stdout and serves until killed.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def plain_uvicorn(model_dir: Path) -> None:
     uvicorn.Server(config).run(sockets=[sock])
 
 
-def mlkit(home: Path) -> None:
+def mlkit(home: Path, log: str | None = "prediction_log") -> None:
     from mlkit.workflows.serve import serve
 
     logging.basicConfig(level=logging.WARNING)
@@ -94,10 +95,18 @@ def mlkit(home: Path) -> None:
         host="127.0.0.1",
         port=0,
         on_ready=lambda address: print(f"http://{address[0]}:{address[1]}", flush=True),
+        log=log,
     )
+
+
+def mlkit_no_log(home: Path) -> None:
+    """The endpoint as ``mlkit serve --no-log`` runs it (what the prediction log costs)."""
+    mlkit(home, log=None)
 
 
 if __name__ == "__main__":
     quiet_tensorflow()
     kind, where = sys.argv[1], Path(sys.argv[2])
-    {"plain": plain, "plain-uvicorn": plain_uvicorn, "mlkit": mlkit}[kind](where)
+    servers = {"plain": plain, "plain-uvicorn": plain_uvicorn, "mlkit": mlkit,
+               "mlkit-nolog": mlkit_no_log}  # fmt: skip
+    servers[kind](where)

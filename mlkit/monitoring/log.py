@@ -28,6 +28,11 @@ Rows, one per answered instance (table ``prediction_log``)::
     request_id, at (epoch seconds), model, version, route, status, latency_s, instance_index,
     instance (the instance's JSON), prediction (the prediction's JSON)
 
+The JSON is built in the writer thread, from what the server already has: a lone instance's
+text as the client sent it (when the body is ``{"instances": [X]}`` and nothing else), a lone
+prediction's text as the answer carried it (the server encodes the predictions once for both);
+otherwise each is encoded (compact separators).
+
 and one per truth received (table ``prediction_log_labels``: the log's name + ``_labels``)::
 
     request_id, instance_index, model, label (JSON), at
@@ -38,6 +43,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import threading
 import time
 from collections import deque
@@ -287,21 +293,35 @@ def _json(value: object) -> str:
 
 def log_rows(answers: Sequence[Answered]) -> pa.Table:
     """One row per answered instance (a request without instances: one row, no instance), built
-    column by column (the JSON of the instances and predictions is most of the cost)."""
+    column by column (the JSON of the instances is most of the cost; a prediction's JSON is the
+    answer's own, :attr:`~mlkit.serving.observe.Answered.predictions_json`, when it has one)."""
+    columns: list[list] = [[] for _ in LOG_SCHEMA]
+    _add_columns(columns, answers)
+    return _table(columns)
+
+
+def _table(columns: list[list]) -> pa.Table:
+    arrays = [pa.array(c, f.type) for c, f in zip(columns, LOG_SCHEMA, strict=True)]
+    return pa.Table.from_arrays(arrays, schema=LOG_SCHEMA)
+
+
+def _add_columns(columns: list[list], answers: Sequence[Answered]) -> None:
+    """Append the rows of ``answers`` to ``columns`` (LOG_SCHEMA's order)."""
     if all(len(a.instances) == 1 and len(a.predictions) == 1 for a in answers):
         flat: Sequence[Answered] = answers  # the common case: one instance per request
         index: list[int] = [0] * len(answers)
-        instances: list[str | None] = [_json(a.instances[0]) for a in answers]
-        predictions: list[str | None] = [_json(a.predictions[0]) for a in answers]
+        instances: list[str | None] = [_lone_instance(a) for a in answers]
+        predictions: list[str | None] = [
+            a.predictions_json[1:-1] if a.predictions_json else _json(a.predictions[0])
+            for a in answers
+        ]  # the answer's JSON of a one-prediction list is "[" + the prediction's JSON + "]"
     else:
         pairs = [(a, i) for a in answers for i in range(max(1, len(a.instances)))]
         flat = [a for a, _ in pairs]
         index = [i for _, i in pairs]
-        instances = [_json(a.instances[i]) if i < len(a.instances) else None for a, i in pairs]
-        predictions = [
-            _json(a.predictions[i]) if i < len(a.predictions) else None for a, i in pairs
-        ]
-    columns = [
+        instances = [_instance(a, i) for a, i in pairs]
+        predictions = [_prediction(a, i) for a, i in pairs]
+    parts: tuple[list, ...] = (
         [a.request_id for a in flat],
         [a.at for a in flat],
         [a.model for a in flat],
@@ -312,26 +332,63 @@ def log_rows(answers: Sequence[Answered]) -> pa.Table:
         index,
         instances,
         predictions,
-    ]
-    arrays = [pa.array(c, f.type) for c, f in zip(columns, LOG_SCHEMA, strict=True)]
-    return pa.Table.from_arrays(arrays, schema=LOG_SCHEMA)
+    )
+    for column, part in zip(columns, parts, strict=True):
+        column.extend(part)
 
 
-_CHUNK = 64  # answers turned into rows between two yields of the GIL (about 2 ms of Python)
+# a body that holds only "instances": the array's text is between its brackets
+_INSTANCES_ONLY = re.compile(rb'\A\s*\{\s*"instances"\s*:\s*\[(.*)\]\s*\}\s*\Z', re.S)
+
+
+def _lone_instance(answer: Answered) -> str:
+    """The JSON of a request's one instance: its text in the request's body when the body is
+    ``{"instances": [X]}`` and nothing else (the key once, no escapes that could hide a second
+    one: json.loads keeps the last of duplicate keys), else the instance encoded again. The
+    text is the client's own (its spacing and number forms), equal to the instance as JSON."""
+    body = answer.body
+    if body and b"\\u" not in body and body.count(b'"instances"') == 1:
+        found = _INSTANCES_ONLY.match(body)
+        if found is not None:
+            return found.group(1).strip().decode("utf-8")
+    return _json(answer.instances[0])
+
+
+def _instance(answer: Answered, index: int) -> str | None:
+    if index >= len(answer.instances):
+        return None
+    if len(answer.instances) == 1:
+        return _lone_instance(answer)
+    return _json(answer.instances[index])
+
+
+def _prediction(answer: Answered, index: int) -> str | None:
+    if index >= len(answer.predictions):
+        return None
+    if answer.predictions_json and len(answer.predictions) == 1:
+        return answer.predictions_json[1:-1]
+    return _json(answer.predictions[index])
+
+
+_CHUNK = 32  # answers turned into rows at a time
+_HOLD_S = 0.002  # the longest the writer holds the GIL while it builds rows
 
 
 def _rows_yielding(answers: Sequence[Answered]) -> pa.Table:
-    """``log_rows`` in chunks, giving the GIL away between them: a flush of a second of answers
-    is tens of milliseconds of Python, which would otherwise hold the endpoint's event loop
-    (measured: 10 to 14 ms stalls once a second at one client, gone with this)."""
+    """``log_rows`` in chunks, giving the GIL away whenever it held it ``_HOLD_S``: a flush of a
+    second of answers is milliseconds of Python, which would otherwise hold the endpoint's event
+    loop in one piece (measured: 10 to 14 ms stalls once a second at one client, gone with
+    this). Each give-away costs the writer a wait for the GIL (up to the interpreter's switch
+    interval, 5 ms, when the loop is busy), so it gives it away no more often than that."""
     items = list(answers)
-    if len(items) <= _CHUNK:
-        return log_rows(items)
-    tables = []
+    columns: list[list] = [[] for _ in LOG_SCHEMA]
+    held = time.perf_counter()
     for start in range(0, len(items), _CHUNK):
-        tables.append(log_rows(items[start : start + _CHUNK]))
-        time.sleep(0)  # lets a thread waiting for the GIL (the event loop) run
-    return pa.concat_tables(tables)
+        _add_columns(columns, items[start : start + _CHUNK])
+        if time.perf_counter() - held >= _HOLD_S:
+            time.sleep(0)  # lets a thread waiting for the GIL (the event loop) run
+            held = time.perf_counter()
+    return _table(columns)
 
 
 def label_rows(items: Sequence[Feedback]) -> pa.Table:

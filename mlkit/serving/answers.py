@@ -40,6 +40,8 @@ class Info:
     started: float = 0.0  # time.perf_counter() when the headers arrived
     instances: list[object] = field(default_factory=list)
     predictions: list[object] = field(default_factory=list)
+    predictions_json: str = ""  # the answer's JSON of ``predictions``
+    body: bytes = b""  # the predict request's body
 
 
 def json_response(

@@ -28,6 +28,12 @@ class Answered:  # one answered predict request
     instances: list[object]
     predictions: list[object]
     at: float  # time.time()
+    # the JSON of ``predictions`` as the answer carried it (the server encodes it once for both);
+    # "" when not known (the prediction log then encodes each prediction itself)
+    predictions_json: str = ""
+    # the request's body as received (the prediction log takes a lone instance's JSON text from
+    # it instead of encoding the instance again); b"" when not known
+    body: bytes = b""
 
 
 class AnswerObserver(Protocol):

@@ -84,7 +84,7 @@ class Predictor:
                 answer = await self.predict(
                     request, info, name, route["version"], route["label"], vertex=False
                 )
-            body, status, headers = json.dumps(answer).encode("utf-8"), 200, None
+            body, status, headers = answer_body(info.predictions_json, answer), 200, None
         except Reply as reply:
             body, status, headers = self._failed(info, reply)
         except Exception as exc:  # one line in the log and in the answer, never a traceback
@@ -110,9 +110,11 @@ class Predictor:
         label: str | None,
         vertex: bool,
     ) -> dict[str, object]:
+        """The answer's fields but its predictions (in ``info.predictions`` and, encoded,
+        ``info.predictions_json``); see :func:`answer_body`."""
         app = self.app
         info.model = name
-        body = await read_body(request, app.limits)
+        body = info.body = await read_body(request, app.limits)
         payload = parse_payload(body, app.limits)
         instances = payload["instances"]
         if app.in_flight >= app.limits.max_queue:
@@ -135,10 +137,11 @@ class Predictor:
             app.metrics.in_flight.dec()
         app.requests_served += 1
         info.predictions = list(predictions)
+        # encoded once: the answer's body and the prediction log's record (see answer_body)
+        info.predictions_json = json.dumps(predictions)
         answer: dict[str, object]
         if vertex:
             answer = {
-                "predictions": predictions,
                 "deployedModelId": target.id,
                 "model": name,
                 "modelDisplayName": name,
@@ -146,7 +149,6 @@ class Predictor:
             }
         else:
             answer = {
-                "predictions": predictions,
                 "model": name,
                 "version": target.version,
                 "deployedModelId": target.id,
@@ -245,12 +247,20 @@ class Predictor:
             instances=info.instances,
             predictions=info.predictions,
             at=time.time(),
+            predictions_json=info.predictions_json,
+            body=info.body,
         )
         for observer in observers:
             try:
                 observer.answered(record)
             except Exception as exc:  # an observer never fails a request
                 logger.error("observer %s failed: %s", type(observer).__name__, one_line(str(exc)))
+
+
+def answer_body(predictions_json: str, fields: dict[str, object]) -> bytes:
+    """The answer's JSON: ``{"predictions": [...], **fields}``, byte for byte what
+    ``json.dumps`` gives for that dict, from the predictions already encoded."""
+    return ('{"predictions": ' + predictions_json + ", " + json.dumps(fields)[1:]).encode("utf-8")
 
 
 async def _call(loaded: Loaded, instances: object, big: bool) -> list[dict]:

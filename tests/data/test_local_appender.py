@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pytest
 
@@ -37,3 +38,22 @@ def test_a_file_that_cannot_be_opened_is_one_error(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="cannot open local warehouse"):
         appender.append(pa.table({"a": [1]}))
     appender.close()
+
+
+def test_a_table_dropped_or_replaced_between_appends_is_looked_up_again(tmp_path: Path) -> None:
+    """Appends after the first insert at once; when the table changed under them (another
+    process dropped or replaced it), the append looks it up again instead of failing."""
+    warehouse = LocalWarehouse(tmp_path / "w.duckdb")
+    appender = warehouse.appender("log")
+    try:
+        appender.append(pa.table({"a": [1], "b": ["x"]}))
+        appender.append(pa.table({"a": [2], "b": ["y"]}))
+        with duckdb.connect(str(tmp_path / "w.duckdb")) as con:  # another connection drops it
+            con.execute("DROP TABLE log")
+        assert appender.append(pa.table({"a": [3], "b": ["z"]})) == 1  # created again
+        assert warehouse.read_table("log").to_pydict() == {"a": [3], "b": ["z"]}
+        warehouse.write_table("log", pa.table({"c": [1]}))  # replaced, other columns
+        with pytest.raises(DataError, match="cannot append to table 'log': it has columns c"):
+            appender.append(pa.table({"a": [4], "b": ["w"]}))
+    finally:
+        appender.close()

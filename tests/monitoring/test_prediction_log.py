@@ -143,3 +143,53 @@ def test_every_answer_is_committed_within_one_flush_interval(tmp_path: Path) -> 
         assert log.cost.writes >= 3 and log.cost.rows == n
     finally:
         log.close(60.0)
+
+
+def test_a_prediction_is_logged_as_the_answer_encoded_it() -> None:
+    """The server encodes the predictions once (the answer's body); the log takes the one
+    prediction's text from it instead of encoding it again, and more than one are encoded."""
+    import json
+
+    from mlkit.monitoring.log import log_rows
+    from mlkit.serving.predicting import answer_body
+
+    predictions: list[object] = [{"probabilities": [0.25, 0.75], "class_ids": [1], "class_id": 1}]
+    fields: dict[str, object] = {"model": "shop", "version": 1, "request_id": "r1"}
+    encoded = json.dumps(predictions)
+    assert (
+        answer_body(encoded, fields) == json.dumps({"predictions": predictions, **fields}).encode()
+    )
+    one = Answered("r1", "shop", 1, "predict", 200, 0.001, [{"x": 1.0}], predictions, 1.0, encoded)
+    two = Answered("r2", "shop", 1, "predict", 200, 0.001, [{"x": 1.0}] * 2, predictions * 2, 1.0,
+                   json.dumps(predictions * 2))  # fmt: skip
+    for answers in ([one], [one, two]):
+        rows = log_rows(answers).to_pylist()
+        assert rows[0]["prediction"] == json.dumps(predictions[0])  # the answer's own text
+        assert [json.loads(r["prediction"]) for r in rows] == predictions * len(rows)
+
+
+def test_a_lone_instance_is_logged_as_the_client_sent_it() -> None:
+    """A body of one instance and nothing else gives the log the instance's own text; any other
+    body (more keys, the key twice, escapes) has the instance encoded again."""
+    import json
+
+    from mlkit.monitoring.log import log_rows
+
+    instance = {"x": 1.5, "y": -2.0, "name": "a b"}
+
+    def logged(body: bytes) -> str:
+        record = Answered("r", "shop", 1, "predict", 200, 0.001, [instance], [{"c": 1}], 1.0,
+                          body=body)  # fmt: skip
+        return str(log_rows([record]).column("instance")[0].as_py())
+
+    sent = b' {"instances" : [ {"x": 1.5, "y": -2.0,  "name": "a b"} ] }\n'
+    assert logged(sent) == '{"x": 1.5, "y": -2.0,  "name": "a b"}'
+    assert json.loads(logged(sent)) == instance
+    encoded = '{"x":1.5,"y":-2.0,"name":"a b"}'
+    for body in (
+        b'{"instances": [{"x": 9}], "instances": [{"x": 1.5, "y": -2.0, "name": "a b"}]}',
+        b'{"instances": [{"x": 9}], "\\u0069nstances": [{"x": 1.5}]}',
+        b'{"instances": [{"x": 1.5, "y": -2.0, "name": "a b"}], "parameters": {}}',
+        b"",
+    ):
+        assert logged(body) == encoded
