@@ -77,6 +77,9 @@ def test_an_interrupted_job_resumes_without_duplicates(registered: Path) -> None
     assert warehouse.count_rows("out") == 1000
     outcome = batch_predict(request, load_settings())
     assert (outcome.written, outcome.skipped) == (N - 1000, 1000)
+    stages = outcome.stages  # seconds per stage of the pipeline, for --json and the bench
+    assert {"read", "decode", "predict", "build", "write", "warm_up"} <= set(stages)
+    assert all(seconds >= 0 for seconds in stages.values()) and stages["predict"] > 0
     _check(warehouse.read_table("out"), expected)
 
 
