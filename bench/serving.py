@@ -387,6 +387,9 @@ def heavy_phase(work: Path, x: np.ndarray, bodies: list[bytes], env: dict, args)
         "heavy_inprocess_p50_ms": floor["p50_ms"],
         "heavy_p50_ms": mlkit["p50_ms"],
         "heavy_p99_ms": mlkit["p99_ms"],
+        "heavy_p99_over_p50": round(mlkit["p99_ms"] / mlkit["p50_ms"], 2),
+        "heavy_server_cpu_ms_per_request": mlkit["server_cpu_ms_per_request"],
+        "heavy_plain_server_cpu_ms_per_request": plain["server_cpu_ms_per_request"],
         "heavy_throughput_rps": mlkit["throughput_rps"],
         "heavy_mean_batch": mlkit.get("mean_batch"),
         "heavy_plain_server_p50_ms": plain["p50_ms"],
@@ -396,20 +399,35 @@ def heavy_phase(work: Path, x: np.ndarray, bodies: list[bytes], env: dict, args)
     }
 
 
+PARTS = ("servers", "swaps", "heavy", "cold")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=4.0, help="per load phase")
     parser.add_argument("--clients", default="1,16,64", help="client counts, comma-separated")
     parser.add_argument("--swaps", type=int, default=20)
     parser.add_argument("--swap-every", type=float, default=0.3)
+    parser.add_argument(
+        "--parts",
+        default=",".join(PARTS),
+        help=f"what to run, comma-separated (default all: {','.join(PARTS)}); the full JSON "
+        "line needs all of them, a subset prints its own figures (for quick iterations)",
+    )
     args = parser.parse_args()
     args.client_counts = [int(c) for c in args.clients.split(",")]
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        parser.error(f"unknown part {unknown[0]!r}: expected some of {', '.join(PARTS)}")
     quiet_tensorflow()
 
     work = Path(tempfile.mkdtemp(prefix="mlkit-bench-serving-"))
     print(f"building two digits SavedModels in {work}", flush=True)
     (v1, v2), x, _ = build(work)
     bodies = [json.dumps({"instances": [row.tolist()]}).encode() for row in x[:200]]
+    if parts != list(PARTS):
+        return partial(parts, work, v1, v2, x, bodies, args)
 
     # -- 1. the floor: the SavedModel in this process -----------------------------------------
     from mlkit.savedmodel import SavedModelRunner
@@ -491,6 +509,50 @@ def main() -> None:
         "cpus": os.cpu_count(),
         "load_1min": round(os.getloadavg()[0], 2),
     }
+    print(json.dumps(figures))
+
+
+def partial(parts: list[str], work: Path, v1: Path, v2: Path, x, bodies, args) -> None:
+    """Some of the parts (``--parts``): their own figures on the last line, with the load."""
+    from mlkit.registry import open_store
+    from mlkit.serving.endpoints import LocalEndpoint
+
+    home = work / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLKIT_")}
+    env.update(MLKIT_HOME=str(home), TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT))
+    settings = load_settings(home)
+    store = open_store(settings.registry_url, settings.artifacts_dir)
+    store.register_version("digits", v1)
+    store.register_version("digits", v2)
+    target = LocalEndpoint(store)
+    target.deploy("digits", 1)
+    figures: dict = {"parts": parts}
+    if "servers" in parts:
+        rows = {
+            "plain (stdlib)": server_phase("plain", v1, "/", bodies, env, args),
+            "plain (uvicorn)": server_phase("plain-uvicorn", v1, "/", bodies, env, args),
+            "mlkit endpoint": server_phase(
+                "mlkit", home, "/v1/endpoints/digits:predict", bodies, env, args
+            ),
+        }
+        table(rows)
+        many = 16 if 16 in args.client_counts else max(args.client_counts)
+        endpoint = rows["mlkit endpoint"][many]
+        best = max(rows[k][many]["throughput_rps"] for k in ("plain (stdlib)", "plain (uvicorn)"))
+        figures.update(
+            throughput_rps=endpoint["throughput_rps"],
+            plain_server_throughput_rps=best,
+            throughput_vs_plain=round(endpoint["throughput_rps"] / best, 2),
+            p99_over_p50=round(endpoint["p99_ms"] / endpoint["p50_ms"], 2),
+            mean_batch=endpoint.get("mean_batch"),
+        )
+    if "swaps" in parts:
+        figures.update(swaps_phase(home, target, bodies, env, args))
+    if "heavy" in parts:
+        figures.update(heavy_phase(work, x, bodies, env, args))
+    if "cold" in parts:
+        figures.update(cold_start(home, bodies[0], env))
+    figures.update(cpus=os.cpu_count(), load_1min=round(os.getloadavg()[0], 2))
     print(json.dumps(figures))
 
 
