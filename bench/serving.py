@@ -402,6 +402,24 @@ def heavy_phase(work: Path, x: np.ndarray, bodies: list[bytes], env: dict, args)
 PARTS = ("servers", "swaps", "heavy", "cold")
 
 
+def registry(work: Path, v1: Path, v2: Path):
+    """A project home under ``work`` with both digits versions registered and version 1
+    deployed on the local endpoint; its home, the servers' environment and the endpoint."""
+    from mlkit.registry import open_store
+    from mlkit.serving.endpoints import LocalEndpoint
+
+    home = work / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLKIT_")}
+    env.update(MLKIT_HOME=str(home), TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT))
+    settings = load_settings(home)
+    store = open_store(settings.registry_url, settings.artifacts_dir)
+    store.register_version("digits", v1)
+    store.register_version("digits", v2)
+    target = LocalEndpoint(store)
+    target.deploy("digits", 1)
+    return home, env, target
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=4.0, help="per load phase")
@@ -440,18 +458,7 @@ def main() -> None:
     print(f"  {'in-process':13s}: {floor}", flush=True)
 
     # -- registry: both versions registered, version 1 deployed -------------------------------
-    from mlkit.registry import open_store
-    from mlkit.serving.endpoints import LocalEndpoint
-
-    home = work / "home"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLKIT_")}
-    env.update(MLKIT_HOME=str(home), TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT))
-    settings = load_settings(home)
-    store = open_store(settings.registry_url, settings.artifacts_dir)
-    store.register_version("digits", v1)
-    store.register_version("digits", v2)
-    target = LocalEndpoint(store)
-    target.deploy("digits", 1)
+    home, env, target = registry(work, v1, v2)
 
     # -- 2-4. the servers under 1, 16, 64 clients ----------------------------------------------
     rows = {"in-process": floor}
@@ -514,18 +521,7 @@ def main() -> None:
 
 def partial(parts: list[str], work: Path, v1: Path, v2: Path, x, bodies, args) -> None:
     """Some of the parts (``--parts``): their own figures on the last line, with the load."""
-    from mlkit.registry import open_store
-    from mlkit.serving.endpoints import LocalEndpoint
-
-    home = work / "home"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLKIT_")}
-    env.update(MLKIT_HOME=str(home), TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT))
-    settings = load_settings(home)
-    store = open_store(settings.registry_url, settings.artifacts_dir)
-    store.register_version("digits", v1)
-    store.register_version("digits", v2)
-    target = LocalEndpoint(store)
-    target.deploy("digits", 1)
+    home, env, target = registry(work, v1, v2)
     figures: dict = {"parts": parts}
     if "servers" in parts:
         rows = {
