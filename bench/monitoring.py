@@ -8,10 +8,11 @@ into the local warehouse, the bandit as picker).
 (a) **logging**: requests/s from ``--clients`` keep-alive connections of one client process
     with every request logged, against logging off, on the same server: ``--rounds`` pairs of
     ``--seconds`` each, interleaved (off-on, on-off, ...) after a warm-up; the median of the
-    pairs' ratios with its spread, the server's CPU per request either way, and the writer's cost
-    per row; then the instances logged against the instances answered. Also **kill**: ``mlkit
-    serve`` in its own process under steady load, killed with SIGKILL: the records lost, and
-    whether every one of them was answered in the last flush interval (by request id).
+    pairs' ratios with its spread, the server's CPU per request either way (and by thread), and
+    the writer's cost per row; then the instances logged against the instances answered. Also
+    **kill**: ``mlkit serve`` in its own process under steady load, killed with SIGKILL: the
+    records lost, and whether every one of them was answered in the last flush interval (by
+    request id).
 (w) **writer**: the prediction log's writer alone, without a server: CPU per row to build the
     rows and to append them, on records as the endpoint hands them over (steadier than (a) on a
     loaded machine; ``--parts writer`` runs only this, in seconds).
