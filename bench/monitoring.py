@@ -8,10 +8,11 @@ into the local warehouse, the bandit as picker).
 (a) **logging**: requests/s from ``--clients`` keep-alive connections of one client process
     with every request logged, against logging off, on the same server: ``--rounds`` pairs of
     ``--seconds`` each, interleaved (off-on, on-off, ...) after a warm-up; the median of the
-    pairs' ratios with its spread, the server's CPU per request either way, and the writer's cost
-    per row; then the instances logged against the instances answered. Also **kill**: ``mlkit
-    serve`` in its own process under steady load, killed with SIGKILL: the records lost, and
-    whether every one of them was answered in the last flush interval (by request id).
+    pairs' ratios with its spread, the server's CPU per request either way (and by thread), and
+    the writer's cost per row; then the instances logged against the instances answered. Also
+    **kill**: ``mlkit serve`` in its own process under steady load, killed with SIGKILL: the
+    records lost, and whether every one of them was answered in the last flush interval (by
+    request id).
 (w) **writer**: the prediction log's writer alone, without a server: CPU per row to build the
     rows and to append them, on records as the endpoint hands them over (steadier than (a) on a
     loaded machine; ``--parts writer`` runs only this, in seconds).
@@ -34,6 +35,7 @@ import http.client
 import json
 import os
 import random
+import re
 import signal
 import socket
 import statistics
@@ -192,8 +194,11 @@ def logging_cost(server, watch, port: int, clients: int, seconds: float, rounds:
 
     drains: list[float] = []
 
+    by_thread: dict[bool, list[dict[str, float]]] = {True: [], False: []}
+
     def round_(logging: bool, length: float) -> tuple[float, float, int]:
         server.app.observers = on_observers if logging else off_observers
+        threads_before = thread_cpu()
         cpu = time.process_time()
         client.stdin.write(f"{length}\n")
         client.stdin.flush()
@@ -206,12 +211,18 @@ def logging_cost(server, watch, port: int, clients: int, seconds: float, rounds:
             drains.append(time.perf_counter() - began)
             seconds += drains[-1]
         cpu_s = time.process_time() - cpu
+        spent = thread_cpu()
+        spent = {k: v - threads_before.get(k, 0.0) for k, v in spent.items()}
+        spent["(not a Python thread)"] = cpu_s - sum(spent.values())
+        by_thread[logging].append({k: v / result["requests"] for k, v in spent.items()})
         return result["requests"] / seconds, cpu_s / result["requests"], result["requests"]
 
     try:
         round_(False, seconds)  # warm-up: connections, the model, the code paths
         answered_on = round_(True, seconds / 2)[2]  # (drained at its end)
         drains.clear()
+        by_thread[True].clear()
+        by_thread[False].clear()
         cost_before = dataclasses.replace(watch.log.cost)
         on, off, cpu_on, cpu_off, ratios = [], [], [], [], []
         for k in range(rounds):
@@ -244,6 +255,8 @@ def logging_cost(server, watch, port: int, clients: int, seconds: float, rounds:
         "cpu_us_per_request_logging_off": round(median(cpu_off) * 1e6, 1),
         "cpu_us_per_request_logging_on": round(median(cpu_on) * 1e6, 1),
         "logging_cpu_ratio": round(median(cpu_off) / median(cpu_on), 3),
+        "cpu_us_per_request_by_thread_off": per_thread_median(by_thread[False]),
+        "cpu_us_per_request_by_thread_on": per_thread_median(by_thread[True]),
         "writer_convert_cpu_us_per_row": round(
             (cost.convert_cpu_s - cost_before.convert_cpu_s) / rows * 1e6, 1
         ),
@@ -262,6 +275,29 @@ def logging_cost(server, watch, port: int, clients: int, seconds: float, rounds:
         and stored.rows.num_rows == logged
         and watch.log.counts().dropped == 0,
     }
+
+
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds each Python thread of this process spent so far, by thread name (the
+    thread's own CPU clock)."""
+    spent: dict[str, float] = {}
+    for thread in threading.enumerate():
+        if thread.ident is None:
+            continue
+        try:
+            clock = time.pthread_getcpuclockid(thread.ident)
+            seconds = time.clock_gettime(clock)
+        except OSError:  # ended meanwhile
+            continue
+        name = "bench main" if thread is threading.main_thread() else thread.name
+        name = re.sub(r"[-_ ]?\d+(?: \(.*\))?$", "", name)  # Thread-3 (serve): Thread
+        spent[name] = spent.get(name, 0.0) + seconds
+    return spent
+
+
+def per_thread_median(rounds: list[dict[str, float]]) -> dict[str, float]:
+    names = sorted({k for r in rounds for k in r})
+    return {k: round(statistics.median(r.get(k, 0.0) for r in rounds) * 1e6, 1) for k in names}
 
 
 def enqueue_cost(calls: int = 20_000) -> float:
@@ -493,7 +529,7 @@ def main() -> None:
         server = make_server(resolver.resolve, resolver.deployed, port=0,
                              labels=resolver.labels, picker=watch.picker,
                              observers=watch.observers)  # fmt: skip
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, name="server", daemon=True).start()
         port = server.server_address[1]
         figures: dict = {}
         try:
