@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 
@@ -146,7 +147,24 @@ def run_config_for(
         save_summary_steps=max(1, spec.steps_per_iteration // 10),
         log_step_count_steps=None,
         checkpoint_save_graph_def=save_graphs,
+        session_config=_session_config(spec),
     )
+
+
+SHORT_ITERATION_STEPS = 200
+"""Iterations of at most this many steps run without TensorFlow's graph optimiser (Grappler)."""
+
+
+def _session_config(spec: SearchSpec) -> tf.compat.v1.ConfigProto | None:
+    """Grappler rewrites a search's whole graph (every candidate) each time a session starts:
+    three sessions an iteration, about 0.7 s each for iris on 2 cores, which a short iteration
+    never wins back (``bench/overhead.py``: the ``train`` stage 3.5 s -> 1.3 s for 2 x 10
+    steps). Longer iterations keep it: its fused kernels pay off over many steps."""
+    if spec.steps_per_iteration > SHORT_ITERATION_STEPS:
+        return None
+    config = tf.compat.v1.ConfigProto()
+    config.graph_options.rewrite_options.disable_meta_optimizer = True
+    return config
 
 
 class _ComplexityRegularized(adanet.ensemble.ComplexityRegularizedEnsembler):
@@ -159,6 +177,8 @@ class _ComplexityRegularized(adanet.ensemble.ComplexityRegularizedEnsembler):
     """
 
     def build_ensemble(self, subnetworks, previous_ensemble_subnetworks, *args, **kwargs):
+        if kwargs.get("summary") is not None:
+            kwargs["summary"] = _WithoutHistograms(kwargs["summary"])
         previous = kwargs.get("previous_ensemble")
         if previous is not None and not hasattr(previous, "weighted_subnetworks"):
             members = list(getattr(previous, "subnetworks", []))
@@ -168,6 +188,24 @@ class _ComplexityRegularized(adanet.ensemble.ComplexityRegularizedEnsembler):
                 bias=None,
             )
         return super().build_ensemble(subnetworks, previous_ensemble_subnetworks, *args, **kwargs)
+
+
+class _WithoutHistograms:
+    """AdaNet's summary for one ensemble, less the histogram of its mixture weights.
+
+    Each histogram is a ``tf.cond`` of a few dozen ops per candidate ensemble, built again in
+    every graph of the search (about 2 s of a 2 x 10-step iris run on 2 cores); the weights'
+    norms and fractions stay as scalars, which say the same for the handful of members an
+    ensemble has. mlkit reads neither (its learning curves are the ensembles' losses)."""
+
+    def __init__(self, summary: Any) -> None:
+        self._summary = summary
+
+    def histogram(self, *args: Any, **kwargs: Any) -> tf.Tensor:
+        return tf.constant("")  # what AdaNet's own summary returns for a skipped summary
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._summary, name)
 
 
 def _ensemblers(spec: SearchSpec):

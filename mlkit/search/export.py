@@ -116,11 +116,11 @@ def export_for_serving(
     module = tf.Module()
     module.model = loaded  # tracks the variables the signatures read
 
-    @tf.function
+    @tf.function(autograph=False)  # no tensor-dependent Python control flow: no conversion
     def from_features(**features):
         return predict(**features)
 
-    @tf.function
+    @tf.function(autograph=False)  # no tensor-dependent Python control flow: no conversion
     def from_stored(**inputs):
         decoded = {
             name: decode_stored(name, value, forms[name], shapes[name])
@@ -171,11 +171,11 @@ def export_tabular(
         ids = tf.reshape(outputs["class_ids"], [-1])
         return {**outputs, "class": tf.gather(tf.constant(classes, tf.string), ids)}
 
-    @tf.function
+    @tf.function(autograph=False)  # no tensor-dependent Python control flow: no conversion
     def from_features(**features):
         return named(predict(**features))
 
-    @tf.function
+    @tf.function(autograph=False)  # no tensor-dependent Python control flow: no conversion
     def from_raw(**inputs):
         return named(predict(**module.preprocessor(inputs)))
 
