@@ -83,41 +83,77 @@ def _run(args: list[str], env: dict[str, str], cwd: Path) -> tuple[float, str]:
     return seconds, done.stdout
 
 
+def _pair(code: Path, home: Path, env: dict[str, str], round_: int) -> dict:
+    """One mlkit run and one Keras run of the same architecture, one after the other."""
+    mlkit = [sys.executable, "-m", "mlkit"]
+    train = [*mlkit, "train", str(EXPERIMENT), "--steps", str(STEPS), "--json"]
+    mlkit_wall, out = _run(train, env, home)
+    outcome = json.loads(out)
+    members = outcome["architecture"]["subnetworks"]
+    total_steps = outcome["architecture"]["iterations"] * STEPS
+    keras = [sys.executable, "-c", KERAS, json.dumps(members), str(total_steps)]
+    keras_dir = str(home / f"keras-{round_}")
+    keras_wall, keras_out = _run([*keras, keras_dir, str(EXPERIMENT)], env, home)
+    keras_result = json.loads(keras_out.strip().splitlines()[-1])
+    return {
+        "mlkit_wall": mlkit_wall,
+        "keras_wall": keras_wall,
+        "outcome": outcome,
+        "members": members,
+        "steps": total_steps,
+        "keras_accuracy": keras_result["accuracy"],
+    }
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
 def main() -> int:
     # `--code PATH`: time another checkout's mlkit (e.g. main, for a before/after figure).
     code = Path(sys.argv[sys.argv.index("--code") + 1]) if "--code" in sys.argv else REPO
+    # `--repeats N`: N pairs (mlkit, then Keras), medians of each side. One pair swung the Keras
+    # script alone from 8 s to 15 s on the same quiet machine.
+    repeats = int(sys.argv[sys.argv.index("--repeats") + 1]) if "--repeats" in sys.argv else 3
     with tempfile.TemporaryDirectory(prefix="bench-overhead-") as tmp:
         home = Path(tmp)
         env = {**os.environ, "MLKIT_HOME": str(home), "PYTHONPATH": str(code)}
         env.pop("MLKIT_REGISTRY_URL", None)
-        mlkit = [sys.executable, "-m", "mlkit"]
-        _run([*mlkit, "data", "load", "iris"], env, home)
-        train = [*mlkit, "train", str(EXPERIMENT), "--steps", str(STEPS), "--json"]
-        mlkit_wall, out = _run(train, env, home)
-        outcome = json.loads(out)
-        members = outcome["architecture"]["subnetworks"]
-        total_steps = outcome["architecture"]["iterations"] * STEPS
-        keras = [sys.executable, "-c", KERAS, json.dumps(members), str(total_steps)]
-        keras_wall, keras_out = _run([*keras, str(home / "keras"), str(EXPERIMENT)], env, home)
-        keras_result = json.loads(keras_out.strip().splitlines()[-1])
+        _run([sys.executable, "-m", "mlkit", "data", "load", "iris"], env, home)
+        pairs = [_pair(code, home, env, i) for i in range(repeats)]
+    mlkit_wall = _median([p["mlkit_wall"] for p in pairs])
+    keras_wall = _median([p["keras_wall"] for p in pairs])
+    # The stages of the mlkit run whose wall is the median (the lower middle for an even count).
+    middle = sorted(pairs, key=lambda p: p["mlkit_wall"])[(len(pairs) - 1) // 2]
+    outcome, members = middle["outcome"], middle["members"]
     stages = outcome.get("stages", {})
+    mlkit_walls = ", ".join(f"{p['mlkit_wall']:.1f}" for p in pairs)
+    keras_walls = ", ".join(f"{p['keras_wall']:.1f}" for p in pairs)
     print(
-        f"mlkit train iris --steps {STEPS}: {mlkit_wall:.1f} s wall "
-        f"({' + '.join(members)}; test accuracy {outcome['metrics'].get('accuracy', 0):.4f})"
+        f"mlkit train iris --steps {STEPS}: {mlkit_wall:.1f} s wall, median of {repeats} "
+        f"({mlkit_walls}; {' + '.join(members)}; "
+        f"test accuracy {outcome['metrics'].get('accuracy', 0):.4f})"
     )
     for key, seconds in sorted(stages.items(), key=lambda kv: -kv[1]):
         print(f"  {key:<40} {seconds:7.2f} s")
     print(
-        f"Keras, same architecture, {total_steps} steps, evaluated and exported: "
-        f"{keras_wall:.1f} s wall (test accuracy {keras_result['accuracy']:.4f})"
+        f"Keras, same architecture, {middle['steps']} steps, evaluated and exported: "
+        f"{keras_wall:.1f} s wall, median of {repeats} "
+        f"({keras_walls}; "
+        f"test accuracy {middle['keras_accuracy']:.4f})"
     )
     summary = {
         "mlkit_wall_s": round(mlkit_wall, 2),
         "keras_wall_s": round(keras_wall, 2),
         "ratio": round(mlkit_wall / keras_wall, 2),
+        "ratio_by_pair": [round(p["mlkit_wall"] / p["keras_wall"], 2) for p in pairs],
+        "mlkit_walls_s": [round(p["mlkit_wall"], 2) for p in pairs],
+        "keras_walls_s": [round(p["keras_wall"], 2) for p in pairs],
         "stages": stages,
         "architecture": members,
-        "steps": total_steps,
+        "steps": middle["steps"],
         "cores": os.cpu_count(),
     }
     print(json.dumps(summary, sort_keys=True))  # fmt: skip
