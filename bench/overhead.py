@@ -10,8 +10,9 @@ In one run, in a fresh project folder with the bundled iris table loaded:
    same number of steps on the same training rows (mlkit's split), evaluated on the same test
    rows and exported as a SavedModel.
 
-The last line is one JSON object: `mlkit_wall_s`, `keras_wall_s`, `ratio` (mlkit / Keras),
-`stages` (seconds by stage), the architecture and the machine's cores. Target: ratio <= 3 and
+Both run 3 times, alternating (``--repeats N``); the walls are medians. The last line is one JSON
+object: `mlkit_wall_s`, `keras_wall_s`, `ratio` (of the medians), `ratio_by_pair`, each side's
+walls, `stages` (seconds by stage, of the median mlkit run), the architecture and the cores. Target: ratio <= 3 and
 mlkit <= 12 s on 2 cores.
 """
 
