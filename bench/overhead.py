@@ -12,8 +12,8 @@ In one run, in a fresh project folder with the bundled iris table loaded:
 
 Both run 3 times, alternating (``--repeats N``); the walls are medians. The last line is one JSON
 object: `mlkit_wall_s`, `keras_wall_s`, `ratio` (of the medians), `ratio_by_pair`, each side's
-walls, `stages` (seconds by stage, of the median mlkit run), the architecture and the cores. Target: ratio <= 3 and
-mlkit <= 12 s on 2 cores.
+walls, `stages` (seconds by stage, of the median mlkit run), the architecture and the cores.
+Target: ratio <= 3 and mlkit <= 12 s on 2 cores.
 """
 
 from __future__ import annotations
