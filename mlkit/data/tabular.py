@@ -356,16 +356,6 @@ def serving_values(column: pa.Array, kind: str) -> np.ndarray:
     return np.asarray(values, dtype=np.float32)
 
 
-__all__ = [
-    "TabularOptions",
-    "class_labels",
-    "fixing_query",
-    "load_tabular",
-    "raw_rows",
-    "serving_values",
-]
-
-
 def class_ids(
     column: pa.Array,
     classes: Sequence[str],
@@ -385,3 +375,14 @@ def class_ids(
             f"not {of} ({', '.join(classes)})"
         )
     return ids.to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+__all__ = [
+    "TabularOptions",
+    "class_ids",
+    "class_labels",
+    "fixing_query",
+    "load_tabular",
+    "raw_rows",
+    "serving_values",
+]

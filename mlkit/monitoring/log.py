@@ -311,10 +311,7 @@ def _add_columns(columns: list[list], answers: Sequence[Answered]) -> None:
         flat: Sequence[Answered] = answers  # the common case: one instance per request
         index: list[int] = [0] * len(answers)
         instances: list[str | None] = [_lone_instance(a) for a in answers]
-        predictions: list[str | None] = [
-            a.predictions_json[1:-1] if a.predictions_json else _json(a.predictions[0])
-            for a in answers
-        ]  # the answer's JSON of a one-prediction list is "[" + the prediction's JSON + "]"
+        predictions: list[str | None] = [_prediction(a, 0) for a in answers]
     else:
         pairs = [(a, i) for a in answers for i in range(max(1, len(a.instances)))]
         flat = [a for a, _ in pairs]
@@ -366,6 +363,7 @@ def _prediction(answer: Answered, index: int) -> str | None:
     if index >= len(answer.predictions):
         return None
     if answer.predictions_json and len(answer.predictions) == 1:
+        # the answer's JSON of a one-prediction list: "[" + the prediction's JSON + "]"
         return answer.predictions_json[1:-1]
     return _json(answer.predictions[index])
 

@@ -2,8 +2,7 @@
 
 :func:`read_ahead` runs a generator in a thread of its own, at most ``depth`` items ahead of its
 consumer; :class:`WriteBehind` runs one write at a time in a thread while the caller goes on.
-Both hand an error back to the caller's thread, at its next call; :class:`StageClock` sums the
-seconds each stage takes, for a job's report. NumPy, Arrow, DuckDB and
+Both hand an error back to the caller's thread, at its next call. NumPy, Arrow, DuckDB and
 TensorFlow release the GIL in their kernels, so reading and decoding the next batch and writing
 the previous one overlap with the prediction of the current one.
 """
@@ -12,10 +11,8 @@ from __future__ import annotations
 
 import queue
 import threading
-import time
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -93,29 +90,3 @@ class WriteBehind:
             self.wait()
         finally:
             self._pool.shutdown(wait=True)
-
-
-class StageClock:
-    """Seconds spent in each named stage of a pipeline, summed over its calls; safe to use from
-    the stages' threads at once (a stage's seconds are its own thread's wall time, so stages
-    that overlap add up to more than the job's)."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-        self._lock = threading.Lock()
-
-    @contextmanager
-    def timing(self, stage: str) -> Iterator[None]:
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.add(stage, time.perf_counter() - started)
-
-    def add(self, stage: str, seconds: float) -> None:
-        with self._lock:
-            self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
-
-    def rounded(self, digits: int = 3) -> dict[str, float]:
-        with self._lock:
-            return {stage: round(s, digits) for stage, s in self.seconds.items()}

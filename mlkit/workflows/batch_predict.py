@@ -43,7 +43,8 @@ from mlkit.data.source import BQ_SCHEME, parse_bq, resolve_source
 from mlkit.data.warehouse import Relation, Warehouse, check_table_name
 from mlkit.errors import DataError, UsageError
 from mlkit.registry import open_store
-from mlkit.workflows.background import StageClock, WriteBehind, read_ahead
+from mlkit.search.stages import StageClock
+from mlkit.workflows.background import WriteBehind, read_ahead
 
 Progress = Callable[[int, int], None]  # (rows done, rows in all)
 BATCH_ROWS = 8192  # rows read, decoded and predicted at a time
