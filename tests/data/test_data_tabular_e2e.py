@@ -14,34 +14,16 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from tests.churn import INSTANCES, raw_rows_answer_as_encoded, trained_churn
 from tests.conftest import registry_endpoint
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
-CSV = REPO / "examples" / "churn.csv"
-INSTANCES = REPO / "examples" / "churn-instances.json"
-
-
-def _experiment(home: Path, source: str) -> Path:
-    path = home / "churn.toml"
-    path.write_text(
-        f"""
-[experiment]
-name = "churn"
-
-[data]
-source = "{source}"
-label = "churned"
-
-[search]
-layer_size = 16
+SEARCH = """layer_size = 16
 iterations = 1
 steps_per_iteration = 40
 batch_size = 32
 """
-    )
-    return path
 
 
 def _json(result) -> dict:
@@ -51,29 +33,9 @@ def _json(result) -> dict:
 
 @pytest.fixture(scope="module", params=["local", "bigquery"])
 def project(request, tmp_path_factory):
-    """One trained churn model per warehouse: its folder and the training outcome."""
-    from mlkit.cli import main
-
-    home = tmp_path_factory.mktemp(f"churn-{request.param}")
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("MLKIT_REGISTRY_URL", "MLKIT_WAREHOUSE", "MLKIT_ARTIFACTS", "MLKIT_RUNS"):
-            patch.delenv(name, raising=False)
-        patch.setenv("MLKIT_HOME", str(home))
-        patch.setenv("COLUMNS", "200")
-        source = "churn"
-        if request.param == "bigquery":
-            emulator = request.getfixturevalue("bq_emulator")
-            for key, value in emulator.env().items():
-                patch.setenv(key, value)
-            source = "bq://test.churn.churn"
-        assert main(["data", "load", str(CSV), "--table", source]) == 0
-        out = home / "train.json"
-        import contextlib
-
-        with out.open("w") as handle, contextlib.redirect_stdout(handle):
-            code = main(["train", str(_experiment(home, source)), "--json"])
-        assert code == 0, out.read_text()
-        yield request.param, source, json.loads(out.read_text())
+    """One trained churn model per warehouse: its warehouse, table and training outcome."""
+    with trained_churn(request, tmp_path_factory, dataset="churn", search=SEARCH) as trained:
+        yield trained
 
 
 def test_stats_train_deploy_and_predict_raw_rows(project, cli, tmp_path: Path) -> None:
@@ -131,17 +93,9 @@ def test_stats_train_deploy_and_predict_raw_rows(project, cli, tmp_path: Path) -
 def test_the_savedmodel_preprocesses_as_the_loader_does(project) -> None:
     """serving_default on raw rows (NULLs, missing values, an unseen category, ISO dates) gives
     what the estimator's own signature gives on the loader's encoded arrays."""
-    import tensorflow as tf
-
-    from mlkit.config import load_settings
-    from mlkit.data.columns import ColumnPlan, encode
-    from mlkit.data.tabular import serving_values
-    from mlkit.registry import open_store
+    from mlkit.data.columns import ColumnPlan
 
     kind, _, outcome = project
-    settings = load_settings()
-    with open_store(settings.registry_url, settings.artifacts_dir) as store:
-        path = store.artifact_path(store.get_version("churn", outcome["version"]["version"]))
     plan = ColumnPlan.from_json(outcome["run"]["data_fingerprint"]["columns"])
     table = pa.table(
         {
@@ -157,21 +111,7 @@ def test_the_savedmodel_preprocesses_as_the_loader_does(project) -> None:
             ),
         }
     )
-    loaded = tf.saved_model.load(str(path))
-    raw = {
-        c.name: tf.constant(serving_values(table.column(c.name).combine_chunks(), c.kind))
-        for c in plan.columns
-    }
-    served = loaded.signatures["serving_default"](**raw)
-    encoded = encode(table, plan, "rows")
-    features = {
-        n: tf.constant(v.astype(np.int64) if v.dtype.kind in "iu" else v)
-        for n, v in encoded.items()
-    }
-    direct = loaded.signatures["features"](**features)
-    np.testing.assert_allclose(
-        served["probabilities"].numpy(), direct["probabilities"].numpy(), rtol=1e-5, atol=1e-6
-    )
+    served, direct, encoded = raw_rows_answer_as_encoded(outcome, table)
     assert encoded["plan"][2] == 0 and encoded["plan"][1] == 1  # out of vocabulary, missing
     assert [c.decode() for c in served["class"].numpy()] == [
         plan.classes[int(i)] for i in direct["class_ids"].numpy().reshape(-1)
