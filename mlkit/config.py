@@ -227,6 +227,7 @@ def google_project(specific: str, env: Mapping[str, str] | None = None) -> tuple
 GOOGLE_TARGETS = {
     "bigquery_project": "MLKIT_BIGQUERY_PROJECT",
     "vertex_project": "MLKIT_VERTEX_PROJECT",
+    "cloudrun_project": "MLKIT_CLOUDRUN_PROJECT",
     "gcs_project": "GOOGLE_CLOUD_PROJECT",
 }
 

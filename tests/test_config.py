@@ -86,12 +86,14 @@ def test_mlkit_config_shows_each_setting_and_its_source(mlkit_home, monkeypatch,
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "proj-9")
     monkeypatch.delenv("MLKIT_VERTEX_PROJECT", raising=False)
     monkeypatch.delenv("MLKIT_BIGQUERY_PROJECT", raising=False)
+    monkeypatch.setenv("MLKIT_CLOUDRUN_PROJECT", "run-proj")
     shown = json.loads(cli("config", "--json").out)
     assert shown["home"] == {"value": str(mlkit_home.resolve()), "source": "MLKIT_HOME"}
     assert shown["warehouse_path"] == {"value": "/data/w.duckdb", "source": "MLKIT_WAREHOUSE"}
     assert shown["runs_dir"]["source"] == "default"
     for target in ("bigquery_project", "vertex_project", "gcs_project"):
         assert shown[target] == {"value": "proj-9", "source": "GOOGLE_CLOUD_PROJECT"}
+    assert shown["cloudrun_project"] == {"value": "run-proj", "source": "MLKIT_CLOUDRUN_PROJECT"}
     table = cli("config")
     assert table.code == 0 and "MLKIT_WAREHOUSE" in table.out and "setting" in table.out
 

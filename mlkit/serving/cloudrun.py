@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlkit.config import google_project
 from mlkit.errors import ServingError, UsageError
 from mlkit.serving.google_calls import GoogleCalls, one_line
 
@@ -75,7 +76,7 @@ def _int_env(env: Mapping[str, str], name: str, default: int, most: int) -> int:
 def cloudrun_settings(env: Mapping[str, str] | None = None) -> CloudRunSettings:
     """Read and check the ``MLKIT_CLOUDRUN_*`` settings; UsageError naming what is wrong."""
     env = os.environ if env is None else env
-    project = (env.get("MLKIT_CLOUDRUN_PROJECT") or env.get("GOOGLE_CLOUD_PROJECT") or "").strip()
+    project, _ = google_project("MLKIT_CLOUDRUN_PROJECT", env)
     if not project:
         raise UsageError(
             "the Cloud Run target needs a Google Cloud project: set GOOGLE_CLOUD_PROJECT "
