@@ -173,7 +173,7 @@ def _render_stats(source: str, result: dict) -> None:
 @app.command("drift")
 def drift(
     source: str = typer.Argument(
-        None, help=_SOURCE_HELP + " Default: the run's own source (its experiment's [data])."
+        None, help=_SOURCE_HELP + " Default: the run's own source (its experiment's data section)."
     ),
     against: int = typer.Option(..., "--against", help="The training run to compare with."),
     param: list[str] = typer.Option(None, "--param", "-p", help="Query parameter NAME=VALUE."),

@@ -27,7 +27,10 @@ Labels = Annotated[
     typer.Option("--labels", help="A labels table (request_id, label) joined on request id."),
 ]
 Check = Annotated[
-    bool, typer.Option("--check", help="Apply the [monitoring] rules; exit 9 when one breaks.")
+    bool,
+    typer.Option(
+        "--check", help="Apply the experiment's monitoring rules; exit 9 when one breaks."
+    ),
 ]
 Experiment = Annotated[
     Path | None,
