@@ -7,9 +7,10 @@ into the local warehouse, the bandit as picker).
 
 (a) **logging**: requests/s from ``--clients`` keep-alive connections of one client process
     with every request logged, against logging off, on the same server: ``--rounds`` pairs of
-    ``--seconds`` each, interleaved (off-on, on-off, ...) after a warm-up; the median of the
-    pairs' ratios with its spread, the server's CPU per request either way (and by thread), and
-    the writer's cost per row; then the instances logged against the instances answered. Also
+    ``--seconds`` each (after ``--lead`` seconds of load not timed), interleaved (off-on,
+    on-off, ...) after a warm-up; the median of the pairs' ratios with a 95 % interval and its
+    spread, the ratio of the medians, the server's CPU per request either way (and by thread),
+    and the writer's cost per row; then the instances logged against the instances answered. Also
     **kill**: ``mlkit serve`` in its own process under steady load, killed with SIGKILL: the
     records lost, and whether every one of them was answered in the last flush interval (by
     request id).
@@ -285,6 +286,14 @@ def logging_cost(
         "enqueue_us": enqueue_cost(),
         "log_max_delay_s": round(watch.log.counts().max_delay_s, 3),
         "log_slowest_flush_s": round(cost.slowest_flush_s, 3),
+        # the longest wait: the answer's age at the take, how late the take was, the flush
+        "log_max_delay_parts_s": dict(
+            zip(
+                ("age_at_take", "take_late", "flush"),
+                (round(v, 3) for v in cost.worst[1:]),
+                strict=True,
+            )
+        ),  # fmt: skip
         "load_1min": round(os.getloadavg()[0], 2),
         "answered_with_logging": answered_on,
         "logged": logged,
@@ -331,8 +340,8 @@ def per_thread_median(rounds: list[dict[str, float]]) -> dict[str, float]:
 
 
 def enqueue_cost(calls: int = 20_000) -> float:
-    """µs per ``PredictionLogger.answered`` (what logging adds on the request's thread), on a
-    logger whose writer never runs during the loop."""
+    """µs per ``PredictionLogger.answered`` (what logging adds on the request's thread: the row
+    of a one-instance answer), on a logger whose writer never runs during the loop."""
     from mlkit.data import LocalWarehouse
     from mlkit.monitoring.log import PredictionLogger
     from mlkit.serving.observe import Answered
@@ -340,8 +349,13 @@ def enqueue_cost(calls: int = 20_000) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         log = PredictionLogger(LocalWarehouse(Path(tmp) / "w.duckdb"), flush_interval_s=600.0,
                                batch_rows=10 * calls, max_queue=10 * calls)  # fmt: skip
-        record = Answered("r", "shop", 1, "predict", 200, 0.001, [{"x": 1.0, "y": 0.0}],
-                          [{"class_id": 1}], time.time())  # fmt: skip
+        instances: list[object] = [{"x": 1.0, "y": 0.0}]
+        predictions: list[object] = [{"probabilities": [0.0, 1.0], "class_ids": [1],
+                                      "class_id": 1}]  # fmt: skip
+        # as the server hands it over: the body and the answer's JSON (the log makes the row)
+        record = Answered("r", "shop", 1, "predict", 200, 0.001, instances, predictions,
+                          time.time(), json.dumps(predictions),
+                          json.dumps({"instances": instances}).encode())  # fmt: skip
         began = time.perf_counter()
         for _ in range(calls):
             log.answered(record)

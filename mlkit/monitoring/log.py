@@ -18,7 +18,7 @@ fails or delays an answer:
 
 **The bound on a kill.** The writer plans each take of the queue from the oldest answer
 waiting: it takes the queue ``take_every_s`` after that answer, i.e. ``flush_interval_s`` less
-the time a flush takes (1.5 x the slowest of the last 16, counted from when its take was due, so
+the time a flush takes (2 x the slowest of the last 16, counted from when its take was due, so
 a late wake-up counts; between 5 % and 50 % of the interval; a quarter of the interval before
 the first write is measured), and at once when ``batch_rows`` instances wait; with nothing
 waiting it sleeps until the next answer. So a process killed with SIGKILL loses only records
@@ -113,6 +113,9 @@ class WriterCost:
     write_cpu_s: float = 0.0
     write_wall_s: float = 0.0
     slowest_flush_s: float = 0.0  # from taking the queue to the commit
+    # the flush whose oldest answer waited longest for its commit: (that wait, the answer's age
+    # when the queue was taken, how late the take was, the flush's seconds)
+    worst: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
 
 
 Row = tuple[str, float, str, int, str, int, float, int, bytes | None, str | None]
@@ -212,12 +215,12 @@ class PredictionLogger:
 
     def take_every_s(self) -> float:
         """How long after an answer its queue is taken: the flush interval less the time a
-        flush takes (1.5 x the slowest of the last 16, counted from when its take was due, so a
+        flush takes (2 x the slowest of the last 16, counted from when its take was due, so a
         late wake-up counts; between 5 % and 50 % of the interval), so an answer is committed
         within one interval of being answered."""
         if not self._recent_writes:  # no write measured yet (the first creates the table)
             return self.flush_interval_s * 0.25
-        margin = min(0.5, max(0.05, 1.5 * max(self._recent_writes) / self.flush_interval_s))
+        margin = min(0.5, max(0.05, 2.0 * max(self._recent_writes) / self.flush_interval_s))
         return self.flush_interval_s * (1.0 - margin)
 
     def _due(self) -> float | None:
@@ -258,7 +261,7 @@ class PredictionLogger:
 
     def _flush(self, late: float) -> None:
         with self._writing:
-            began = time.monotonic()
+            began, taken = time.monotonic(), time.time()
             with self._lock:
                 answers, self._answers = self._answers, deque()
                 truths, self._truths = self._truths, deque()
@@ -270,8 +273,10 @@ class PredictionLogger:
                 rows, oldest = _rows_yielding(answers)
                 self.cost.convert_cpu_s += time.thread_time() - cpu
                 written = self._write(self.table, rows, queued)
-                if written:
-                    self.max_delay_s = max(self.max_delay_s, time.time() - oldest)
+                delay = time.time() - oldest
+                if written and delay > self.max_delay_s:
+                    self.max_delay_s = delay
+                    self.cost.worst = (delay, taken - oldest, late, time.monotonic() - began)
             if truths:
                 self._write(self.labels_table, label_rows(truths), 0)
             if written:  # the labels' write too delays the next take
