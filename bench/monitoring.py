@@ -7,9 +7,10 @@ into the local warehouse, the bandit as picker).
 
 (a) **logging**: requests/s from ``--clients`` keep-alive connections of one client process
     with every request logged, against logging off, on the same server: ``--rounds`` pairs of
-    ``--seconds`` each, interleaved (off-on, on-off, ...) after a warm-up; the median of the
-    pairs' ratios with its spread, the server's CPU per request either way (and by thread), and
-    the writer's cost per row; then the instances logged against the instances answered. Also
+    ``--seconds`` each (after ``--lead`` seconds of load not timed), interleaved (off-on,
+    on-off, ...) after a warm-up; the median of the pairs' ratios with a 95 % interval and its
+    spread, the ratio of the medians, the server's CPU per request either way (and by thread),
+    and the writer's cost per row; then the instances logged against the instances answered. Also
     **kill**: ``mlkit serve`` in its own process under steady load, killed with SIGKILL: the
     records lost, and whether every one of them was answered in the last flush interval (by
     request id).
@@ -33,6 +34,7 @@ import argparse
 import dataclasses
 import http.client
 import json
+import math
 import os
 import random
 import re
@@ -134,52 +136,67 @@ class Client:
 def client_process(port: int, clients: int) -> None:
     """``--client``: the load generator, in its own process (its own interpreter, so the server's
     CPU is the server's). ``clients`` keep-alive connections, opened once and kept across rounds;
-    each line ``SECONDS`` on stdin runs one round (every connection sends requests one after
-    another until SECONDS passed) and answers ``{"requests": N, "seconds": S}``."""
+    each line ``LEAD SECONDS`` on stdin runs one round (every connection sends requests one after
+    another for LEAD + SECONDS) and answers ``{"requests": N, "seconds": S, "total": T}``: the
+    requests answered after the lead-in and the seconds from its end, and all of the round's."""
     rows = shop_rows(1000, seed=11)
     pairs = [(float(x), float(y)) for x, y in zip(rows["x"], rows["y"], strict=True)]
     conns = [Client(port) for _ in range(clients)]
     for conn in conns:
         conn.predict(1.0, 0.0)
     for line in sys.stdin:
-        seconds = float(line)
-        counts, ends = [0] * clients, [0.0] * clients
+        lead, seconds = (float(v) for v in line.split())
+        counts, totals, ends = [0] * clients, [0] * clients, [0.0] * clients
         go = threading.Barrier(clients + 1)
+        began = [0.0]
         threads = [
-            threading.Thread(target=send_for, args=(conns[n], pairs, seconds, go, counts, ends, n))
+            threading.Thread(
+                target=send_for,
+                args=(conns[n], pairs, lead, seconds, go, began, (counts, totals, ends), n),
+            )
             for n in range(clients)
         ]
         for t in threads:
             t.start()
+        began[0] = time.perf_counter()
         go.wait()
-        began = time.perf_counter()
         for t in threads:
             t.join()
-        took = max(ends) - began
-        print(json.dumps({"requests": sum(counts), "seconds": took}), flush=True)
+        took = max(ends) - (began[0] + lead)
+        print(json.dumps({"requests": sum(counts), "seconds": took, "total": sum(totals)}),
+              flush=True)  # fmt: skip
 
 
-def send_for(conn: Client, pairs: list, seconds: float, go: threading.Barrier, counts: list,
-             ends: list, n: int) -> None:  # fmt: skip
-    """One connection's round: requests one after another until ``seconds`` passed."""
-    k = 0
+def send_for(conn: Client, pairs: list, lead: float, seconds: float, go: threading.Barrier,
+             began: list, out: tuple[list, list, list], n: int) -> None:  # fmt: skip
+    """One connection's round: requests one after another until ``lead + seconds`` passed; those
+    answered after the lead-in are counted."""
+    k = counted = 0
     go.wait()
-    until = time.perf_counter() + seconds
-    while time.perf_counter() < until:
+    start = began[0] + lead
+    until = start + seconds
+    while (now := time.perf_counter()) < until:
         conn.predict(*pairs[k % len(pairs)])
         k += 1
-    counts[n], ends[n] = k, time.perf_counter()
+        counted += now >= start
+    counts, totals, ends = out
+    counts[n], totals[n], ends[n] = counted, k, time.perf_counter()
 
 
-def logging_cost(server, watch, port: int, clients: int, seconds: float, rounds: int) -> dict:
+def logging_cost(
+    server, watch, port: int, clients: int, seconds: float, rounds: int, lead: float
+) -> dict:
     """Logging on against off on the same server, with the same client process: ``rounds``
-    pairs of ``seconds`` each, interleaved off-on, on-off, ... (so a drift of the machine's load
-    falls on both), after a warm-up. The writer keeps its own cadence during a round; what an
-    "on" round left queued is written at its end (a drain) and the drain's seconds and CPU are
-    charged to that round, so no write of an "on" round falls in an "off" round (which made
-    the figure lenient before: half the pairs had an "off" round pay up to one write of the
-    "on" round). Figures: the median of the pairs' ratios and their spread; the server
-    process's CPU per request (all its threads, the writer included)."""
+    pairs of rounds, interleaved off-on, on-off, ... (so a drift of the machine's load falls on
+    both), after a warm-up. A round is ``lead`` seconds of load, not timed, then ``seconds``
+    timed: the lead-in lets the writer reach its steady cadence (its takes of the queue already
+    under way, the queue as full as at any time), so the timed window sees the writer's work as
+    a server that always logs does. What an "on" round leaves queued at its end is written then
+    (a drain, with logging switched off, not timed: it is the lead-in's counterpart), so no
+    write of an "on" round falls in the next round; its CPU is charged to the round. Figures:
+    the median of the pairs' ratios with a distribution-free 95 % interval and their spread,
+    the ratio of the medians, the server process's CPU per request (all its threads, the
+    writer's and the drain's included) either way and by thread, the writer's cost per row."""
     from mlkit.data import open_warehouse
     from mlkit.monitoring.log import LOG_TABLE
     from mlkit.monitoring.served import read_served
@@ -200,22 +217,20 @@ def logging_cost(server, watch, port: int, clients: int, seconds: float, rounds:
         server.app.observers = on_observers if logging else off_observers
         threads_before = thread_cpu()
         cpu = time.process_time()
-        client.stdin.write(f"{length}\n")
+        client.stdin.write(f"{lead} {length}\n")
         client.stdin.flush()
         result = json.loads(client.stdout.readline())
-        seconds = result["seconds"]
-        if logging:  # the round's records written before the next round: charged to this one
+        if logging:  # the round's records written before the next round
             began = time.perf_counter()
             server.app.observers = off_observers
             watch.log.flush()
             drains.append(time.perf_counter() - began)
-            seconds += drains[-1]
         cpu_s = time.process_time() - cpu
         spent = thread_cpu()
         spent = {k: v - threads_before.get(k, 0.0) for k, v in spent.items()}
         spent["(not a Python thread)"] = cpu_s - sum(spent.values())
-        by_thread[logging].append({k: v / result["requests"] for k, v in spent.items()})
-        return result["requests"] / seconds, cpu_s / result["requests"], result["requests"]
+        by_thread[logging].append({k: v / result["total"] for k, v in spent.items()})
+        return result["requests"] / result["seconds"], cpu_s / result["total"], result["total"]
 
     try:
         round_(False, seconds)  # warm-up: connections, the model, the code paths
@@ -245,8 +260,11 @@ def logging_cost(server, watch, port: int, clients: int, seconds: float, rounds:
     cost = watch.log.cost
     rows = max(1, cost.rows - cost_before.rows)
     median = statistics.median
+    low, high = median_interval(ratios)
     return {
         "logging_throughput_ratio": round(median(ratios), 3),
+        "logging_ratio_ci95": [round(low, 3), round(high, 3)],
+        "logging_ratio_of_medians": round(median(on) / median(off), 3),
         "logging_ratio_pairs": [round(r, 3) for r in ratios],
         "logging_ratio_min": round(min(ratios), 3),
         "logging_ratio_max": round(max(ratios), 3),
@@ -268,6 +286,14 @@ def logging_cost(server, watch, port: int, clients: int, seconds: float, rounds:
         "enqueue_us": enqueue_cost(),
         "log_max_delay_s": round(watch.log.counts().max_delay_s, 3),
         "log_slowest_flush_s": round(cost.slowest_flush_s, 3),
+        # the longest wait: the answer's age at the take, how late the take was, the flush
+        "log_max_delay_parts_s": dict(
+            zip(
+                ("age_at_take", "take_late", "flush"),
+                (round(v, 3) for v in cost.worst[1:]),
+                strict=True,
+            )
+        ),  # fmt: skip
         "load_1min": round(os.getloadavg()[0], 2),
         "answered_with_logging": answered_on,
         "logged": logged,
@@ -275,6 +301,19 @@ def logging_cost(server, watch, port: int, clients: int, seconds: float, rounds:
         and stored.rows.num_rows == logged
         and watch.log.counts().dropped == 0,
     }
+
+
+def median_interval(values: list[float]) -> tuple[float, float]:
+    """A distribution-free interval of at least 95 % for the median of ``values``' population:
+    the k-th smallest and k-th largest, k the largest with P(Binomial(n, 1/2) < k) <= 2.5 %
+    (for 16 values: the 4th and the 13th); the whole range when n < 6."""
+    ordered, n = sorted(values), len(values)
+    k, below = 0, 0.0
+    while k < n and below + math.comb(n, k) / 2**n <= 0.025:
+        below += math.comb(n, k) / 2**n
+        k += 1
+    k = max(1, k)
+    return ordered[k - 1], ordered[n - k]
 
 
 def thread_cpu() -> dict[str, float]:
@@ -301,8 +340,8 @@ def per_thread_median(rounds: list[dict[str, float]]) -> dict[str, float]:
 
 
 def enqueue_cost(calls: int = 20_000) -> float:
-    """µs per ``PredictionLogger.answered`` (what logging adds on the request's thread), on a
-    logger whose writer never runs during the loop."""
+    """µs per ``PredictionLogger.answered`` (what logging adds on the request's thread: the row
+    of a one-instance answer), on a logger whose writer never runs during the loop."""
     from mlkit.data import LocalWarehouse
     from mlkit.monitoring.log import PredictionLogger
     from mlkit.serving.observe import Answered
@@ -310,8 +349,13 @@ def enqueue_cost(calls: int = 20_000) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         log = PredictionLogger(LocalWarehouse(Path(tmp) / "w.duckdb"), flush_interval_s=600.0,
                                batch_rows=10 * calls, max_queue=10 * calls)  # fmt: skip
-        record = Answered("r", "shop", 1, "predict", 200, 0.001, [{"x": 1.0, "y": 0.0}],
-                          [{"class_id": 1}], time.time())  # fmt: skip
+        instances: list[object] = [{"x": 1.0, "y": 0.0}]
+        predictions: list[object] = [{"probabilities": [0.0, 1.0], "class_ids": [1],
+                                      "class_id": 1}]  # fmt: skip
+        # as the server hands it over: the body and the answer's JSON (the log makes the row)
+        record = Answered("r", "shop", 1, "predict", 200, 0.001, instances, predictions,
+                          time.time(), json.dumps(predictions),
+                          json.dumps({"instances": instances}).encode())  # fmt: skip
         began = time.perf_counter()
         for _ in range(calls):
             log.answered(record)
@@ -499,6 +543,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=2.0, help="per logging round")
     parser.add_argument("--rounds", type=int, default=16, help="pairs of logging rounds")
+    parser.add_argument(
+        "--lead", type=float, default=1.0, help="seconds of load before each timed round"
+    )
     parser.add_argument("--client", type=int, help=argparse.SUPPRESS)  # the load generator
     parser.add_argument("--bandit-requests", type=int, default=10_000)
     parser.add_argument(
@@ -538,7 +585,7 @@ def main() -> None:
                 figures |= writer_cost()
             if "logging" in parts:
                 figures |= logging_cost(
-                    server, watch, port, args.clients, args.seconds, args.rounds
+                    server, watch, port, args.clients, args.seconds, args.rounds, args.lead
                 )
                 print("logging:", json.dumps(figures), flush=True)
             if "drift" in parts:

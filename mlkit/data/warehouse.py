@@ -108,6 +108,11 @@ class Appender:
         """Append ``table`` (creating the table when missing; the columns must match)."""
         return self.warehouse.write_table(self.name, table, replace=False)
 
+    def prepare(self) -> None:
+        """Make ready what the first :meth:`append` would (a connection), before rows wait for
+        it; never fails (the first append reports what is wrong)."""
+        return None
+
     def close(self) -> None:
         return None
 

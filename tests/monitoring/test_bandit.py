@@ -80,3 +80,26 @@ def test_constrain_keeps_bounds_and_sums_to_one() -> None:
     shares = constrain(np.array([0.0, 1.0, 0.0]), np.full(3, 0.05), np.array([1.0, 0.2, 1.0]))
     assert abs(shares.sum() - 1.0) < 1e-9
     assert shares[1] <= 0.2 + 1e-9 and (shares >= 0.05 - 1e-9).all()
+
+
+def test_answers_are_remembered_as_their_json_text_not_the_servers_dicts() -> None:
+    """What the picker remembers to match feedback with is the answer's JSON text: no dict or
+    list of the request stays alive (200,000 of them made the garbage collector's full
+    collections stop the endpoint for 0.5 s), and the reward is the same."""
+    import json
+    import weakref
+
+    class Prediction(dict):  # a dict that can be watched with a weak reference
+        pass
+
+    picker = ThompsonPicker(lambda m: BanditPolicy(min_share=0.05), seed=1, update_every=1)
+    for n in range(2):
+        prediction = Prediction(class_id=1)
+        kept = weakref.ref(prediction)
+        picker.pick("m", TARGETS)
+        picker.answered(Answered(f"r{n}", "m", 2, "x", 200, 0.0, [{}], [prediction], 0.0,
+                                 predictions_json=json.dumps([prediction])))  # fmt: skip
+        del prediction
+        assert kept() is None
+    picker.feedback([Feedback("r0", "m", 1), Feedback("r1", "m", 0)])
+    assert picker.counts("m")[2] == (1, 1)
