@@ -56,6 +56,7 @@ from mlkit.serving.payload import (
     Limits,
     Reply,
     discard,
+    first_headers,
     one_line,
     parse_json,
     read_body,
@@ -122,11 +123,16 @@ class EndpointApp:
         self.metrics = metrics or EndpointMetrics()
         self.requests_served = 0
         self.in_flight = 0
+        # how many requests the server has open (their headers in, not answered), this one
+        # included; None when unknown. The server sets it (uvicorn's tasks): a lone predict
+        # request then skips the event-loop turn that lets concurrent ones announce themselves.
+        self.open_requests: Callable[[], int] | None = None
         self._ids = itertools.count(1)
         self._id_prefix = uuid.uuid4().hex[:12]
         self.predictor = Predictor(self)
         self.pages = StatusPages(pool, self.predictor)
         self.metrics.watch_queues(self.pages.queue_depths)
+        self.metrics.watch_in_flight(lambda: self.in_flight)
         routes = [
             Route("/health", self._health, methods=_METHODS),
             Route("/ready", self._ready, methods=_METHODS),
@@ -224,10 +230,15 @@ class EndpointApp:
             return error_response(info, failed)
 
     def authorize(self, request: Request, path: str) -> None:
-        if self._has_token(request) or path in _OPEN_PATHS:
+        if path in _OPEN_PATHS:
             return
-        given = request.headers.get("authorization", "")
-        why = "missing" if not given else "invalid"
+        self.authorize_headers(first_headers(request.scope))
+
+    def authorize_headers(self, headers: dict[bytes, bytes]) -> None:
+        """401 unless the request (its ``payload.first_headers``) carries the token."""
+        if self._token_in(headers):
+            return
+        why = "missing" if not headers.get(b"authorization") else "invalid"
         raise Reply(
             401,
             f"{why} bearer token: send the header 'Authorization: Bearer <token>'",
@@ -236,10 +247,14 @@ class EndpointApp:
         )
 
     def _has_token(self, request: Request) -> bool:
-        """No token is required, or the request carries the right one."""
+        return self._token_in(first_headers(request.scope))
+
+    def _token_in(self, headers: dict[bytes, bytes]) -> bool:
+        """No token is required, or the headers carry the right one."""
         if self.token is None:
             return True
-        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        given = headers.get(b"authorization", b"").decode("latin-1")
+        scheme, _, value = given.partition(" ")
         return scheme.lower() == "bearer" and hmac.compare_digest(
             value.strip().encode("utf-8"), self.token.encode("utf-8")
         )

@@ -15,10 +15,13 @@ is on its way. Requests whose arrays cannot stack (free dimensions of different 
 separate batches.
 
 ``run_alone`` runs a request on the caller's thread when the batcher is idle, nothing is queued
-or on its way, the previous call carried one request and the last one-request call took less
-than ``inline_below_s`` (a slow model never holds the caller: the endpoint's event loop calls
-this, and under concurrency or for a slow model it ``submit``s instead). One client then pays
-no thread hand-off.
+or on its way, the previous call carried one request and one-request calls take less than
+``inline_below_s`` (a slow model never holds the caller: the endpoint's event loop calls this,
+and under concurrency or for a slow model it ``submit``s instead). One client then pays no
+thread hand-off, and no future. How long one-request calls take is the last one's time, except
+that one slow call (the process preempted on a busy machine) counts at most twice the previous
+estimate: a model that is slow moves off the caller after two or three calls, a lone hiccup
+does not send the next request through the worker thread.
 """
 
 from __future__ import annotations
@@ -146,15 +149,34 @@ class Batcher:
                 self._running += 1
         if not alone:
             return None
-        future: Future = Future()
-        item = _Item(arrays, len(next(iter(arrays.values()))), future)
         try:
-            self._run([item])
+            return self._run_one(arrays)
         finally:
             with self._lock:
                 self._running -= 1
-        outputs: Arrays = future.result()
+
+    def _run_one(self, arrays: Arrays) -> Arrays:
+        """One request's model call on this thread (``run_alone``): no future, no settling."""
+        self.calls += 1
+        self.requests += 1
+        self.largest_batch = max(self.largest_batch, 1)
+        started = time.perf_counter()
+        outputs = self._predict(arrays)
+        self._timed_single(time.perf_counter() - started)
+        self._report(1, len(next(iter(arrays.values()))))
         return outputs
+
+    def _timed_single(self, seconds: float) -> None:
+        """Update how long a one-request call takes: a slow call counts at most twice the
+        previous estimate (see the module's docstring)."""
+        self._single_s = min(seconds, 2 * self._single_s)
+
+    def _report(self, requests: int, rows: int) -> None:
+        if self._on_batch is not None:
+            try:
+                self._on_batch(requests, rows)
+            except Exception:  # metrics must never fail a request
+                logger.exception("recording a batch failed")
 
     def predict(self, arrays: Arrays) -> Arrays:
         """Run ``arrays`` through the model, batched with others (blocks until answered)."""
@@ -223,7 +245,7 @@ class Batcher:
             if len(items) == 1:
                 started = time.perf_counter()
                 outputs = [self._predict(items[0].arrays)]
-                self._single_s = time.perf_counter() - started
+                self._timed_single(time.perf_counter() - started)
             else:
                 stacked = {
                     name: np.concatenate([i.arrays[name] for i in items], axis=0)
@@ -237,11 +259,7 @@ class Batcher:
         except BaseException as exc:  # every request of the batch gets the model's error
             _settle_all(items, [exc] * len(items))
             return
-        if self._on_batch is not None:
-            try:
-                self._on_batch(len(items), sum(i.rows for i in items))
-            except Exception:  # metrics must never fail a request
-                logger.exception("recording a batch failed")
+        self._report(len(items), sum(i.rows for i in items))
         _settle_all(items, outputs)
 
 

@@ -10,7 +10,7 @@ the resolver's refresh listener; queue depth and requests in flight are read at 
     mlkit_endpoint_batch_requests{model,version}               (histogram: requests per call)
     mlkit_endpoint_batch_rows{model,version}                   (histogram: rows per call)
     mlkit_endpoint_queue_depth{model,version}                  (requests waiting for the model)
-    mlkit_endpoint_requests_in_flight
+    mlkit_endpoint_requests_in_flight                          (read when scraped)
     mlkit_endpoint_overloaded_total                            (answered 503 + Retry-After)
     mlkit_endpoint_model_loads_total{model,version} / _model_load_seconds{model,version}
     mlkit_endpoint_model_unloads_total{model,version} / _model_unload_seconds{model,version}
@@ -144,6 +144,11 @@ class EndpointMetrics:
         if self._live is None:
             self._live = _Live(depths)
             self.registry.register(self._live)
+
+    def watch_in_flight(self, read: Callable[[], float]) -> None:
+        """``mlkit_endpoint_requests_in_flight`` read from ``read()`` at scrape time (no gauge
+        update per request)."""
+        self.in_flight.set_function(read)
 
     def watch_values(self, prefix: str, read: Callable[[], dict[str, float]]) -> None:
         """Gauges ``PREFIX_NAME`` read from ``read()`` at scrape time (e.g. the prediction log's

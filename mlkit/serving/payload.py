@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
+from starlette.types import Receive, Scope
 
 from mlkit.compat import within
 from mlkit.errors import InvalidPayload
@@ -91,16 +92,32 @@ async def discard(request: Request, limits: Limits, limit: int = _DRAIN_LIMIT) -
 
 async def read_body(request: Request, limits: Limits) -> bytes:
     """The body of a request with a Content-Length, within the size limit and deadline."""
-    headers = request.headers
-    if headers.get("transfer-encoding", "").lower() not in ("", "identity"):
+    return await read_raw_body(request.scope, request.receive, limits)
+
+
+def first_headers(scope: Scope) -> dict[bytes, bytes]:
+    """A request's headers by lowercase name, the first of each (as Starlette's ``Headers.get``
+    answers), from the ASGI scope."""
+    return dict(reversed(scope["headers"]))
+
+
+async def read_raw_body(
+    scope: Scope, receive: Receive, limits: Limits, headers: dict[bytes, bytes] | None = None
+) -> bytes:
+    """``read_body`` on the raw ASGI channel (the predict path: no Starlette ``Request``);
+    ``headers``: the scope's ``first_headers`` when the caller has them already."""
+    if headers is None:
+        headers = first_headers(scope)
+    encoding = headers.get(b"transfer-encoding", b"").decode("latin-1").lower()
+    if encoding not in ("", "identity"):
         raise Reply(
             411, "send the body with a Content-Length header (no chunked encoding)", close=True
         )
-    raw = headers.get("content-length")
+    raw = headers.get(b"content-length")
     if raw is None:
         raise Reply(411, "a Content-Length header is required", close=True)
     try:
-        length = int(raw)
+        length = int(raw.decode("latin-1"))
     except ValueError:
         length = -1
     if length < 0:
@@ -108,16 +125,16 @@ async def read_body(request: Request, limits: Limits) -> bytes:
     limit = limits.max_body_bytes
     if length > limit:
         if length <= _DRAIN_LIMIT:
-            await discard(request, limits)
+            await discard(Request(scope, receive), limits)
         raise Reply(400, f"the body has {length} bytes; at most {limit} are accepted", close=True)
     chunks: list[bytes] = []
     got = 0
     timeout = limits.body_timeout_s
 
-    async def receive() -> None:
+    async def receive_all() -> None:
         nonlocal got
         while True:
-            message = await request.receive()
+            message = await receive()
             if message["type"] == "http.disconnect":
                 raise Reply(499, "the client closed the connection", close=True)
             chunk = message.get("body", b"")
@@ -128,10 +145,12 @@ async def read_body(request: Request, limits: Limits) -> bytes:
                 return
 
     try:
-        await within(receive, timeout)
+        await within(receive_all, timeout)
     except asyncio.TimeoutError:  # on 3.11 the builtin TimeoutError; on 3.10 asyncio's own
+        client = scope.get("client")
+        who = f"{client[0]}:{client[1]}" if client else "-"
         logger.info("closed the request from %s: %d of %d body bytes in %g s",
-                    client_of(request), got, length, timeout)  # fmt: skip
+                    who, got, length, timeout)  # fmt: skip
         raise Reply(
             408,
             f"the body did not arrive within {timeout:g} s ({got} of {length} bytes)",
@@ -181,11 +200,6 @@ def parse_payload(body: bytes, limits: Limits) -> dict:
 
 def _too_deep(limits: Limits) -> str:
     return f"the body is nested more than {limits.max_json_depth} levels deep"
-
-
-def client_of(request: Request) -> str:
-    client = request.client
-    return f"{client.host}:{client.port}" if client else "-"
 
 
 def parse_instances(loaded: Loaded, instances: object) -> dict[str, Any]:

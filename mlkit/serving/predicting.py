@@ -10,7 +10,8 @@ version (the traffic split or the one it names), and run through the version's b
   close to the in-process call;
 - **under concurrency** it joins the batcher's queue and its worker thread stacks the requests
   into one model call. A request yields to the event loop once before choosing, so requests
-  that arrived together are all announced and batch together.
+  that arrived together are all announced and batch together; it skips that turn when the
+  server says no other request is open (``EndpointApp.open_requests``).
 
 The answer is encoded once, the observers (prediction log, bandit) are told before it leaves.
 """
@@ -22,16 +23,24 @@ import json
 import logging
 import re
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from mlkit.errors import ArtifactError, InvalidPayload, ServingError
 from mlkit.serving.answers import Info, error_body, send_json
 from mlkit.serving.observe import Answered
-from mlkit.serving.payload import Reply, one_line, parse_instances, parse_payload, read_body
+from mlkit.serving.payload import (
+    Reply,
+    first_headers,
+    one_line,
+    parse_instances,
+    parse_payload,
+    read_raw_body,
+)
 from mlkit.serving.pool import Loaded
 from mlkit.serving.routing import Target, as_targets
 
@@ -68,21 +77,19 @@ class Predictor:
         self, scope: Scope, receive: Receive, send: Send, info: Info, route: re.Match[str]
     ) -> int:
         """Answer one POST to a predict route; returns the status sent."""
-        from urllib.parse import unquote
-
         vertex = route["endpoint"] is not None
         info.google = vertex
         info.route = "vertex_predict" if vertex else "predict"
-        request = Request(scope, receive)
+        given = first_headers(scope)
         try:
-            self.app.authorize(request, "")
+            self.app.authorize_headers(given)
             if vertex:
                 name = unquote(route["endpoint"])
-                answer = await self.predict(request, info, name, None, None, vertex=True)
+                answer = await self.predict(scope, receive, given, info, name, None, None, True)
             else:
                 name = unquote(route["name"])
                 answer = await self.predict(
-                    request, info, name, route["version"], route["label"], vertex=False
+                    scope, receive, given, info, name, route["version"], route["label"], False
                 )
             body, status, headers = answer_body(info.predictions_json, answer), 200, None
         except Reply as reply:
@@ -103,7 +110,9 @@ class Predictor:
 
     async def predict(
         self,
-        request: Request,
+        scope: Scope,
+        receive: Receive,
+        headers: dict[bytes, bytes],
         info: Info,
         name: str,
         version: str | None,
@@ -114,7 +123,7 @@ class Predictor:
         ``info.predictions_json``); see :func:`answer_body`."""
         app = self.app
         info.model = name
-        body = info.body = await read_body(request, app.limits)
+        body = info.body = await read_raw_body(scope, receive, app.limits, headers)
         payload = parse_payload(body, app.limits)
         instances = payload["instances"]
         if app.in_flight >= app.limits.max_queue:
@@ -128,13 +137,11 @@ class Predictor:
         target = self.choose(info, name, self.targets(info, name), version, label)
         info.version = target.version
         info.instances = instances if isinstance(instances, list) else []
-        app.in_flight += 1
-        app.metrics.in_flight.inc()
+        app.in_flight += 1  # the metrics read it when scraped
         try:
             predictions = await self._run(name, target, instances, len(body) > SMALL_BODY)
         finally:
             app.in_flight -= 1
-            app.metrics.in_flight.dec()
         app.requests_served += 1
         info.predictions = list(predictions)
         # encoded once: the answer's body and the prediction log's record (see answer_body)
@@ -173,8 +180,6 @@ class Predictor:
         self, info: Info, name: str, targets: list[Target], version: str | None, label: str | None
     ) -> Target:
         """The version a request names, or one picked by the picker (traffic shares)."""
-        from urllib.parse import unquote
-
         if version is None and label is None:
             return self.app.picker.pick(name, targets)
         if label is not None:
@@ -223,7 +228,7 @@ class Predictor:
     async def _run(self, name: str, target: Target, instances: object, big: bool) -> list[dict]:
         loaded = await self.loaded(name, target)
         try:
-            return await _call(loaded, instances, big)
+            return await _call(loaded, instances, big, self.app.open_requests)
         except InvalidPayload as exc:
             raise Reply(400, exc.message) from None
         except Exception as exc:
@@ -263,9 +268,12 @@ def answer_body(predictions_json: str, fields: dict[str, object]) -> bytes:
     return ('{"predictions": ' + predictions_json + ", " + json.dumps(fields)[1:]).encode("utf-8")
 
 
-async def _call(loaded: Loaded, instances: object, big: bool) -> list[dict]:
+async def _call(
+    loaded: Loaded, instances: object, big: bool, open_requests: Callable[[], int] | None
+) -> list[dict]:
     """Validate on the loop (a big payload: on a worker thread), then run alone on the loop or
-    through the batcher's worker (see the module's docstring)."""
+    through the batcher's worker (see the module's docstring). ``open_requests``: how many
+    requests the server has open, this one included (None: unknown)."""
     batcher = loaded.batcher
     batcher.announce()
     try:
@@ -273,7 +281,8 @@ async def _call(loaded: Loaded, instances: object, big: bool) -> list[dict]:
             arrays = await run_in_threadpool(parse_instances, loaded, instances)
         else:
             arrays = parse_instances(loaded, instances)
-        await asyncio.sleep(0)  # the requests that arrived with this one announce themselves
+        if open_requests is None or open_requests() > 1:
+            await asyncio.sleep(0)  # the requests that arrived with this one announce themselves
     except BaseException:
         batcher.withdraw()
         raise

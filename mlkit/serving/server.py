@@ -117,6 +117,8 @@ class ModelServer:
             timeout_graceful_shutdown=max(1, round(limits.drain_s)),
         )
         self._uvicorn = _Uvicorn(config)
+        tasks = self._uvicorn.server_state.tasks  # one per request open (headers in)
+        app.open_requests = lambda: len(tasks)
         self._running = threading.Event()
         self._stopped = threading.Event()
         self._closed = False
