@@ -222,25 +222,34 @@ class Batcher:
                 return
             with self._lock:
                 self._running += 1
+            batch, stop, last = [first], False, None
             try:
                 batch, stop = self._gather(first)
                 groups: dict[tuple, list[_Item]] = {}
                 for item in batch:
                     groups.setdefault(item.key(), []).append(item)
-                for items in groups.values():
+                *others, final = groups.values()
+                for items in others:
                     self._run(items)
+                last = (final, self._call(final))
             finally:
                 with self._lock:
                     self._running -= 1
-            with self._lock:
-                self._last_batch = len(batch)
+                    self._last_batch = len(batch)
+            if last is not None:  # answered once idle: a client's next request may run alone
+                _settle_all(*last)
             if stop:
                 return
 
     def _run(self, items: list[_Item]) -> None:
+        _settle_all(items, self._call(items))
+
+    def _call(self, items: list[_Item]) -> list[Arrays | BaseException]:
+        """The model's outputs for each of ``items`` (one call), or its error for each."""
         self.calls += 1
         self.requests += len(items)
         self.largest_batch = max(self.largest_batch, len(items))
+        outputs: list[Arrays | BaseException]
         try:
             if len(items) == 1:
                 started = time.perf_counter()
@@ -257,10 +266,9 @@ class Batcher:
                     outputs.append({k: v[start : start + item.rows] for k, v in together.items()})
                     start += item.rows
         except BaseException as exc:  # every request of the batch gets the model's error
-            _settle_all(items, [exc] * len(items))
-            return
+            return [exc] * len(items)
         self._report(len(items), sum(i.rows for i in items))
-        _settle_all(items, outputs)
+        return outputs
 
 
 def _settle_all(items: list[_Item], results: Sequence[Arrays | BaseException]) -> None:

@@ -118,6 +118,32 @@ def test_a_slow_model_never_runs_on_the_callers_thread() -> None:
     batcher.close()
 
 
+def test_one_slow_call_does_not_move_a_fast_model_off_the_callers_thread() -> None:
+    """A call slowed once (the process preempted) counts at most twice the estimate; a model
+    that stays slow moves to the worker."""
+    delays = [0.001, 0.001, 0.05, 0.001] + [0.05] * 8  # 1 ms; once 50 ms; then 50 ms
+    threads: list[str] = []
+
+    def predict(features):
+        threads.append(threading.current_thread().name)
+        time.sleep(delays.pop(0))
+        return {"y": features["x"] * 2}
+
+    batcher = Batcher(predict, name="hiccup", inline_below_s=0.02)
+    one = {"x": np.ones((1, 2))}
+    batcher.predict(one)  # timed on the worker: fast
+    assert batcher.run_alone(one) is not None  # fast
+    assert batcher.run_alone(one) is not None  # 50 ms once
+    y = batcher.run_alone(one)  # still on this thread
+    assert y is not None
+    np.testing.assert_array_equal(y["y"], np.full((1, 2), 2.0))
+    while delays and batcher.run_alone(one) is not None:  # slow from now on
+        pass
+    assert delays, "a model slow on every call kept running on the caller's thread"
+    assert threads[:4] == ["batcher-hiccup"] + [threading.current_thread().name] * 3
+    batcher.close()
+
+
 def test_answers_settle_on_the_event_loop() -> None:
     import asyncio
 
