@@ -123,11 +123,11 @@ class ThompsonPicker:
         self._rng = np.random.default_rng(seed)
         self._lock = threading.Lock()
         self._models: dict[str, _Arms] = {}
-        # (model, request id) -> (version, the answer's predictions): their JSON text where the
-        # server gave it, so that what is remembered is strings and numbers, which the garbage
+        # (model, request id) -> (version, the answer's predictions as JSON text: the server's own
+        # when it gave it), so that what is remembered is strings and numbers, which the garbage
         # collector does not track (200,000 answers of dicts and lists made its full collections
         # stop the endpoint for 0.5 s every ~15 s under load: measured, docs/monitoring.md)
-        self._answers: OrderedDict[tuple[str, str], tuple[int, str | list[object]]] = OrderedDict()
+        self._answers: OrderedDict[tuple[str, str], tuple[int, str]] = OrderedDict()
         self.history: list[tuple[int, str, Allocation]] = []  # (rewards seen, model, allocation)
         self.rewards = 0
 
@@ -194,7 +194,7 @@ class ThompsonPicker:
         with self._lock:
             self._answers[(record.model, record.request_id)] = (
                 record.version,
-                record.predictions_json or list(record.predictions),
+                record.predictions_json or json.dumps(list(record.predictions)),
             )
             while len(self._answers) > REMEMBERED_ANSWERS:
                 self._answers.popitem(last=False)
@@ -210,8 +210,8 @@ class ThompsonPicker:
             policy = touched.get(item.model) or self._policy(item.model)
             if policy is None:
                 continue
-            version, kept = found
-            predictions = kept if isinstance(kept, list) else _parsed(parsed, item, kept)
+            version, text = found
+            predictions = _parsed(parsed, item, text)
             if item.index >= len(predictions):
                 continue
             value = reward(predictions[item.index], item.label, policy.tolerance)

@@ -181,7 +181,7 @@ class PredictionLogger:
             self.sampled_out += 1
             return
         size = max(1, len(record.instances))
-        item = _lone_row(record) if size == 1 else None
+        item = _lone_row(record)
         with self._lock:
             if self._stop.is_set() or self._queued + size > self.max_queue:
                 self.dropped += size
@@ -344,11 +344,8 @@ def log_rows(answers: Sequence[Answered]) -> pa.Table:
     where they have it (:func:`_lone_row`), else encoded here."""
     rows: list[Row] = []
     for answer in answers:
-        row = _lone_row(answer) if len(answer.instances) == 1 else None
-        if row is None:
-            rows.extend(_answer_rows(answer))
-        else:
-            rows.append(row)
+        row = _lone_row(answer)
+        rows.extend(_answer_rows(answer) if row is None else [row])
     return _table(rows)
 
 
@@ -390,7 +387,7 @@ def _lone_row(answer: Answered) -> Row | None:
     lists, which would otherwise live until the next flush, reach the garbage collector's oldest
     generation and make its full collections (which stop the whole process) come far more often.
     """
-    if len(answer.predictions) != 1 or not answer.predictions_json:
+    if len(answer.instances) != 1 or len(answer.predictions) != 1 or not answer.predictions_json:
         return None
     text = _lone_text(answer.body)
     if text is None:

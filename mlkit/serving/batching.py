@@ -157,14 +157,10 @@ class Batcher:
 
     def _run_one(self, arrays: Arrays) -> Arrays:
         """One request's model call on this thread (``run_alone``): no future, no settling."""
-        self.calls += 1
-        self.requests += 1
-        self.largest_batch = max(self.largest_batch, 1)
-        started = time.perf_counter()
-        outputs = self._predict(arrays)
-        self._timed_single(time.perf_counter() - started)
-        self._report(1, len(next(iter(arrays.values()))))
-        return outputs
+        (result,) = self._call([arrays])
+        if isinstance(result, BaseException):
+            raise result
+        return result
 
     def _timed_single(self, seconds: float) -> None:
         """Update how long a one-request call takes: a slow call counts at most twice the
@@ -231,7 +227,7 @@ class Batcher:
                 *others, final = groups.values()
                 for items in others:
                     self._run(items)
-                last = (final, self._call(final))
+                last = (final, self._call([i.arrays for i in final]))
             finally:
                 with self._lock:
                     self._running -= 1
@@ -242,32 +238,33 @@ class Batcher:
                 return
 
     def _run(self, items: list[_Item]) -> None:
-        _settle_all(items, self._call(items))
+        _settle_all(items, self._call([i.arrays for i in items]))
 
-    def _call(self, items: list[_Item]) -> list[Arrays | BaseException]:
-        """The model's outputs for each of ``items`` (one call), or its error for each."""
+    def _call(self, requests: list[Arrays]) -> list[Arrays | BaseException]:
+        """The model's outputs for each of ``requests`` (one call), or its error for each."""
         self.calls += 1
-        self.requests += len(items)
-        self.largest_batch = max(self.largest_batch, len(items))
+        self.requests += len(requests)
+        self.largest_batch = max(self.largest_batch, len(requests))
+        rows = [len(next(iter(arrays.values()))) for arrays in requests]
         outputs: list[Arrays | BaseException]
         try:
-            if len(items) == 1:
+            if len(requests) == 1:
                 started = time.perf_counter()
-                outputs = [self._predict(items[0].arrays)]
+                outputs = [self._predict(requests[0])]
                 self._timed_single(time.perf_counter() - started)
             else:
                 stacked = {
-                    name: np.concatenate([i.arrays[name] for i in items], axis=0)
-                    for name in items[0].arrays
+                    name: np.concatenate([arrays[name] for arrays in requests], axis=0)
+                    for name in requests[0]
                 }
                 together = self._predict(stacked)
                 outputs, start = [], 0
-                for item in items:
-                    outputs.append({k: v[start : start + item.rows] for k, v in together.items()})
-                    start += item.rows
+                for count in rows:
+                    outputs.append({k: v[start : start + count] for k, v in together.items()})
+                    start += count
         except BaseException as exc:  # every request of the batch gets the model's error
-            return [exc] * len(items)
-        self._report(len(items), sum(i.rows for i in items))
+            return [exc] * len(requests)
+        self._report(len(requests), sum(rows))
         return outputs
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -190,19 +191,11 @@ def test_first_requests_wait_for_a_slow_load(home) -> None:
 def test_concurrent_requests_are_batched(home) -> None:
     calls: list[int] = []
 
-    class Counting:
-        def __init__(self, path: Path) -> None:
-            self.runner = load_runner(path)
+    def count(features) -> None:
+        calls.append(len(features["pixels"]))
+        time.sleep(0.05)  # a model slow enough for requests to queue behind it
 
-        def __getattr__(self, name):
-            return getattr(self.runner, name)
-
-        def predict_arrays(self, features):
-            calls.append(len(features["pixels"]))
-            time.sleep(0.05)  # a model slow enough for requests to queue behind it
-            return self.runner.predict_arrays(features)
-
-    pool = ModelPool(Counting, batch_wait_s=0.02)
+    pool = ModelPool(_runner_calling(count), batch_wait_s=0.02)
     server, thread = start(home, pool=pool)
     try:
         with open_store(home.registry_url, home.artifacts_dir) as store:
@@ -236,19 +229,8 @@ def test_a_lone_request_runs_on_the_event_loop_and_answers_as_in_process(home) -
     call runs on the server's own thread (its event loop), without a thread hand-off, and the
     answers are the in-process call's."""
     threads: list[str] = []
-
-    class Recording:
-        def __init__(self, path: Path) -> None:
-            self.runner = load_runner(path)
-
-        def __getattr__(self, name):
-            return getattr(self.runner, name)
-
-        def predict_arrays(self, features):
-            threads.append(threading.current_thread().name)
-            return self.runner.predict_arrays(features)
-
-    server, thread = start(home, pool=ModelPool(Recording))
+    record = _runner_calling(lambda _: threads.append(threading.current_thread().name))
+    server, thread = start(home, pool=ModelPool(record))
     try:
         with open_store(home.registry_url, home.artifacts_dir) as store:
             store.deploy("digits", 1)
@@ -267,3 +249,21 @@ def test_a_lone_request_runs_on_the_event_loop_and_answers_as_in_process(home) -
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def _runner_calling(before: Callable[[dict], None]) -> type:
+    """A runner class for ``ModelPool``: the real one, calling ``before(features)`` ahead of
+    each model call."""
+
+    class Calling:
+        def __init__(self, path: Path) -> None:
+            self.runner = load_runner(path)
+
+        def __getattr__(self, name):
+            return getattr(self.runner, name)
+
+        def predict_arrays(self, features):
+            before(features)
+            return self.runner.predict_arrays(features)
+
+    return Calling
