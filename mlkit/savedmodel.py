@@ -28,6 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from mlkit.errors import InvalidPayload, ServingError
+from mlkit.signature_call import SignatureCall
 
 INPUTS_FILE = Path("assets.extra") / "mlkit_inputs.json"
 """Per input of ``serving_default``: ``{"form": "scalar"|"array"|"bytes"|"string", "shape"}``."""
@@ -249,6 +250,14 @@ class SavedModelRunner:
             self.features_signature, self._features_fn = self.signature_name, self._fn
         else:
             self.features_signature, self._features_fn = None, None
+        self._call = SignatureCall(self._fn)
+        self._features_call = (
+            None
+            if self._features_fn is None
+            else self._call
+            if self._features_fn is self._fn
+            else SignatureCall(self._features_fn)
+        )
         if self._features_fn is not None:
             self._feature_shapes, self._feature_dtypes = self._specs(self._features_fn)
         elif self._inputs_meta and any(m.get("kind") for m in self._inputs_meta.values()):
@@ -397,9 +406,10 @@ class SavedModelRunner:
                     f"the SavedModel at {self.path} "
                     f"has no '{FEATURES_SIGNATURE}' signature on decoded arrays"
                 )
-            fn, shapes, dtypes = self._fn, self._shapes, self._dtypes
+            call, shapes, dtypes = self._call, self._shapes, self._dtypes
         else:
-            fn, shapes, dtypes = self._features_fn, self._feature_shapes, self._feature_dtypes
+            call, shapes = self._features_call or self._call, self._feature_shapes
+            dtypes = self._feature_dtypes
         try:
             arrays = {n: np.asarray(features[n], dtype=dtypes[n]) for n in sorted(names)}
         except (ValueError, TypeError) as exc:
@@ -421,9 +431,8 @@ class SavedModelRunner:
             raise ValueError("batch_size must be at least 1")
         chunks: dict[str, list[np.ndarray]] = {}
         for start in range(0, n, batch_size):
-            batch = {k: tf.constant(v[start : start + batch_size]) for k, v in arrays.items()}
             try:
-                out = fn(**batch)
+                out = call({k: v[start : start + batch_size] for k, v in arrays.items()})
             except tf.errors.OpError as exc:
                 line, wrong_input = _graph_error(exc.message)
                 if wrong_input or (stored and isinstance(exc, tf.errors.InvalidArgumentError)):
