@@ -13,8 +13,14 @@ categories ignored) for the category ids, then the model.
 
 from __future__ import annotations
 
+import json
+import os
+import pickle
+import subprocess
+import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -131,6 +137,53 @@ def fit_reference_models(
     return {"models": results, "best": best, "metric": metric, "value": results[best][metric]}
 
 
+def fit_in_new_process(
+    task: str,
+    train_features: Mapping[str, np.ndarray],
+    train_labels: np.ndarray,
+    test_features: Mapping[str, np.ndarray],
+    test_labels: np.ndarray,
+    seed: int = 42,
+    on_start: Callable[[subprocess.Popen[bytes]], None] | None = None,
+) -> dict[str, Any]:
+    """:func:`fit_reference_models` in a new Python process (``python -m
+    mlkit.search.reference_models``: the arguments pickled on its stdin, the answer as JSON on
+    its stdout, the same numbers): beside a search, a thread's imports and fits held the
+    interpreter lock the search's graph building needs, where a process runs on another core.
+    ``on_start`` is given the process (to kill it if the search fails)."""
+    package_root = str(Path(__file__).resolve().parents[2])
+    path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
+    arguments = (
+        task,
+        {k: np.asarray(v) for k, v in train_features.items()},
+        np.asarray(train_labels),
+        {k: np.asarray(v) for k, v in test_features.items()},
+        np.asarray(test_labels),
+        seed,
+    )
+    with subprocess.Popen(
+        [sys.executable, "-m", "mlkit.search.reference_models"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": path},
+    ) as process:
+        if on_start is not None:
+            on_start(process)
+        out, err = process.communicate(pickle.dumps(arguments, protocol=pickle.HIGHEST_PROTOCOL))
+    if process.returncode != 0:
+        lines = err.decode(errors="replace").strip().splitlines() or ["no message"]
+        raise RuntimeError(f"the reference models failed (exit {process.returncode}): {lines[-1]}")
+    answer: dict[str, Any] = json.loads(out)
+    return answer
+
+
+def _main() -> None:
+    """The process of :func:`fit_in_new_process`."""
+    arguments = pickle.loads(sys.stdin.buffer.read())  # noqa: S301 - from our own parent
+    sys.stdout.write(json.dumps(fit_reference_models(*arguments)))
+
+
 def beats_reference_models(
     task: str, search_metrics: Mapping[str, float], reference: Mapping[str, Any]
 ) -> bool | None:
@@ -146,3 +199,7 @@ def beats_reference_models(
     accuracy = search_metrics.get("accuracy")
     # TensorFlow's accuracy is a float32: 139/145 is 0.95862067, scikit-learn's 0.9586206897.
     return None if accuracy is None else bool(accuracy >= reference["value"] - _FLOAT32_SLACK)
+
+
+if __name__ == "__main__":
+    _main()

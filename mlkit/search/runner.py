@@ -27,6 +27,7 @@ import tensorflow as tf  # noqa: E402
 
 from mlkit.search.estimators import build_estimator, run_config_for  # noqa: E402
 from mlkit.search.export import export_for_serving  # noqa: E402
+from mlkit.search.growing import grow_in_next_training  # noqa: E402
 from mlkit.search.held_out import (  # noqa: E402
     architecture_members,
     in_memory,
@@ -136,7 +137,8 @@ def run_search(
     )
     stage: StageCallback = on_stage or (lambda _key, _message: None)
     share_evaluation_graph(estimator)
-    iteration = _announce_phases(estimator, stage, spec.steps_per_iteration, model_dir)
+    grows_in_training = grow_in_next_training(estimator)
+    iteration = _announce_phases(estimator, stage, model_dir, grows_in_training)
     try:
         stage("train_graph", f"iteration {iteration + 1}: building the training graph")
         hook = _train(estimator, spec, train, eval, model_dir, on_progress, distributed, stage)
@@ -204,9 +206,12 @@ def _choose_final_ensemble(estimator: Any, checkpoint: str) -> Any:
     return best_ensemble_index(checkpoint, None)
 
 
-def _announce_phases(estimator: Any, stage: StageCallback, steps: int, model_dir: Path) -> int:
+def _announce_phases(
+    estimator: Any, stage: StageCallback, model_dir: Path, grows_in_training: bool
+) -> int:
     """Tell ``stage`` when AdaNet's bookkeeping phases between iterations start (evaluating the
-    candidates, their report, growing the ensemble) and when the next training graph is built;
+    candidates, their report, growing the ensemble unless the next training graph does it:
+    ``grows_in_training``, mlkit.search.growing) and when the next training graph is built;
     return the iteration training starts in. (AdaNet 0.9.0 is frozen: its private phase methods
     are stable; they are wrapped on this instance only.)"""
     state = {"iteration": 0}
@@ -222,8 +227,9 @@ def _announce_phases(estimator: Any, stage: StageCallback, steps: int, model_dir
             "report",
             "iteration {n}: the candidates' report",
         ),
-        "_execute_graph_growing_phase": ("grow", "iteration {n}: growing the ensemble"),
     }
+    if not grows_in_training:
+        phases["_execute_graph_growing_phase"] = ("grow", "iteration {n}: growing the ensemble")
 
     def announced(name: str, key: str, message: str) -> Any:
         original = getattr(estimator, name)

@@ -219,11 +219,19 @@ def _search_and_register(
     s = experiment.search
     heartbeat = Heartbeat(store, run.id).start()
     try:
-        # The reference models fit in a thread while the search builds its graphs (scikit-learn
-        # releases the GIL where TensorFlow's graph building holds it): their seconds overlap.
-        # A daemon thread: Ctrl-C or a failed search must not wait for the fit to end.
+        # The reference models fit in another process (mlkit.search.reference_models), watched
+        # by a thread, while the search builds its graphs: their seconds overlap, on another
+        # core. A daemon thread: Ctrl-C or a failed search must not wait for the fit to end
+        # (the process is killed).
         kept = dict(store.get_run(run.id).reference_models) if resumed else {}
-        fitting = _in_background(lambda: _reference_models(kept, s, data, stage))
+        fitters, failed = [], threading.Event()
+
+        def started(process: Any) -> None:
+            fitters.append(process)
+            if failed.is_set():  # the search failed before the process started
+                process.kill()
+
+        fitting = _in_background(lambda: _reference_models(kept, s, data, stage, started))
         result = _search(
             run.id, s, data, run_dir, stage, on_progress, resumed, distributed, keep == "all"
         )
@@ -242,6 +250,9 @@ def _search_and_register(
         stage("trim", f"keeping what a finished run needs in {run_dir} ({keep})")
         prune(run_dir, keep)
     except BaseException as exc:
+        failed.set()
+        for process in list(fitters):
+            process.kill()
         store.finish_run(
             run.id, status="failed", error=_failure(exc), data_fingerprint=data.fingerprint
         )
@@ -276,23 +287,29 @@ def _in_background(work: Callable[[], dict[str, Any]]) -> Future[dict[str, Any]]
 
 
 def _reference_models(
-    kept: dict[str, Any], s: SearchSpec, data: TrainingData, stage: StageClock
+    kept: dict[str, Any],
+    s: SearchSpec,
+    data: TrainingData,
+    stage: StageClock,
+    on_start: Callable[[Any], None],
 ) -> dict[str, Any]:
     """The scikit-learn reference models on the same split: fitted once, ``kept`` by a resumed
-    run. Runs in a background thread, touching neither the store nor the console."""
+    run. Runs in a background thread, touching neither the store nor the console; the fit
+    itself in a new process, given to ``on_start``."""
     if not s.reference_models or kept:
         return kept
-    from mlkit.search.reference_models import fit_reference_models
+    from mlkit.search.reference_models import fit_in_new_process
 
     started = time.perf_counter()
     base_train, base_test = data.train.reference_rows(), data.test.reference_rows()
-    reference = fit_reference_models(
+    reference = fit_in_new_process(
         s.task,
         base_train.features,
         base_train.labels,
         base_test.features,
         base_test.labels,
         seed=s.seed,
+        on_start=on_start,
     )
     note = data.sample_note()
     if note is not None:

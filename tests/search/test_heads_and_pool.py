@@ -73,6 +73,20 @@ def test_mean_and_complexity_ensemblers_with_all_and_solo_strategies(tmp_path):
     # iteration 0 proposes linear and DNNs of (depth, width) (1, 8), (2, 8), (1, 16)
     first = {c["name"] for c in result.report["iterations"][0]["candidates"]}
     assert first == {"linear", "dnn_1x8", "dnn_2x8", "dnn_1x16"}
+    # iteration 1's graph was grown by its own training session (mlkit.search.growing): no
+    # checkpoint of a growing phase, and the previous ensemble's subnetworks keep what they
+    # learnt in iteration 0 (restored, not initialised again: their step counters say 40)
+    import tensorflow as tf
+
+    assert not list((tmp_path / "r").glob("increment.ckpt*"))
+    final = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(tmp_path / "r")))
+    steps = [
+        int(final.get_tensor(name))
+        for name in final.get_variable_to_shape_map()
+        if name.startswith("adanet/iteration_0/subnetwork_") and name.endswith("/step")
+    ]
+    assert steps and set(steps) == {40}
+    assert int(final.get_tensor("current_iteration")) == 1
 
 
 def test_cnn_without_an_image_shape_is_a_spec_error(tmp_path):
