@@ -171,9 +171,12 @@ def fit_in_new_process(
         if on_start is not None:
             on_start(process)
         out, err = process.communicate(pickle.dumps(arguments, protocol=pickle.HIGHEST_PROTOCOL))
+    text = err.decode(errors="replace")
     if process.returncode != 0:
-        lines = err.decode(errors="replace").strip().splitlines() or ["no message"]
+        lines = text.strip().splitlines() or ["no message"]
         raise RuntimeError(f"the reference models failed (exit {process.returncode}): {lines[-1]}")
+    if text.strip():  # scikit-learn's warnings, as a fit in this process would have shown them
+        sys.stderr.write(text)
     answer: dict[str, Any] = json.loads(out)
     return answer
 

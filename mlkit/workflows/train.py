@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -224,9 +225,10 @@ def _search_and_register(
         # core. A daemon thread: Ctrl-C or a failed search must not wait for the fit to end
         # (the process is killed).
         kept = dict(store.get_run(run.id).reference_models) if resumed else {}
-        fitters, failed = [], threading.Event()
+        fitters: list[subprocess.Popen[bytes]] = []
+        failed = threading.Event()
 
-        def started(process: Any) -> None:
+        def started(process: subprocess.Popen[bytes]) -> None:
             fitters.append(process)
             if failed.is_set():  # the search failed before the process started
                 process.kill()
@@ -291,7 +293,7 @@ def _reference_models(
     s: SearchSpec,
     data: TrainingData,
     stage: StageClock,
-    on_start: Callable[[Any], None],
+    on_start: Callable[[subprocess.Popen[bytes]], None],
 ) -> dict[str, Any]:
     """The scikit-learn reference models on the same split: fitted once, ``kept`` by a resumed
     run. Runs in a background thread, touching neither the store nor the console; the fit
