@@ -15,9 +15,9 @@ arithmetic, and both are cut here (figures in docs/serving.md, "One client"):
    :data:`SMALL_CALL_ROWS` rows keep the default executor, whose inter-op parallelism can pay
    there.
 
-TensorFlow 2.15 is pinned (docs/STACK): ``_call_flat`` and ``function_executor_type`` are its
-private but stable entry points; if working out the flat order fails, the structured call is
-used.
+TensorFlow 2.15 is pinned (../shared/STACK.md): ``_call_flat`` and ``function_executor_type``
+are its private but stable entry points; if working out the flat order fails, the structured
+call is used.
 """
 
 from __future__ import annotations
