@@ -251,13 +251,10 @@ class SavedModelRunner:
         else:
             self.features_signature, self._features_fn = None, None
         self._call = SignatureCall(self._fn)
-        self._features_call = (
-            None
-            if self._features_fn is None
-            else self._call
-            if self._features_fn is self._fn
-            else SignatureCall(self._features_fn)
-        )
+        # used only when there is a features signature (predict_arrays), often the same one
+        features_fn = self._features_fn
+        same = features_fn is None or features_fn is self._fn
+        self._features_call = self._call if same else SignatureCall(features_fn)
         if self._features_fn is not None:
             self._feature_shapes, self._feature_dtypes = self._specs(self._features_fn)
         elif self._inputs_meta and any(m.get("kind") for m in self._inputs_meta.values()):
@@ -408,8 +405,7 @@ class SavedModelRunner:
                 )
             call, shapes, dtypes = self._call, self._shapes, self._dtypes
         else:
-            call, shapes = self._features_call or self._call, self._feature_shapes
-            dtypes = self._feature_dtypes
+            call, shapes, dtypes = self._features_call, self._feature_shapes, self._feature_dtypes
         try:
             arrays = {n: np.asarray(features[n], dtype=dtypes[n]) for n in sorted(names)}
         except (ValueError, TypeError) as exc:

@@ -23,7 +23,6 @@ call is used.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -50,7 +49,6 @@ class SignatureCall:
         self.order = _flat_order(fn)
         # None: not known yet whether the single-threaded executor runs this graph
         self.single_threaded: bool | None = None
-        self._lock = threading.Lock()
 
     def __call__(self, arrays: Mapping[str, np.ndarray]) -> dict[str, tf.Tensor]:
         rows = len(next(iter(arrays.values()))) if arrays else 0
@@ -62,6 +60,8 @@ class SignatureCall:
         return self._first_small_call(arrays)
 
     def _first_small_call(self, arrays: Mapping[str, np.ndarray]) -> dict[str, tf.Tensor]:
+        """Try the single-threaded executor; when it refuses what the default one runs, keep
+        the default. (Two first calls at once decide the same: it depends on the graph.)"""
         try:
             with context.function_executor_type(_SINGLE_THREADED):
                 out = self._run(arrays)
@@ -70,18 +70,14 @@ class SignatureCall:
                 out = self._run(arrays)
             except tf.errors.OpError:
                 raise single_error from None  # the input's fault: both executors refuse it
-            with self._lock:
-                if self.single_threaded is None:
-                    self.single_threaded = False
-                    logger.info(
-                        "the single-threaded executor cannot run this signature (%s); "
-                        "using TensorFlow's default executor",
-                        (single_error.message.strip().splitlines() or ["?"])[0],
-                    )
+            self.single_threaded = False
+            logger.info(
+                "the single-threaded executor cannot run this signature (%s); "
+                "using TensorFlow's default executor",
+                (single_error.message.strip().splitlines() or ["?"])[0],
+            )
             return out
-        with self._lock:
-            if self.single_threaded is None:
-                self.single_threaded = True
+        self.single_threaded = True
         return out
 
     def _run(self, arrays: Mapping[str, np.ndarray]) -> dict[str, tf.Tensor]:

@@ -25,6 +25,7 @@ AdaNet 0.9.0 is frozen: the private methods wrapped here (on one estimator insta
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import tensorflow as tf
@@ -51,12 +52,18 @@ def grow_in_next_training(estimator: Any) -> bool:
             return grown[checkpoint_path]
         return int(iteration_number(checkpoint_path))
 
+    iteration_arguments = inspect.signature(create_iteration).bind
+    spec_arguments = inspect.signature(create_estimator_spec).bind
+
     def iteration(*args: Any, **kwargs: Any) -> Any:
-        mode = kwargs.get("mode", args[2] if len(args) > 2 else None)
-        path = kwargs.get("checkpoint_path")
-        growing = kwargs.get("is_growing_phase", args[4] if len(args) > 4 else False)
+        given = iteration_arguments(*args, **kwargs).arguments
+        path = given["checkpoint_path"]
         building.clear()
-        if mode == tf.estimator.ModeKeys.TRAIN and not growing and path in grown:
+        if (
+            given["mode"] == tf.estimator.ModeKeys.TRAIN
+            and not given["is_growing_phase"]
+            and path in grown
+        ):
             building["checkpoint"] = path
         return create_iteration(*args, **kwargs)
 
@@ -76,7 +83,7 @@ def grow_in_next_training(estimator: Any) -> bool:
         if "previous" not in building or spec.mode != tf.estimator.ModeKeys.TRAIN:
             return spec
         path = building["checkpoint"]
-        variable = kwargs.get("iteration_number_tensor", args[2] if len(args) > 2 else None)
+        variable = spec_arguments(*args, **kwargs).arguments["iteration_number_tensor"]
         saver = _GrowingSaver(
             path,
             building["previous"],
