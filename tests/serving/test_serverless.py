@@ -243,7 +243,7 @@ def test_a_lone_request_runs_on_the_event_loop_and_answers_as_in_process(home) -
         assert threads[0] == "batcher-digits-v1"  # not timed yet: the worker
         # then on the event loop's thread (a call the worker is still finishing, or one slower
         # than 2 ms on a busy machine, may send one more through the worker)
-        assert threads[-1] == thread.name
+        assert threads[-1] == thread.name, threads
         assert threads.count(thread.name) >= 6, threads
     finally:
         server.shutdown()
