@@ -25,6 +25,7 @@ from mlkit.search.compat import apply
 apply()
 import tensorflow as tf  # noqa: E402
 
+from mlkit.search.curves_process import CurvesInBackground  # noqa: E402
 from mlkit.search.estimators import build_estimator, run_config_for  # noqa: E402
 from mlkit.search.export import export_for_serving  # noqa: E402
 from mlkit.search.growing import grow_in_next_training  # noqa: E402
@@ -36,13 +37,9 @@ from mlkit.search.held_out import (  # noqa: E402
 )
 from mlkit.search.hooks import Interrupts, Progress, SearchHook  # noqa: E402
 from mlkit.search.inputs import input_fn  # noqa: E402
+from mlkit.search.op_traces import one_trace_per_op_build  # noqa: E402
 from mlkit.search.phases import share_evaluation_graph  # noqa: E402
-from mlkit.search.reports import (  # noqa: E402
-    iteration_reports,
-    learning_curves,
-    plot_learning_curves,
-    search_report,
-)
+from mlkit.search.reports import iteration_reports, search_report  # noqa: E402
 from mlkit.search.stages import StageCallback  # noqa: E402
 
 PLOT_FILE = "learning_curves.png"
@@ -139,45 +136,69 @@ def run_search(
     share_evaluation_graph(estimator)
     grows_in_training = grow_in_next_training(estimator)
     iteration = _announce_phases(estimator, stage, model_dir, grows_in_training)
-    try:
-        stage("train_graph", f"iteration {iteration + 1}: building the training graph")
-        hook = _train(estimator, spec, train, eval, model_dir, on_progress, distributed, stage)
-        trained_seconds = hook.seconds
-        # AdaNet picks the final ensemble by evaluating every candidate on the eval split, for
-        # evaluate and again for the export: once here (remembered per checkpoint), writing its
-        # architecture as AdaNet does between iterations.
-        checkpoint = tf.train.latest_checkpoint(str(model_dir))
-        best = _choose_final_ensemble(estimator, checkpoint)
-        if in_memory(test) and columns is None:
-            stage("export", "exporting the SavedModel")
-            export_dir = export_for_serving(
-                estimator, model_dir / "export", train.features, storage_forms, columns=columns
-            )
-            stage("test_evaluation", "evaluating the exported model on the test split")
-            test_metrics: dict[str, Any] = {
-                **saved_model_metrics(export_dir, test, spec.task),
-                "iteration": estimator._checkpoint_iteration_number(checkpoint),
-                "global_step": estimator._checkpoint_global_step(checkpoint),
-            }
-            iteration = int(test_metrics["iteration"])
-            test_metrics[f"best_ensemble_index_{iteration}"] = best
-            test_metrics["members"] = architecture_members(model_dir, iteration)
-            write_test_events(
-                model_dir / "eval_test", test_metrics, int(test_metrics["global_step"])
-            )
-        else:  # a streamed test split, or a tabular model whose SavedModel takes raw rows:
-            # the Estimator's evaluation over its batches
-            stage("test_evaluation", "evaluating the final ensemble on the test split")
-            test_metrics = estimator.evaluate(_eval_fn(spec, test), name="test")
-            stage("export", "exporting the SavedModel")
-            export_dir = export_for_serving(
-                estimator, model_dir / "export", train.features, storage_forms, columns=columns
-            )
-    except tf.errors.OpError as exc:
-        raise SearchError(f"training failed in TensorFlow: {exc.message.splitlines()[0]}") from exc
-    stopped_by = hook.stopped_by or _step_cap(spec)
-    return _result(
-        estimator, model_dir, test_metrics, export_dir, stopped_by, started, trained_seconds, stage
+    curves: CurvesInBackground | None = None
+    with one_trace_per_op_build():  # graph building: ~7 % less (mlkit.search.op_traces)
+        try:
+            stage("train_graph", f"iteration {iteration + 1}: building the training graph")
+            hook = _train(estimator, spec, train, eval, model_dir, on_progress, distributed, stage)
+            trained_seconds = hook.seconds
+            # AdaNet picks the final ensemble by evaluating every candidate on the eval split,
+            # for evaluate and again for the export: once here (remembered per checkpoint),
+            # writing its architecture as AdaNet does between iterations.
+            checkpoint = tf.train.latest_checkpoint(str(model_dir))
+            best = _choose_final_ensemble(estimator, checkpoint)
+            iteration = estimator._checkpoint_iteration_number(checkpoint)
+            _report_final_iteration(estimator, model_dir, iteration, best)
+            # all the curves and the plot read is on disk: drawn on the other core meanwhile
+            curves = CurvesInBackground(model_dir, model_dir / PLOT_FILE)
+            if in_memory(test) and columns is None:
+                stage("export", "exporting the SavedModel")
+                export_dir = export_for_serving(
+                    estimator, model_dir / "export", train.features, storage_forms, columns=columns
+                )
+                stage("test_evaluation", "evaluating the exported model on the test split")
+                test_metrics: dict[str, Any] = {
+                    **saved_model_metrics(export_dir, test, spec.task),
+                    "iteration": iteration,
+                    "global_step": estimator._checkpoint_global_step(checkpoint),
+                }
+                test_metrics[f"best_ensemble_index_{iteration}"] = best
+                write_test_events(
+                    model_dir / "eval_test", test_metrics, int(test_metrics["global_step"])
+                )
+                members = architecture_members(model_dir, iteration)
+            else:  # a streamed test split, or a tabular model whose SavedModel takes raw rows:
+                # the Estimator's evaluation over its batches
+                stage("test_evaluation", "evaluating the final ensemble on the test split")
+                test_metrics = estimator.evaluate(_eval_fn(spec, test), name="test")
+                members = _ensemble_members(test_metrics)
+                stage("export", "exporting the SavedModel")
+                export_dir = export_for_serving(
+                    estimator, model_dir / "export", train.features, storage_forms, columns=columns
+                )
+        except BaseException as exc:
+            if curves is not None:  # the search failed: its plot is not wanted
+                curves.stop()
+            if isinstance(exc, tf.errors.OpError):
+                first = exc.message.splitlines()[0]
+                raise SearchError(f"training failed in TensorFlow: {first}") from exc
+            raise
+    stage("curves", "the run report and its learning curves")
+    report = search_report(model_dir, members, curves.result())
+    return SearchResult(
+        metrics=_clean(test_metrics),
+        export_dir=export_dir,
+        architecture={
+            "subnetworks": members,
+            "iterations": iteration + 1,
+            "ensemble": report["final"],
+        },
+        report=report,
+        seconds=time.perf_counter() - started,
+        stopped_by=hook.stopped_by or _step_cap(spec),
+        train_seconds=trained_seconds,
+        global_step=int(test_metrics.get("global_step", 0)),
+        estimator=estimator,
     )
 
 
@@ -297,39 +318,6 @@ def _train(
     return hook
 
 
-def _result(
-    estimator: Any,
-    model_dir: Path,
-    test_metrics: dict[str, Any],
-    export_dir: Path,
-    stopped_by: str | None,
-    started: float,
-    trained_seconds: float,
-    stage: StageCallback,
-) -> SearchResult:
-    """The final ensemble's report, learning curves and plot, as a SearchResult."""
-    members = test_metrics.pop("members", None) or _ensemble_members(test_metrics)
-    _report_final_iteration(estimator, model_dir, test_metrics)
-    stage("curves", "the run report and its learning curves")
-    report = search_report(model_dir, members, learning_curves(model_dir))
-    plot_learning_curves(report, model_dir / PLOT_FILE)
-    return SearchResult(
-        metrics=_clean(test_metrics),
-        export_dir=export_dir,
-        architecture={
-            "subnetworks": members,
-            "iterations": int(test_metrics.get("iteration", 0)) + 1,
-            "ensemble": report.get("final"),
-        },
-        report=report,
-        seconds=time.perf_counter() - started,
-        stopped_by=stopped_by,
-        train_seconds=trained_seconds,
-        global_step=int(test_metrics.get("global_step", 0)),
-        estimator=estimator,
-    )
-
-
 def _eval_fn(spec: SearchSpec, split: TrainingSplit):
     return input_fn(split, task=spec.task, batch_size=max(spec.batch_size, 256), training=False)
 
@@ -357,19 +345,18 @@ def _ensemble_members(metrics: dict[str, Any]) -> list[str]:
     return []
 
 
-def _report_final_iteration(estimator, model_dir: Path, test_metrics: dict[str, Any]) -> None:
+def _report_final_iteration(estimator, model_dir: Path, iteration: int, best: Any) -> None:
     """Materialise the last iteration's candidate reports too.
 
     AdaNet writes an iteration's reports when it prepares the next one, so the last iteration has
     none; this runs the same materialisation phase (AdaNet 0.9.0 is frozen: its private method is
-    stable) on the last checkpoint. A failure leaves the report without that iteration.
+    stable) on the last checkpoint, unless choosing the final ensemble wrote it already
+    (mlkit.search.phases). A failure leaves the report without that iteration.
     """
-    iteration = int(test_metrics.get("iteration", 0))
     if getattr(estimator, "_report_materializer", None) is None:
         return
     if any(r.get("iteration_number") == iteration for r in iteration_reports(model_dir)):
         return
-    best = test_metrics.get(f"best_ensemble_index_{iteration}")
     if best is None:
         return
     try:
