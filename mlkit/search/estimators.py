@@ -24,6 +24,7 @@ import tensorflow as tf  # noqa: E402
 
 from mlkit.search.boosted_trees import BoostedTreesEstimator, TreeOptions  # noqa: E402
 from mlkit.search.cnn import CNNGenerator  # noqa: E402
+from mlkit.search.distinct_candidates import build_each_candidate_once  # noqa: E402
 from mlkit.search.generators import (  # noqa: E402
     CombinedGenerator,
     DNNGenerator,
@@ -113,21 +114,23 @@ def build_estimator(
         report_materializer=adanet.ReportMaterializer(input_fn=evaluation_input_fn),
         config=run_config,
     )
+    estimator: Any
     if spec.method == "auto_ensemble":
-        return adanet.AutoEnsembleEstimator(
+        estimator = adanet.AutoEnsembleEstimator(
             candidate_pool=_pool(
                 spec, (columns, linear_columns), train_features, n_classes, run_config
             ),
             **common,
         )
-    generator = _generator(spec, columns, train_features)
-    if spec.task == "regression" and train_labels is not None:
-        labels = np.asarray(train_labels, dtype=np.float64)
-        generator = TargetScaling(generator, labels.mean(), labels.std())
-    return adanet.Estimator(
-        subnetwork_generator=generator,
-        **common,
-    )
+    else:
+        generator = _generator(spec, columns, train_features)
+        if spec.task == "regression" and train_labels is not None:
+            labels = np.asarray(train_labels, dtype=np.float64)
+            generator = TargetScaling(generator, labels.mean(), labels.std())
+        estimator = adanet.Estimator(subnetwork_generator=generator, **common)
+    # in every task of a cluster too: the chief's and the workers' graphs must be the same
+    build_each_candidate_once(estimator)
+    return estimator
 
 
 def run_config_for(
