@@ -147,35 +147,13 @@ def run_search(
             # writing its architecture as AdaNet does between iterations.
             checkpoint = tf.train.latest_checkpoint(str(model_dir))
             best = _choose_final_ensemble(estimator, checkpoint)
-            iteration = estimator._checkpoint_iteration_number(checkpoint)
+            iteration = int(estimator._checkpoint_iteration_number(checkpoint))
             _report_final_iteration(estimator, model_dir, iteration, best)
             # all the curves and the plot read is on disk: drawn on the other core meanwhile
             curves = CurvesInBackground(model_dir, model_dir / PLOT_FILE)
-            if in_memory(test) and columns is None:
-                stage("export", "exporting the SavedModel")
-                export_dir = export_for_serving(
-                    estimator, model_dir / "export", train.features, storage_forms, columns=columns
-                )
-                stage("test_evaluation", "evaluating the exported model on the test split")
-                test_metrics: dict[str, Any] = {
-                    **saved_model_metrics(export_dir, test, spec.task),
-                    "iteration": iteration,
-                    "global_step": estimator._checkpoint_global_step(checkpoint),
-                }
-                test_metrics[f"best_ensemble_index_{iteration}"] = best
-                write_test_events(
-                    model_dir / "eval_test", test_metrics, int(test_metrics["global_step"])
-                )
-                members = architecture_members(model_dir, iteration)
-            else:  # a streamed test split, or a tabular model whose SavedModel takes raw rows:
-                # the Estimator's evaluation over its batches
-                stage("test_evaluation", "evaluating the final ensemble on the test split")
-                test_metrics = estimator.evaluate(_eval_fn(spec, test), name="test")
-                members = _ensemble_members(test_metrics)
-                stage("export", "exporting the SavedModel")
-                export_dir = export_for_serving(
-                    estimator, model_dir / "export", train.features, storage_forms, columns=columns
-                )
+            export_dir, test_metrics, members = _export_and_test(
+                estimator, spec, train, test, model_dir, storage_forms, columns, best, stage
+            )
         except BaseException as exc:
             if curves is not None:  # the search failed: its plot is not wanted
                 curves.stop()
@@ -200,6 +178,47 @@ def run_search(
         global_step=int(test_metrics.get("global_step", 0)),
         estimator=estimator,
     )
+
+
+def _export_and_test(
+    estimator: Any,
+    spec: SearchSpec,
+    train: TrainingSplit,
+    test: TrainingSplit,
+    model_dir: Path,
+    storage_forms: dict[str, str | None] | None,
+    columns: ColumnPlan | None,
+    best: Any,
+    stage: StageCallback,
+) -> tuple[Path, dict[str, Any], list[str]]:
+    """Export the final ensemble (``best``: ``_choose_final_ensemble``) and measure it on the test
+    split: the exported SavedModel itself for an in-memory split, else the Estimator's
+    evaluation over the split's batches (a streamed split, or a tabular model whose SavedModel
+    takes raw rows). The export's directory, the test metrics, the ensemble's members."""
+    checkpoint = tf.train.latest_checkpoint(str(model_dir))
+    iteration = int(estimator._checkpoint_iteration_number(checkpoint))
+    if in_memory(test) and columns is None:
+        stage("export", "exporting the SavedModel")
+        export_dir = export_for_serving(
+            estimator, model_dir / "export", train.features, storage_forms, columns=columns
+        )
+        stage("test_evaluation", "evaluating the exported model on the test split")
+        test_metrics: dict[str, Any] = {
+            **saved_model_metrics(export_dir, test, spec.task),
+            "iteration": iteration,
+            "global_step": estimator._checkpoint_global_step(checkpoint),
+            f"best_ensemble_index_{iteration}": best,
+        }
+        write_test_events(model_dir / "eval_test", test_metrics, int(test_metrics["global_step"]))
+        return export_dir, test_metrics, architecture_members(model_dir, iteration)
+    stage("test_evaluation", "evaluating the final ensemble on the test split")
+    test_metrics = estimator.evaluate(_eval_fn(spec, test), name="test")
+    members = _ensemble_members(test_metrics)
+    stage("export", "exporting the SavedModel")
+    export_dir = export_for_serving(
+        estimator, model_dir / "export", train.features, storage_forms, columns=columns
+    )
+    return export_dir, test_metrics, members
 
 
 def _choose_final_ensemble(estimator: Any, checkpoint: str) -> Any:
