@@ -445,6 +445,12 @@ class LocalAppender(Appender):
             # most 20 ms (docs/monitoring.md). Nothing deletes from an appended table, so
             # there is nothing for a vacuum to reclaim, and reads are as fast.
             con.execute("SET max_vacuum_tasks = 0")
+            # Each append commits by checkpointing the file at once, without writing its rows
+            # to the write-ahead log first (which the detach would then checkpoint: the rows
+            # written twice). As durable when the commit returns, and the detach has nothing
+            # left to do: 12.5 -> 10.0 µs of CPU per digits log row (docs/monitoring.md).
+            con.execute("SET checkpoint_threshold = '0KB'")
+            con.execute("SET auto_checkpoint_skip_wal_threshold = 0")
             if self.memory_limit:
                 con.execute(f"SET memory_limit = '{self.memory_limit}'")
             self._con = con

@@ -76,3 +76,25 @@ def test_appends_leave_earlier_rows_where_they_are(tmp_path: Path) -> None:
         ).fetchone()
         assert con.execute("SELECT count(*), sum(a) FROM log").fetchone() == (1700, 1699 * 850)
     assert groups == (17,)
+
+
+def test_an_append_is_in_the_file_when_it_returns_even_if_the_process_is_killed(
+    tmp_path: Path,
+) -> None:
+    """Each append commits by checkpointing the file (no write-ahead log): a process killed the
+    moment the append returns (no close, no detach of its own) leaves the rows in the file and no
+    log to replay."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "w.duckdb"
+    code = (
+        "import os, signal, pyarrow as pa; from mlkit.data import LocalWarehouse; "
+        f"a = LocalWarehouse({str(path)!r}).appender('log'); "
+        "a.append(pa.table({'a': [1, 2]})); a.append(pa.table({'a': [3]})); "
+        "os.kill(os.getpid(), signal.SIGKILL)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
+    assert done.returncode == -9, done.stderr.decode()
+    assert not Path(f"{path}.wal").exists()
+    assert LocalWarehouse(path).read_table("log").to_pydict() == {"a": [1, 2, 3]}
