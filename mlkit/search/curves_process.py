@@ -5,19 +5,19 @@ candidate ensembles' TensorBoard events and every iteration's report); the expor
 evaluation that follow take seconds of one core, and so do reading the events, importing
 matplotlib and drawing (1.1-2.8 s for a 2-iteration iris search, docs/search.md). A process
 (``python -m mlkit.search.curves_process MODEL_DIR PLOT``, no TensorFlow: it reads the events
-with TensorBoard's reader) does them on the other core; :meth:`CurvesInBackground.result` gives
-the curves (JSON on its stdout) and whether the plot was written. If that process cannot start
-or fails, the same work is done here, as before.
+with TensorBoard's reader) does them on the other core; :meth:`CurvesInBackground.result` waits
+for it and gives the curves (its stdout, JSON). If that process cannot start or fails, the same
+work is done here, as before.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
+from mlkit.search.child_python import start_module
 from mlkit.search.reports import learning_curves, plot_learning_curves, search_report
 
 Curves = dict[str, list[list[float]]]
@@ -35,17 +35,13 @@ class CurvesInBackground:
 
     def __init__(self, model_dir: Path, plot: Path) -> None:
         self.model_dir, self.plot = Path(model_dir), Path(plot)
-        package_root = str(Path(__file__).resolve().parents[2])
-        path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
         self._process: subprocess.Popen[bytes] | None
         try:
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", "mlkit.search.curves_process"]
-                + [str(self.model_dir), str(self.plot)],
+            self._process = start_module(
+                "mlkit.search.curves_process",
+                str(self.model_dir),
+                str(self.plot),
                 stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env={**os.environ, "PYTHONPATH": path},
             )
         except OSError:  # no process to be had: result() does the work here
             self._process = None

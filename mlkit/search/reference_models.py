@@ -14,16 +14,16 @@ categories ignored) for the category ids, then the model.
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from mlkit.search.child_python import start_module
 
 _FLOAT32_SLACK = 1e-6
 SVM_MAX_ROWS = 20_000
@@ -151,8 +151,6 @@ def fit_in_new_process(
     its stdout, the same numbers): beside a search, a thread's imports and fits held the
     interpreter lock the search's graph building needs, where a process runs on another core.
     ``on_start`` is given the process (to kill it if the search fails)."""
-    package_root = str(Path(__file__).resolve().parents[2])
-    path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
     arguments = (
         task,
         {k: np.asarray(v) for k, v in train_features.items()},
@@ -161,13 +159,7 @@ def fit_in_new_process(
         np.asarray(test_labels),
         seed,
     )
-    with subprocess.Popen(
-        [sys.executable, "-m", "mlkit.search.reference_models"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": path},
-    ) as process:
+    with start_module("mlkit.search.reference_models") as process:
         if on_start is not None:
             on_start(process)
         out, err = process.communicate(pickle.dumps(arguments, protocol=pickle.HIGHEST_PROTOCOL))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -151,8 +151,9 @@ def run_search(
             _report_final_iteration(estimator, model_dir, iteration, best)
             # all the curves and the plot read is on disk: drawn on the other core meanwhile
             curves = CurvesInBackground(model_dir, model_dir / PLOT_FILE)
+            final = _Final(checkpoint, iteration, best)
             export_dir, test_metrics, members = _export_and_test(
-                estimator, spec, train, test, model_dir, storage_forms, columns, best, stage
+                estimator, spec, train, test, model_dir, storage_forms, columns, final, stage
             )
         except BaseException as exc:
             if curves is not None:  # the search failed: its plot is not wanted
@@ -180,6 +181,14 @@ def run_search(
     )
 
 
+class _Final(NamedTuple):
+    """The search's last checkpoint, its iteration and the ensemble chosen there."""
+
+    checkpoint: str
+    iteration: int
+    best: Any
+
+
 def _export_and_test(
     estimator: Any,
     spec: SearchSpec,
@@ -188,15 +197,14 @@ def _export_and_test(
     model_dir: Path,
     storage_forms: dict[str, str | None] | None,
     columns: ColumnPlan | None,
-    best: Any,
+    final: _Final,
     stage: StageCallback,
 ) -> tuple[Path, dict[str, Any], list[str]]:
-    """Export the final ensemble (``best``: ``_choose_final_ensemble``) and measure it on the test
+    """Export the final ensemble (``final``: ``_choose_final_ensemble``) and measure it on the test
     split: the exported SavedModel itself for an in-memory split, else the Estimator's
     evaluation over the split's batches (a streamed split, or a tabular model whose SavedModel
     takes raw rows). The export's directory, the test metrics, the ensemble's members."""
-    checkpoint = tf.train.latest_checkpoint(str(model_dir))
-    iteration = int(estimator._checkpoint_iteration_number(checkpoint))
+    iteration = final.iteration
     if in_memory(test) and columns is None:
         stage("export", "exporting the SavedModel")
         export_dir = export_for_serving(
@@ -206,8 +214,8 @@ def _export_and_test(
         test_metrics: dict[str, Any] = {
             **saved_model_metrics(export_dir, test, spec.task),
             "iteration": iteration,
-            "global_step": estimator._checkpoint_global_step(checkpoint),
-            f"best_ensemble_index_{iteration}": best,
+            "global_step": estimator._checkpoint_global_step(final.checkpoint),
+            f"best_ensemble_index_{iteration}": final.best,
         }
         write_test_events(model_dir / "eval_test", test_metrics, int(test_metrics["global_step"]))
         return export_dir, test_metrics, architecture_members(model_dir, iteration)
