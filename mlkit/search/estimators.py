@@ -23,6 +23,7 @@ import adanet  # noqa: E402  (patched by apply() first)
 import tensorflow as tf  # noqa: E402
 
 from mlkit.search.boosted_trees import BoostedTreesEstimator, TreeOptions  # noqa: E402
+from mlkit.search.chosen_candidate import predict_with_the_chosen_only  # noqa: E402
 from mlkit.search.cnn import CNNGenerator  # noqa: E402
 from mlkit.search.distinct_candidates import build_each_candidate_once  # noqa: E402
 from mlkit.search.generators import (  # noqa: E402
@@ -128,6 +129,8 @@ def build_estimator(
             labels = np.asarray(train_labels, dtype=np.float64)
             generator = TargetScaling(generator, labels.mean(), labels.std())
         estimator = adanet.Estimator(subnetwork_generator=generator, **common)
+    # the export's graph: the chosen candidate alone (installed first: it gets the distinct list)
+    predict_with_the_chosen_only(estimator)
     # in every task of a cluster too: the chief's and the workers' graphs must be the same
     build_each_candidate_once(estimator)
     return estimator
