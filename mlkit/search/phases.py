@@ -6,7 +6,9 @@ evaluation graph twice on the same eval split: once to evaluate the candidate en
 (``_execute_report_materialization_phase``). Building that graph (every candidate, restored from
 the checkpoint) is most of either phase on small data. :func:`share_evaluation_graph` makes the
 evaluation phase also write the report from the graph it has just built (same checkpoint, same
-input, a fresh session: the same numbers), and the report phase then skip that checkpoint.
+input: the same numbers), and the report phase then skip that checkpoint. Both run in one
+session (:func:`_best_and_report`): the variables are restored once, and the eval split is read
+again for the report by initialising its iterator again.
 
 In that graph the iteration's candidate ensembles are built without their heads' evaluation
 metrics (:class:`_WithoutEvalMetrics`): choosing the best reads only each ensemble's
@@ -71,10 +73,15 @@ def share_evaluation_graph(estimator: Any) -> None:
                 )
             finally:
                 iteration_builder.build_iteration = build_iteration
-            best = estimator._get_best_ensemble_index(iteration, input_hooks, checkpoint_path)
+            report = export_best_architecture and evaluator_input_fn is materializer.input_fn
+            if report and _one_session_fits(estimator):
+                best = _best_and_report(estimator, iteration, input_hooks, checkpoint_path)
+            else:
+                best = estimator._get_best_ensemble_index(iteration, input_hooks, checkpoint_path)
+                if report:
+                    estimator._materialize_report(iteration, input_hooks, best, checkpoint_path)
             architecture = iteration.candidates[best].ensemble_spec.architecture
-            if export_best_architecture and evaluator_input_fn is materializer.input_fn:
-                estimator._materialize_report(iteration, input_hooks, best, checkpoint_path)
+            if report:
                 reported.add(checkpoint_path)
         if export_best_architecture:
             number = estimator._checkpoint_iteration_number(checkpoint_path)
@@ -92,6 +99,64 @@ def share_evaluation_graph(estimator: Any) -> None:
 
     estimator._execute_candidate_evaluation_phase = evaluation_phase
     estimator._execute_report_materialization_phase = report_materialization_phase
+
+
+def _one_session_fits(estimator: Any) -> bool:
+    """Whether :func:`_best_and_report` does what AdaNet's two phases would: V1 checkpoints, an
+    evaluator, no replay and no forced growth (as ``build_estimator`` makes them)."""
+    return (
+        estimator._evaluator is not None
+        and not getattr(estimator, "_enable_v2_checkpoint", True)
+        and not getattr(estimator, "_replay_config", None)
+        and not getattr(estimator, "_force_grow", False)
+    )
+
+
+def _best_and_report(estimator: Any, iteration: Any, input_hooks: Any, checkpoint_path: str) -> int:
+    """AdaNet's ``_get_best_ensemble_index`` and ``_materialize_report`` in one session: the
+    variables restored once, the eval split read once for the candidates' objective and once more
+    (its iterator initialised again) for the subnetworks' report metrics. Both phases opened a
+    session, initialised and restored every variable, and built a Saver (about 400 ops on iris's
+    second iteration) of their own."""
+    candidates = iteration.candidates
+    for hook in input_hooks:
+        hook.begin()
+    with tf.compat.v1.Session(config=estimator.config.session_config) as sess:
+        scaffold = iteration.estimator_spec.scaffold
+        local_init = scaffold.local_init_op if scaffold is not None else None
+        sess.run(
+            tf.group(
+                tf.compat.v1.global_variables_initializer(),
+                tf.compat.v1.local_variables_initializer(),
+                tf.compat.v1.tables_initializer(),
+                local_init if local_init is not None else tf.no_op(),
+            )
+        )
+        tf.compat.v1.train.Saver(sharded=True).restore(sess, checkpoint_path)
+        coord = tf.train.Coordinator()
+        for hook in input_hooks:
+            hook.after_create_session(sess, coord)
+        if len(candidates) == 1:  # AdaNet evaluates nothing then
+            best = 0
+        else:
+            objectives = []
+            for candidate in candidates:
+                metrics = candidate.ensemble_spec.eval_metrics.eval_metrics_ops()
+                metrics["adanet_loss"] = tf.compat.v1.metrics.mean(
+                    candidate.ensemble_spec.adanet_loss
+                )
+                objectives.append(metrics)
+            values = estimator._evaluator.evaluate(sess, objectives)
+            best = int(estimator._evaluator.objective_fn(values))
+            for hook in input_hooks:  # the eval split again, from its first batch
+                hook.after_create_session(sess, coord)
+        members = candidates[best].ensemble_spec.architecture.subnetworks
+        included = [name for number, name in members if number == iteration.number]
+        reports = estimator._report_materializer.materialize_subnetwork_reports(
+            sess, iteration.number, iteration.subnetwork_reports, included
+        )
+        estimator._report_accessor.write_iteration_report(iteration.number, reports)
+    return best
 
 
 class _WithoutEvalMetrics:
