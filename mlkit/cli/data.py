@@ -209,6 +209,40 @@ def drift(
     report.check(fail_on_drift)
 
 
+@app.command("prune-log")
+def prune_log(
+    older_than: str = typer.Option(
+        ..., "--older-than", help="Delete what was answered before this: 30d, 12h or an ISO time."
+    ),
+    log: str = typer.Option(
+        None,
+        "--log",
+        help="The log table: a local name or bq://project.dataset.table (default: prediction_log).",
+    ),  # fmt: skip
+    as_json: bool = typer.Option(False, "--json", help="Print what was deleted as JSON."),
+) -> None:
+    """Delete the prediction log's rows (and its labels') older than a cut-off, e.g. from cron:
+    the log's retention. Recorded as an event in the registry."""
+    from datetime import datetime
+
+    from mlkit.workflows.log_retention import prune
+
+    pruned = prune(load_settings(), older_than, log)
+    if as_json:
+        print_json(pruned)
+        return
+    when = datetime.fromtimestamp(pruned.before).isoformat(timespec="seconds")
+    console.print(
+        f"Deleted {pruned.deleted} rows of '{pruned.table}' answered before {when} "
+        f"({pruned.where})",
+        highlight=False,
+    )
+    if pruned.labels_table:
+        console.print(
+            f"Deleted {pruned.labels_deleted} rows of '{pruned.labels_table}'", highlight=False
+        )
+
+
 def _render_drift(report: DriftReport, against: int) -> None:
     moved, result = report.drifted, report.features
     print_table(

@@ -75,6 +75,11 @@ def render(report) -> None:
     console.print(f"{report.model} on {report.endpoint}, log: {report.log}", highlight=False)
     if report.dropped:
         console.print(f"[yellow]{report.dropped} log records dropped[/] (the sink was down)")
+    if report.pruned_before is not None:
+        from datetime import datetime
+
+        cut = datetime.fromtimestamp(report.pruned_before).isoformat(timespec="seconds")
+        console.print(f"The log was pruned: nothing answered before {cut} is left", highlight=False)
     print_table(
         "Served",
         ["version", "requests", "instances", "errors", "p50 ms", "p99 ms", "predictions"],

@@ -458,6 +458,30 @@ class BigQueryWarehouse(Warehouse):
 
     # -- writing -----------------------------------------------------------------------------
 
+    def delete_before(self, name: str, column: str, before: float) -> int:
+        """One DML ``DELETE`` (a query job). BigQuery refuses one that would touch rows still in
+        a table's streaming buffer (the last ~30 minutes of streamed rows): a cut-off of days is
+        far from them."""
+        from google.api_core import exceptions
+        from google.cloud import bigquery
+
+        self._get_table(name)  # TableNotFound, named as the other reads name it
+        table_id = self.table_id(name)
+        config = bigquery.QueryJobConfig(
+            query_parameters=[bigquery.ScalarQueryParameter("before", "FLOAT64", float(before))]
+        )
+        try:
+            job = self.client.query(
+                f"DELETE FROM `{table_id}` WHERE `{column}` < @before", job_config=config
+            )
+            job.result()
+        except exceptions.GoogleAPIError as error:
+            raise DataError(
+                f"cannot delete from table '{table_id}': {_one_line(error)}",
+                hint="the table was left as it was",
+            ) from error
+        return int(job.num_dml_affected_rows or 0)
+
     def write_table(self, name: str, table: pa.Table, *, replace: bool = True) -> int:
         from google.api_core import exceptions
         from google.cloud import bigquery

@@ -406,6 +406,24 @@ class LocalWarehouse(Warehouse):
                 con.unregister(_SOURCE_VIEW)
         return table.num_rows
 
+    def delete_before(self, name: str, column: str, before: float) -> int:
+        """DELETE, then a checkpoint (with DuckDB's vacuum): the file does not shrink, but the
+        blocks the rows held are reused by later appends (docs/monitoring.md, "Retention")."""
+        check_table_name(name)
+        with self._connect(write=True) as con:
+            stored = self._existing(con, name)
+            try:
+                deleted = con.execute(
+                    f"DELETE FROM {_quote(stored)} WHERE {_quote(column)} < ?", [before]
+                ).fetchone()
+                con.execute("CHECKPOINT")
+            except duckdb.Error as error:
+                raise DataError(
+                    f"cannot delete from table '{name}' of {self.describe()}: {_one_line(error)}",
+                    hint="the table was left as it was",
+                ) from error
+        return int(deleted[0]) if deleted else 0
+
     def _check_append(self, con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:
         stored = [row[0] for row in con.execute(f"DESCRIBE {_quote(name)}").fetchall()]
         if sorted(c.lower() for c in stored) != sorted(c.lower() for c in table.column_names):

@@ -151,6 +151,12 @@ class Warehouse(abc.ABC):
         what each would open again)."""
         return Appender(self, name)
 
+    def delete_before(self, name: str, column: str, before: float) -> int:
+        """Delete the rows of table ``name`` whose numeric ``column`` is below ``before`` (in
+        one transaction) and return how many; a missing table raises TableNotFound. A backend
+        that cannot delete raises DataError."""
+        raise DataError(f"{self.describe()} cannot delete rows")
+
     def for_streaming(self) -> Warehouse:
         """This warehouse as reads that stream a source bigger than memory should use it (a
         backend may bound what it caches while a scan runs)."""

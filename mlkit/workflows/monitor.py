@@ -32,6 +32,7 @@ from mlkit.registry import RegistryStore, Verdict, open_store
 from mlkit.serving.endpoints import LOCAL
 
 DROPPED_EVENT = "prediction_log_dropped"
+PRUNED_EVENT = "prediction_log_pruned"  # mlkit data prune-log (mlkit.workflows.log_retention)
 CHECK_EVENT = "monitoring_check"
 ALLOCATION_EVENT = "bandit_allocation"
 
@@ -47,6 +48,7 @@ class MonitorReport:
     drift_runs: dict[int, int] = field(default_factory=dict)  # version -> its training run
     live: LiveReport = field(default_factory=lambda: LiveReport(None))
     dropped: int = 0
+    pruned_before: float | None = None  # the log's latest prune: nothing older is left
     allocations: list[dict[str, Any]] = field(default_factory=list)
     broken: list[str] | None = None  # --check: one line per broken rule
     plot: Path | None = None
@@ -60,8 +62,11 @@ _SPAN = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def parse_since(text: str | None, now: float | None = None) -> float | None:
-    """``30m``, ``2h``, ``7d`` (before now) or an ISO date/time, as epoch seconds."""
+def parse_since(
+    text: str | None, now: float | None = None, option: str = "--since"
+) -> float | None:
+    """``30m``, ``2h``, ``7d`` (before now) or an ISO date/time, as epoch seconds (``option``:
+    the option named in the error)."""
     if text is None or not text.strip():
         return None
     now = time.time() if now is None else now
@@ -72,7 +77,7 @@ def parse_since(text: str | None, now: float | None = None) -> float | None:
         when = datetime.fromisoformat(text.strip())
     except ValueError:
         raise UsageError(
-            f"--since {text!r} is not a time: expected a span such as 30m, 2h, 7d, or an ISO "
+            f"{option} {text!r} is not a time: expected a span such as 30m, 2h, 7d, or an ISO "
             "date/time such as 2026-11-29T09:00"
         ) from None
     return when.timestamp()
@@ -168,12 +173,22 @@ def served_report(
         report.live = live_metrics(served, read_labels(label_source, label_table or ""))
         dropped = store.latest_event(DROPPED_EVENT)
         report.dropped = int((dropped.payload or {}).get("dropped", 0)) if dropped else 0
+        report.pruned_before = _pruned_before(store, warehouse.describe(), table)
         report.allocations = [
             {"at": e.at.isoformat(), **(e.payload or {})}
             for e in reversed(store.list_events(model, limit=500))
             if e.kind == ALLOCATION_EVENT
         ]
     return report
+
+
+def _pruned_before(store: RegistryStore, where: str, table: str) -> float | None:
+    """The cut-off of the latest prune of this log (``mlkit data prune-log``), or None."""
+    pruned = store.latest_event(PRUNED_EVENT)
+    payload = (pruned.payload or {}) if pruned is not None else {}
+    if payload.get("where") != where or str(payload.get("table", "")).lower() != table.lower():
+        return None
+    return float(payload["before"])
 
 
 def _run_of(store: RegistryStore, model: str, version: int) -> int | None:
@@ -208,6 +223,7 @@ __all__ = [
     "ALLOCATION_EVENT",
     "CHECK_EVENT",
     "DROPPED_EVENT",
+    "PRUNED_EVENT",
     "MonitorReport",
     "compare_online",
     "log_target",
