@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from mlkit.config import Settings
 from mlkit.errors import UsageError
 from mlkit.registry import Deployment, ModelVersion, open_store
+from mlkit.serving.payload import one_line
 from mlkit.serving.routing import Target
 
 if TYPE_CHECKING:
@@ -77,6 +78,14 @@ def read_token(token: str | None, token_file: str | None) -> str | None:
 class RegistryResolver:
     """The registry's view of one endpoint (``local`` by default), cached between changes.
 
+    The cache is checked against the registry's event log (one query: the newest event's id) at
+    most every ``poll_s``. Without :meth:`start_polling` the check is made by the call that finds
+    it due (the caller waits for it; ``poll_s=0``: every call, as tests want). With it, a thread
+    of its own makes the check and rebuilds the cached answers when the log moved, so the
+    endpoint's event loop never waits on the registry's database for a model it has answered
+    before (a PostgreSQL round trip, a busy SQLite file), and keeps serving the last view it read
+    while the registry cannot be read.
+
     ``verify`` checks a version's artifact against its registered sha256 before each load.
     ``on_refresh(seconds)`` is told each time the registry is read again (the metrics).
     """
@@ -95,9 +104,52 @@ class RegistryResolver:
         self._targets: dict[str, list[Target]] = {}
         self._labels: dict[str, dict[str, int]] = {}
         self._policies: dict[str, BanditPolicy | None] = {}
+        self._poller: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def start_polling(self) -> None:
+        """Check the registry on a thread of its own from now on (see the class); no-op when
+        ``poll_s`` is 0 or it already runs."""
+        if self.poll_s <= 0 or self._poller is not None:
+            return
+        stamp = self._store.last_event_id()
+        with self._lock:
+            if stamp != self._stamp:
+                self._stamp = stamp
+                self._targets, self._labels, self._policies = {}, {}, {}
+        self._poller = threading.Thread(target=self._poll, name="mlkit-registry", daemon=True)
+        self._poller.start()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.poll_s):
+            try:
+                self._refresh()
+            except Exception as exc:  # the registry cannot be read: serve the last view read
+                logger.warning("reading the registry failed: %s", one_line(str(exc)))
+
+    def _refresh(self) -> None:
+        """When the event log moved: the answers cached for the models asked about, read again
+        (outside the lock: a request is never held by these reads), then swapped in at once."""
+        started = time.perf_counter()
+        stamp = self._store.last_event_id()  # read first: what follows is at least this new
+        if stamp == self._stamp:
+            return
+        with self._lock:
+            asked = (list(self._targets), list(self._labels), list(self._policies))
+        targets = {model: self._read_targets(model) for model in asked[0]}
+        labels = {model: self._read_labels(model) for model in asked[1]}
+        policies = {model: self._read_policy(model) for model in asked[2]}
+        with self._lock:
+            self._stamp = stamp
+            self._targets, self._labels, self._policies = targets, labels, policies
+        if self.on_refresh is not None:
+            self.on_refresh(time.perf_counter() - started)
 
     def _fresh(self) -> None:
-        """Forget cached answers when the event log has moved (checked at most every poll_s)."""
+        """Forget cached answers when the event log has moved (checked at most every poll_s;
+        by the polling thread when it runs)."""
+        if self._poller is not None:
+            return
         now = time.monotonic()
         if now - self._checked < self.poll_s and self._stamp is not None:
             return
@@ -116,12 +168,15 @@ class RegistryResolver:
             cached = self._targets.get(model)
             if cached is not None:
                 return cached
-            targets = []
-            for d in self._store.traffic(model, self.endpoint):
-                _, path = self._version(model, d.version)
-                targets.append(Target(d.version, path, d.traffic_percent, str(d.id)))
-            self._targets[model] = targets
+            self._targets[model] = targets = self._read_targets(model)
             return targets
+
+    def _read_targets(self, model: str) -> list[Target]:
+        targets = []
+        for d in self._store.traffic(model, self.endpoint):
+            _, path = self._version(model, d.version)
+            targets.append(Target(d.version, path, d.traffic_percent, str(d.id)))
+        return targets
 
     def _version(self, model: str, version: int) -> tuple[ModelVersion, Path]:
         key = (model, version)
@@ -141,9 +196,12 @@ class RegistryResolver:
         with self._lock:
             self._fresh()
             if model not in self._labels:
-                found = {m.name: m for m in self._store.list_models()}.get(model)
-                self._labels[model] = dict(found.aliases) if found else {}
+                self._labels[model] = self._read_labels(model)
             return self._labels[model]
+
+    def _read_labels(self, model: str) -> dict[str, int]:
+        found = {m.name: m for m in self._store.list_models()}.get(model)
+        return dict(found.aliases) if found else {}
 
     def policy(self, model: str) -> BanditPolicy | None:
         """The bandit's policy for ``model`` on this endpoint, or None (the fixed split)."""
@@ -202,6 +260,9 @@ class RegistryResolver:
         ]
 
     def close(self) -> None:
+        self._stop.set()
+        if self._poller is not None:
+            self._poller.join(5)
         self._store.close()
 
 
@@ -376,6 +437,7 @@ def serve(
         body_timeout_s=body_timeout_s or bounds.body_timeout_s,
     )
     resolver = RegistryResolver(settings, endpoint)
+    resolver.start_polling()  # the event loop never waits on the registry's database
     if resolver.deployed():  # TensorFlow before listening, not in the first request's time
         import mlkit.savedmodel  # noqa: F401
     metrics = EndpointMetrics()
