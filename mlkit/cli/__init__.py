@@ -51,9 +51,16 @@ def _exit(code: int) -> None:
     import os
     import threading
 
-    for thread in threading.enumerate():  # as the interpreter waits for them
-        if thread is not threading.current_thread() and not thread.daemon:
-            thread.join()
+    # As the interpreter's exit does: the threading module's exit hooks first (they tell idle
+    # ThreadPoolExecutor workers to stop: joined before them, a worker waits for work forever
+    # and so does the exit), then every non-daemon thread joined.
+    shutdown = getattr(threading, "_shutdown", None)
+    if shutdown is not None:
+        shutdown()
+    else:  # pragma: no cover - CPython has it
+        for thread in threading.enumerate():
+            if thread is not threading.current_thread() and not thread.daemon:
+                thread.join()
     atexit._run_exitfuncs()
     sys.stdout.flush()
     sys.stderr.flush()
