@@ -11,7 +11,9 @@ heads, under mlkit's names (``mlkit.quantities``):
   ``recall`` of class 1 at probability 0.5;
 - regression: ``loss``, the mean squared error.
 
-A streamed test split (rows not in memory) keeps the Estimator's evaluation.
+A tabular model's SavedModel takes raw rows (text, NULLs) on ``serving_default``; its
+``features`` signature takes the features as the loader gives them (the test split's), so it is
+the one run here. A streamed test split (rows not in memory) keeps the Estimator's evaluation.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from mlkit.data.training import TrainingSplit
+from mlkit.savedmodel import COLUMNS_FILE, FEATURES_SIGNATURE
 
 
 def in_memory(test: TrainingSplit) -> bool:
@@ -34,7 +37,10 @@ def saved_model_metrics(export_dir: Path, test: TrainingSplit, task: str) -> dic
     from mlkit.savedmodel import SavedModelRunner
 
     rows = test.reference_rows()  # every row (in_memory)
-    outputs = SavedModelRunner(export_dir).predict_arrays(dict(rows.features))
+    if (Path(export_dir) / COLUMNS_FILE).exists():  # a tabular model: its features signature
+        outputs = _features_outputs(export_dir, dict(rows.features))
+    else:
+        outputs = SavedModelRunner(export_dir).predict_arrays(dict(rows.features))
     labels = np.asarray(rows.labels)
     if task == "regression":
         predicted = np.asarray(outputs["predictions"], dtype=np.float64).reshape(len(labels))
@@ -55,6 +61,26 @@ def saved_model_metrics(export_dir: Path, test: TrainingSplit, task: str) -> dic
         metrics["precision"] = float(precision_score(truth, positive > 0.5, zero_division=0))
         metrics["recall"] = float(recall_score(truth, positive > 0.5, zero_division=0))
     return metrics
+
+
+def _features_outputs(
+    export_dir: Path, features: dict[str, np.ndarray], batch_size: int = 4096
+) -> dict[str, np.ndarray]:
+    """The outputs of the SavedModel's ``features`` signature over ``features``, in batches."""
+    import tensorflow as tf
+
+    signature = tf.saved_model.load(str(export_dir)).signatures[FEATURES_SIGNATURE]
+    specs = signature.structured_input_signature[1]
+    n = len(next(iter(features.values())))
+    chunks: dict[str, list[np.ndarray]] = {}
+    for start in range(0, n, batch_size):
+        batch = {
+            name: tf.constant(np.asarray(features[name][start : start + batch_size]), spec.dtype)
+            for name, spec in specs.items()
+        }
+        for key, tensor in signature(**batch).items():
+            chunks.setdefault(key, []).append(tensor.numpy())
+    return {key: np.concatenate(parts, axis=0) for key, parts in chunks.items()}
 
 
 def architecture_members(model_dir: Path, iteration: int) -> list[str]:

@@ -201,11 +201,11 @@ def _export_and_test(
     stage: StageCallback,
 ) -> tuple[Path, dict[str, Any], list[str]]:
     """Export the final ensemble (``final``: ``_choose_final_ensemble``) and measure it on the test
-    split: the exported SavedModel itself for an in-memory split, else the Estimator's
-    evaluation over the split's batches (a streamed split, or a tabular model whose SavedModel
-    takes raw rows). The export's directory, the test metrics, the ensemble's members."""
+    split: the exported SavedModel itself for an in-memory split (a tabular model's through its
+    ``features`` signature), else the Estimator's evaluation over the split's batches (a
+    streamed split). The export's directory, the test metrics, the ensemble's members."""
     iteration = final.iteration
-    if in_memory(test) and columns is None:
+    if in_memory(test):
         stage("export", "exporting the SavedModel")
         export_dir = export_for_serving(
             estimator, model_dir / "export", train.features, storage_forms, columns=columns

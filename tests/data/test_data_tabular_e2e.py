@@ -61,6 +61,11 @@ def test_stats_train_deploy_and_predict_raw_rows(project, cli, tmp_path: Path) -
         verdict = _json(cli("compare", "churn", "--json"))["verdict"]
         metrics = verdict["details"]["candidate"]["metrics"]
         assert {"recall_no", "recall_yes"} <= set(metrics) and "recall_1" not in metrics
+        # the run's test metrics (its SavedModel's features signature on the loader's arrays)
+        # are what the served raw-row signature scores on the same test rows
+        tested = outcome["metrics"]
+        assert {"accuracy", "loss", "auc", "precision", "recall"} <= set(tested)
+        assert tested["accuracy"] == pytest.approx(metrics["accuracy"], abs=1e-6)
         assert verdict["details"]["candidate"]["confusion"]["classes"] == ["no", "yes"]
         table = cli("compare", "churn")
         assert table.code == 0 and "recall_yes" in table.out and "Confusion" in table.out
