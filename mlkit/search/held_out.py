@@ -69,7 +69,8 @@ def _features_outputs(
     """The outputs of the SavedModel's ``features`` signature over ``features``, in batches."""
     import tensorflow as tf
 
-    signature = tf.saved_model.load(str(export_dir)).signatures[FEATURES_SIGNATURE]
+    loaded = tf.saved_model.load(str(export_dir))  # kept: its variables live as long as it
+    signature = loaded.signatures[FEATURES_SIGNATURE]
     specs = signature.structured_input_signature[1]
     n = len(next(iter(features.values())))
     chunks: dict[str, list[np.ndarray]] = {}

@@ -183,7 +183,8 @@ def served_report(
 
 
 def _pruned_before(store: RegistryStore, where: str, table: str) -> float | None:
-    """The cut-off of the latest prune of this log (``mlkit data prune-log``), or None."""
+    """The cut-off of the newest prune (``mlkit data prune-log``) when it was of this log, else
+    None (one event kind for every log: a later prune of another table hides it)."""
     pruned = store.latest_event(PRUNED_EVENT)
     payload = (pruned.payload or {}) if pruned is not None else {}
     if payload.get("where") != where or str(payload.get("table", "")).lower() != table.lower():
