@@ -218,7 +218,7 @@ def prune_log(
         None,
         "--log",
         help="The log table: a local name or bq://project.dataset.table (default: prediction_log).",
-    ),  # fmt: skip
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print what was deleted as JSON."),
 ) -> None:
     """Delete the prediction log's rows (and its labels') older than a cut-off, e.g. from cron:

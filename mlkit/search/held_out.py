@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from mlkit.data.training import TrainingSplit
-from mlkit.savedmodel import COLUMNS_FILE, FEATURES_SIGNATURE
+from mlkit.savedmodel import COLUMNS_FILE, FEATURES_SIGNATURE, SavedModelRunner
 
 
 def in_memory(test: TrainingSplit) -> bool:
@@ -34,8 +34,6 @@ def in_memory(test: TrainingSplit) -> bool:
 
 def saved_model_metrics(export_dir: Path, test: TrainingSplit, task: str) -> dict[str, float]:
     """The test metrics of the SavedModel at ``export_dir`` on every row of ``test``."""
-    from mlkit.savedmodel import SavedModelRunner
-
     rows = test.reference_rows()  # every row (in_memory)
     if (Path(export_dir) / COLUMNS_FILE).exists():  # a tabular model: its features signature
         outputs = _features_outputs(export_dir, dict(rows.features))

@@ -43,4 +43,4 @@ def prune(settings: Settings, older_than: str, log: str | None = None) -> Pruned
     return pruned
 
 
-__all__ = ["PRUNED_EVENT", "prune"]
+__all__ = ["prune"]
